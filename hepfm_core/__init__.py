@@ -1,0 +1,5 @@
+"""hepfm: judge VAE anomaly detectors on collider track data."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""Typed errors a user can cause.
+
+Every error says what went wrong, where (which file or setting) and what to do. The CLI
+prints ``str(error)`` and exits 2; the app shows it in a callout. Nothing else in hepfm
+should reach a user as a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class HepfmError(Exception):
+    """Base class of every error a user can cause and fix."""
+
+    def __init__(self, what: str, where: str | Path | None = None, todo: str | None = None):
+        self.what = what
+        self.where = str(where) if where is not None else None
+        self.todo = todo
+        parts = [what]
+        if self.where:
+            parts.append(f"where: {self.where}")
+        if todo:
+            parts.append(f"what to do: {todo}")
+        super().__init__("\n  ".join(parts))
+
+
+# -- data ---------------------------------------------------------------------------------
+class DataError(HepfmError):
+    """A data folder or file cannot be used."""
+
+
+class DataNotFoundError(DataError):
+    """A data folder or file does not exist."""
+
+
+class NotHDF5Error(DataError):
+    """A file is not HDF5 at all."""
+
+
+class TruncatedFileError(DataError):
+    """An HDF5 file is cut short or corrupt."""
+
+
+class MissingGroupError(DataError):
+    """An expected HDF5 group, dataset or attribute is missing."""
+
+
+class FeatureMismatchError(DataError):
+    """Samples of one data folder disagree on their features."""
+
+
+class EmptySampleError(DataError):
+    """A sample holds zero events."""
+
+
+class NoSignalsError(DataError):
+    """A data folder holds a background but no signal sample."""
+
+
+# -- models -------------------------------------------------------------------------------
+class ModelError(HepfmError):
+    """A model file or experiment folder cannot be used."""
+
+
+class ModelNotFoundError(ModelError):
+    """A model file or folder does not exist."""
+
+
+class CorruptModelError(ModelError):
+    """A model file exists but cannot be read."""
+
+
+class UnsafeModelError(ModelError):
+    """A model file carries arbitrary code (a Lambda layer, say) and was refused."""
+
+
+class ModelInputMismatchError(ModelError):
+    """A model's input size differs from the data's feature count."""
+
+
+class UpstreamExperimentError(ModelError):
+    """An upstream experiment folder lacks its config or weights, or the config is unusable."""
+
+
+class UnknownActivationError(UpstreamExperimentError):
+    """A config names an activation hepfm does not know."""
+
+
+class TrainingDivergedError(ModelError):
+    """Training produced a non-finite loss."""
+
+
+# -- settings -----------------------------------------------------------------------------
+class SettingsError(HepfmError):
+    """A setting (clip bounds, score, policy, signal name) is invalid."""
+
+
+class PathNotAllowedError(SettingsError):
+    """A path lies outside the data root a shared dashboard is confined to."""

@@ -1,0 +1,48 @@
+"""The result of one scoring pass: what the model said about every event of one sample.
+
+A ``ScoringPass`` is what the expensive step (``scoring.py``, TensorFlow) produces and
+caches on disk; everything after it (guards, metrics, binning, charts) reads only this.
+Arrays may be read-only memory maps shared between dashboard viewers: never write to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Bits of ``ScoringPass.finite``: which stage of the forward pass was entirely finite.
+INPUT_FINITE = np.uint8(1)
+ENCODER_FINITE = np.uint8(2)  # z_mean and z_log_var all finite
+DECODER_FINITE = np.uint8(4)  # every reconstructed input finite
+ALL_FINITE = np.uint8(7)
+
+
+@dataclass(frozen=True, eq=False)
+class ScoringPass:
+    """Per-event outputs of encoder and decoder for one sample (z = z_mean, float32 model).
+
+    z_mean, z_log_var: ``(n, k)`` float32, raw from the encoder (no clip).
+    sum_mu2: ``(n,)`` float64, sum_j z_mean_j^2 computed in float64.
+    recon: ``(n,)`` float64, sum_i (x_i - x_hat_i)^2 computed in float64 from float32 x, x_hat.
+    finite: ``(n,)`` uint8 bit mask of ``INPUT_FINITE | ENCODER_FINITE | DECODER_FINITE``.
+    recon_f32_overflow: ``(n,)`` bool, the float32 reconstruction sum upstream computed
+        would have been non-finite (some squared difference or the sum above float32 max).
+    recon_f16_overflow: ``(n,)`` bool, the same in float16.
+    """
+
+    z_mean: np.ndarray
+    z_log_var: np.ndarray
+    sum_mu2: np.ndarray
+    recon: np.ndarray
+    finite: np.ndarray
+    recon_f32_overflow: np.ndarray
+    recon_f16_overflow: np.ndarray
+
+    @property
+    def n_events(self) -> int:
+        return int(self.recon.shape[0])
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.z_log_var.shape[1])
