@@ -16,6 +16,10 @@ INPUT_FINITE = np.uint8(1)
 ENCODER_FINITE = np.uint8(2)  # z_mean and z_log_var all finite
 DECODER_FINITE = np.uint8(4)  # every reconstructed input finite
 ALL_FINITE = np.uint8(7)
+# Further bits: the reconstruction sum upstream computed in float32 / float16 would have been
+# non-finite (a squared difference or the sum above that type's maximum).
+RECON_F32_OVERFLOW = np.uint8(8)
+RECON_F16_OVERFLOW = np.uint8(16)
 
 
 @dataclass(frozen=True, eq=False)
@@ -25,10 +29,9 @@ class ScoringPass:
     z_mean, z_log_var: ``(n, k)`` float32, raw from the encoder (no clip).
     sum_mu2: ``(n,)`` float64, sum_j z_mean_j^2 computed in float64.
     recon: ``(n,)`` float64, sum_i (x_i - x_hat_i)^2 computed in float64 from float32 x, x_hat.
-    finite: ``(n,)`` uint8 bit mask of ``INPUT_FINITE | ENCODER_FINITE | DECODER_FINITE``.
-    recon_f32_overflow: ``(n,)`` bool, the float32 reconstruction sum upstream computed
-        would have been non-finite (some squared difference or the sum above float32 max).
-    recon_f16_overflow: ``(n,)`` bool, the same in float16.
+    finite: ``(n,)`` uint8 bit mask of ``INPUT_FINITE | ENCODER_FINITE | DECODER_FINITE``,
+        plus ``RECON_F32_OVERFLOW`` / ``RECON_F16_OVERFLOW`` where the unguarded upstream
+        reconstruction sum in that precision would have been non-finite.
     """
 
     z_mean: np.ndarray
@@ -36,8 +39,6 @@ class ScoringPass:
     sum_mu2: np.ndarray
     recon: np.ndarray
     finite: np.ndarray
-    recon_f32_overflow: np.ndarray
-    recon_f16_overflow: np.ndarray
 
     @property
     def n_events(self) -> int:
