@@ -34,11 +34,16 @@ class InputAccounting:
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where a sample came from: the file, the group inside it and a content fingerprint."""
+    """Where a sample came from: file, group, and fingerprints.
+
+    ``content_fingerprint`` hashes the raw stored values; ``fingerprint`` also covers the
+    normalisation and fill applied, so it identifies the model inputs (the scoring cache key).
+    """
 
     source: str
     group: str
     fingerprint: str
+    content_fingerprint: str = ""
     normalisation: str = "raw"
 
 
