@@ -56,12 +56,17 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class GeneratorConfig:
-    """What the generator draws; rates are per event."""
+    """What the generator draws; rates are per event.
+
+    ``input_clip`` is the symmetric clip of the standardised inputs stored with the data.
+    None (the default) lets the model see how extreme the pathological tracks are; use 10
+    to apply upstream's clip.
+    """
 
     n_tracks: int = 30
     dof0_rate: float = 1e-3
     extreme_rate: float = 5e-3
-    input_clip: float | None = 10.0
+    input_clip: float | None = None
     seed: int = 42
     signals: Sequence[str] = field(default=DEFAULT_SIGNALS)
 
@@ -241,11 +246,15 @@ def _inject_pathologies(rng, tracks, valid, is_signal: bool, config: GeneratorCo
     idx = _pick_track(rng, valid, dof0)
     tracks[dof0, idx, CHI2] = np.where(rng.random(dof0.size) < 0.5, np.inf, np.nan)
     if is_signal:
+        # A burst of 1-3 mis-reconstructed tracks: TeV-scale pt and d0 of tens of mm.
         extreme = np.flatnonzero((rng.random(n) < config.extreme_rate) & has_track)
-        idx = _pick_track(rng, valid, extreme)
-        tracks[extreme, idx, PT] = rng.uniform(1000.0, 5000.0, extreme.size)
-        sign = rng.choice([-1.0, 1.0], extreme.size)
-        tracks[extreme, idx, D0] = sign * rng.uniform(10.0, 50.0, extreme.size)
+        n_bad = rng.integers(1, 4, extreme.size)
+        for k in range(3):
+            events = extreme[n_bad > k]
+            idx = _pick_track(rng, valid, events)
+            tracks[events, idx, PT] = rng.uniform(1000.0, 5000.0, events.size)
+            sign = rng.choice([-1.0, 1.0], events.size)
+            tracks[events, idx, D0] = sign * rng.uniform(10.0, 50.0, events.size)
 
 
 def estimate_normalisation(raw: np.ndarray, config: GeneratorConfig) -> Normalisation:

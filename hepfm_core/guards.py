@@ -1,0 +1,661 @@
+"""Guarded scores: the loss for the current settings, in float64, and why any event has none.
+
+The expensive part (``exp`` over the whole ``(n, k)`` latent matrix) runs once per scoring pass
+in :func:`prepare`. :func:`guard` then only recomputes the events whose ``z_log_var`` leaves the
+clip bounds, so moving a clip slider costs milliseconds for millions of events.
+
+Every event gets a :class:`Cause`. A non-OK event's score is NaN: it is explained by its cause
+and never used as a number; :func:`apply_policy` decides whether it is dropped or ranked as the
+most anomalous.
+
+Decisions about non-finite values (all arithmetic runs under ``np.errstate(all="ignore")``):
+
+- ``exp(s)`` above the float64 range is +inf, so the KL is +inf: ``KL_OVERFLOW``.
+- A variance that underflows to 0 makes ``mu^2 / 0`` = +inf: ``RADIUS_OVERFLOW``; a latent
+  dimension with ``mu == 0`` contributes 0 to the radius even then (no information, no NaN).
+- ``total = recon + beta * KL``; with ``beta == 0`` the KL is not used at all (so an overflowed
+  KL does not spoil the total); a finite recon and finite ``beta * KL`` whose sum overflows is
+  blamed on the larger of the two terms.
+- Rows whose ``finite`` bits say a stage was finite but whose latent arrays hold NaN/inf anyway
+  are treated as ``ENCODER_NONFINITE`` (the arrays win over the bits).
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import numpy as np
+
+from hepfm_core.errors import SettingsError
+from hepfm_core.passes import (
+    DECODER_FINITE,
+    ENCODER_FINITE,
+    INPUT_FINITE,
+    RECON_F16_OVERFLOW,
+    RECON_F32_OVERFLOW,
+    ScoringPass,
+)
+
+Score = Literal["reconstruction", "kl", "total", "radius"]
+Parameterisation = Literal["exp", "softplus"]
+KLForm = Literal["true", "upstream"]
+Policy = Literal["drop", "worst"]
+
+SCORES: tuple[str, ...] = get_args(Score)
+PARAMETERISATIONS: tuple[str, ...] = get_args(Parameterisation)
+KL_FORMS: tuple[str, ...] = get_args(KLForm)
+POLICIES: tuple[str, ...] = get_args(Policy)
+
+SOFTPLUS_EPS = 1e-6
+"""Added to ``softplus(s)`` in the softplus parameterisation (as upstream does)."""
+
+CHUNK_ROWS = 65536
+"""Rows processed at a time by :func:`prepare` and by large clip recomputes (bounds memory)."""
+
+
+class Cause(enum.IntEnum):
+    """Why an event has no usable score (first failing stage of the forward pass wins)."""
+
+    OK = 0
+    INPUT_NONFINITE = 1
+    ENCODER_NONFINITE = 2
+    DECODER_NONFINITE = 3
+    KL_OVERFLOW = 4
+    RECONSTRUCTION_OVERFLOW = 5
+    RADIUS_OVERFLOW = 6
+
+    @property
+    def label(self) -> str:
+        """snake_case name used in JSON and tables."""
+        return self.name.lower()
+
+    @property
+    def description(self) -> str:
+        """One human sentence for tooltips and reports."""
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS: dict[Cause, str] = {
+    Cause.OK: "the score is finite",
+    Cause.INPUT_NONFINITE: "the event's input features contain NaN or inf (data quality)",
+    Cause.ENCODER_NONFINITE: "the encoder produced NaN or inf in z_mean or z_log_var",
+    Cause.DECODER_NONFINITE: "the decoder produced NaN or inf in the reconstruction",
+    Cause.KL_OVERFLOW: (
+        "the KL term overflowed float64: exp(z_log_var) above 1.8e308 (z_log_var > 709.78)"
+    ),
+    Cause.RECONSTRUCTION_OVERFLOW: "the reconstruction error is not finite in float64",
+    Cause.RADIUS_OVERFLOW: (
+        "the latent radius overflowed: a variance underflowed to 0 (z_log_var below about -745)"
+        " or mu^2 / sigma^2 exceeded float64"
+    ),
+}
+
+CAUSE_LABELS: tuple[str, ...] = tuple(c.label for c in Cause)
+
+
+# -- settings -----------------------------------------------------------------------------
+def _bad_setting(what: str, field_name: str, todo: str) -> SettingsError:
+    return SettingsError(what, where=f"guard settings: {field_name}", todo=todo)
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """What to compute: clip bounds on z_log_var, which score, beta, variance form.
+
+    ``clip``: ``(lo, hi)`` applied to z_log_var before any use, or None for no clip; an
+    infinite bound means no clip on that side. ``kl_form`` only matters for ``softplus``:
+    ``"true"`` is the Gaussian KL with variance ``v``, ``"upstream"`` upstream's formula with
+    ``s`` in place of ``log v`` (it can go negative).
+    """
+
+    clip: tuple[float, float] | None = None
+    score: Score = "reconstruction"
+    beta: float = 1.0
+    parameterisation: Parameterisation = "exp"
+    kl_form: KLForm = "true"
+
+    def __post_init__(self) -> None:
+        if self.clip is not None:
+            object.__setattr__(self, "clip", _validated_clip(self.clip))
+        if self.score not in SCORES:
+            raise _bad_setting(
+                f"unknown score {self.score!r}", "score", f"use one of {', '.join(SCORES)}"
+            )
+        if self.parameterisation not in PARAMETERISATIONS:
+            raise _bad_setting(
+                f"unknown variance parameterisation {self.parameterisation!r}",
+                "parameterisation",
+                f"use one of {', '.join(PARAMETERISATIONS)}",
+            )
+        if self.kl_form not in KL_FORMS:
+            raise _bad_setting(
+                f"unknown KL form {self.kl_form!r}", "kl_form", f"use one of {', '.join(KL_FORMS)}"
+            )
+        try:
+            beta = float(self.beta)
+        except (TypeError, ValueError):
+            raise _bad_setting(
+                f"beta must be a number, got {self.beta!r}", "beta", "give a number >= 0"
+            ) from None
+        if not math.isfinite(beta) or beta < 0:
+            raise _bad_setting(
+                f"beta must be finite and >= 0, got {beta!r}", "beta", "give a number >= 0"
+            )
+        object.__setattr__(self, "beta", beta)
+
+
+def _validated_clip(clip: object) -> tuple[float, float]:
+    todo = "give (lo, hi) with lo <= hi, or no clip; use -inf / inf for an open side"
+    try:
+        lo, hi = (float(b) for b in clip)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise _bad_setting(f"clip bounds must be two numbers, got {clip!r}", "clip", todo) from None
+    if math.isnan(lo) or math.isnan(hi):
+        raise _bad_setting(f"clip bound is NaN: ({lo}, {hi})", "clip", todo)
+    if lo > hi:
+        raise _bad_setting(f"clip bounds are inverted: lo={lo} > hi={hi}", "clip", todo)
+    if lo == math.inf or hi == -math.inf:
+        raise _bad_setting(f"clip bounds ({lo}, {hi}) would clip every value to inf", "clip", todo)
+    return (lo, hi)
+
+
+# -- float64 latent scores ----------------------------------------------------------------
+def _variance(s: np.ndarray, parameterisation: str, kl_form: str) -> tuple[np.ndarray, np.ndarray]:
+    """Variance ``v`` and the ``log v`` stand-in the KL uses, both float64."""
+    if parameterisation == "exp":
+        return np.exp(s), s
+    v = np.logaddexp(0.0, s)
+    v += SOFTPLUS_EPS
+    return v, (s if kl_form == "upstream" else np.log(v))
+
+
+def _kl_radius(
+    mu: np.ndarray, s: np.ndarray, parameterisation: str, kl_form: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row float64 KL and radius from float64 ``(m, k)`` mu and (already clipped) s."""
+    mu2 = mu * mu
+    v, log_v = _variance(s, parameterisation, kl_form)
+    term = 1.0 + log_v
+    term -= mu2
+    term -= v
+    kl = -0.5 * term.sum(axis=1)
+    ratio = np.divide(mu2, v, out=np.zeros_like(mu2), where=mu != 0)
+    return kl, ratio.sum(axis=1)
+
+
+def _latent_scores(
+    z_mean: np.ndarray,
+    z_log_var: np.ndarray,
+    rows: np.ndarray,
+    clip: tuple[float, float],
+    parameterisation: str,
+    kl_form: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """KL and radius of the given rows with s clipped, in chunks of ``CHUNK_ROWS``."""
+    kl = np.empty(rows.size)
+    radius = np.empty(rows.size)
+    for start in range(0, rows.size, CHUNK_ROWS):
+        part = rows[start : start + CHUNK_ROWS]
+        mu = np.asarray(z_mean[part], dtype=np.float64)
+        s = np.asarray(z_log_var[part], dtype=np.float64)
+        np.clip(s, clip[0], clip[1], out=s)
+        kl[start : start + part.size], radius[start : start + part.size] = _kl_radius(
+            mu, s, parameterisation, kl_form
+        )
+    return kl, radius
+
+
+# -- upstream precision emulation ---------------------------------------------------------
+@dataclass(frozen=True)
+class _Range:
+    """Where values round to +-inf (magnitude >= big) or to 0 (magnitude <= tiny) in a dtype."""
+
+    big: float
+    tiny: float
+
+
+def _range_of(dtype: type[np.floating]) -> _Range:
+    info = np.finfo(dtype)
+    # Round-to-nearest: overflow from max + half an ulp on; underflow to 0 at half the
+    # smallest subnormal and below (the tie goes to the even neighbour, 0).
+    big = float(info.max) + float(np.spacing(info.max)) / 2
+    return _Range(big=big, tiny=float(info.smallest_subnormal) / 2)
+
+
+_F32 = _range_of(np.float32)
+_F16 = _range_of(np.float16)
+
+
+def _in_range(x: np.ndarray, rng: _Range) -> np.ndarray:
+    """``x`` (float64) with over- and underflow of the emulated dtype applied; NaN stays NaN."""
+    mag = np.abs(x)
+    out = np.where(mag >= rng.big, np.copysign(np.inf, x), x)
+    out[mag <= rng.tiny] = 0.0
+    return out
+
+
+def _running_sum(terms: np.ndarray, rng: _Range) -> np.ndarray:
+    """Sum over axis 1 term by term, each partial sum rounded into the emulated range."""
+    acc = terms[:, 0].copy()
+    for j in range(1, terms.shape[1]):
+        acc = _in_range(acc + terms[:, j], rng)
+    return acc
+
+
+def _emulated_nonfinite(
+    mu: np.ndarray, s: np.ndarray, rng: _Range, parameterisation: str, kl_form: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Would unclipped KL / radius of these rows be non-finite in the emulated dtype?
+
+    Evaluated in float64 with every intermediate (casts, mu^2, v, each term, the running sum)
+    pushed through the dtype's range, so inf - inf = NaN, x / 0 = inf and 0 / 0 = NaN happen
+    as they would upstream. Mantissa rounding is not emulated.
+    """
+    r = _in_range
+    mu = r(mu, rng)
+    s = r(s, rng)
+    mu2 = r(mu * mu, rng)
+    if parameterisation == "exp":
+        v = r(np.exp(s), rng)
+        log_v = s
+    else:
+        v = r(r(np.logaddexp(0.0, s), rng) + SOFTPLUS_EPS, rng)
+        log_v = s if kl_form == "upstream" else r(np.log(v), rng)
+    term = r(r(r(1.0 + log_v, rng) - mu2, rng) - v, rng)
+    kl_bad = ~np.isfinite(_running_sum(term, rng))
+    radius_bad = ~np.isfinite(_running_sum(r(mu2 / v, rng), rng))
+    return kl_bad, radius_bad
+
+
+# -- prepare ------------------------------------------------------------------------------
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedPass:
+    """Per-event quantities of one scoring pass that do not depend on the clip.
+
+    ``kl`` / ``radius``: unclipped float64 values (garbage where the encoder was not finite).
+    ``s_min`` / ``s_max``: float32 extremes of z_log_var over latent dims; ``+inf`` / ``-inf``
+    where the encoder output is not finite, so such rows never count as outside a clip.
+    ``latent_cause`` / ``recon_cause``: the stage cause (input, encoder[, decoder]) for scores
+    built from the latent only or from the reconstruction.
+    ``unguarded_f32`` / ``unguarded_f16``: per score, how many events upstream's unclipped
+    computation in that precision would have left NaN or inf.
+    """
+
+    pass_: ScoringPass
+    parameterisation: Parameterisation
+    kl_form: KLForm
+    kl: np.ndarray
+    radius: np.ndarray
+    s_min: np.ndarray
+    s_max: np.ndarray
+    latent_cause: np.ndarray
+    recon_cause: np.ndarray
+    latent_bad: np.ndarray
+    recon_bad: np.ndarray
+    latent_counts: dict[str, int]
+    recon_counts: dict[str, int]
+    unguarded_f32: dict[str, int]
+    unguarded_f16: dict[str, int]
+
+    @property
+    def n_events(self) -> int:
+        return int(self.kl.shape[0])
+
+
+def _check_pass(pass_: ScoringPass) -> tuple[int, int]:
+    zm, zs = pass_.z_mean, pass_.z_log_var
+    if zm.ndim != 2 or zs.shape != zm.shape:
+        raise ValueError(
+            f"z_mean {zm.shape} and z_log_var {zs.shape} must be (n, k) arrays of one shape"
+        )
+    n, k = zm.shape
+    if k == 0:
+        raise ValueError("latent dimension is 0: no KL or radius can be computed")
+    for name in ("sum_mu2", "recon", "finite"):
+        shape = getattr(pass_, name).shape
+        if shape != (n,):
+            raise ValueError(f"ScoringPass.{name} has shape {shape}, expected ({n},)")
+    return n, k
+
+
+def _stage_counts(cause: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(cause, minlength=len(Cause))
+    return {c.label: int(counts[c]) for c in Cause}
+
+
+def prepare(
+    pass_: ScoringPass, parameterisation: Parameterisation = "exp", kl_form: KLForm = "true"
+) -> PreparedPass:
+    """Precompute the clip-independent per-event quantities of a pass (seconds, once).
+
+    Reads the pass in row chunks and never writes to it (its arrays may be read-only memmaps).
+    """
+    # Reuse the settings validation for the two choices prepare depends on.
+    GuardSettings(parameterisation=parameterisation, kl_form=kl_form)
+    n, _ = _check_pass(pass_)
+    kl = np.empty(n)
+    radius = np.empty(n)
+    s_min = np.empty(n, dtype=np.float32)
+    s_max = np.empty(n, dtype=np.float32)
+    latent_cause = np.zeros(n, dtype=np.uint8)
+    recon_cause = np.zeros(n, dtype=np.uint8)
+    kl_f32 = np.zeros(n, dtype=bool)
+    kl_f16 = np.zeros(n, dtype=bool)
+    rad_f32 = np.zeros(n, dtype=bool)
+    rad_f16 = np.zeros(n, dtype=bool)
+
+    with np.errstate(all="ignore"):
+        for start in range(0, n, CHUNK_ROWS):
+            stop = min(start + CHUNK_ROWS, n)
+            sl = slice(start, stop)
+            bits = np.asarray(pass_.finite[sl])
+            mu = np.asarray(pass_.z_mean[sl], dtype=np.float64)
+            s = np.asarray(pass_.z_log_var[sl], dtype=np.float64)
+
+            enc_ok = ((bits & ENCODER_FINITE) != 0) & np.isfinite(mu).all(axis=1)
+            enc_ok &= np.isfinite(s).all(axis=1)
+            cause = np.where(enc_ok, Cause.OK, Cause.ENCODER_NONFINITE).astype(np.uint8)
+            cause[(bits & INPUT_FINITE) == 0] = Cause.INPUT_NONFINITE
+            latent_cause[sl] = cause
+            dec_bad = (cause == Cause.OK) & ((bits & DECODER_FINITE) == 0)
+            cause[dec_bad] = Cause.DECODER_NONFINITE
+            recon_cause[sl] = cause
+
+            s32 = np.asarray(pass_.z_log_var[sl])
+            s_min[sl] = np.where(enc_ok, s32.min(axis=1), np.inf)
+            s_max[sl] = np.where(enc_ok, s32.max(axis=1), -np.inf)
+
+            mu2 = mu * mu
+            v, log_v = _variance(s, parameterisation, kl_form)
+            term = 1.0 + log_v
+            term -= mu2
+            term -= v
+            kl[sl] = -0.5 * term.sum(axis=1)
+            ratio = np.divide(mu2, v, out=np.zeros_like(mu2), where=mu != 0)
+            radius[sl] = ratio.sum(axis=1)
+
+            # Screens: a row whose float64 magnitudes bound every emulated intermediate below
+            # the dtype's overflow (and, for the radius, no variance near underflow) cannot go
+            # non-finite there; only the other rows need the full emulation.
+            kl_bound = (1.0 + np.abs(log_v) + mu2 + v).sum(axis=1)
+            np.maximum(kl_bound, np.abs(s).max(axis=1), out=kl_bound)
+            rad_bound = (mu2 / v).sum(axis=1)
+            np.maximum(rad_bound, np.maximum(mu2, v).max(axis=1), out=rad_bound)
+            np.maximum(rad_bound, np.abs(s).max(axis=1), out=rad_bound)
+            v_min = v.min(axis=1)
+            for rng, kl_flag, rad_flag in ((_F32, kl_f32, rad_f32), (_F16, kl_f16, rad_f16)):
+                limit = rng.big * (1 - 1e-9)
+                kl_unsafe = ~(kl_bound < limit)
+                rad_unsafe = ~((rad_bound < limit) & (v_min > rng.tiny * (1 + 1e-9)))
+                rows = np.flatnonzero(enc_ok & (kl_unsafe | rad_unsafe))
+                if rows.size:
+                    kl_bad, rad_bad = _emulated_nonfinite(
+                        mu[rows], s[rows], rng, parameterisation, kl_form
+                    )
+                    kl_flag[start + rows] = kl_bad
+                    rad_flag[start + rows] = rad_bad
+
+    finite_bits = np.asarray(pass_.finite)
+    latent_bad = latent_cause != Cause.OK
+    recon_bad = recon_cause != Cause.OK
+    unguarded: list[dict[str, int]] = []
+    for kl_flag, rad_flag, recon_bit in (
+        (kl_f32, rad_f32, RECON_F32_OVERFLOW),
+        (kl_f16, rad_f16, RECON_F16_OVERFLOW),
+    ):
+        recon_flag = recon_bad | ((finite_bits & recon_bit) != 0)
+        unguarded.append(
+            {
+                "reconstruction": int(np.count_nonzero(recon_flag)),
+                "kl": int(np.count_nonzero(latent_bad | kl_flag)),
+                "total": int(np.count_nonzero(recon_flag | kl_flag)),
+                "radius": int(np.count_nonzero(latent_bad | rad_flag)),
+            }
+        )
+
+    return PreparedPass(
+        pass_=pass_,
+        parameterisation=parameterisation,
+        kl_form=kl_form,
+        kl=_frozen(kl),
+        radius=_frozen(radius),
+        s_min=_frozen(s_min),
+        s_max=_frozen(s_max),
+        latent_cause=_frozen(latent_cause),
+        recon_cause=_frozen(recon_cause),
+        latent_bad=_frozen(np.flatnonzero(latent_bad)),
+        recon_bad=_frozen(np.flatnonzero(recon_bad)),
+        latent_counts=_stage_counts(latent_cause),
+        recon_counts=_stage_counts(recon_cause),
+        unguarded_f32=unguarded[0],
+        unguarded_f16=unguarded[1],
+    )
+
+
+# -- guard --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GuardCounts:
+    """Event counts of one guarded score.
+
+    ``by_cause``: every cause label, zeros included. ``outside_clip``: events with finite
+    encoder output and some z_log_var outside the clip bounds (0 without a clip).
+    ``unguarded_nonfinite_f32`` / ``_f16``: events whose score, computed as upstream did (no
+    clip) in that precision, would have been NaN or inf, i.e. what the guard saved.
+    """
+
+    total: int
+    by_cause: dict[str, int]
+    outside_clip: int
+    unguarded_nonfinite_f32: int
+    unguarded_nonfinite_f16: int
+
+    @property
+    def ok(self) -> int:
+        return self.by_cause[Cause.OK.label]
+
+
+@dataclass(frozen=True, eq=False)
+class GuardedScores:
+    """Scores for one setting: float64 ``scores`` (NaN where not OK), uint8 ``causes``."""
+
+    scores: np.ndarray
+    causes: np.ndarray
+    settings: GuardSettings
+    counts: GuardCounts
+
+
+def _float32_bounds(lo: float, hi: float) -> tuple[np.float32, np.float32]:
+    """float32 bounds that classify float32 values exactly as the float64 ``lo``, ``hi`` do.
+
+    For a float32 ``x``: ``x < lo`` iff ``x < c`` with ``c`` the smallest float32 >= lo, and
+    ``x > hi`` iff ``x > f`` with ``f`` the largest float32 <= hi.
+    """
+    c = np.float32(lo)
+    if float(c) < lo:
+        c = np.nextafter(c, np.float32(np.inf))
+    f = np.float32(hi)
+    if float(f) > hi:
+        f = np.nextafter(f, np.float32(-np.inf))
+    return c, f
+
+
+def _patched_at(
+    events: np.ndarray, base: np.ndarray, rows: np.ndarray, row_values: np.ndarray
+) -> np.ndarray:
+    """``base[events]`` with the recomputed ``row_values`` where an event is in ``rows``."""
+    out = base[events].copy()
+    if rows.size:
+        pos = np.minimum(np.searchsorted(rows, events), rows.size - 1)
+        hit = rows[pos] == events
+        out[hit] = row_values[pos[hit]]
+    return out
+
+
+def guard(prepared: PreparedPass, settings: GuardSettings) -> GuardedScores:
+    """Scores and causes for ``settings``; recomputes only events the clip touches."""
+    if settings.parameterisation != prepared.parameterisation or (
+        settings.parameterisation == "softplus" and settings.kl_form != prepared.kl_form
+    ):
+        raise ValueError(
+            f"settings ask for {settings.parameterisation}/{settings.kl_form} but the pass was "
+            f"prepared for {prepared.parameterisation}/{prepared.kl_form}: prepare() it again"
+        )
+    pass_ = prepared.pass_
+    score = settings.score
+    beta = settings.beta
+
+    with np.errstate(all="ignore"):
+        if settings.clip is None:
+            lo, hi = -math.inf, math.inf
+            rows = np.empty(0, dtype=np.intp)
+        else:
+            lo, hi = settings.clip
+            c, f = _float32_bounds(lo, hi)
+            outside = prepared.s_min < c
+            outside |= prepared.s_max > f
+            rows = np.flatnonzero(outside)
+
+        uses_kl = score == "kl" or (score == "total" and beta != 0)
+        sub_kl = sub_radius = np.empty(0)
+        if rows.size and score != "reconstruction" and not (score == "total" and beta == 0):
+            sub_kl, sub_radius = _latent_scores(
+                pass_.z_mean,
+                pass_.z_log_var,
+                rows,
+                (lo, hi),
+                prepared.parameterisation,
+                prepared.kl_form,
+            )
+        recon = pass_.recon
+        if score == "reconstruction" or (score == "total" and beta == 0):
+            values = np.array(recon, dtype=np.float64)
+        elif score == "kl":
+            values = prepared.kl.copy()
+            values[rows] = sub_kl
+        elif score == "radius":
+            values = prepared.radius.copy()
+            values[rows] = sub_radius
+        else:
+            values = prepared.kl * beta
+            values += recon
+            values[rows] = np.asarray(recon[rows], dtype=np.float64) + beta * sub_kl
+
+        uses_recon = score in ("reconstruction", "total")
+        base = prepared.recon_cause if uses_recon else prepared.latent_cause
+        stage_bad = prepared.recon_bad if uses_recon else prepared.latent_bad
+        causes = base.copy()
+        nonfinite = np.flatnonzero(~np.isfinite(values))
+        overflow = nonfinite[base[nonfinite] == Cause.OK]
+        if score == "reconstruction":
+            why = np.full(overflow.size, Cause.RECONSTRUCTION_OVERFLOW, dtype=np.uint8)
+        elif score == "kl":
+            why = np.full(overflow.size, Cause.KL_OVERFLOW, dtype=np.uint8)
+        elif score == "radius":
+            why = np.full(overflow.size, Cause.RADIUS_OVERFLOW, dtype=np.uint8)
+        else:
+            why = _total_causes(overflow, recon, prepared.kl, rows, sub_kl, beta, uses_kl)
+        causes[overflow] = why
+        values[stage_bad] = np.nan
+        values[overflow] = np.nan
+
+        by_cause = dict(prepared.recon_counts if uses_recon else prepared.latent_counts)
+        for cause, count in zip(*np.unique(why, return_counts=True), strict=True):
+            by_cause[Cause(int(cause)).label] += int(count)
+        by_cause[Cause.OK.label] -= int(overflow.size)
+
+    counts = GuardCounts(
+        total=prepared.n_events,
+        by_cause=by_cause,
+        outside_clip=int(rows.size),
+        unguarded_nonfinite_f32=prepared.unguarded_f32[score],
+        unguarded_nonfinite_f16=prepared.unguarded_f16[score],
+    )
+    return GuardedScores(
+        scores=_frozen(values), causes=_frozen(causes), settings=settings, counts=counts
+    )
+
+
+def _total_causes(
+    events: np.ndarray,
+    recon: np.ndarray,
+    kl: np.ndarray,
+    rows: np.ndarray,
+    sub_kl: np.ndarray,
+    beta: float,
+    uses_kl: bool,
+) -> np.ndarray:
+    """Causes of non-finite totals: the KL (encoder side) first, then the reconstruction."""
+    r = np.asarray(recon[events], dtype=np.float64)
+    if not uses_kl:
+        return np.full(events.size, Cause.RECONSTRUCTION_OVERFLOW, dtype=np.uint8)
+    bk = beta * _patched_at(events, kl, rows, sub_kl)
+    kl_first = ~np.isfinite(bk) | (np.isfinite(r) & (np.abs(bk) >= np.abs(r)))
+    return np.where(kl_first, Cause.KL_OVERFLOW, Cause.RECONSTRUCTION_OVERFLOW).astype(np.uint8)
+
+
+# -- policies -----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PolicyScores:
+    """The scores a metric sees under a policy, and what the policy left out.
+
+    ``values``: float64, kept events only, in event order (finite, or +inf under ``worst``).
+    ``kept_mask``: bool ``(n,)``, which events ``values`` holds. ``excluded``: per cause label,
+    only the causes this policy excludes (zeros included). ``kept + sum(excluded) == total``.
+    """
+
+    values: np.ndarray
+    kept: int
+    excluded: dict[str, int]
+    total: int
+    policy: Policy
+    kept_mask: np.ndarray
+
+
+_EXCLUDED_BY: dict[str, tuple[Cause, ...]] = {
+    "drop": tuple(c for c in Cause if c != Cause.OK),
+    "worst": (Cause.INPUT_NONFINITE,),
+}
+
+
+def apply_policy(guarded: GuardedScores, policy: Policy) -> PolicyScores:
+    """Apply a policy for non-OK events.
+
+    ``drop`` (upstream's behaviour) excludes every non-OK event. ``worst`` excludes only
+    ``INPUT_NONFINITE`` events (bad data, not model behaviour) and keeps every other non-OK
+    event with score +inf, so it ranks as the most anomalous instead of vanishing.
+    """
+    if policy not in _EXCLUDED_BY:
+        raise SettingsError(
+            f"unknown non-finite policy {policy!r}",
+            where="policy",
+            todo=f"use one of {', '.join(POLICIES)}",
+        )
+    causes = guarded.causes
+    counts = guarded.counts.by_cause
+    excluded = {c.label: counts[c.label] for c in _EXCLUDED_BY[policy]}
+    with np.errstate(all="ignore"):
+        if policy == "drop":
+            mask = causes == Cause.OK
+            values = guarded.scores[mask]
+        else:
+            mask = causes != Cause.INPUT_NONFINITE
+            values = np.where(causes == Cause.OK, guarded.scores, np.inf)[mask]
+    result = PolicyScores(
+        values=_frozen(values),
+        kept=int(values.size),
+        excluded=excluded,
+        total=guarded.counts.total,
+        policy=policy,
+        kept_mask=_frozen(mask),
+    )
+    if result.kept + sum(excluded.values()) != result.total:
+        raise AssertionError(f"policy {policy!r} lost events: counts disagree with causes")
+    return result

@@ -1,0 +1,315 @@
+"""The VAE foundation model (Keras 3): architecture, beta schedule and guarded training.
+
+Encoder: blocks of Dense -> activation -> BatchNormalization, then linear ``z_mean`` and
+``z_log_var`` heads. Decoder mirrors it with a linear output. Layer names follow upstream's
+(``encoder_<i>_dense``, ``encoder_<i>_bn``, ``z_mean``, ``z_log_var``, ``decoder_<i>_dense``,
+``decoder_<i>_bn``, ``decoder_output``) so upstream weights map onto the same graph.
+
+Variance parameterisation: ``exp`` (v = exp(s), Gaussian, hepfm's default) or ``softplus``
+(v = softplus(s) + 1e-6, upstream's current one). It is stored with the model because the
+KL and the latent radius depend on it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import TrainingDivergedError, UnknownActivationError
+
+Parameterisation = Literal["exp", "softplus"]
+KNOWN_ACTIVATIONS = (
+    "relu",
+    "tanh",
+    "sigmoid",
+    "elu",
+    "selu",
+    "gelu",
+    "swish",
+    "silu",
+    "leaky_relu",
+)
+SOFTPLUS_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    """Architecture of the VAE."""
+
+    input_dim: int
+    encoder_layers: tuple[int, ...] = (128, 64, 32)
+    decoder_layers: tuple[int, ...] = (32, 64, 128)
+    latent_dim: int = 16
+    activation: str = "relu"
+    parameterisation: Parameterisation = "exp"
+    bn_epsilon: float = 1e-3
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "encoder_layers", tuple(int(u) for u in self.encoder_layers))
+        object.__setattr__(self, "decoder_layers", tuple(int(u) for u in self.decoder_layers))
+        if self.activation not in KNOWN_ACTIVATIONS:
+            raise UnknownActivationError(
+                f"unknown activation {self.activation!r}",
+                "model architecture",
+                f"use one of {', '.join(KNOWN_ACTIVATIONS)}",
+            )
+        if self.parameterisation not in ("exp", "softplus"):
+            raise ValueError(f"unknown parameterisation {self.parameterisation!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["encoder_layers"] = list(self.encoder_layers)
+        d["decoder_layers"] = list(self.decoder_layers)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VAEConfig:
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+
+@dataclass(frozen=True)
+class BetaSchedule:
+    """Upstream's beta schedule, per epoch (0-based).
+
+    During ``warmup`` epochs beta moves linearly from ``start`` to ``cycle_low``; afterwards
+    it oscillates between ``cycle_low`` and ``cycle_high`` with period ``cycle_period``
+    epochs as ``low + (high - low) * (sin(2 pi p) + 1) / 2``, p the phase in the period.
+    """
+
+    start: float = 0.0
+    warmup: int = 2
+    cycle_low: float = 0.01
+    cycle_high: float = 0.1
+    cycle_period: int = 4
+
+    def beta(self, epoch: int) -> float:
+        if epoch < self.warmup:
+            return self.start + (self.cycle_low - self.start) * (epoch / self.warmup)
+        phase = ((epoch - self.warmup) % self.cycle_period) / self.cycle_period
+        return (
+            self.cycle_low
+            + (self.cycle_high - self.cycle_low) * (math.sin(2.0 * math.pi * phase) + 1.0) / 2.0
+        )
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Optimiser and stopping settings."""
+
+    epochs: int = 20
+    batch_size: int = 1024
+    learning_rate: float = 1e-3
+    clipnorm: float = 1.0
+    validation_fraction: float = 0.1
+    patience: int = 3
+    min_delta: float = 1e-3
+    seed: int = 42
+    max_events: int | None = None
+    beta: BetaSchedule = field(default_factory=BetaSchedule)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch means: loss, reconstruction, KL, beta (train) and val_loss."""
+
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    stopped_early: bool = False
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_encoder(cfg: VAEConfig):
+    """Encoder ``x -> [z_mean, z_log_var]``."""
+    import keras
+
+    inputs = keras.Input(shape=(cfg.input_dim,), name="encoder_input")
+    h = inputs
+    for i, units in enumerate(cfg.encoder_layers):
+        h = keras.layers.Dense(units, name=f"encoder_{i}_dense")(h)
+        h = keras.layers.Activation(cfg.activation, name=f"encoder_{i}_activation")(h)
+        h = keras.layers.BatchNormalization(epsilon=cfg.bn_epsilon, name=f"encoder_{i}_bn")(h)
+    z_mean = keras.layers.Dense(cfg.latent_dim, name="z_mean")(h)
+    z_log_var = keras.layers.Dense(cfg.latent_dim, name="z_log_var")(h)
+    return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
+
+
+def build_decoder(cfg: VAEConfig):
+    """Decoder ``z -> x_hat`` (linear output)."""
+    import keras
+
+    inputs = keras.Input(shape=(cfg.latent_dim,), name="decoder_input")
+    h = inputs
+    for i, units in enumerate(cfg.decoder_layers):
+        h = keras.layers.Dense(units, name=f"decoder_{i}_dense")(h)
+        h = keras.layers.Activation(cfg.activation, name=f"decoder_{i}_activation")(h)
+        h = keras.layers.BatchNormalization(epsilon=cfg.bn_epsilon, name=f"decoder_{i}_bn")(h)
+    out = keras.layers.Dense(cfg.input_dim, name="decoder_output")(h)
+    return keras.Model(inputs, out, name="decoder")
+
+
+def variance(z_log_var, parameterisation: Parameterisation):
+    """The latent variance v from s = z_log_var, as a TensorFlow op."""
+    import tensorflow as tf
+
+    if parameterisation == "exp":
+        return tf.exp(z_log_var)
+    return tf.nn.softplus(z_log_var) + SOFTPLUS_EPS
+
+
+def kl_per_event(z_mean, z_log_var, parameterisation: Parameterisation):
+    """True Gaussian KL to N(0, 1) per event (for softplus: with log v, not s)."""
+    import tensorflow as tf
+
+    v = variance(z_log_var, parameterisation)
+    log_v = z_log_var if parameterisation == "exp" else tf.math.log(v)
+    return -0.5 * tf.reduce_sum(1.0 + log_v - tf.square(z_mean) - v, axis=1)
+
+
+EpochCallback = Callable[[dict[str, float]], None]
+
+
+def train_vae(
+    x: np.ndarray,
+    cfg: VAEConfig,
+    settings: TrainingSettings,
+    on_epoch: EpochCallback | None = None,
+):
+    """Train encoder and decoder on background inputs ``x`` ``(n, D)`` float32.
+
+    Adam with clipnorm, the beta schedule per epoch, early stopping on the validation loss
+    restoring the best weights. A non-finite loss stops at once with a
+    ``TrainingDivergedError`` naming the epoch and batch. Returns (encoder, decoder, history).
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(settings.seed)
+    x = np.asarray(x, dtype=np.float32)
+    if settings.max_events is not None:
+        x = x[: settings.max_events]
+    if not np.isfinite(x).all():
+        raise TrainingDivergedError(
+            "training inputs contain NaN or inf",
+            "training data",
+            "read the data with fill='median' (the default) so non-finite raw values are filled",
+        )
+    rng = np.random.default_rng(settings.seed)
+    order = rng.permutation(x.shape[0])
+    n_val = max(1, int(round(settings.validation_fraction * x.shape[0])))
+    x_val, x_train = x[order[:n_val]], x[order[n_val:]]
+
+    encoder = build_encoder(cfg)
+    decoder = build_decoder(cfg)
+    weights = encoder.trainable_variables + decoder.trainable_variables
+    optimizer = keras.optimizers.Adam(
+        learning_rate=settings.learning_rate, clipnorm=settings.clipnorm
+    )
+    beta_var = tf.Variable(0.0, dtype=tf.float32, trainable=False)
+    param = cfg.parameterisation
+
+    def losses(batch, training: bool, sample: bool):
+        z_mean, z_log_var = encoder(batch, training=training)
+        if sample:
+            eps = tf.random.normal(tf.shape(z_mean))
+            z = z_mean + tf.sqrt(variance(z_log_var, param)) * eps
+        else:
+            z = z_mean
+        x_hat = decoder(z, training=training)
+        recon = tf.reduce_sum(tf.square(batch - x_hat), axis=1)
+        kl = kl_per_event(z_mean, z_log_var, param)
+        return tf.reduce_mean(recon), tf.reduce_mean(kl)
+
+    @tf.function(reduce_retracing=True)
+    def train_step(batch):
+        with tf.GradientTape() as tape:
+            recon, kl = losses(batch, True, True)
+            loss = recon + beta_var * kl
+        grads = tape.gradient(loss, weights)
+        optimizer.apply_gradients(zip(grads, weights, strict=True))
+        return loss, recon, kl
+
+    @tf.function(reduce_retracing=True)
+    def val_step(batch):
+        recon, kl = losses(batch, False, False)
+        return recon + beta_var * kl, recon, kl
+
+    history = TrainingHistory()
+    best = math.inf
+    best_weights = None
+    waited = 0
+    t0 = time.perf_counter()
+    bs = settings.batch_size
+    for epoch in range(settings.epochs):
+        beta = settings.beta.beta(epoch)
+        beta_var.assign(beta)
+        perm = rng.permutation(x_train.shape[0])
+        sums = np.zeros(3)
+        n_batches = 0
+        for b, start in enumerate(range(0, x_train.shape[0], bs)):
+            batch = x_train[perm[start : start + bs]]
+            if batch.shape[0] < 2:  # BatchNormalization needs two events
+                continue
+            out = [float(v) for v in train_step(tf.constant(batch))]
+            if not all(math.isfinite(v) for v in out):
+                raise TrainingDivergedError(
+                    f"training diverged: loss={out[0]}, reconstruction={out[1]}, KL={out[2]} "
+                    f"at epoch {epoch + 1}, batch {b + 1} (beta={beta:.4g})",
+                    "hepfm train",
+                    "lower --learning-rate, keep clipnorm, lower the beta schedule, or check the "
+                    "input normalisation for extreme values",
+                )
+            sums += out
+            n_batches += 1
+        val = np.zeros(3)
+        n_val_b = 0
+        for start in range(0, x_val.shape[0], 8192):
+            vb = x_val[start : start + 8192]
+            val += [float(v) for v in val_step(tf.constant(vb))]
+            n_val_b += 1
+        val /= max(n_val_b, 1)
+        record = {
+            "epoch": epoch + 1,
+            "beta": beta,
+            "loss": sums[0] / max(n_batches, 1),
+            "reconstruction": sums[1] / max(n_batches, 1),
+            "kl": sums[2] / max(n_batches, 1),
+            "val_loss": float(val[0]),
+            "val_reconstruction": float(val[1]),
+            "val_kl": float(val[2]),
+            "seconds": time.perf_counter() - t0,
+        }
+        if not math.isfinite(record["val_loss"]):
+            raise TrainingDivergedError(
+                f"validation loss is {record['val_loss']} at epoch {epoch + 1}",
+                "hepfm train",
+                "lower --learning-rate or check the input normalisation",
+            )
+        history.epochs.append(record)
+        if on_epoch:
+            on_epoch(record)
+        if record["val_loss"] < best - settings.min_delta:
+            best = record["val_loss"]
+            best_weights = (encoder.get_weights(), decoder.get_weights())
+            history.best_epoch = epoch + 1
+            waited = 0
+        else:
+            waited += 1
+            if waited >= settings.patience:
+                history.stopped_early = True
+                break
+    if best_weights is not None:
+        encoder.set_weights(best_weights[0])
+        decoder.set_weights(best_weights[1])
+    history.seconds = time.perf_counter() - t0
+    return encoder, decoder, history
