@@ -20,6 +20,7 @@ import polars as pl
 from hepfm_core.errors import SettingsError
 
 DEFAULT_RANGE: tuple[float, float] = (1e-3, 1.0)
+_BLOCK = 1 << 16  # values per sorted block: 512 KiB of float64, cache-sized
 
 
 @dataclass(frozen=True)
@@ -194,28 +195,32 @@ def _check_edges(edges: np.ndarray) -> np.ndarray:
 
 
 def _tally(x: np.ndarray, edges: np.ndarray) -> _Tally:
-    """Bin with one binary search per value: ``[e_i, e_i+1)``, the last bin closed.
+    """Count one sample against ``edges``: ``[e_i, e_i+1)``, the last bin closed.
 
-    ``searchsorted(side="right")`` puts ``v`` with ``e_i <= v < e_i+1`` at ``i + 1``, values
-    below ``e_0`` (and -inf) at 0, values at or above the last edge, +inf and NaN (which sorts
-    last) at ``n_bins + 1``; the exact last edge is then moved into the last bin.
+    Works on blocks that fit in cache: each block is sorted (a small copy; the input is never
+    copied whole) and binary searches of the edges in it give cumulative counts. The sort
+    order puts -inf first and +inf then NaN last, so one pass yields every category.
     """
     a = _as_1d(x)
     n_bins = edges.size - 1
-    idx = np.searchsorted(edges, a, side="right")
-    full = np.bincount(idx, minlength=n_bins + 2).astype(np.int64)
-    n_nan = int(np.count_nonzero(np.isnan(a)))
-    n_posinf = int(np.count_nonzero(a == np.inf))
-    n_neginf = int(np.count_nonzero(a == -np.inf))
-    n_at_top = int(np.count_nonzero(a == edges[-1]))
-    counts = full[1 : n_bins + 1].copy()
-    counts[-1] += n_at_top
+    below = np.zeros(edges.size, dtype=np.int64)  # values < edge
+    probes = np.array([-np.inf, edges[-1], np.inf])
+    at_or_below = np.zeros(3, dtype=np.int64)  # values <= -inf, <= last edge, <= +inf
+    below_inf = 0  # values < +inf
+    for start in range(0, a.size, _BLOCK):
+        block = np.sort(a[start : start + _BLOCK])
+        below += np.searchsorted(block, edges, side="left")
+        at_or_below += np.searchsorted(block, probes, side="right")
+        below_inf += int(np.searchsorted(block, np.inf, side="left"))
+    n_neginf, n_to_top, n_to_inf = (int(v) for v in at_or_below)
+    counts = np.diff(below)
+    counts[-1] = n_to_top - below[n_bins - 1]
     return _Tally(
         counts=counts,
         total=int(a.size),
-        underflow=int(full[0]) - n_neginf,
-        overflow=int(full[n_bins + 1]) - n_at_top - n_nan - n_posinf,
-        nan=n_nan,
-        posinf=n_posinf,
+        underflow=int(below[0]) - n_neginf,
+        overflow=below_inf - n_to_top,
+        nan=int(a.size) - n_to_inf,
+        posinf=n_to_inf - below_inf,
         neginf=n_neginf,
     )

@@ -206,7 +206,7 @@ def train_vae(
         )
     rng = np.random.default_rng(settings.seed)
     order = rng.permutation(x.shape[0])
-    n_val = max(1, int(round(settings.validation_fraction * x.shape[0])))
+    n_val = max(1, round(settings.validation_fraction * x.shape[0]))
     x_val, x_train = x[order[:n_val]], x[order[n_val:]]
 
     encoder = build_encoder(cfg)

@@ -1,0 +1,213 @@
+"""The scoring pass: every event once through encoder and decoder, cached on disk.
+
+This is the only step that needs TensorFlow. Events go through one compiled function in
+large chunks (float32 model, z = z_mean); per event it keeps raw z_mean and z_log_var, the
+float64 reconstruction error and sum of z_mean^2, and which stages were finite. The result
+is written as ``.npy`` files under the cache directory, keyed by the model's and the
+sample's fingerprints, and reopened memory-mapped: a second request imports no TensorFlow,
+and dashboard viewers in one process share the same pages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .cache import cache_dir as default_cache_dir
+from .fingerprint import combine
+from .model_info import ModelInfo, describe_model
+from .passes import (
+    DECODER_FINITE,
+    ENCODER_FINITE,
+    INPUT_FINITE,
+    RECON_F16_OVERFLOW,
+    RECON_F32_OVERFLOW,
+    ScoringPass,
+)
+from .samples import Sample
+
+SCORING_VERSION = 1
+CHUNK_EVENTS = 32768
+FIELDS = ("z_mean", "z_log_var", "sum_mu2", "recon", "finite")
+F32_MAX = float(np.finfo(np.float32).max)
+F16_MAX = float(np.finfo(np.float16).max)
+
+Progress = Callable[[str, int, int], None]
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+_open_passes: dict[str, ScoringPass] = {}
+
+
+def pass_key(model: ModelInfo, sample: Sample) -> str:
+    return combine(SCORING_VERSION, model.fingerprint, sample.provenance.fingerprint)[:32]
+
+
+def _lock_for(key: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def open_cached(directory: Path) -> ScoringPass:
+    """Open a cached pass read-only and memory-mapped."""
+    arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in FIELDS}
+    return ScoringPass(**arrays)
+
+
+def make_forward(model):
+    """A compiled function ``x -> (z_mean, z_log_var, recon64, sum_mu2, max|x_hat|, finite)``."""
+    import tensorflow as tf
+
+    encoder, decoder = model.encoder, model.decoder
+    d = model.config.input_dim
+
+    @tf.function(input_signature=[tf.TensorSpec([None, d], tf.float32)])
+    def forward(x):
+        z_mean, z_log_var = encoder(x, training=False)
+        x_hat = decoder(z_mean, training=False)
+        diff = tf.cast(x, tf.float64) - tf.cast(x_hat, tf.float64)
+        recon = tf.reduce_sum(diff * diff, axis=1)
+        mu64 = tf.cast(z_mean, tf.float64)
+        sum_mu2 = tf.reduce_sum(mu64 * mu64, axis=1)
+        enc_ok = tf.reduce_all(tf.math.is_finite(z_mean), axis=1) & tf.reduce_all(
+            tf.math.is_finite(z_log_var), axis=1
+        )
+        dec_ok = tf.reduce_all(tf.math.is_finite(x_hat), axis=1)
+        xhat_max = tf.reduce_max(tf.abs(x_hat), axis=1)
+        return z_mean, z_log_var, recon, sum_mu2, xhat_max, enc_ok, dec_ok
+
+    return forward
+
+
+def finite_bits(
+    x_ok: np.ndarray,
+    enc_ok: np.ndarray,
+    dec_ok: np.ndarray,
+    recon: np.ndarray,
+    xhat_max: np.ndarray,
+) -> np.ndarray:
+    """The ``finite`` byte: stage finiteness plus upstream-precision reconstruction overflow."""
+    bits = np.where(x_ok, INPUT_FINITE, 0).astype(np.uint8)
+    bits |= np.where(enc_ok, ENCODER_FINITE, 0).astype(np.uint8)
+    bits |= np.where(dec_ok, DECODER_FINITE, 0).astype(np.uint8)
+    with np.errstate(invalid="ignore"):
+        f32 = ~(recon <= F32_MAX)
+        f16 = ~(recon <= F16_MAX) | ~(xhat_max <= F16_MAX)
+    bits |= np.where(f32, RECON_F32_OVERFLOW, 0).astype(np.uint8)
+    bits |= np.where(f16, RECON_F16_OVERFLOW, 0).astype(np.uint8)
+    return bits
+
+
+def run_pass(
+    model,
+    sample: Sample,
+    out_dir: Path | None = None,
+    *,
+    chunk_events: int = CHUNK_EVENTS,
+    progress: Progress | None = None,
+    forward=None,
+) -> ScoringPass:
+    """Score every event of ``sample``; into ``.npy`` files under ``out_dir`` if given.
+
+    Reading (HDF5 decompression, normalisation) of the next chunk overlaps the model call.
+    """
+    model.check_input(sample.n_features, sample.feature_names, sample.provenance.source)
+    n, k = sample.n_events, model.config.latent_dim
+    forward = forward or make_forward(model)
+    shapes = {
+        "z_mean": ((n, k), np.float32),
+        "z_log_var": ((n, k), np.float32),
+        "sum_mu2": ((n,), np.float64),
+        "recon": ((n,), np.float64),
+        "finite": ((n,), np.uint8),
+    }
+    if out_dir is None:
+        arrays = {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
+    else:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            name: np.lib.format.open_memmap(out_dir / f"{name}.npy", "w+", dtype, shape)
+            for name, (shape, dtype) in shapes.items()
+        }
+    starts = list(range(0, n, chunk_events))
+
+    def read(start: int) -> np.ndarray:
+        return np.asarray(sample.x[start : start + chunk_events], dtype=np.float32)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(read, starts[0]) if starts else None
+        for i, start in enumerate(starts):
+            x = pending.result()
+            if i + 1 < len(starts):
+                pending = pool.submit(read, starts[i + 1])
+            stop = start + x.shape[0]
+            x_ok = np.isfinite(x).all(axis=1)
+            z_mean, z_log_var, recon, sum_mu2, xhat_max, enc_ok, dec_ok = (
+                t.numpy() for t in forward(x)
+            )
+            arrays["z_mean"][start:stop] = z_mean
+            arrays["z_log_var"][start:stop] = z_log_var
+            arrays["recon"][start:stop] = recon
+            arrays["sum_mu2"][start:stop] = sum_mu2
+            arrays["finite"][start:stop] = finite_bits(x_ok, enc_ok, dec_ok, recon, xhat_max)
+            if progress:
+                progress(sample.name, stop, n)
+    for arr in arrays.values():
+        if isinstance(arr, np.memmap):
+            arr.flush()
+    return ScoringPass(**arrays)
+
+
+def cached_pass(
+    model_path: str | Path,
+    sample: Sample,
+    *,
+    cache: str | Path | None = None,
+    progress: Progress | None = None,
+    model_loader: Callable[[], object] | None = None,
+) -> ScoringPass:
+    """The pass of ``sample`` through the model at ``model_path``, computed at most once.
+
+    A cached pass is opened memory-mapped without importing TensorFlow. Concurrent requests
+    for the same pass (dashboard viewers) wait for one computation and share its arrays.
+    """
+    info = describe_model(model_path)
+    key = pass_key(info, sample)
+    if key in _open_passes:
+        return _open_passes[key]
+    directory = default_cache_dir(cache) / "passes" / key
+    with _lock_for(key):
+        if key in _open_passes:
+            return _open_passes[key]
+        if not (directory / "meta.json").exists():
+            from .model_io import load_model
+
+            model = model_loader() if model_loader else load_model(model_path)
+            tmp = directory.with_name(f"{key}.tmp-{os.getpid()}-{threading.get_ident()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            run_pass(model, sample, tmp, progress=progress)
+            meta = {
+                "scoring_version": SCORING_VERSION,
+                "model": info.path,
+                "model_fingerprint": info.fingerprint,
+                "sample": sample.name,
+                "sample_source": sample.provenance.source,
+                "sample_fingerprint": sample.provenance.fingerprint,
+                "n_events": sample.n_events,
+            }
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+            if directory.exists():
+                shutil.rmtree(directory)
+            os.replace(tmp, directory)
+        elif progress:
+            progress(sample.name, sample.n_events, sample.n_events)
+        result = open_cached(directory)
+        _open_passes[key] = result
+        return result
