@@ -10,15 +10,26 @@ import numpy as np
 
 
 class ArrayHasher:
-    """Incremental hash of array blocks fed in order (dtype and shape are part of it)."""
+    """Incremental hash of row blocks fed in order.
+
+    The hash depends on the rows' bytes, dtype and row shape, not on how the rows were
+    split into blocks.
+    """
 
     def __init__(self) -> None:
         self._h = hashlib.blake2b(digest_size=16)
+        self._layout: str | None = None
 
     def update(self, block: np.ndarray) -> None:
         block = np.ascontiguousarray(block)
-        self._h.update(f"{block.dtype.str}{block.shape[1:]}".encode())
-        self._h.update(memoryview(block).cast("B"))
+        layout = f"{block.dtype.str}{block.shape[1:]}"
+        if self._layout is None:
+            self._layout = layout
+            self._h.update(layout.encode())
+        elif layout != self._layout:
+            self._h.update(layout.encode())
+        if block.size:
+            self._h.update(memoryview(block).cast("B"))
 
     def hexdigest(self) -> str:
         return self._h.hexdigest()
