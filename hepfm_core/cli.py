@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from .errors import HepfmError
 
@@ -75,6 +76,115 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_from(args: argparse.Namespace):
+    from .evaluate import EvaluationSettings
+
+    clip = None if args.no_clip or args.clip is None else (args.clip[0], args.clip[1])
+    signals = (
+        tuple(s.strip() for s in args.signals.split(",") if s.strip()) if args.signals else None
+    )
+    return EvaluationSettings(
+        clip=clip,
+        score=args.score,
+        beta=args.beta,
+        policy=args.policy,
+        kl_form=args.kl_form,
+        signals=signals,
+    )
+
+
+def _resolve_data(args: argparse.Namespace) -> str:
+    if args.data:
+        return args.data
+    from .errors import SettingsError
+    from .model_info import describe_model
+
+    info = describe_model(args.model)
+    if info.kind == "upstream":
+        from .upstream_data import find_dataset_for_experiment
+
+        found = find_dataset_for_experiment(info.path)
+        if found is not None:
+            return str(getattr(found, "path", found))
+    raise SettingsError(
+        "no --data given and none found for the model",
+        args.model,
+        "pass --data DIR (a hepfm data folder or an upstream dataset folder)",
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import Evaluator, roc_rows, write_scores
+    from .progress import TextProgress
+    from .report_text import summary_table
+
+    settings = _settings_from(args)
+    evaluator = Evaluator.open(
+        _resolve_data(args),
+        args.model,
+        signal_normalisation=args.signal_normalisation,
+        cache=args.cache_dir,
+    )
+    evaluator.check_signals(settings.signals)
+    evaluator.score_all(progress=None if args.quiet else TextProgress())
+    result = evaluator.evaluate(settings)
+    doc = result.to_json_dict()
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    if args.json == "-":
+        print(text)
+    else:
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(text)
+        print(summary_table(result))
+    if args.roc_csv:
+        import polars as pl
+
+        pl.DataFrame(
+            roc_rows(result),
+            schema={
+                "signal": pl.String,
+                "threshold": pl.Float64,
+                "fpr": pl.Float64,
+                "tpr": pl.Float64,
+            },
+        ).write_csv(args.roc_csv)
+    if args.scores_out:
+        write_scores(result, args.scores_out)
+    return 0
+
+
+def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
+    clip = p.add_mutually_exclusive_group()
+    clip.add_argument(
+        "--clip", type=float, nargs=2, metavar=("LO", "HI"), help="clip z_log_var to [LO, HI]"
+    )
+    clip.add_argument("--no-clip", action="store_true", help="no clip (the default)")
+    p.add_argument(
+        "--score", choices=["reconstruction", "kl", "total", "radius"], default="reconstruction"
+    )
+    p.add_argument("--beta", type=float, default=1.0, help="total = reconstruction + beta * KL")
+    p.add_argument(
+        "--policy",
+        choices=["drop", "worst"],
+        default="worst",
+        help="non-finite scores: drop them (upstream) or rank them most anomalous (default)",
+    )
+    p.add_argument(
+        "--kl-form", choices=["true", "upstream"], default="true", help="KL for softplus models"
+    )
+    p.add_argument("--signals", default=None, help="comma-separated signal samples (default: all)")
+    p.add_argument(
+        "--signal-normalisation",
+        choices=["background", "own"],
+        default="background",
+        help="standardise signals with the background's parameters (default) or their own",
+    )
+    p.add_argument("--cache-dir", default=None, help="where scoring passes are cached")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hepfm", description="Judge VAE anomaly detectors on collider track data."
@@ -105,6 +215,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--beta-low", type=float, default=0.01)
     train.add_argument("--beta-high", type=float, default=0.1)
     train.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="guarded scores and separation metrics")
+    ev.add_argument("--data", default=None, help="hepfm or upstream data folder")
+    ev.add_argument(
+        "--model", required=True, help="hepfm .keras file or upstream experiment folder"
+    )
+    _add_settings_arguments(ev)
+    ev.add_argument("--json", default=None, help="write the JSON result here ('-': stdout)")
+    ev.add_argument("--roc-csv", default=None, help="write every signal's exact ROC as CSV")
+    ev.add_argument("--scores-out", default=None, help="folder for per-sample Parquet scores")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

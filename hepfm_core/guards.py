@@ -2,7 +2,8 @@
 
 The expensive part (``exp`` over the whole ``(n, k)`` latent matrix) runs once per scoring pass
 in :func:`prepare`. :func:`guard` then only recomputes the events whose ``z_log_var`` leaves the
-clip bounds, so moving a clip slider costs milliseconds for millions of events.
+clip bounds, so moving a clip slider costs milliseconds for millions of events (plus a fraction
+of a microsecond per event the clip touches; a clip inside the bulk of z_log_var touches most).
 
 Every event gets a :class:`Cause`. A non-OK event's score is NaN: it is explained by its cause
 and never used as a number; :func:`apply_policy` decides whether it is dropped or ranked as the
@@ -18,6 +19,10 @@ Decisions about non-finite values (all arithmetic runs under ``np.errstate(all="
   blamed on the larger of the two terms.
 - Rows whose ``finite`` bits say a stage was finite but whose latent arrays hold NaN/inf anyway
   are treated as ``ENCODER_NONFINITE`` (the arrays win over the bits).
+- The "unguarded" float32 / float16 counts follow IEEE range rules: a value overflows once its
+  magnitude reaches max + half an ulp (where rounding goes to inf), underflows to 0 at half the
+  smallest subnormal, and then 0 / 0 = NaN, x / 0 = inf, x / inf = 0, inf - inf = NaN, exactly
+  as upstream's arithmetic would (so a mu == 0 dimension over an underflowed variance counts).
 """
 
 from __future__ import annotations
@@ -52,8 +57,11 @@ POLICIES: tuple[str, ...] = get_args(Policy)
 SOFTPLUS_EPS = 1e-6
 """Added to ``softplus(s)`` in the softplus parameterisation (as upstream does)."""
 
-CHUNK_ROWS = 65536
-"""Rows processed at a time by :func:`prepare` and by large clip recomputes (bounds memory)."""
+CHUNK_ROWS = 16384
+"""Rows :func:`prepare` processes at a time (bounds memory)."""
+
+RECOMPUTE_ROWS = 4096
+"""Rows a clip recompute processes at a time: small enough for the temporaries to stay in cache."""
 
 
 class Cause(enum.IntEnum):
@@ -172,40 +180,48 @@ def _variance(s: np.ndarray, parameterisation: str, kl_form: str) -> tuple[np.nd
     return v, (s if kl_form == "upstream" else np.log(v))
 
 
-def _kl_radius(
-    mu: np.ndarray, s: np.ndarray, parameterisation: str, kl_form: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row float64 KL and radius from float64 ``(m, k)`` mu and (already clipped) s."""
-    mu2 = mu * mu
-    v, log_v = _variance(s, parameterisation, kl_form)
+def _kl_from(sum_mu2: np.ndarray, v: np.ndarray, log_v: np.ndarray) -> np.ndarray:
+    """Per-row KL = -1/2 sum_j (1 + log_v - mu^2 - v), with sum_j mu^2 taken from the pass.
+
+    Splitting off the mu part means a clip recompute never has to read z_mean.
+    """
     term = 1.0 + log_v
-    term -= mu2
     term -= v
-    kl = -0.5 * term.sum(axis=1)
+    kl = term.sum(axis=1)
+    kl -= sum_mu2
+    kl *= -0.5
+    return kl
+
+
+def _radius_from(mu: np.ndarray, mu2: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per-row radius sum_j mu^2 / v; a dimension with mu == 0 adds 0 even where v == 0."""
     ratio = np.divide(mu2, v, out=np.zeros_like(mu2), where=mu != 0)
-    return kl, ratio.sum(axis=1)
+    return ratio.sum(axis=1)
 
 
-def _latent_scores(
-    z_mean: np.ndarray,
-    z_log_var: np.ndarray,
+def _clipped_latent_score(
+    pass_: ScoringPass,
     rows: np.ndarray,
     clip: tuple[float, float],
+    which: Literal["kl", "radius"],
     parameterisation: str,
     kl_form: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """KL and radius of the given rows with s clipped, in chunks of ``CHUNK_ROWS``."""
-    kl = np.empty(rows.size)
-    radius = np.empty(rows.size)
-    for start in range(0, rows.size, CHUNK_ROWS):
-        part = rows[start : start + CHUNK_ROWS]
-        mu = np.asarray(z_mean[part], dtype=np.float64)
-        s = np.asarray(z_log_var[part], dtype=np.float64)
+) -> np.ndarray:
+    """KL or radius of the given rows with z_log_var clipped, ``RECOMPUTE_ROWS`` at a time."""
+    z_log_var = np.asarray(pass_.z_log_var)
+    out = np.empty(rows.size)
+    for start in range(0, rows.size, RECOMPUTE_ROWS):
+        part = rows[start : start + RECOMPUTE_ROWS]
+        s = np.take(z_log_var, part, axis=0).astype(np.float64)
         np.clip(s, clip[0], clip[1], out=s)
-        kl[start : start + part.size], radius[start : start + part.size] = _kl_radius(
-            mu, s, parameterisation, kl_form
-        )
-    return kl, radius
+        v, log_v = _variance(s, parameterisation, kl_form)
+        if which == "kl":
+            sum_mu2 = np.asarray(pass_.sum_mu2[part], dtype=np.float64)
+            out[start : start + part.size] = _kl_from(sum_mu2, v, log_v)
+        else:
+            mu = np.take(np.asarray(pass_.z_mean), part, axis=0).astype(np.float64)
+            out[start : start + part.size] = _radius_from(mu, mu * mu, v)
+    return out
 
 
 # -- upstream precision emulation ---------------------------------------------------------
@@ -221,7 +237,9 @@ def _range_of(dtype: type[np.floating]) -> _Range:
     info = np.finfo(dtype)
     # Round-to-nearest: overflow from max + half an ulp on; underflow to 0 at half the
     # smallest subnormal and below (the tie goes to the even neighbour, 0).
-    big = float(info.max) + float(np.spacing(info.max)) / 2
+    top = float(info.max)
+    ulp = top - float(np.nextafter(info.max, info.dtype.type(0)))
+    big = top + ulp / 2
     return _Range(big=big, tiny=float(info.smallest_subnormal) / 2)
 
 
@@ -375,16 +393,13 @@ def prepare(
 
             mu2 = mu * mu
             v, log_v = _variance(s, parameterisation, kl_form)
-            term = 1.0 + log_v
-            term -= mu2
-            term -= v
-            kl[sl] = -0.5 * term.sum(axis=1)
-            ratio = np.divide(mu2, v, out=np.zeros_like(mu2), where=mu != 0)
-            radius[sl] = ratio.sum(axis=1)
+            kl[sl] = _kl_from(np.asarray(pass_.sum_mu2[sl], dtype=np.float64), v, log_v)
+            radius[sl] = _radius_from(mu, mu2, v)
 
-            # Screens: a row whose float64 magnitudes bound every emulated intermediate below
-            # the dtype's overflow (and, for the radius, no variance near underflow) cannot go
-            # non-finite there; only the other rows need the full emulation.
+            # Screens: a row whose float64 magnitudes bound every emulated intermediate well
+            # below the dtype's overflow (and, for the radius, no variance near underflow)
+            # cannot go non-finite there; only the other rows need the full emulation. The
+            # factor 1/2 absorbs the emulation's own flushes to 0 (softplus + 1e-6, say).
             kl_bound = (1.0 + np.abs(log_v) + mu2 + v).sum(axis=1)
             np.maximum(kl_bound, np.abs(s).max(axis=1), out=kl_bound)
             rad_bound = (mu2 / v).sum(axis=1)
@@ -392,9 +407,9 @@ def prepare(
             np.maximum(rad_bound, np.abs(s).max(axis=1), out=rad_bound)
             v_min = v.min(axis=1)
             for rng, kl_flag, rad_flag in ((_F32, kl_f32, rad_f32), (_F16, kl_f16, rad_f16)):
-                limit = rng.big * (1 - 1e-9)
+                limit = rng.big / 2
                 kl_unsafe = ~(kl_bound < limit)
-                rad_unsafe = ~((rad_bound < limit) & (v_min > rng.tiny * (1 + 1e-9)))
+                rad_unsafe = ~((rad_bound < limit) & (v_min > rng.tiny * 2))
                 rows = np.flatnonzero(enc_ok & (kl_unsafe | rad_unsafe))
                 if rows.size:
                     kl_bad, rad_bad = _emulated_nonfinite(
@@ -525,15 +540,19 @@ def guard(prepared: PreparedPass, settings: GuardSettings) -> GuardedScores:
 
         uses_kl = score == "kl" or (score == "total" and beta != 0)
         sub_kl = sub_radius = np.empty(0)
-        if rows.size and score != "reconstruction" and not (score == "total" and beta == 0):
-            sub_kl, sub_radius = _latent_scores(
-                pass_.z_mean,
-                pass_.z_log_var,
+        if rows.size and (uses_kl or score == "radius"):
+            fresh = _clipped_latent_score(
+                pass_,
                 rows,
                 (lo, hi),
+                "radius" if score == "radius" else "kl",
                 prepared.parameterisation,
                 prepared.kl_form,
             )
+            if score == "radius":
+                sub_radius = fresh
+            else:
+                sub_kl = fresh
         recon = pass_.recon
         if score == "reconstruction" or (score == "total" and beta == 0):
             values = np.array(recon, dtype=np.float64)
@@ -642,12 +661,19 @@ def apply_policy(guarded: GuardedScores, policy: Policy) -> PolicyScores:
     counts = guarded.counts.by_cause
     excluded = {c.label: counts[c.label] for c in _EXCLUDED_BY[policy]}
     with np.errstate(all="ignore"):
+        not_ok = np.flatnonzero(causes)
+        values = guarded.scores  # NaN exactly where not OK; shared, both are read-only
         if policy == "drop":
-            mask = causes == Cause.OK
-            values = guarded.scores[mask]
+            gone = not_ok
         else:
-            mask = causes != Cause.INPUT_NONFINITE
-            values = np.where(causes == Cause.OK, guarded.scores, np.inf)[mask]
+            gone = not_ok[causes[not_ok] == Cause.INPUT_NONFINITE]
+            if not_ok.size:
+                values = values.copy()
+                values[not_ok] = np.inf
+        mask = np.ones(causes.shape[0], dtype=bool)
+        if gone.size:
+            mask[gone] = False
+            values = values[mask]
     result = PolicyScores(
         values=_frozen(values),
         kept=int(values.size),

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -59,6 +60,17 @@ def open_cached(directory: Path) -> ScoringPass:
     """Open a cached pass read-only and memory-mapped."""
     arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in FIELDS}
     return ScoringPass(**arrays)
+
+
+_forwards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def forward_for(model):
+    """The compiled forward function of ``model``, traced once per model object."""
+    fn = _forwards.get(model)
+    if fn is None:
+        fn = _forwards[model] = make_forward(model)
+    return fn
 
 
 def make_forward(model):
@@ -120,7 +132,7 @@ def run_pass(
     """
     model.check_input(sample.n_features, sample.feature_names, sample.provenance.source)
     n, k = sample.n_events, model.config.latent_dim
-    forward = forward or make_forward(model)
+    forward = forward or forward_for(model)
     shapes = {
         "z_mean": ((n, k), np.float32),
         "z_log_var": ((n, k), np.float32),

@@ -1,0 +1,296 @@
+"""Evaluation: wire data, model, cached scoring passes, guards and metrics together.
+
+``Evaluator`` does the expensive part once (scoring passes, per-parameterisation
+preparation) and then answers ``evaluate(settings)`` in milliseconds: this is what the
+dashboard calls on every slider move and what ``hepfm evaluate`` calls once.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from .datasets import DataSet, SignalNormalisation, open_data
+from .errors import SettingsError
+from .guards import (
+    GuardCounts,
+    GuardedScores,
+    GuardSettings,
+    PolicyScores,
+    apply_policy,
+    guard,
+    prepare,
+)
+from .metrics import DEFAULT_BKG_EFFS, BackgroundRef, Separation, prepare_background, separation
+from .model_info import ModelInfo, describe_model
+from .passes import ScoringPass
+from .scoring import Progress, cached_pass
+
+Policy = Literal["drop", "worst"]
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """Everything the cheap part depends on (the scoring pass depends on none of it)."""
+
+    clip: tuple[float, float] | None = None
+    score: str = "reconstruction"
+    beta: float = 1.0
+    policy: Policy = "worst"
+    kl_form: str = "true"
+    signals: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.policy not in ("drop", "worst"):
+            raise SettingsError(
+                f"unknown non-finite policy {self.policy!r}",
+                "policy",
+                "use 'drop' (upstream's: exclude non-finite scores) or 'worst' (rank them as "
+                "most anomalous)",
+            )
+        if self.signals is not None:
+            object.__setattr__(self, "signals", tuple(self.signals))
+
+    def guard_settings(self, parameterisation: str) -> GuardSettings:
+        return GuardSettings(
+            clip=self.clip,
+            score=self.score,  # type: ignore[arg-type]
+            beta=self.beta,
+            parameterisation=parameterisation,  # type: ignore[arg-type]
+            kl_form=self.kl_form,  # type: ignore[arg-type]
+        )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "clip": list(self.clip) if self.clip is not None else None,
+            "score": self.score,
+            "beta": self.beta,
+            "policy": self.policy,
+            "kl_form": self.kl_form,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class SampleResult:
+    """One sample under one setting: guard counts, the policy's view, the scores."""
+
+    name: str
+    role: str
+    counts: GuardCounts
+    policy: PolicyScores
+    guarded: GuardedScores
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "total": self.counts.total,
+            "kept": self.policy.kept,
+            "excluded": dict(self.policy.excluded),
+            "causes": dict(self.counts.by_cause),
+            "outside_clip": self.counts.outside_clip,
+            "nonfinite_unguarded_float32": self.counts.unguarded_nonfinite_f32,
+            "nonfinite_unguarded_float16": self.counts.unguarded_nonfinite_f16,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class EvaluationResult:
+    """Everything one setting gives: per-sample counts and per-signal separation."""
+
+    settings: EvaluationSettings
+    parameterisation: str
+    samples: dict[str, SampleResult]
+    signals: dict[str, Separation]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        settings = self.settings.to_json_dict() | {"parameterisation": self.parameterisation}
+        return {
+            "settings": settings,
+            "provenance": self.provenance,
+            "samples": {n: s.to_json_dict() for n, s in self.samples.items()},
+            "signals": {n: s.to_json_dict() for n, s in self.signals.items()},
+        }
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries behind a result, read without importing them."""
+    out = {}
+    for dist in ("hepfm", "numpy", "scikit-learn", "keras", "tensorflow-cpu", "tensorflow", "h5py"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+class Evaluator:
+    """One data folder and one model; scoring passes computed once, settings applied fast.
+
+    Thread-safe for the dashboard: viewers of one server process share one Evaluator per
+    (data, model, normalisation), hence one memory-mapped copy of each pass.
+    """
+
+    def __init__(
+        self,
+        data: DataSet,
+        model_path: str | Path,
+        *,
+        cache: str | Path | None = None,
+    ) -> None:
+        self.data = data
+        self.model_path = Path(model_path)
+        self.model_info: ModelInfo = describe_model(model_path)
+        self.cache = cache
+        self._passes: dict[str, ScoringPass] = {}
+        self._prepared: dict[tuple[str, str, str], Any] = {}
+        self._bkg_refs: dict[tuple, BackgroundRef] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path,
+        model_path: str | Path,
+        *,
+        signal_normalisation: SignalNormalisation = "background",
+        cache: str | Path | None = None,
+    ) -> Evaluator:
+        return cls(
+            open_data(data_dir, signal_normalisation=signal_normalisation), model_path, cache=cache
+        )
+
+    @property
+    def parameterisation(self) -> str:
+        return self.model_info.parameterisation
+
+    @property
+    def signal_names(self) -> tuple[str, ...]:
+        return tuple(self.data.signals)
+
+    def score_all(self, progress: Progress | None = None) -> dict[str, ScoringPass]:
+        """Run (or open from cache) the scoring pass of every sample."""
+        with self._lock:
+            loaded = {}
+
+            def loader():
+                if "model" not in loaded:
+                    from .model_io import load_model
+
+                    loaded["model"] = load_model(self.model_path)
+                return loaded["model"]
+
+            for name, sample in self.data.samples.items():
+                if name not in self._passes:
+                    self._passes[name] = cached_pass(
+                        self.model_path,
+                        sample,
+                        cache=self.cache,
+                        progress=progress,
+                        model_loader=loader,
+                    )
+            return dict(self._passes)
+
+    def _prepared_pass(self, name: str, kl_form: str):
+        key = (name, self.parameterisation, kl_form)
+        if key not in self._prepared:
+            self._prepared[key] = prepare(self.score_all()[name], self.parameterisation, kl_form)  # type: ignore[arg-type]
+        return self._prepared[key]
+
+    def check_signals(self, requested: tuple[str, ...] | None) -> tuple[str, ...]:
+        if requested is None:
+            return self.signal_names
+        unknown = [s for s in requested if s not in self.data.signals]
+        if unknown:
+            raise SettingsError(
+                f"unknown signal sample(s): {', '.join(unknown)}",
+                self.data.path,
+                f"choose among: {', '.join(self.signal_names)}",
+            )
+        return tuple(requested)
+
+    def evaluate(
+        self, settings: EvaluationSettings, *, bkg_effs=DEFAULT_BKG_EFFS
+    ) -> EvaluationResult:
+        """Guards, policy and metrics for ``settings`` (milliseconds once passes exist)."""
+        signals = self.check_signals(settings.signals)
+        gs = settings.guard_settings(self.parameterisation)
+        with self._lock:
+            samples: dict[str, SampleResult] = {}
+            for name in ("background", *signals):
+                sample = self.data.samples[name]
+                guarded = guard(self._prepared_pass(name, settings.kl_form), gs)
+                pol = apply_policy(guarded, settings.policy)
+                samples[name] = SampleResult(name, sample.role, guarded.counts, pol, guarded)
+            bkg_key = (gs, settings.policy)
+            ref = self._bkg_refs.get(bkg_key)
+            if ref is None:
+                ref = prepare_background(samples["background"].policy.values)
+                self._bkg_refs.clear()  # keep one: the background sort is 20 MB at 2.7M events
+                self._bkg_refs[bkg_key] = ref
+            seps = {
+                name: separation(ref, samples[name].policy.values, bkg_effs=bkg_effs)
+                for name in signals
+            }
+        return EvaluationResult(settings, self.parameterisation, samples, seps, self.provenance())
+
+    def provenance(self) -> dict[str, Any]:
+        fps = {"model": self.model_info.fingerprint}
+        fps |= {name: s.provenance.fingerprint for name, s in self.data.samples.items()}
+        return {
+            "model": self.model_info.path,
+            "model_kind": self.model_info.kind,
+            "model_description": self.model_info.description,
+            "data": str(Path(self.data.path).resolve()),
+            "data_kind": self.data.kind,
+            "signal_normalisation": self.data.signal_normalisation,
+            "signal_normalisation_description": self.data.describe_normalisation(),
+            "fingerprints": fps,
+            "versions": library_versions(),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        }
+
+
+def roc_rows(result: EvaluationResult) -> list[dict[str, Any]]:
+    """The exact ROC of every signal as rows (signal, threshold, fpr, tpr) for CSV."""
+    rows = []
+    for name, sep in result.signals.items():
+        if sep.roc is None:
+            continue
+        for t, f, p in zip(sep.roc.thresholds, sep.roc.fpr, sep.roc.tpr, strict=True):
+            rows.append({"signal": name, "threshold": float(t), "fpr": float(f), "tpr": float(p)})
+    return rows
+
+
+def write_scores(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
+    """Per sample, one Parquet file: event index, guarded score (null if not OK), cause."""
+    import polars as pl
+
+    from .guards import Cause
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = [c.label for c in Cause]
+    paths = []
+    for name, s in result.samples.items():
+        scores = np.asarray(s.guarded.scores)
+        causes = np.asarray(s.guarded.causes)
+        df = pl.DataFrame(
+            {
+                "event": np.arange(scores.size, dtype=np.int64),
+                "score": scores,
+                "cause": causes,
+                "cause_label": pl.Series(np.asarray(labels)[causes]).cast(pl.Enum(labels)),
+                "kept": np.asarray(s.policy.kept_mask),
+            }
+        ).with_columns(pl.col("score").fill_nan(None))
+        path = out / f"{name}.parquet"
+        df.write_parquet(path)
+        paths.append(path)
+    return paths
