@@ -163,7 +163,7 @@ def open_data(
     if kind == "upstream":
         from .upstream_data import open_upstream_dataset
 
-        return open_upstream_dataset(path, signal_normalisation=signal_normalisation)
+        return open_upstream_dataset(path, signal_normalisation=signal_normalisation, fill=fill)
     return open_hepfm_folder(path, signal_normalisation=signal_normalisation, fill=fill)
 
 

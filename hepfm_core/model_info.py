@@ -87,11 +87,14 @@ def describe_model(path: str | Path) -> ModelInfo:
         for f in files:
             h.update(f.name.encode())
             h.update(f.read_bytes())
+    from .upstream_model import detect_parameterisation
+
+    param, _ = detect_parameterisation(root / "models" / "foundation_model" / "encoder")
     return ModelInfo(
         path=str(root.resolve()),
         kind="upstream",
         fingerprint="upstream-" + h.hexdigest(),
-        parameterisation="softplus",
+        parameterisation=param,
         latent_dim=arch.get("latent_dim"),
-        description=f"upstream experiment {root.name} (softplus variance)",
+        description=f"upstream experiment {root.name} ({param} variance)",
     )
