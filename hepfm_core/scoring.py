@@ -192,12 +192,13 @@ def cached_pass(
     """
     info = describe_model(model_path)
     key = pass_key(info, sample)
-    if key in _open_passes:
-        return _open_passes[key]
     directory = default_cache_dir(cache) / "passes" / key
-    with _lock_for(key):
-        if key in _open_passes:
-            return _open_passes[key]
+    memo = str(directory.resolve())
+    if memo in _open_passes:
+        return _open_passes[memo]
+    with _lock_for(memo):
+        if memo in _open_passes:
+            return _open_passes[memo]
         if not (directory / "meta.json").exists():
             from .model_io import load_model
 
@@ -221,5 +222,5 @@ def cached_pass(
         elif progress:
             progress(sample.name, sample.n_events, sample.n_events)
         result = open_cached(directory)
-        _open_passes[key] = result
+        _open_passes[memo] = result
         return result

@@ -7,7 +7,6 @@ import shutil
 import numpy as np
 import pytest
 
-from _shared import small_data  # noqa: F401  (session fixture)
 from hepfm_core.datasets import open_data
 from hepfm_core.errors import DataError, DataNotFoundError, FeatureMismatchError, NoSignalsError
 from hepfm_core.generator import GeneratorConfig, generate_block
@@ -15,7 +14,7 @@ from hepfm_core.hepfm_format import SampleWriter, read_header
 from hepfm_core.normalisation import Normalisation
 
 
-def test_open_demo_folder(small_data):  # noqa: F811
+def test_open_demo_folder(small_data):
     data = open_data(small_data)
     assert data.kind == "hepfm"
     assert data.background.n_events == 5000 and data.background.role == "background"
@@ -23,7 +22,11 @@ def test_open_demo_folder(small_data):  # noqa: F811
     assert all(s.n_events == 1000 and s.role == "signal" for s in data.signals.values())
     assert data.background.n_features == 180
     assert data.feature_names[:6] == (
-        "track00_d0", "track00_phi", "track00_z0", "track00_eta", "track00_pt",
+        "track00_d0",
+        "track00_phi",
+        "track00_z0",
+        "track00_eta",
+        "track00_pt",
         "track00_reducedChiSquared",
     )
     # the ~0.1 % numberDoF = 0 tracks are counted, per feature, at read
@@ -32,7 +35,7 @@ def test_open_demo_folder(small_data):  # noqa: F811
     assert acc.per_feature.reshape(30, 6)[:, :5].sum() == 0  # only reducedChiSquared
 
 
-def test_signals_use_background_parameters_by_default(small_data):  # noqa: F811
+def test_signals_use_background_parameters_by_default(small_data):
     bg_norm = open_data(small_data).background.x.normalisation
     data = open_data(small_data)
     qq = data.signals["wprime_qq"]
@@ -56,25 +59,29 @@ def test_empty_folder(tmp_path):
         open_data(tmp_path)
 
 
-def test_no_signals(tmp_path, small_data):  # noqa: F811
+def test_no_signals(tmp_path, small_data):
     shutil.copy(small_data / "background.h5", tmp_path / "background.h5")
     with pytest.raises(NoSignalsError, match="no signal"):
         open_data(tmp_path)
 
 
-def test_bad_signal_normalisation_name(small_data):  # noqa: F811
+def test_bad_signal_normalisation_name(small_data):
     with pytest.raises(DataError, match="unknown signal normalisation"):
         open_data(small_data, signal_normalisation="mine")
 
 
-def test_signal_with_other_feature_count(tmp_path, small_data):  # noqa: F811
+def test_signal_with_other_feature_count(tmp_path, small_data):
     shutil.copy(small_data / "background.h5", tmp_path / "background.h5")
     raw = generate_block("wprime_qq", 100, GeneratorConfig(n_tracks=20))
     norm = Normalisation.per_branch(np.zeros(6), np.ones(6), 20)
     with SampleWriter(
-        tmp_path / "short.h5", name="short", role="signal",
+        tmp_path / "short.h5",
+        name="short",
+        role="signal",
         branch_names=("d0", "phi", "z0", "eta", "pt", "reducedChiSquared"),
-        units=("",) * 6, n_tracks=20, normalisation=norm,
+        units=("",) * 6,
+        n_tracks=20,
+        normalisation=norm,
     ) as w:
         w.write(raw)
     assert read_header(tmp_path / "short.h5")["n_features"] == 120

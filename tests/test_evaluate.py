@@ -8,13 +8,12 @@ import json
 import numpy as np
 import pytest
 
-from _shared import small_demo  # noqa: F401
 from hepfm_core.errors import SettingsError
 from hepfm_core.evaluate import EvaluationSettings, Evaluator
 
 
 @pytest.fixture(scope="module")
-def evaluator(small_demo, tmp_path_factory):  # noqa: F811
+def evaluator(small_demo, tmp_path_factory):
     data_dir, model = small_demo
     ev = Evaluator.open(data_dir, model, cache=tmp_path_factory.mktemp("cache"))
     ev.score_all()
@@ -32,7 +31,9 @@ def strict_loads(text: str):
     ("score", "clip", "policy"),
     list(
         itertools.product(
-            ["reconstruction", "kl", "total", "radius"], [None, (-20.0, 20.0), (-1.0, 1.0)], ["drop", "worst"]
+            ["reconstruction", "kl", "total", "radius"],
+            [None, (-20.0, 20.0), (-1.0, 1.0)],
+            ["drop", "worst"],
         )
     ),
 )
@@ -53,7 +54,9 @@ def test_auc_equals_sklearn_on_guarded_scores(evaluator):
     for name in ("wprime_qq", "wprime_taunu"):
         sig = result.samples[name].policy.values
         y = np.r_[np.zeros(bkg.size), np.ones(sig.size)]
-        assert result.signals[name].auc == pytest.approx(roc_auc_score(y, np.r_[bkg, sig]), abs=1e-12)
+        assert result.signals[name].auc == pytest.approx(
+            roc_auc_score(y, np.r_[bkg, sig]), abs=1e-12
+        )
 
 
 def test_clip_changes_only_what_it_touches(evaluator):
@@ -77,7 +80,9 @@ def test_signal_selection_and_unknown_signal(evaluator):
 
 
 def test_json_contract(evaluator):
-    doc = evaluator.evaluate(EvaluationSettings(clip=(-50, 50), score="total", beta=0.5)).to_json_dict()
+    doc = evaluator.evaluate(
+        EvaluationSettings(clip=(-50, 50), score="total", beta=0.5)
+    ).to_json_dict()
     assert doc["settings"]["clip"] == [-50.0, 50.0] and doc["settings"]["beta"] == 0.5
     assert {"model", "data", "fingerprints", "versions"} <= set(doc["provenance"])
     bkg = doc["samples"]["background"]
@@ -87,7 +92,7 @@ def test_json_contract(evaluator):
     assert set(sig["eff_at_bkg_eff"]) == {"1e-2", "1e-3", "1e-4", "1e-5"}
     # 20k background events: 1e-5 would leave 0.2 events above the cut -> no number, a reason
     assert sig["eff_at_bkg_eff"]["1e-5"] is None
-    wp = [w for w in sig["working_points"] if w["target_bkg_eff"] == 1e-5][0]
+    wp = next(w for w in sig["working_points"] if w["target_bkg_eff"] == 1e-5)
     assert wp["status"] == "insufficient_background" and "need" in wp["reason"]
 
 

@@ -48,7 +48,14 @@ def test_round_trip_raw_values_and_header(tmp_path):
     path = write(tmp_path / "s.h5", [raw[:3000], raw[3000:]])
     h = read_header(path)
     assert h["n_events"] == 5000 and h["n_features"] == 6
-    assert h["feature_names"] == ["track00_a", "track00_b", "track01_a", "track01_b", "track02_a", "track02_b"]
+    assert h["feature_names"] == [
+        "track00_a",
+        "track00_b",
+        "track01_a",
+        "track01_b",
+        "track02_a",
+        "track02_b",
+    ]
     assert h["units"] == ["mm", "GeV"]
     np.testing.assert_array_equal(h["nonfinite_per_feature"], [0, 2, 0, 0, 1, 0])
     assert h["events_with_nonfinite"] == 2
@@ -102,10 +109,18 @@ def test_fingerprint_tracks_content(tmp_path):
 
 def test_failed_write_leaves_no_file(tmp_path):
     path = tmp_path / "s.h5"
-    with pytest.raises(RuntimeError), SampleWriter(
-        path, name="x", role="signal", branch_names=BRANCHES, units=("", ""), n_tracks=3,
-        normalisation=norm(),
-    ) as w:
+    with (
+        pytest.raises(RuntimeError),
+        SampleWriter(
+            path,
+            name="x",
+            role="signal",
+            branch_names=BRANCHES,
+            units=("", ""),
+            n_tracks=3,
+            normalisation=norm(),
+        ) as w,
+    ):
         w.write(np.zeros((3, 6)))
         raise RuntimeError("boom")
     assert not path.exists() and not list(tmp_path.iterdir())

@@ -7,7 +7,6 @@ import zipfile
 import numpy as np
 import pytest
 
-from _shared import small_demo  # noqa: F401
 from hepfm_core.errors import (
     CorruptModelError,
     ModelInputMismatchError,
@@ -81,11 +80,11 @@ def test_missing_model(tmp_path):
 def test_corrupt_model(tmp_path):
     p = tmp_path / "bad.keras"
     p.write_bytes(b"PK\x03\x04 not really a zip")
-    with pytest.raises(CorruptModelError, match="bad.keras"):
+    with pytest.raises(CorruptModelError, match=r"bad\.keras"):
         load_model(p)
 
 
-def test_input_size_mismatch_names_both(small_demo):  # noqa: F811
+def test_input_size_mismatch_names_both(small_demo):
     _, model_path = small_demo
     model = load_model(model_path)
     with pytest.raises(ModelInputMismatchError) as e:

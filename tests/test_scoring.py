@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 
-from _shared import small_demo  # noqa: F401
 from hepfm_core.passes import (
     DECODER_FINITE,
     ENCODER_FINITE,
@@ -19,13 +18,13 @@ from hepfm_core.passes import (
 
 
 @pytest.fixture(scope="module")
-def demo_model(small_demo):  # noqa: F811
+def demo_model(small_demo):
     from hepfm_core.model_io import load_model
 
     return load_model(small_demo[1])
 
 
-def test_pass_matches_model_outputs_in_float64(small_demo, demo_model):  # noqa: F811
+def test_pass_matches_model_outputs_in_float64(small_demo, demo_model):
     from hepfm_core.datasets import open_data
     from hepfm_core.scoring import run_pass
 
@@ -43,7 +42,7 @@ def test_pass_matches_model_outputs_in_float64(small_demo, demo_model):  # noqa:
     np.testing.assert_array_equal(f16, (recon > 65504) | (np.abs(xh).max(axis=1) > 65504))
 
 
-def test_nonfinite_inputs_flagged(small_demo, demo_model):  # noqa: F811
+def test_nonfinite_inputs_flagged(small_demo, demo_model):
     from hepfm_core.datasets import open_data
     from hepfm_core.scoring import run_pass
 
@@ -79,7 +78,7 @@ print(type(p.recon).__name__, p.n_events, "tensorflow" in sys.modules, "keras" i
 """
 
 
-def test_cache_second_request_is_memory_mapped_without_tensorflow(small_demo, tmp_path):  # noqa: F811
+def test_cache_second_request_is_memory_mapped_without_tensorflow(small_demo, tmp_path):
     from hepfm_core.datasets import open_data
     from hepfm_core.scoring import cached_pass
 

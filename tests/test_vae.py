@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pytest
 
-from _shared import small_demo  # noqa: F401  (session fixture)
 from hepfm_core.errors import TrainingDivergedError, UnknownActivationError
 from hepfm_core.vae import BetaSchedule, TrainingSettings, VAEConfig
 
@@ -41,8 +40,15 @@ def test_architecture_layer_names_and_shapes():
     enc, dec = build_encoder(cfg), build_decoder(cfg)
     names = [layer.name for layer in enc.layers]
     assert names == [
-        "encoder_input", "encoder_0_dense", "encoder_0_activation", "encoder_0_bn",
-        "encoder_1_dense", "encoder_1_activation", "encoder_1_bn", "z_mean", "z_log_var",
+        "encoder_input",
+        "encoder_0_dense",
+        "encoder_0_activation",
+        "encoder_0_bn",
+        "encoder_1_dense",
+        "encoder_1_activation",
+        "encoder_1_bn",
+        "z_mean",
+        "z_log_var",
     ]
     assert enc.get_layer("encoder_0_bn").epsilon == pytest.approx(1e-3)
     z_mean, z_log_var = enc(np.zeros((5, 12), np.float32))
@@ -91,7 +97,7 @@ def test_nan_inputs_refused_before_training():
         train_vae(x, cfg, TrainingSettings(epochs=1))
 
 
-def test_demo_model_separates_wprime_qq(small_demo):  # noqa: F811
+def test_demo_model_separates_wprime_qq(small_demo):
     from sklearn.metrics import roc_auc_score
 
     from hepfm_core.datasets import open_data

@@ -1,0 +1,156 @@
+"""The hepfm command: evaluate outputs, and exit 2 with a message for every user error."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+
+from hepfm_core.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def strict(text: str):
+    def refuse(token):
+        raise ValueError(token)
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_evaluate_writes_json_csv_and_parquet(small_demo, tmp_path, capsys):
+    data_dir, model = small_demo
+    code, out, err = run(
+        capsys,
+        "evaluate",
+        "--data",
+        str(data_dir),
+        "--model",
+        str(model),
+        "--clip",
+        "-20",
+        "20",
+        "--score",
+        "kl",
+        "--policy",
+        "drop",
+        "--signals",
+        "wprime_qq,zprime_tt",
+        "--quiet",
+        "--json",
+        str(tmp_path / "r.json"),
+        "--roc-csv",
+        str(tmp_path / "roc.csv"),
+        "--scores-out",
+        str(tmp_path / "scores"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
+    assert code == 0, err
+    doc = strict((tmp_path / "r.json").read_text())
+    assert doc["settings"] == {
+        "clip": [-20.0, 20.0],
+        "score": "kl",
+        "beta": 1.0,
+        "policy": "drop",
+        "kl_form": "true",
+        "parameterisation": "exp",
+    }
+    assert set(doc["signals"]) == {"wprime_qq", "zprime_tt"}
+    assert "wprime_qq" in out and "AUC" in out
+    roc = pl.read_csv(tmp_path / "roc.csv")
+    assert set(roc["signal"].unique()) == {"wprime_qq", "zprime_tt"}
+    # anyone can recompute the metrics from the Parquet scores: AUC from the kept events
+    from sklearn.metrics import roc_auc_score
+
+    bkg = pl.read_parquet(tmp_path / "scores" / "background.parquet").filter(pl.col("kept"))
+    sig = pl.read_parquet(tmp_path / "scores" / "wprime_qq.parquet").filter(pl.col("kept"))
+    y = np.r_[np.zeros(bkg.height), np.ones(sig.height)]
+    auc = roc_auc_score(y, np.r_[bkg["score"].to_numpy(), sig["score"].to_numpy()])
+    assert doc["signals"]["wprime_qq"]["auc"] == pytest.approx(auc, abs=1e-12)
+    assert bkg.height == doc["samples"]["background"]["kept"]
+
+
+def test_evaluate_json_to_stdout(small_demo, tmp_path, capsys):
+    data_dir, model = small_demo
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--data",
+        str(data_dir),
+        "--model",
+        str(model),
+        "--json",
+        "-",
+        "--quiet",
+        "--cache-dir",
+        str(tmp_path),
+    )
+    assert code == 0
+    assert strict(out)["settings"]["policy"] == "worst"
+
+
+def test_evaluate_upstream_fixture(upstream_fixture, tmp_path, capsys):
+    exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
+    common = ["--model", str(exp), "--json", "-", "--quiet", "--cache-dir", str(tmp_path)]
+    code, out, err = run(capsys, "evaluate", *common)  # the dataset is found from the experiment
+    assert code == 0, err
+    doc = strict(out)
+    assert doc["settings"]["parameterisation"] == "softplus"
+    assert doc["samples"]["background"]["total"] == 4000
+    # FIXTURE.md: bg-norm reconstruction AUCs 1.0000 (zprime_tt) and 0.9506 (wprime_taunu)
+    assert doc["signals"]["wprime_taunu"]["auc"] == pytest.approx(0.9506, abs=0.002)
+    assert doc["signals"]["zprime_tt"]["auc"] == pytest.approx(1.0, abs=0.002)
+    code, out, _ = run(capsys, "evaluate", *common, "--signal-normalisation", "own")
+    assert strict(out)["signals"]["wprime_taunu"]["auc"] == pytest.approx(0.3540, abs=0.003)
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (None, ["evaluate", "--data", "{tmp}/missing", "--model", "{tmp}/m.keras"], "not found"),
+        (
+            "garbage",
+            ["evaluate", "--data", "{tmp}", "--model", "{tmp}/m.keras"],
+            "not an HDF5 file",
+        ),
+        (None, ["evaluate", "--data", "{data}", "--model", "{tmp}/none.keras"], "model not found"),
+        (
+            None,
+            ["evaluate", "--data", "{data}", "--model", "{model}", "--clip", "5", "-5"],
+            "inverted",
+        ),
+        (
+            None,
+            ["evaluate", "--data", "{data}", "--model", "{model}", "--signals", "zz"],
+            "unknown signal",
+        ),
+        (None, ["train", "--data", "{tmp}/missing", "--out", "{tmp}/m.keras"], "not found"),
+        (
+            "dir",
+            ["evaluate", "--data", "{data}", "--model", "{tmp}/exp"],
+            "_experiment_config.yaml",
+        ),
+    ],
+)
+def test_user_errors_exit_2_with_message(small_demo, tmp_path, capsys, setup, args, message):
+    data_dir, model = small_demo
+    if setup == "garbage":
+        (tmp_path / "background.h5").write_text("not hdf5")
+    if setup == "dir":
+        (tmp_path / "exp").mkdir()
+    argv = [a.format(tmp=tmp_path, data=data_dir, model=model) for a in args]
+    code, _out, err = (
+        run(capsys, *argv, "--cache-dir", str(tmp_path / "c"))
+        if argv[0] == "evaluate"
+        else run(capsys, *argv)
+    )
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and err.startswith("hepfm: error:")
