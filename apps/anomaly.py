@@ -1,0 +1,334 @@
+import marimo
+
+__generated_with = "0.25.2"
+app = marimo.App(width="full", app_title="hepfm · anomaly detection")
+
+with app.setup:
+    from pathlib import Path
+
+    import marimo as mo
+
+    from hepfm_core import charts
+    from hepfm_core import dashboard as db
+    from hepfm_core.datasets import detect_kind
+    from hepfm_core.demo import DEFAULT_BACKGROUND, DEFAULT_SIGNAL, demo_ready, make_demo
+    from hepfm_core.errors import HepfmError
+
+
+@app.cell
+def _():
+    # Where data may come from: the data root, and the paths given on the command line.
+    cli = mo.cli_args()
+    root = db.data_root()
+    demo_dir = root / "demo"
+    arg_data = cli.get("data")
+    arg_model = cli.get("model")
+    return arg_data, arg_model, demo_dir, root
+
+
+@app.cell
+def _(root):
+    data_browser = mo.ui.file_browser(
+        initial_path=root,
+        selection_mode="directory",
+        multiple=False,
+        restrict_navigation=True,
+        label="data folder (hepfm or upstream dataset)",
+    )
+    model_browser = mo.ui.file_browser(
+        initial_path=root,
+        selection_mode="all",
+        multiple=False,
+        restrict_navigation=True,
+        label="model (.keras file or upstream experiment folder)",
+    )
+    return data_browser, model_browser
+
+
+@app.cell
+def _(arg_data, arg_model, data_browser, demo_dir, model_browser, root):
+    # The chosen data and model: the file browsers win, then the command line, then the demo.
+    chosen_data = data_browser.path() or arg_data or demo_dir
+    chosen_model = model_browser.path() or arg_model or demo_dir / "model.keras"
+    try:
+        data_dir = db.confine(chosen_data, root)
+        model_path = db.confine(chosen_model, root)
+        path_error = None
+    except HepfmError as exc:
+        data_dir = model_path = None
+        path_error = exc
+    mo.stop(
+        path_error is not None, mo.callout(mo.md(f"**Path refused.** {path_error}"), kind="danger")
+    )
+    return data_dir, model_path
+
+
+@app.cell
+def _(data_dir, demo_dir, model_path):
+    # The demo creates itself (data and model, about a minute) when it is missing.
+    if data_dir == demo_dir.resolve() and not demo_ready(demo_dir):
+        _total = DEFAULT_BACKGROUND + 6 * DEFAULT_SIGNAL
+        _done = {}
+        with mo.status.progress_bar(
+            total=_total, title="Creating the demo data", subtitle="ATLAS-like events"
+        ) as _bar:
+
+            def _on_sample(name, done, total):
+                _bar.update(
+                    increment=done - _done.get(name, 0), subtitle=f"{name}: {done:,}/{total:,}"
+                )
+                _done[name] = done
+
+            def _on_epoch(record):
+                _bar.update(
+                    increment=0,
+                    title="Training the demo VAE",
+                    subtitle=f"epoch {record['epoch']}: loss {record['loss']:.1f}",
+                )
+
+            make_demo(demo_dir, progress=_on_sample, on_epoch=_on_epoch)
+    data_ready = model_path is not None
+    return (data_ready,)
+
+
+@app.cell
+def _(data_dir, data_ready):
+    mo.stop(not data_ready)
+    try:
+        data_kind = detect_kind(data_dir)
+        kind_error = None
+    except HepfmError as exc:
+        data_kind, kind_error = None, exc
+    normalisation = mo.ui.radio(
+        {
+            "background's parameters (physical)": "background",
+            "each signal's own (upstream's choice)": "own",
+        },
+        value="background's parameters (physical)",
+        label="signal normalisation",
+    )
+    return data_kind, kind_error, normalisation
+
+
+@app.cell
+def _(data_dir, data_kind, kind_error, model_path, normalisation):
+    mo.stop(
+        kind_error is not None,
+        mo.callout(mo.md(f"**Cannot open the data.** {kind_error}"), kind="danger"),
+    )
+    _norm = normalisation.value if data_kind == "upstream" else "background"
+    try:
+        evaluator = db.shared_evaluator(data_dir, model_path, _norm)
+        _total = sum(s.n_events for s in evaluator.data.samples.values())
+        _done = {}
+        with mo.status.progress_bar(
+            total=_total, title="Scoring every event (once, then cached)"
+        ) as _bar:
+
+            def _on_chunk(name, done, total):
+                _bar.update(
+                    increment=done - _done.get(name, 0), subtitle=f"{name}: {done:,}/{total:,}"
+                )
+                _done[name] = done
+
+            evaluator.score_all(progress=_on_chunk)
+        load_error = None
+    except HepfmError as exc:
+        evaluator, load_error = None, exc
+    mo.stop(
+        load_error is not None,
+        mo.callout(mo.md(f"**Cannot evaluate.** {load_error}"), kind="danger"),
+    )
+    return (evaluator,)
+
+
+@app.cell
+def _():
+    preset = mo.ui.dropdown(
+        ["custom", *db.CLIP_PRESETS], value="±20 (upstream's fix)", label="clip preset"
+    )
+    return (preset,)
+
+
+@app.cell
+def _(preset):
+    _bounds = db.CLIP_PRESETS.get(preset.value) or (-20.0, 20.0)
+    clip_slider = mo.ui.range_slider(
+        start=-150,
+        stop=150,
+        step=0.1,
+        value=list(_bounds),
+        debounce=True,
+        show_value=True,
+        full_width=True,
+        label="clip z_log_var to",
+    )
+    no_clip = mo.ui.switch(value=preset.value.startswith("none"), label="no clip")
+    return clip_slider, no_clip
+
+
+@app.cell
+def _(evaluator):
+    score = mo.ui.radio(
+        {
+            "reconstruction": "reconstruction",
+            "KL": "kl",
+            "total": "total",
+            "latent radius": "radius",
+        },
+        value="reconstruction",
+        label="score",
+        inline=True,
+    )
+    beta = mo.ui.number(start=0, stop=100, step=0.01, value=1.0, label="β (total)")
+    policy = mo.ui.radio(
+        {"worst: non-finite ranks most anomalous": "worst", "drop: exclude (upstream)": "drop"},
+        value="worst: non-finite ranks most anomalous",
+        label="non-finite policy",
+    )
+    signals = mo.ui.multiselect(
+        list(evaluator.signal_names), value=list(evaluator.signal_names), label="signal samples"
+    )
+    bins = mo.ui.slider(10, 150, value=60, step=5, label="bins", show_value=True)
+    log_y = mo.ui.switch(value=True, label="log y")
+    density = mo.ui.switch(value=False, label="density")
+    return beta, bins, density, log_y, policy, score, signals
+
+
+@app.cell
+def _(
+    beta,
+    bins,
+    clip_slider,
+    data_browser,
+    data_kind,
+    density,
+    log_y,
+    model_browser,
+    no_clip,
+    normalisation,
+    policy,
+    preset,
+    score,
+    signals,
+):
+    mo.sidebar(
+        [
+            mo.md("## hepfm"),
+            mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
+            normalisation if data_kind == "upstream" else mo.md(""),
+            preset,
+            no_clip,
+            clip_slider,
+            score,
+            beta,
+            policy,
+            signals,
+            mo.hstack([bins, log_y, density], justify="start"),
+        ],
+        width="340px",
+    )
+    return
+
+
+@app.cell
+def _(beta, clip_slider, evaluator, no_clip, policy, score, signals):
+    mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
+    try:
+        settings = db.settings_for(
+            clip=None if no_clip.value else tuple(float(v) for v in clip_slider.value),
+            score=score.value,
+            beta=float(beta.value if beta.value is not None else 1.0),
+            policy=policy.value,
+            signals=list(signals.value),
+        )
+        result = evaluator.evaluate(settings)
+        settings_error = None
+    except HepfmError as exc:
+        result, settings_error = None, exc
+    mo.stop(
+        settings_error is not None,
+        mo.callout(mo.md(f"**Invalid settings.** {settings_error}"), kind="danger"),
+    )
+    colours = charts.sample_colours(evaluator.signal_names)
+    return colours, result
+
+
+@app.cell
+def _(evaluator, result):
+    mo.vstack(
+        [
+            mo.md(f"# Anomaly detection: {result.settings.score} score").style({"margin": "0"}),
+            mo.md(f"<small>{db.provenance_line(result)}</small>"),
+            mo.callout(mo.md(db.guard_summary(result, evaluator)), kind="info"),
+        ]
+    )
+    return
+
+
+@app.cell
+def _(result):
+    _counts = db.counts_table(result)
+    mo.vstack(
+        [
+            mo.md("### Filtered-event counts"),
+            mo.ui.table(
+                _counts,
+                selection=None,
+                pagination=False,
+                format_mapping=None,
+                style_cell=lambda _row, _col, value: (
+                    {"backgroundColor": "#fde2c8", "fontWeight": "bold"}
+                    if _col not in ("sample", "total", "kept")
+                    and isinstance(value, int)
+                    and value > 0
+                    else {}
+                ),
+            ),
+        ]
+    )
+    return
+
+
+@app.cell
+def _(bins, colours, density, log_y, result):
+    _hist, _over = db.histogram_tables(result, n_bins=bins.value, density=density.value)
+    _chart = charts.loss_histogram(
+        _hist,
+        colours,
+        score=result.settings.score,
+        density=density.value,
+        log_y=log_y.value,
+        subtitle=db.histogram_note(_over),
+    )
+    _roc = charts.roc_chart(result.signals, colours)
+    mo.hstack(
+        [
+            mo.ui.altair_chart(_chart, chart_selection=False),
+            mo.ui.altair_chart(_roc, chart_selection=False),
+        ],
+        widths="equal",
+    )
+    return
+
+
+@app.cell
+def _(colours, result):
+    _rej = charts.rejection_chart(result.signals, colours)
+    mo.hstack(
+        [
+            mo.ui.altair_chart(_rej, chart_selection=False),
+            mo.vstack(
+                [
+                    mo.md(f"### Metrics ({result.provenance['signal_normalisation_description']})"),
+                    mo.ui.table(db.metrics_table(result), selection=None, pagination=False),
+                ]
+            ),
+        ],
+        widths="equal",
+    )
+    return
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,198 @@
+"""Altair charts from pre-binned tables and thinned curves; nothing here knows about models.
+
+One colour per sample everywhere (``sample_colours``): the background grey and filled,
+signals outlined in distinct colours. Axis titles carry units; log axes where physicists
+expect them (loss distributions, background rejection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import altair as alt
+import numpy as np
+import polars as pl
+
+from .metrics import Separation
+
+BACKGROUND_COLOUR = "#9e9e9e"
+# Colour-blind-friendly palette (Okabe-Ito order, then a few more) for signal samples.
+SIGNAL_PALETTE = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#F0E442",
+    "#000000",
+    "#8C564B",
+    "#7F7F7F",
+    "#17BECF",
+    "#BCBD22",
+    "#1F77B4",
+    "#FF7F0E",
+)
+REFERENCE_BKG_EFFS = (1e-2, 1e-3, 1e-4, 1e-5)
+
+SCORE_TITLES = {
+    "reconstruction": "reconstruction error Σ(x − x̂)² [standardised units²]",
+    "kl": "KL divergence to N(0, 1) [nats]",
+    "total": "total loss: reconstruction + β·KL",
+    "radius": "latent radius Σ μ²/σ² [dimensionless]",
+}
+
+WIDTH = 420
+HEIGHT = 300
+
+
+def sample_colours(signal_names: Sequence[str]) -> dict[str, str]:
+    """Stable colours: background grey, signals by their sorted position among all signals."""
+    colours = {"background": BACKGROUND_COLOUR}
+    for i, name in enumerate(sorted(signal_names)):
+        colours[name] = SIGNAL_PALETTE[i % len(SIGNAL_PALETTE)]
+    return colours
+
+
+def _colour_scale(colours: Mapping[str, str], present: Sequence[str]) -> alt.Scale:
+    names = [n for n in colours if n in present]
+    return alt.Scale(domain=names, range=[colours[n] for n in names])
+
+
+def loss_histogram(
+    hist: pl.DataFrame,
+    colours: Mapping[str, str],
+    *,
+    score: str,
+    density: bool = False,
+    log_y: bool = True,
+    subtitle: str | None = None,
+) -> alt.LayerChart:
+    """Step histograms on shared log-spaced bins: background filled, signals outlined.
+
+    ``hist`` is ``binning.histogram_table``'s frame (sample, bin, lo, hi, count, value).
+    Each bin contributes its left edge, and each sample gets a closing point at the last
+    right edge, so ``interpolate="step-after"`` draws the exact step shape.
+    """
+    last = (
+        hist.sort("bin")
+        .group_by("sample", maintain_order=True)
+        .agg(pl.col("hi").last().alias("lo"), pl.col("value").last())
+    )
+    pts = pl.concat([hist.select("sample", "lo", "value"), last.select("sample", "lo", "value")])
+    if log_y:
+        pts = pts.filter(pl.col("value") > 0)
+    pts = pts.rename({"lo": "edge"})
+    present = pts["sample"].unique().to_list()
+    colour = alt.Color("sample:N", scale=_colour_scale(colours, present), title="sample")
+    y_title = "fraction of events per unit score" if density else "events per bin"
+    x = alt.X(
+        "edge:Q",
+        scale=alt.Scale(type="log"),
+        axis=alt.Axis(format="~e", title=SCORE_TITLES.get(score, score)),
+    )
+    y = alt.Y("value:Q", scale=alt.Scale(type="log" if log_y else "linear"), title=y_title)
+    base = alt.Chart(pts).encode(x=x, y=y, color=colour, tooltip=["sample:N", "edge:Q", "value:Q"])
+    bkg = base.transform_filter(alt.datum.sample == "background").mark_area(
+        interpolate="step-after", opacity=0.45, line={"color": BACKGROUND_COLOUR}
+    )
+    sig = base.transform_filter(alt.datum.sample != "background").mark_line(
+        interpolate="step-after", strokeWidth=1.8
+    )
+    title = alt.Title("Loss distributions", subtitle=subtitle or "")
+    return alt.layer(bkg, sig).properties(width=WIDTH, height=HEIGHT, title=title)
+
+
+def _curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
+    frames = []
+    for name, sep in separations.items():
+        if sep.roc_thinned is None or not sep.ok:
+            continue
+        label = f"{name} (AUC {sep.auc:.3f} ± {sep.auc_err:.3f})"
+        frames.append(
+            pl.DataFrame(
+                {
+                    "sample": name,
+                    "label": label,
+                    "fpr": np.asarray(sep.roc_thinned.fpr, dtype=np.float64),
+                    "tpr": np.asarray(sep.roc_thinned.tpr, dtype=np.float64),
+                }
+            )
+        )
+    if not frames:
+        return pl.DataFrame(
+            schema={"sample": pl.String, "label": pl.String, "fpr": pl.Float64, "tpr": pl.Float64}
+        )
+    return pl.concat(frames)
+
+
+def roc_chart(separations: Mapping[str, Separation], colours: Mapping[str, str]) -> alt.LayerChart:
+    """Signal efficiency vs background efficiency, with the random-guess diagonal."""
+    df = _curve_frame(separations)
+    present = df["sample"].unique().to_list()
+    diag = (
+        alt.Chart(pl.DataFrame({"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}))
+        .mark_line(strokeDash=[4, 4], color="#777777")
+        .encode(x="fpr:Q", y="tpr:Q")
+    )
+    lines = (
+        alt.Chart(df)
+        .mark_line(strokeWidth=1.8)
+        .encode(
+            x=alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("sample:N", scale=_colour_scale(colours, present), title="signal"),
+            detail="label:N",
+            tooltip=["label:N", "fpr:Q", "tpr:Q"],
+        )
+    )
+    return alt.layer(diag, lines).properties(width=WIDTH, height=HEIGHT, title="ROC")
+
+
+def rejection_chart(
+    separations: Mapping[str, Separation], colours: Mapping[str, str]
+) -> alt.LayerChart:
+    """Background rejection 1/ε_B (log) vs signal efficiency, lines at ε_B = 1e-2 ... 1e-5."""
+    df = _curve_frame(separations).filter(pl.col("fpr") > 0)
+    df = df.with_columns((1.0 / pl.col("fpr")).alias("rejection"))
+    present = df["sample"].unique().to_list()
+    refs = pl.DataFrame(
+        {
+            "rejection": [1.0 / e for e in REFERENCE_BKG_EFFS],
+            "text": [f"ε_B = {e:.0e}" for e in REFERENCE_BKG_EFFS],
+        }
+    )
+    rules = alt.Chart(refs).mark_rule(strokeDash=[2, 3], color="#999999").encode(y="rejection:Q")
+    labels = (
+        alt.Chart(refs)
+        .mark_text(align="left", dx=4, dy=-6, fontSize=10, color="#666666")
+        .encode(y="rejection:Q", x=alt.value(2), text="text:N")
+    )
+    lines = (
+        alt.Chart(df)
+        .mark_line(strokeWidth=1.8)
+        .encode(
+            x=alt.X("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y(
+                "rejection:Q",
+                title="background rejection 1/ε_B",
+                scale=alt.Scale(type="log"),
+                axis=alt.Axis(format="~e"),
+            ),
+            color=alt.Color("sample:N", scale=_colour_scale(colours, present), title="signal"),
+            detail="label:N",
+            tooltip=["label:N", "tpr:Q", "rejection:Q"],
+        )
+    )
+    return alt.layer(rules, labels, lines).properties(
+        width=WIDTH, height=HEIGHT, title="Background rejection"
+    )
+
+
+def save_png(chart: alt.TopLevelMixin, path: str, scale: float = 2.0) -> None:
+    """Render a chart to PNG with vl-convert (no browser)."""
+    import vl_convert as vlc
+
+    png = vlc.vegalite_to_png(chart.to_json(), scale=scale)
+    with open(path, "wb") as fh:
+        fh.write(png)
