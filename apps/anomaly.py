@@ -4,8 +4,6 @@ __generated_with = "0.25.2"
 app = marimo.App(width="full", app_title="hepfm · anomaly detection")
 
 with app.setup:
-    from pathlib import Path
-
     import marimo as mo
 
     from hepfm_core import charts
