@@ -68,7 +68,10 @@ def _(data_dir, demo_dir, model_path):
         _total = DEFAULT_BACKGROUND + 6 * DEFAULT_SIGNAL
         _done = {}
         with mo.status.progress_bar(
-            total=_total, title="Creating the demo data", subtitle="ATLAS-like events"
+            total=_total,
+            title="Creating the demo data",
+            subtitle="ATLAS-like events",
+            remove_on_exit=True,
         ) as _bar:
 
             def _on_sample(name, done, total):
@@ -120,7 +123,7 @@ def _(data_dir, data_kind, kind_error, model_path, normalisation):
         _total = sum(s.n_events for s in evaluator.data.samples.values())
         _done = {}
         with mo.status.progress_bar(
-            total=_total, title="Scoring every event (once, then cached)"
+            total=_total, title="Scoring every event (once, then cached)", remove_on_exit=True
         ) as _bar:
 
             def _on_chunk(name, done, total):
@@ -167,16 +170,15 @@ def _(preset):
 
 @app.cell
 def _(evaluator):
-    score = mo.ui.radio(
+    score = mo.ui.dropdown(
         {
-            "reconstruction": "reconstruction",
-            "KL": "kl",
-            "total": "total",
-            "latent radius": "radius",
+            "reconstruction error": "reconstruction",
+            "KL divergence": "kl",
+            "total: reconstruction + β·KL": "total",
+            "latent radius Σμ²/σ²": "radius",
         },
-        value="reconstruction",
+        value="reconstruction error",
         label="score",
-        inline=True,
     )
     beta = mo.ui.number(start=0, stop=100, step=0.01, value=1.0, label="β (total)")
     policy = mo.ui.radio(
@@ -185,7 +187,10 @@ def _(evaluator):
         label="non-finite policy",
     )
     signals = mo.ui.multiselect(
-        list(evaluator.signal_names), value=list(evaluator.signal_names), label="signal samples"
+        list(evaluator.signal_names),
+        value=list(evaluator.signal_names),
+        label="signal samples",
+        full_width=True,
     )
     bins = mo.ui.slider(10, 150, value=60, step=5, label="bins", show_value=True)
     log_y = mo.ui.switch(value=True, label="log y")
@@ -211,19 +216,24 @@ def _(
     signals,
 ):
     mo.sidebar(
-        [
-            mo.md("## hepfm"),
-            mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
-            normalisation if data_kind == "upstream" else mo.md(""),
-            preset,
-            no_clip,
-            clip_slider,
-            score,
-            beta,
-            policy,
-            signals,
-            mo.hstack([bins, log_y, density], justify="start"),
-        ],
+        mo.vstack(
+            [
+                mo.md("## hepfm"),
+                mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
+                normalisation if data_kind == "upstream" else mo.md(""),
+                preset,
+                no_clip,
+                clip_slider,
+                score,
+                beta,
+                policy,
+                signals,
+                mo.md("**histograms**"),
+                bins,
+                mo.hstack([log_y, density], justify="start"),
+            ],
+            gap=0.75,
+        ),
         width="340px",
     )
     return
@@ -299,31 +309,38 @@ def _(bins, colours, density, log_y, result):
         log_y=log_y.value,
         subtitle=db.histogram_note(_over),
     )
-    _roc = charts.roc_chart(result.signals, colours)
-    mo.hstack(
-        [
-            mo.ui.altair_chart(_chart, chart_selection=False),
-            mo.ui.altair_chart(_roc, chart_selection=False),
-        ],
-        widths="equal",
-    )
+    mo.ui.altair_chart(_chart, chart_selection=False, legend_selection=False)
     return
 
 
 @app.cell
 def _(colours, result):
-    _rej = charts.rejection_chart(result.signals, colours)
     mo.hstack(
         [
-            mo.ui.altair_chart(_rej, chart_selection=False),
-            mo.vstack(
-                [
-                    mo.md(f"### Metrics ({result.provenance['signal_normalisation_description']})"),
-                    mo.ui.table(db.metrics_table(result), selection=None, pagination=False),
-                ]
+            mo.ui.altair_chart(
+                charts.roc_chart(result.signals, colours),
+                chart_selection=False,
+                legend_selection=False,
+            ),
+            mo.ui.altair_chart(
+                charts.rejection_chart(result.signals, colours),
+                chart_selection=False,
+                legend_selection=False,
             ),
         ],
-        widths="equal",
+        justify="start",
+        gap=2,
+    )
+    return
+
+
+@app.cell
+def _(result):
+    mo.vstack(
+        [
+            mo.md(f"### Metrics ({result.provenance['signal_normalisation_description']})"),
+            mo.ui.table(db.metrics_table(result), selection=None, pagination=False),
+        ]
     )
     return
 

@@ -42,8 +42,9 @@ SCORE_TITLES = {
     "radius": "latent radius Σ μ²/σ² [dimensionless]",
 }
 
-WIDTH = 420
+WIDTH = 360
 HEIGHT = 300
+HIST_WIDTH = 640
 
 
 def sample_colours(signal_names: Sequence[str]) -> dict[str, str]:
@@ -80,9 +81,19 @@ def loss_histogram(
         .agg(pl.col("hi").last().alias("lo"), pl.col("value").last())
     )
     pts = pl.concat([hist.select("sample", "lo", "value"), last.select("sample", "lo", "value")])
-    if log_y:
-        pts = pts.filter(pl.col("value") > 0)
     pts = pts.rename({"lo": "edge"})
+    # Keep each sample between its first and last filled bin; on a log axis empty bins
+    # inside that span are drawn at the floor, so a step never bridges a gap.
+    span = (
+        hist.filter(pl.col("value") > 0)
+        .group_by("sample")
+        .agg(pl.col("lo").min().alias("first"), pl.col("hi").max().alias("last"))
+    )
+    pts = (
+        pts.join(span, on="sample")
+        .filter((pl.col("edge") >= pl.col("first")) & (pl.col("edge") <= pl.col("last")))
+        .drop("first", "last")
+    )
     present = pts["sample"].unique().to_list()
     colour = alt.Color("sample:N", scale=_colour_scale(colours, present), title="sample")
     y_title = "fraction of events per unit score" if density else "events per bin"
@@ -91,16 +102,28 @@ def loss_histogram(
         scale=alt.Scale(type="log"),
         axis=alt.Axis(format="~e", title=SCORE_TITLES.get(score, score)),
     )
-    y = alt.Y("value:Q", scale=alt.Scale(type="log" if log_y else "linear"), title=y_title)
+    # A filled area needs a baseline; zero does not exist on a log axis, so the background
+    # is filled down to half the smallest plotted value and the axis starts there.
+    floor = 0.0
+    positive = pts.filter(pl.col("value") > 0)
+    if log_y and positive.height:
+        floor = float(positive["value"].min()) / 2.0
+        pts = pts.with_columns(pl.col("value").clip(lower_bound=floor))
+    y_scale = (
+        alt.Scale(type="log", domainMin=floor, clamp=True) if log_y else alt.Scale(type="linear")
+    )
+    y = alt.Y("value:Q", scale=y_scale, title=y_title)
     base = alt.Chart(pts).encode(x=x, y=y, color=colour, tooltip=["sample:N", "edge:Q", "value:Q"])
-    bkg = base.transform_filter(alt.datum.sample == "background").mark_area(
-        interpolate="step-after", opacity=0.45, line={"color": BACKGROUND_COLOUR}
+    bkg = (
+        base.transform_filter(alt.datum.sample == "background")
+        .mark_area(interpolate="step-after", opacity=0.45, line={"color": BACKGROUND_COLOUR})
+        .encode(y2=alt.datum(floor))
     )
     sig = base.transform_filter(alt.datum.sample != "background").mark_line(
         interpolate="step-after", strokeWidth=1.8
     )
     title = alt.Title("Loss distributions", subtitle=subtitle or "")
-    return alt.layer(bkg, sig).properties(width=WIDTH, height=HEIGHT, title=title)
+    return alt.layer(bkg, sig).properties(width=HIST_WIDTH, height=HEIGHT, title=title)
 
 
 def _curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
@@ -141,7 +164,12 @@ def roc_chart(separations: Mapping[str, Separation], colours: Mapping[str, str])
         .encode(
             x=alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("sample:N", scale=_colour_scale(colours, present), title="signal"),
+            color=alt.Color(
+                "sample:N",
+                scale=_colour_scale(colours, present),
+                title="signal",
+                legend=alt.Legend(orient="bottom-right", fillColor="white", padding=4),
+            ),
             detail="label:N",
             tooltip=["label:N", "fpr:Q", "tpr:Q"],
         )
@@ -165,8 +193,8 @@ def rejection_chart(
     rules = alt.Chart(refs).mark_rule(strokeDash=[2, 3], color="#999999").encode(y="rejection:Q")
     labels = (
         alt.Chart(refs)
-        .mark_text(align="left", dx=4, dy=-6, fontSize=10, color="#666666")
-        .encode(y="rejection:Q", x=alt.value(2), text="text:N")
+        .mark_text(align="right", dx=-4, dy=-6, fontSize=10, color="#666666")
+        .encode(y="rejection:Q", x=alt.value(WIDTH), text="text:N")
     )
     lines = (
         alt.Chart(df)
@@ -179,7 +207,12 @@ def rejection_chart(
                 scale=alt.Scale(type="log"),
                 axis=alt.Axis(format="~e"),
             ),
-            color=alt.Color("sample:N", scale=_colour_scale(colours, present), title="signal"),
+            color=alt.Color(
+                "sample:N",
+                scale=_colour_scale(colours, present),
+                title="signal",
+                legend=alt.Legend(orient="bottom-left", fillColor="white", padding=4),
+            ),
             detail="label:N",
             tooltip=["label:N", "tpr:Q", "rejection:Q"],
         )

@@ -143,6 +143,11 @@ def histogram_note(overflow: pl.DataFrame) -> str:
 
 
 # -- plain language -----------------------------------------------------------------------
+def _pct(part: int, total: int) -> str:
+    """A percentage with two significant digits, so 2 of 200,000 does not read as 0.00 %."""
+    return f"{100 * part / total:.2g} %" if total else "n/a"
+
+
 def guard_summary(result: EvaluationResult, evaluator: Evaluator) -> str:
     """One or two sentences on what the guards did for these settings."""
     s = result.settings
@@ -157,13 +162,9 @@ def guard_summary(result: EvaluationResult, evaluator: Evaluator) -> str:
         worst = max(f16 or f32, key=lambda x: x[1] / x[2])
         bits = []
         if f32:
-            bits.append(
-                "float32: " + ", ".join(f"{n} {a} ({100 * a / t:.2f} %)" for n, a, t in f32)
-            )
+            bits.append("float32: " + ", ".join(f"{n} {a} ({_pct(a, t)})" for n, a, t in f32))
         if f16:
-            bits.append(
-                "float16: " + ", ".join(f"{n} {a} ({100 * a / t:.2f} %)" for n, a, t in f16)
-            )
+            bits.append("float16: " + ", ".join(f"{n} {a} ({_pct(a, t)})" for n, a, t in f16))
         first = (
             f"Without guards, the {score} score would be NaN or inf (and roc_curve would crash) "
             f"for {'; '.join(bits)}. The float64 guards score every one of them."
