@@ -56,6 +56,10 @@ class EvaluationSettings:
             )
         if self.signals is not None:
             object.__setattr__(self, "signals", tuple(self.signals))
+        # Validate clip, score, beta and KL form now, before any expensive work.
+        checked = self.guard_settings("exp")
+        object.__setattr__(self, "clip", checked.clip)
+        object.__setattr__(self, "beta", checked.beta)
 
     def guard_settings(self, parameterisation: str) -> GuardSettings:
         return GuardSettings(

@@ -8,7 +8,10 @@ pathologies seen in real data at configurable rates:
 
 * a track with numberDoF = 0, so reducedChiSquared = chi2/0 is +inf (or NaN for 0/0);
 * in signal samples, extreme tracks (TeV-scale pt, d0 of tens of mm) that drive a
-  background-trained VAE to very large z_log_var.
+  background-trained VAE to very large z_log_var;
+* in every sample, rarely, a degenerate fit with q/p ~ 0: a "straight" track whose pt is
+  1e5 to 1e8 GeV. Such inputs push z_log_var beyond what even float64 exp() can take, so
+  the guards must name the overflow rather than hide it.
 
 Generation is chunked (memory independent of the event count) and deterministic for a seed:
 chunk ``i`` of sample ``name`` draws from ``default_rng([seed, crc32(name), i])``.
@@ -66,6 +69,7 @@ class GeneratorConfig:
     n_tracks: int = 30
     dof0_rate: float = 1e-3
     extreme_rate: float = 5e-3
+    degenerate_rate: float = 2e-4
     input_clip: float | None = None
     seed: int = 42
     signals: Sequence[str] = field(default=DEFAULT_SIGNALS)
@@ -230,6 +234,9 @@ def generate_block(name: str, n: int, config: GeneratorConfig, chunk_index: int 
         valid = np.pad(valid, ((0, 0), (0, pad)))
     tracks[~valid] = 0.0
     _inject_pathologies(rng, tracks, valid, name != "background", config)
+    # pathologies change pt: sort the kept tracks again (padding stays last)
+    order = np.argsort(np.where(valid, -tracks[..., PT], np.inf), axis=1, kind="stable")
+    tracks = np.take_along_axis(tracks, order[..., None], axis=1)
     return tracks.reshape(n, -1).astype(np.float32)
 
 
@@ -242,6 +249,9 @@ def _pick_track(rng, valid: np.ndarray, events: np.ndarray) -> np.ndarray:
 def _inject_pathologies(rng, tracks, valid, is_signal: bool, config: GeneratorConfig) -> None:
     n = tracks.shape[0]
     has_track = valid.any(axis=1)
+    degenerate = np.flatnonzero((rng.random(n) < config.degenerate_rate) & has_track)
+    idx = _pick_track(rng, valid, degenerate)
+    tracks[degenerate, idx, PT] = 10.0 ** rng.uniform(5.0, 8.0, degenerate.size)
     dof0 = np.flatnonzero((rng.random(n) < config.dof0_rate) & has_track)
     idx = _pick_track(rng, valid, dof0)
     tracks[dof0, idx, CHI2] = np.where(rng.random(dof0.size) < 0.5, np.inf, np.nan)
@@ -258,9 +268,20 @@ def _inject_pathologies(rng, tracks, valid, is_signal: bool, config: GeneratorCo
 
 
 def estimate_normalisation(raw: np.ndarray, config: GeneratorConfig) -> Normalisation:
-    """Per-branch mean/std (padding included, as upstream) and median fill of real tracks."""
-    means, stds = branch_statistics(raw, len(BRANCHES))
+    """Per-branch mean/std (padding included, as upstream) and median fill of real tracks.
+
+    The statistics are trimmed: values outside each branch's 0.01 % / 99.99 % quantiles
+    (the rare degenerate fits, pt up to 1e8 GeV) are left out, so a handful of broken
+    tracks cannot set the scale of a whole feature.
+    """
     per_track = raw.reshape(-1, len(BRANCHES)).astype(np.float64)
+    trimmed = per_track.copy()
+    for b in range(len(BRANCHES)):
+        col = trimmed[:, b]
+        finite = np.isfinite(col)
+        lo, hi = np.quantile(col[finite], [1e-4, 1 - 1e-4])
+        col[finite & ((col < lo) | (col > hi))] = np.nan
+    means, stds = branch_statistics(trimmed, len(BRANCHES))
     real = np.any(per_track != 0.0, axis=1)
     fill = np.array(
         [
@@ -314,6 +335,7 @@ def write_sample(
                         "seed": config.seed,
                         "dof0_rate": config.dof0_rate,
                         "extreme_rate": config.extreme_rate,
+                        "degenerate_rate": config.degenerate_rate,
                     },
                 )
             writer.write(block)

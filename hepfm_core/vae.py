@@ -110,6 +110,7 @@ class TrainingSettings:
     min_delta: float = 1e-3
     seed: int = 42
     max_events: int | None = None
+    max_abs_input: float | None = 1e3
     beta: BetaSchedule = field(default_factory=BetaSchedule)
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +122,8 @@ class TrainingHistory:
     """Per-epoch means: loss, reconstruction, KL, beta (train) and val_loss."""
 
     epochs: list[dict[str, float]] = field(default_factory=list)
+    events_used: int = 0
+    events_left_out: int = 0
     best_epoch: int = -1
     stopped_early: bool = False
     seconds: float = 0.0
@@ -204,6 +207,21 @@ def train_vae(
             "training data",
             "read the data with fill='median' (the default) so non-finite raw values are filled",
         )
+    # Quality cut: events with any standardised input beyond max_abs_input (degenerate track
+    # fits) would dominate every batch they fall in; they are left out of training, counted.
+    left_out = 0
+    if settings.max_abs_input is not None:
+        keep = np.abs(x).max(axis=1) <= settings.max_abs_input
+        left_out = int((~keep).sum())
+        if left_out:
+            x = x[keep]
+    if x.shape[0] < 2:
+        raise TrainingDivergedError(
+            f"only {x.shape[0]} training events remain after the quality cut "
+            f"(|input| <= {settings.max_abs_input})",
+            "training data",
+            "check the input normalisation, or raise max_abs_input",
+        )
     rng = np.random.default_rng(settings.seed)
     order = rng.permutation(x.shape[0])
     n_val = max(1, round(settings.validation_fraction * x.shape[0]))
@@ -244,7 +262,7 @@ def train_vae(
         recon, kl = losses(batch, False, False)
         return recon + beta_var * kl, recon, kl
 
-    history = TrainingHistory()
+    history = TrainingHistory(events_used=int(x.shape[0]), events_left_out=left_out)
     best = math.inf
     best_weights = None
     waited = 0

@@ -126,6 +126,24 @@ def test_pathology_rates():
     extreme = ((ts[..., PT] >= 1000) & (np.abs(ts[..., D0]) >= 10)).any(axis=1)
     assert abs(extreme.mean() - 5e-3) < 4 * np.sqrt(5e-3 / n)
     assert not ((t[..., PT] >= 1000) & (np.abs(t[..., D0]) >= 10)).any()
+    # degenerate q/p ~ 0 fits: pt of 1e5 to 1e8 GeV, in every sample
+    for tr in (t, ts):
+        degenerate = (tr[..., PT] >= 1e5).any(axis=1)
+        assert abs(degenerate.mean() - 2e-4) < 4 * np.sqrt(2e-4 / n)
+        assert tr[..., PT].max() <= 1e8
+
+
+def test_normalisation_is_not_set_by_degenerate_tracks():
+    from hepfm_core.generator import estimate_normalisation
+
+    cfg = GeneratorConfig()
+    raw = generate_block("background", 20_000, cfg)
+    clean = generate_block("background", 20_000, GeneratorConfig(degenerate_rate=0.0))
+    norm = estimate_normalisation(raw, cfg)
+    ref = estimate_normalisation(clean, cfg)
+    # pt's std stays at the scale of real tracks (GeV), not of a 1e8 GeV outlier
+    assert norm.stds[PT] < 10.0
+    np.testing.assert_allclose(norm.stds[:6], ref.stds[:6], rtol=0.25)
 
 
 MEMORY_SCRIPT = """

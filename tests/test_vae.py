@@ -83,8 +83,19 @@ def test_non_finite_loss_stops_training_with_epoch_and_batch():
     x = np.full((512, 4), 3e38, dtype=np.float32)  # squares overflow float32 at once
     cfg = VAEConfig(input_dim=4, encoder_layers=(4,), decoder_layers=(4,), latent_dim=2)
     with pytest.raises(TrainingDivergedError, match=r"epoch 1, batch 1") as e:
-        train_vae(x, cfg, TrainingSettings(epochs=2, batch_size=128))
+        train_vae(x, cfg, TrainingSettings(epochs=2, batch_size=128, max_abs_input=None))
     assert "learning-rate" in str(e.value)
+
+
+def test_quality_cut_leaves_out_extreme_events():
+    from hepfm_core.vae import train_vae
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 4)).astype(np.float32)
+    x[:5, 2] = 5e4  # degenerate fits
+    cfg = VAEConfig(input_dim=4, encoder_layers=(4,), decoder_layers=(4,), latent_dim=2)
+    _, _, history = train_vae(x, cfg, TrainingSettings(epochs=1, batch_size=128))
+    assert history.events_left_out == 5 and history.events_used == 595
 
 
 def test_nan_inputs_refused_before_training():
