@@ -13,7 +13,7 @@ import altair as alt
 import numpy as np
 import polars as pl
 
-from .metrics import Separation
+from .metrics import Separation, thin_roc
 
 BACKGROUND_COLOUR = "#9e9e9e"
 # Colour-blind-friendly palette (Okabe-Ito order, then a few more) for signal samples.
@@ -126,27 +126,27 @@ def loss_histogram(
     return alt.layer(bkg, sig).properties(width=HIST_WIDTH, height=HEIGHT, title=title)
 
 
+CURVE_POINTS = 300  # per signal on screen: the thinned curve keeps the shape on log axes
+
+
 def _curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
     frames = []
     for name, sep in separations.items():
         if sep.roc_thinned is None or not sep.ok:
             continue
-        label = f"{name} (AUC {sep.auc:.3f} ± {sep.auc_err:.3f})"
+        curve = thin_roc(sep.roc_thinned, max_points=CURVE_POINTS)
         frames.append(
             pl.DataFrame(
                 {
                     "sample": name,
-                    "label": label,
-                    "fpr": np.asarray(sep.roc_thinned.fpr, dtype=np.float64),
-                    "tpr": np.asarray(sep.roc_thinned.tpr, dtype=np.float64),
+                    "fpr": np.asarray(curve.fpr, dtype=np.float64),
+                    "tpr": np.asarray(curve.tpr, dtype=np.float64),
                 }
             )
         )
     if not frames:
-        return pl.DataFrame(
-            schema={"sample": pl.String, "label": pl.String, "fpr": pl.Float64, "tpr": pl.Float64}
-        )
-    return pl.concat(frames)
+        return pl.DataFrame(schema={"sample": pl.String, "fpr": pl.Float64, "tpr": pl.Float64})
+    return pl.concat(frames).with_columns(pl.col("fpr", "tpr").round_sig_figs(6))
 
 
 def roc_chart(separations: Mapping[str, Separation], colours: Mapping[str, str]) -> alt.LayerChart:
@@ -170,8 +170,7 @@ def roc_chart(separations: Mapping[str, Separation], colours: Mapping[str, str])
                 title="signal",
                 legend=alt.Legend(orient="bottom-right", fillColor="white", padding=4),
             ),
-            detail="label:N",
-            tooltip=["label:N", "fpr:Q", "tpr:Q"],
+            tooltip=["sample:N", "fpr:Q", "tpr:Q"],
         )
     )
     return alt.layer(diag, lines).properties(width=WIDTH, height=HEIGHT, title="ROC")
@@ -213,8 +212,7 @@ def rejection_chart(
                 title="signal",
                 legend=alt.Legend(orient="bottom-left", fillColor="white", padding=4),
             ),
-            detail="label:N",
-            tooltip=["label:N", "tpr:Q", "rejection:Q"],
+            tooltip=["sample:N", "tpr:Q", "rejection:Q"],
         )
     )
     return alt.layer(rules, labels, lines).properties(

@@ -1,0 +1,175 @@
+"""The dashboard in a real browser: Debian's chromium driven by playwright, server on 127.0.0.1.
+
+Moves the controls as a person would and checks that what the page shows is what
+hepfm_core computes for the same settings. Prints the slider-to-numbers latency and the
+extra server RSS of a second viewer (figures, not assertions). Screenshots go to
+``$HEPFM_SCREENSHOTS`` when set (else the test's tmp folder).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from hepfm_core import dashboard as db
+from hepfm_core.evaluate import EvaluationSettings, Evaluator
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+APP = Path(__file__).resolve().parents[1] / "apps" / "anomaly.py"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_rss(pid: int) -> int:
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+
+
+@pytest.fixture(scope="module")
+def served(small_demo, tmp_path_factory):
+    """(url, evaluator, server pid, screenshot dir): `marimo run` on the small demo."""
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree(small_demo[0], root / "demo")
+    cache = tmp_path_factory.mktemp("cache")
+    evaluator = Evaluator.open(root / "demo", root / "demo" / "model.keras", cache=cache)
+    evaluator.score_all()  # the server then finds every pass in the cache
+    port = free_port()
+    env = dict(os.environ, HEPFM_DATA_ROOT=str(root), HEPFM_CACHE_DIR=str(cache))
+    log = open(tmp_path_factory.mktemp("log") / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "marimo", "run", str(APP), "--headless", "--host", "127.0.0.1",
+         "--port", str(port), "--no-token"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        shots = Path(os.environ.get("HEPFM_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+        shots.mkdir(parents=True, exist_ok=True)
+        yield f"http://127.0.0.1:{port}/", evaluator, server.pid, shots
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def auc_text(sep) -> str:
+    return f"{sep.auc:.3f} ± {sep.auc_err:.3f}"
+
+
+def wait_shown(page, result, timeout_s: float = 60.0) -> float:
+    """Wait until the metrics table shows ``result``'s AUCs and kept counts; seconds taken."""
+    t0 = time.perf_counter()
+    wanted = []
+    for name, sep in result.signals.items():
+        s = result.samples[name]
+        wanted.append(auc_text(sep))
+        wanted.append(f"{s.policy.kept} / {s.counts.total}")
+    deadline = t0 + timeout_s
+    while True:
+        missing = [w for w in wanted if page.get_by_text(w, exact=True).count() == 0]
+        if not missing:
+            return time.perf_counter() - t0
+        if time.perf_counter() > deadline:
+            raise AssertionError(f"page never showed {missing}")
+        time.sleep(0.05)
+
+
+def test_dashboard_follows_the_controls(served):
+    from playwright.sync_api import sync_playwright
+
+    url, evaluator, server_pid, shots = served
+    names = evaluator.signal_names
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1500, "height": 2400})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        # the charts render (vega draws into canvas or svg)
+        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        s0 = EvaluationSettings(clip=(-20.0, 20.0), signals=names)
+        wait_shown(page, evaluator.evaluate(s0))
+        assert page.locator(".vega-embed").count() >= 3
+        page.screenshot(path=str(shots / "dashboard_initial.png"), full_page=True)
+        rss_one = tree_rss(server_pid)
+
+        # score: KL divergence
+        page.locator("select:visible").filter(has_text="KL divergence").select_option(
+            label="KL divergence"
+        )
+        s1 = EvaluationSettings(clip=(-20.0, 20.0), score="kl", signals=names)
+        r1 = evaluator.evaluate(s1)
+        wait_shown(page, r1)
+
+        # the clip slider: lower bound to its minimum, -150
+        lower = page.locator("[role=slider]:visible").nth(0)
+        lower.focus()
+        lower.press("Home")
+        s2 = EvaluationSettings(clip=(-150.0, 20.0), score="kl", signals=names)
+        r2 = evaluator.evaluate(s2)
+        latency = wait_shown(page, r2)
+        outside = {n: s.counts.outside_clip for n, s in r2.samples.items()}
+        assert outside != {n: s.counts.outside_clip for n, s in r1.samples.items()}
+        print(f"\nslider release -> updated numbers in the browser: {latency * 1000:.0f} ms")
+
+        # signal selection: drop wprime_taunu
+        page.get_by_text("wprime_taunu", exact=True).filter(visible=True).first.click()
+        page.get_by_role("option", name="wprime_taunu").click()
+        page.keyboard.press("Escape")
+        kept_names = tuple(n for n in names if n != "wprime_taunu")
+        s3 = EvaluationSettings(clip=(-150.0, 20.0), score="kl", signals=kept_names)
+        r3 = evaluator.evaluate(s3)
+        wait_shown(page, r3)
+        assert "wprime_taunu" not in r3.signals
+
+        # policy: drop (upstream's) instead of worst
+        page.get_by_text("drop: exclude (upstream)").filter(visible=True).first.click()
+        s4 = EvaluationSettings(clip=(-150.0, 20.0), score="kl", policy="drop", signals=kept_names)
+        r4 = evaluator.evaluate(s4)
+        wait_shown(page, r4)
+        bkg_kept = (r3.samples["background"].policy.kept, r4.samples["background"].policy.kept)
+        assert bkg_kept[1] == bkg_kept[0] - r3.samples["background"].counts.by_cause["kl_overflow"]
+        page.screenshot(path=str(shots / "dashboard_kl_drop.png"), full_page=True)
+
+        # a second viewer: its own session thread, the same memory-mapped passes
+        second = browser.new_page(viewport={"width": 1500, "height": 2400})
+        second.goto(url)
+        second.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        wait_shown(second, evaluator.evaluate(s0))
+        extra = tree_rss(server_pid) - rss_one
+        print(f"extra server RSS of a second viewer: {extra / 2**20:.1f} MiB")
+        assert not errors, errors
+        browser.close()
+    shown = db.metrics_table(r4)
+    assert shown.height == len(kept_names)
