@@ -266,7 +266,9 @@ def _(beta, clip_slider, evaluator, no_clip, policy, score, signals):
 def _(evaluator, result):
     mo.vstack(
         [
-            mo.md(f"# Anomaly detection: {result.settings.score} score").style({"margin": "0"}),
+            mo.md(f"# Anomaly detection: {db.SCORE_NAMES[result.settings.score]}").style(
+                {"margin": "0"}
+            ),
             mo.md(f"<small>{db.provenance_line(result)}</small>"),
             mo.callout(mo.md(db.guard_summary(result, evaluator)), kind="info"),
         ]

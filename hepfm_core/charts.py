@@ -204,7 +204,7 @@ def rejection_chart(
                 "rejection:Q",
                 title="background rejection 1/ε_B",
                 scale=alt.Scale(type="log"),
-                axis=alt.Axis(format="~e"),
+                axis=alt.Axis(format="~e", values=[10.0**k for k in range(0, 9)]),
             ),
             color=alt.Color(
                 "sample:N",

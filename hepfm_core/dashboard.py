@@ -23,6 +23,13 @@ from .metrics import format_eff
 
 DATA_ROOT_ENV = "HEPFM_DATA_ROOT"
 
+SCORE_NAMES = {
+    "reconstruction": "reconstruction error",
+    "kl": "KL divergence",
+    "total": "total loss (reconstruction + β·KL)",
+    "radius": "latent radius",
+}
+
 CLIP_PRESETS: dict[str, tuple[float, float] | None] = {
     "none (float64 guards)": None,
     "±20 (upstream's fix)": (-20.0, 20.0),
