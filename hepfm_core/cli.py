@@ -156,6 +156,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .evaluate import Evaluator
+    from .progress import TextProgress
+    from .report import write_report
+
+    settings = _settings_from(args)
+    evaluator = Evaluator.open(
+        _resolve_data(args),
+        args.model,
+        signal_normalisation=args.signal_normalisation,
+        cache=args.cache_dir,
+    )
+    evaluator.check_signals(settings.signals)
+    evaluator.score_all(progress=None if args.quiet else TextProgress())
+    path = write_report(evaluator, settings, args.out, figures=args.figures)
+    print(f"report: {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    if args.figures:
+        print(f"figures: {args.figures}")
+    return 0
+
+
 def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
     clip = p.add_mutually_exclusive_group()
     clip.add_argument(
@@ -227,6 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--scores-out", default=None, help="folder for per-sample Parquet scores")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_evaluate)
+
+    rep = sub.add_parser("report", help="write the offline, interactive meeting report (HTML)")
+    rep.add_argument("--data", default=None, help="hepfm or upstream data folder")
+    rep.add_argument(
+        "--model", required=True, help="hepfm .keras file or upstream experiment folder"
+    )
+    rep.add_argument("--out", required=True, help="the HTML file to write")
+    _add_settings_arguments(rep)
+    rep.add_argument(
+        "--figures", default=None, help="also write each figure as PNG and SVG to this folder"
+    )
+    rep.add_argument("--quiet", action="store_true", help="no progress bars")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 
