@@ -195,7 +195,8 @@ def _(evaluator):
     bins = mo.ui.slider(10, 150, value=60, step=5, label="bins", show_value=True)
     log_y = mo.ui.switch(value=True, label="log y")
     density = mo.ui.switch(value=False, label="density")
-    return beta, bins, density, log_y, policy, score, signals
+    report_button = mo.ui.run_button(label="write meeting report", kind="success")
+    return beta, bins, density, log_y, policy, report_button, score, signals
 
 
 @app.cell
@@ -212,6 +213,7 @@ def _(
     normalisation,
     policy,
     preset,
+    report_button,
     score,
     signals,
 ):
@@ -231,6 +233,7 @@ def _(
                 mo.md("**histograms**"),
                 bins,
                 mo.hstack([log_y, density], justify="start"),
+                report_button,
             ],
             gap=0.75,
         ),
@@ -344,6 +347,27 @@ def _(result):
             mo.ui.table(db.metrics_table(result), selection=None, pagination=False),
         ]
     )
+    return
+
+
+@app.cell
+def _(evaluator, report_button, result, root):
+    # The meeting report: one offline HTML file for the current settings.
+    mo.stop(not report_button.value)
+    try:
+        _path = db.write_meeting_report(evaluator, result.settings, root)
+        _shown = mo.callout(
+            mo.vstack(
+                [
+                    mo.md(f"Report written to `{_path}` ({_path.stat().st_size / 1e6:.1f} MB)."),
+                    mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html"),
+                ]
+            ),
+            kind="success",
+        )
+    except (HepfmError, OSError) as exc:
+        _shown = mo.callout(mo.md(f"**Cannot write the report.** {exc}"), kind="danger")
+    _shown
     return
 
 

@@ -211,6 +211,20 @@ def provenance_line(result: EvaluationResult) -> str:
     )
 
 
+def write_meeting_report(
+    evaluator: Evaluator, settings: EvaluationSettings, root: Path | None = None
+) -> Path:
+    """The app's report button: ``hepfm report`` for the current settings, under the root."""
+    import datetime as _dt
+
+    from .report import write_report
+
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
+    out = (root or data_root()) / "reports" / f"hepfm-report-{stamp}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return write_report(evaluator, settings, out)
+
+
 def settings_for(
     *,
     clip: tuple[float, float] | None,
