@@ -128,7 +128,7 @@ def _own_normalisation(path: Path, header: dict):
     s2 = np.zeros(n_b)
     cnt = np.zeros(n_b)
     for start in range(0, header["n_events"], 65536):
-        block = raw.raw(slice(start, start + 65536)).reshape(-1, n_b)
+        block = raw.raw(slice(start, start + 65536)).astype(np.float64).reshape(-1, n_b)
         fin = np.isfinite(block)
         b = np.where(fin, block, 0.0)
         s += b.sum(0)

@@ -232,7 +232,15 @@ class Evaluator:
                 guarded = guard(self._prepared_pass(name, settings.kl_form), gs)
                 pol = apply_policy(guarded, settings.policy)
                 samples[name] = SampleResult(name, sample.role, guarded.counts, pol, guarded)
-            bkg_key = (gs, settings.policy)
+            # The sorted background depends only on what changes its scores: a clip change
+            # leaves the reconstruction score untouched, so its sort is reused.
+            bkg_key = (
+                gs.score,
+                gs.beta if gs.score == "total" else None,
+                gs.clip if gs.score != "reconstruction" else None,
+                gs.kl_form,
+                settings.policy,
+            )
             ref = self._bkg_refs.get(bkg_key)
             if ref is None:
                 ref = prepare_background(samples["background"].policy.values)

@@ -93,11 +93,14 @@ class H5Matrix:
         return self.shape[0]
 
     def raw(self, rows: slice) -> np.ndarray:
-        """Raw physical values (float64) of a row slice, flattened track-major."""
+        """Raw physical values of a row slice, flattened track-major, in the stored dtype.
+
+        No conversion here: ``Normalisation.apply`` makes its one float64 copy itself.
+        """
         try:
             with h5py.File(self.path, "r") as h5:
                 blocks = [
-                    np.asarray(h5[name][rows], dtype=np.float64).reshape(
+                    np.asarray(h5[name][rows]).reshape(
                         -1, int(np.prod(h5[name].shape[1:], dtype=np.int64))
                     )
                     for name in self.datasets
