@@ -113,12 +113,10 @@ def _resolve_data(args: argparse.Namespace) -> str:
     )
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
-    import json
-
-    from .evaluate import Evaluator, roc_rows, write_scores
+def _scored_evaluator(args: argparse.Namespace):
+    """Settings checked first, then the data and model opened and every sample scored."""
+    from .evaluate import Evaluator
     from .progress import TextProgress
-    from .report_text import summary_table
 
     settings = _settings_from(args)
     evaluator = Evaluator.open(
@@ -129,6 +127,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     )
     evaluator.check_signals(settings.signals)
     evaluator.score_all(progress=None if args.quiet else TextProgress())
+    return settings, evaluator
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import roc_rows, write_scores
+    from .report_text import summary_table
+
+    settings, evaluator = _scored_evaluator(args)
     result = evaluator.evaluate(settings)
     doc = result.to_json_dict()
     text = json.dumps(doc, indent=1, allow_nan=False)
@@ -157,19 +165,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .evaluate import Evaluator
-    from .progress import TextProgress
     from .report import write_report
 
-    settings = _settings_from(args)
-    evaluator = Evaluator.open(
-        _resolve_data(args),
-        args.model,
-        signal_normalisation=args.signal_normalisation,
-        cache=args.cache_dir,
-    )
-    evaluator.check_signals(settings.signals)
-    evaluator.score_all(progress=None if args.quiet else TextProgress())
+    settings, evaluator = _scored_evaluator(args)
     path = write_report(evaluator, settings, args.out, figures=args.figures)
     print(f"report: {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.figures:
