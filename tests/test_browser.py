@@ -3,7 +3,8 @@
 Moves the controls as a person would and checks that what the page shows is what
 hepfm_core computes for the same settings. Prints the slider-to-numbers latency and the
 extra server RSS of a second viewer (figures, not assertions). Screenshots go to
-``$HEPFM_SCREENSHOTS`` when set (else the test's tmp folder).
+``$HEPFM_SCREENSHOTS`` when set (else the test's tmp folder). ``$HEPFM_BROWSER_ROOT=data``
+runs it on the full demo (``data/demo``) instead of the small test demo.
 """
 
 from __future__ import annotations
@@ -53,8 +54,13 @@ def tree_rss(pid: int) -> int:
 @pytest.fixture(scope="module")
 def served(small_demo, tmp_path_factory):
     """(url, evaluator, server pid, screenshot dir): `marimo run` on the small demo."""
-    root = tmp_path_factory.mktemp("root")
-    shutil.copytree(small_demo[0], root / "demo")
+    # $HEPFM_BROWSER_ROOT: measure on an existing data root instead (e.g. the full demo)
+    given = os.environ.get("HEPFM_BROWSER_ROOT")
+    if given:
+        root = Path(given).resolve()
+    else:
+        root = tmp_path_factory.mktemp("root")
+        shutil.copytree(small_demo[0], root / "demo")
     cache = tmp_path_factory.mktemp("cache")
     evaluator = Evaluator.open(root / "demo", root / "demo" / "model.keras", cache=cache)
     evaluator.score_all()  # the server then finds every pass in the cache
