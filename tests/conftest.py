@@ -22,6 +22,36 @@ def upstream_fixture() -> Path:
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+CHROMIUM = "/usr/bin/chromium"
+# Debian's chromium, headless, as root, on a machine without outside network.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
+    """Keep every test's scoring passes and scan memos out of the user's cache directory."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HEPFM_CACHE_DIR", str(tmp_path_factory.mktemp("hepfm-cache")))
+        yield
+
+
+@pytest.fixture(scope="session")
+def chromium_launch() -> dict:
+    """Keyword arguments for playwright's ``chromium.launch``; skips without chromium."""
+    from pathlib import Path as _Path
+
+    if not _Path(CHROMIUM).exists():
+        pytest.skip(f"Debian chromium not installed at {CHROMIUM} (apt-get install chromium)")
+    return {"executable_path": CHROMIUM, "args": CHROMIUM_FLAGS}
+
+
 SMALL_BACKGROUND = 20_000
 SMALL_SIGNAL = 2_000
 

@@ -23,20 +23,10 @@ import pytest
 from hepfm_core import dashboard as db
 from hepfm_core.evaluate import EvaluationSettings, Evaluator
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 APP = Path(__file__).resolve().parents[1] / "apps" / "anomaly.py"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed"),
 ]
 
 
@@ -111,13 +101,13 @@ def wait_shown(page, result, timeout_s: float = 60.0) -> float:
         time.sleep(0.05)
 
 
-def test_dashboard_follows_the_controls(served):
+def test_dashboard_follows_the_controls(served, chromium_launch):
     from playwright.sync_api import sync_playwright
 
     url, evaluator, server_pid, shots = served
     names = evaluator.signal_names
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = pw.chromium.launch(**chromium_launch)
         page = browser.new_page(viewport={"width": 1500, "height": 2400})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))

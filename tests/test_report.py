@@ -18,15 +18,6 @@ import pytest
 from hepfm_core import report
 from hepfm_core.cli import main
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # The report's settings: a grid clip, a non-default score and policy, three of six signals.
 SETTINGS = ["--clip", "-20", "20", "--score", "kl", "--policy", "drop"]
 SIGNALS = ["wprime_qq", "zprime_ee", "zprime_tt"]
@@ -285,8 +276,7 @@ def wait_until(check, timeout_s: float = 20.0):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed")
-def test_page_offline_renders_and_follows_widgets(written, tmp_path):
+def test_page_offline_renders_and_follows_widgets(written, tmp_path, chromium_launch):
     from playwright.sync_api import sync_playwright
 
     out, _, doc, other, _ = written
@@ -297,7 +287,7 @@ def test_page_offline_renders_and_follows_widgets(written, tmp_path):
     shots = Path(os.environ.get("HEPFM_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = pw.chromium.launch(**chromium_launch)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_offline(True)
         requests: list[str] = []

@@ -37,14 +37,6 @@ AT_CLIP = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_cache(tmp_path_factory):
-    """Keep the scan memo of these tests out of the user's cache directory."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HEPFM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def dataset_dir(upstream_fixture: Path) -> Path:
     return upstream_fixture / "_processed_datasets" / DATASET_ID

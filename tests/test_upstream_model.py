@@ -40,13 +40,6 @@ AUCS = {
 }
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _private_cache(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HEPFM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
 @pytest.fixture(scope="module")
 def exp_dir(upstream_fixture: Path) -> Path:
     return upstream_fixture / "_foundation_experiments" / EXPERIMENT
