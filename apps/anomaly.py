@@ -46,11 +46,16 @@ def _(root):
 @app.cell
 def _(arg_data, arg_model, data_browser, demo_dir, model_browser, root):
     # The chosen data and model: the file browsers win, then the command line, then the demo.
-    chosen_data = data_browser.path() or arg_data or demo_dir
+    chosen_data = data_browser.path() or arg_data
     chosen_model = model_browser.path() or arg_model or demo_dir / "model.keras"
     try:
-        data_dir = db.confine(chosen_data, root)
         model_path = db.confine(chosen_model, root)
+        # no data chosen: an upstream experiment brings its own dataset, else the demo
+        data_dir = (
+            db.confine(chosen_data, root)
+            if chosen_data
+            else db.data_for_model(model_path, demo_dir.resolve(), root)
+        )
         path_error = None
     except HepfmError as exc:
         data_dir = model_path = None
@@ -329,7 +334,7 @@ def _(colours, result):
                 legend_selection=False,
             ),
             mo.ui.altair_chart(
-                charts.rejection_chart(result.signals, colours),
+                charts.rejection_chart(result.signals, colours, db.normalisation_note(result)),
                 chart_selection=False,
                 legend_selection=False,
             ),
@@ -344,7 +349,7 @@ def _(colours, result):
 def _(result):
     mo.vstack(
         [
-            mo.md(f"### Metrics ({result.provenance['signal_normalisation_description']})"),
+            mo.md(f"### Metrics ({db.normalisation_note(result)})"),
             mo.ui.table(db.metrics_table(result), selection=None, pagination=False),
         ]
     )

@@ -149,7 +149,9 @@ def _curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
     return pl.concat(frames).with_columns(pl.col("fpr", "tpr").round_sig_figs(6))
 
 
-def roc_chart(separations: Mapping[str, Separation], colours: Mapping[str, str]) -> alt.LayerChart:
+def roc_chart(
+    separations: Mapping[str, Separation], colours: Mapping[str, str], subtitle: str = ""
+) -> alt.LayerChart:
     """Signal efficiency vs background efficiency, with the random-guess diagonal."""
     df = _curve_frame(separations)
     present = df["sample"].unique().to_list()
@@ -173,11 +175,13 @@ def roc_chart(separations: Mapping[str, Separation], colours: Mapping[str, str])
             tooltip=["sample:N", "fpr:Q", "tpr:Q"],
         )
     )
-    return alt.layer(diag, lines).properties(width=WIDTH, height=HEIGHT, title="ROC")
+    return alt.layer(diag, lines).properties(
+        width=WIDTH, height=HEIGHT, title=alt.Title("ROC", subtitle=subtitle)
+    )
 
 
 def rejection_chart(
-    separations: Mapping[str, Separation], colours: Mapping[str, str]
+    separations: Mapping[str, Separation], colours: Mapping[str, str], subtitle: str = ""
 ) -> alt.LayerChart:
     """Background rejection 1/ε_B (log) vs signal efficiency, lines at ε_B = 1e-2 ... 1e-5."""
     df = _curve_frame(separations).filter(pl.col("fpr") > 0)
@@ -216,7 +220,7 @@ def rejection_chart(
         )
     )
     return alt.layer(rules, labels, lines).properties(
-        width=WIDTH, height=HEIGHT, title="Background rejection"
+        width=WIDTH, height=HEIGHT, title=alt.Title("Background rejection", subtitle=subtitle)
     )
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from .binning import histogram_table, overflow_table, shared_log_edges
-from .errors import PathNotAllowedError
+from .errors import HepfmError, PathNotAllowedError
 from .evaluate import EvaluationResult, EvaluationSettings, Evaluator
 from .guards import Cause
 from .metrics import format_eff
@@ -62,6 +62,31 @@ def confine(path: str | Path, root: Path | None = None) -> Path:
             f"copy or link the data under {root}, or set {DATA_ROOT_ENV} when starting the app",
         )
     return p
+
+
+def data_for_model(model_path: Path, fallback: Path, root: Path | None = None) -> Path:
+    """The data folder to show with a model when the user chose none.
+
+    An upstream experiment names its dataset in its config: use it when it lies under the
+    data root; otherwise (and for hepfm models) the fallback, normally the demo.
+    """
+    from .model_info import describe_model
+
+    try:
+        info = describe_model(model_path)
+    except HepfmError:
+        return fallback
+    if info.kind != "upstream":
+        return fallback
+    from .upstream_data import find_dataset_for_experiment
+
+    found = find_dataset_for_experiment(info.path)
+    if found is None:
+        return fallback
+    try:
+        return confine(Path(found), root)
+    except PathNotAllowedError:
+        return fallback
 
 
 def shared_evaluator(
@@ -200,6 +225,11 @@ def guard_summary(result: EvaluationResult, evaluator: Evaluator) -> str:
         )
         return f"{first} {second}"
     return first
+
+
+def normalisation_note(result: EvaluationResult) -> str:
+    """Which parameters standardised the signals: shown next to every AUC."""
+    return result.provenance["signal_normalisation_description"]
 
 
 def provenance_line(result: EvaluationResult) -> str:

@@ -148,3 +148,16 @@ def test_export_html_carries_the_charts(data_root, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     html = out.read_text()
     assert "vega-lite" in html and "Loss distributions" in html and "Background rejection" in html
+
+
+def test_upstream_experiment_brings_its_dataset(monkeypatch, upstream_fixture, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(upstream_fixture, root)
+    exp = root / "_foundation_experiments" / "001_Foundation_VAE_Model"
+    outputs, defs = run_app(monkeypatch, root, tmp_path / "cache", "--model", str(exp))
+    result = defs["result"]
+    assert defs["data_kind"] == "upstream"
+    assert set(result.signals) == {"wprime_taunu", "zprime_tt"}
+    # FIXTURE.md: reconstruction AUC with the background's parameters (the default)
+    assert result.signals["wprime_taunu"].auc == pytest.approx(0.9506, abs=0.002)
+    assert "signals standardised with the background's parameters" in texts(outputs)
