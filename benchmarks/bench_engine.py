@@ -294,30 +294,16 @@ def xla_forward(model):
 
 
 def float32_recon_forward(model):
-    """Like hepfm's forward but with the reconstruction error summed in float32.
+    """hepfm's forward with the losses summed in float32.
 
     Not acceptable for hepfm (it overflows where float64 does not): it only prices the
     float64 part of the graph.
     """
     import tensorflow as tf
 
-    d = model.config.input_dim
+    from hepfm_core.scoring import make_forward
 
-    @tf.function(input_signature=[tf.TensorSpec([None, d], tf.float32)])
-    def forward(x):
-        z_mean, z_log_var = model.encoder(x, training=False)
-        x_hat = model.decoder(z_mean, training=False)
-        diff = x - x_hat
-        recon = tf.cast(tf.reduce_sum(diff * diff, axis=1), tf.float64)
-        sum_mu2 = tf.cast(tf.reduce_sum(z_mean * z_mean, axis=1), tf.float64)
-        enc_ok = tf.reduce_all(tf.math.is_finite(z_mean), axis=1) & tf.reduce_all(
-            tf.math.is_finite(z_log_var), axis=1
-        )
-        dec_ok = tf.reduce_all(tf.math.is_finite(x_hat), axis=1)
-        xhat_max = tf.reduce_max(tf.abs(x_hat), axis=1)
-        return z_mean, z_log_var, recon, sum_mu2, xhat_max, enc_ok, dec_ok
-
-    return forward
+    return make_forward(model, losses_dtype=tf.float32)
 
 
 def max_rel_diff(a, b) -> float:

@@ -60,6 +60,16 @@ def _colour_scale(colours: Mapping[str, str], present: Sequence[str]) -> alt.Sca
     return alt.Scale(domain=names, range=[colours[n] for n in names])
 
 
+def _signal_colour(colours: Mapping[str, str], present: Sequence[str], corner: str) -> alt.Color:
+    """The signal colour encoding, its legend inside the plot at ``corner`` (empty there)."""
+    return alt.Color(
+        "sample:N",
+        scale=_colour_scale(colours, present),
+        title="signal",
+        legend=alt.Legend(orient=corner, fillColor="white", padding=4),
+    )
+
+
 def loss_histogram(
     hist: pl.DataFrame,
     colours: Mapping[str, str],
@@ -166,12 +176,7 @@ def roc_chart(
         .encode(
             x=alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color(
-                "sample:N",
-                scale=_colour_scale(colours, present),
-                title="signal",
-                legend=alt.Legend(orient="bottom-right", fillColor="white", padding=4),
-            ),
+            color=_signal_colour(colours, present, "bottom-right"),
             tooltip=["sample:N", "fpr:Q", "tpr:Q"],
         )
     )
@@ -210,12 +215,7 @@ def rejection_chart(
                 scale=alt.Scale(type="log"),
                 axis=alt.Axis(format="~e", values=[10.0**k for k in range(0, 9)]),
             ),
-            color=alt.Color(
-                "sample:N",
-                scale=_colour_scale(colours, present),
-                title="signal",
-                legend=alt.Legend(orient="bottom-left", fillColor="white", padding=4),
-            ),
+            color=_signal_colour(colours, present, "bottom-left"),
             tooltip=["sample:N", "tpr:Q", "rejection:Q"],
         )
     )

@@ -132,16 +132,23 @@ class TrainingHistory:
         return asdict(self)
 
 
+def _blocks(h, widths: tuple[int, ...], cfg: VAEConfig, prefix: str):
+    """Dense -> activation -> BatchNormalization blocks named as upstream names them."""
+    import keras
+
+    for i, units in enumerate(widths):
+        h = keras.layers.Dense(units, name=f"{prefix}_{i}_dense")(h)
+        h = keras.layers.Activation(cfg.activation, name=f"{prefix}_{i}_activation")(h)
+        h = keras.layers.BatchNormalization(epsilon=cfg.bn_epsilon, name=f"{prefix}_{i}_bn")(h)
+    return h
+
+
 def build_encoder(cfg: VAEConfig):
     """Encoder ``x -> [z_mean, z_log_var]``."""
     import keras
 
     inputs = keras.Input(shape=(cfg.input_dim,), name="encoder_input")
-    h = inputs
-    for i, units in enumerate(cfg.encoder_layers):
-        h = keras.layers.Dense(units, name=f"encoder_{i}_dense")(h)
-        h = keras.layers.Activation(cfg.activation, name=f"encoder_{i}_activation")(h)
-        h = keras.layers.BatchNormalization(epsilon=cfg.bn_epsilon, name=f"encoder_{i}_bn")(h)
+    h = _blocks(inputs, cfg.encoder_layers, cfg, "encoder")
     z_mean = keras.layers.Dense(cfg.latent_dim, name="z_mean")(h)
     z_log_var = keras.layers.Dense(cfg.latent_dim, name="z_log_var")(h)
     return keras.Model(inputs, [z_mean, z_log_var], name="encoder")
@@ -152,11 +159,7 @@ def build_decoder(cfg: VAEConfig):
     import keras
 
     inputs = keras.Input(shape=(cfg.latent_dim,), name="decoder_input")
-    h = inputs
-    for i, units in enumerate(cfg.decoder_layers):
-        h = keras.layers.Dense(units, name=f"decoder_{i}_dense")(h)
-        h = keras.layers.Activation(cfg.activation, name=f"decoder_{i}_activation")(h)
-        h = keras.layers.BatchNormalization(epsilon=cfg.bn_epsilon, name=f"decoder_{i}_bn")(h)
+    h = _blocks(inputs, cfg.decoder_layers, cfg, "decoder")
     out = keras.layers.Dense(cfg.input_dim, name="decoder_output")(h)
     return keras.Model(inputs, out, name="decoder")
 
