@@ -155,6 +155,7 @@ class Evaluator:
         self._passes: dict[str, ScoringPass] = {}
         self._prepared: dict[tuple[str, str, str], Any] = {}
         self._bkg_refs: dict[tuple, BackgroundRef] = {}
+        self._last_guarded: dict[str, tuple[GuardSettings, GuardedScores]] = {}
         self._lock = threading.RLock()
 
     @classmethod
@@ -207,6 +208,16 @@ class Evaluator:
             self._prepared[key] = prepare(self.score_all()[name], self.parameterisation, kl_form)  # type: ignore[arg-type]
         return self._prepared[key]
 
+    def _guarded(self, name: str, kl_form: str, gs: GuardSettings) -> GuardedScores:
+        """Guarded scores of one sample; the last setting is kept, so asking again with only
+        the policy changed (the dashboard's worst-vs-drop sentence) costs no guard pass."""
+        last = self._last_guarded.get(name)
+        if last is not None and last[0] == gs:
+            return last[1]
+        guarded = guard(self._prepared_pass(name, kl_form), gs)
+        self._last_guarded[name] = (gs, guarded)
+        return guarded
+
     def check_signals(self, requested: tuple[str, ...] | None) -> tuple[str, ...]:
         if requested is None:
             return self.signal_names
@@ -229,7 +240,7 @@ class Evaluator:
             samples: dict[str, SampleResult] = {}
             for name in ("background", *signals):
                 sample = self.data.samples[name]
-                guarded = guard(self._prepared_pass(name, settings.kl_form), gs)
+                guarded = self._guarded(name, settings.kl_form, gs)
                 pol = apply_policy(guarded, settings.policy)
                 samples[name] = SampleResult(name, sample.role, guarded.counts, pol, guarded)
             # The sorted background depends only on what changes its scores: a clip change
