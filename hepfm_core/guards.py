@@ -11,7 +11,9 @@ most anomalous.
 
 Decisions about non-finite values (all arithmetic runs under ``np.errstate(all="ignore")``):
 
-- ``exp(s)`` above the float64 range is +inf, so the KL is +inf: ``KL_OVERFLOW``.
+- The KL is ``KL_OVERFLOW`` only where the KL itself exceeds float64: a row whose plain sum
+  overflows (``exp(s)`` is +inf from s = 709.78) is recomputed with ``exp(s - ln 2)`` in place
+  of ``exp(s) / 2``, so s up to about 710.47 (one dimension) still gives a finite KL.
 - A variance that underflows to 0 makes ``mu^2 / 0`` = +inf: ``RADIUS_OVERFLOW``; a latent
   dimension with ``mu == 0`` contributes 0 to the radius even then (no information, no NaN).
 - ``total = recon + beta * KL``; with ``beta == 0`` the KL is not used at all (so an overflowed
@@ -19,17 +21,23 @@ Decisions about non-finite values (all arithmetic runs under ``np.errstate(all="
   blamed on the larger of the two terms.
 - Rows whose ``finite`` bits say a stage was finite but whose latent arrays hold NaN/inf anyway
   are treated as ``ENCODER_NONFINITE`` (the arrays win over the bits).
-- The "unguarded" float32 / float16 counts follow IEEE range rules: a value overflows once its
-  magnitude reaches max + half an ulp (where rounding goes to inf), underflows to 0 at half the
-  smallest subnormal, and then 0 / 0 = NaN, x / 0 = inf, x / inf = 0, inf - inf = NaN, exactly
-  as upstream's arithmetic would (so a mu == 0 dimension over an underflowed variance counts).
+- The "unguarded" float32 / float16 counts come from real arithmetic in that type (numpy,
+  IEEE round-to-nearest): mu and z_log_var are first rounded to it (float16(255.95) = 256,
+  whose square is inf), every operation rounds, the KL and radius sums run term by term, and
+  0 / 0 = NaN, x / 0 = inf, inf - inf = NaN happen as in upstream's arithmetic (so a mu == 0
+  dimension over an underflowed variance counts). Only rows that a float64 bound cannot clear
+  are evaluated. The reconstruction counts come from the pass's bits, set where the float64
+  error would round to inf in that type (from max + half an ulp on, the shared
+  ``passes.overflow_threshold``). The total is ``recon + beta * KL`` evaluated in that type
+  too, so a finite reconstruction and a finite KL whose sum overflows count (float16:
+  40000 + 30000), and so does a non-finite KL at beta == 0 (upstream's 0 * inf is NaN).
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 import numpy as np
@@ -42,6 +50,7 @@ from hepfm_core.passes import (
     RECON_F16_OVERFLOW,
     RECON_F32_OVERFLOW,
     ScoringPass,
+    overflow_threshold,
 )
 
 Score = Literal["reconstruction", "kl", "total", "radius"]
@@ -92,7 +101,8 @@ _DESCRIPTIONS: dict[Cause, str] = {
     Cause.ENCODER_NONFINITE: "the encoder produced NaN or inf in z_mean or z_log_var",
     Cause.DECODER_NONFINITE: "the decoder produced NaN or inf in the reconstruction",
     Cause.KL_OVERFLOW: (
-        "the KL term overflowed float64: exp(z_log_var) above 1.8e308 (z_log_var > 709.78)"
+        "the KL divergence (or beta * KL in the total) exceeds float64's 1.8e308: e.g. a"
+        " z_log_var above about 710.5, or mu^2 and exp(z_log_var) summing past it"
     ),
     Cause.RECONSTRUCTION_OVERFLOW: "the reconstruction error is not finite in float64",
     Cause.RADIUS_OVERFLOW: (
@@ -180,16 +190,31 @@ def _variance(s: np.ndarray, parameterisation: str, kl_form: str) -> tuple[np.nd
     return v, (s if kl_form == "upstream" else np.log(v))
 
 
-def _kl_from(sum_mu2: np.ndarray, v: np.ndarray, log_v: np.ndarray) -> np.ndarray:
+_LN2 = math.log(2.0)
+
+
+def _kl_from(
+    sum_mu2: np.ndarray, v: np.ndarray, log_v: np.ndarray, s: np.ndarray | None = None
+) -> np.ndarray:
     """Per-row KL = -1/2 sum_j (1 + log_v - mu^2 - v), with sum_j mu^2 taken from the pass.
 
-    Splitting off the mu part means a clip recompute never has to read z_mean.
+    Splitting off the mu part means a clip recompute never has to read z_mean. ``s`` (exp
+    parameterisation only): rows that come out +inf, because some ``v = exp(s)`` overflowed,
+    are recomputed as 1/2 sum mu^2 + sum_j (exp(s_j - ln 2) - (1 + s_j) / 2), so they are +inf
+    only if the KL itself exceeds float64 (every term is >= 0: nothing cancels).
     """
     term = 1.0 + log_v
     term -= v
     kl = term.sum(axis=1)
     kl -= sum_mu2
     kl *= -0.5
+    if s is not None:
+        rows = np.flatnonzero(np.isposinf(kl))
+        if rows.size:
+            s_rows = s[rows]
+            half = np.exp(s_rows - _LN2)
+            half -= 0.5 * (1.0 + s_rows)
+            kl[rows] = half.sum(axis=1) + 0.5 * sum_mu2[rows]
     return kl
 
 
@@ -217,74 +242,83 @@ def _clipped_latent_score(
         v, log_v = _variance(s, parameterisation, kl_form)
         if which == "kl":
             sum_mu2 = np.asarray(pass_.sum_mu2[part], dtype=np.float64)
-            out[start : start + part.size] = _kl_from(sum_mu2, v, log_v)
+            exp_s = s if parameterisation == "exp" else None
+            out[start : start + part.size] = _kl_from(sum_mu2, v, log_v, exp_s)
         else:
             mu = np.take(np.asarray(pass_.z_mean), part, axis=0).astype(np.float64)
             out[start : start + part.size] = _radius_from(mu, mu * mu, v)
     return out
 
 
-# -- upstream precision emulation ---------------------------------------------------------
+# -- upstream precision ------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Range:
     """Where values round to +-inf (magnitude >= big) or to 0 (magnitude <= tiny) in a dtype."""
 
+    dtype: type[np.floating]
     big: float
     tiny: float
 
 
 def _range_of(dtype: type[np.floating]) -> _Range:
-    info = np.finfo(dtype)
     # Round-to-nearest: overflow from max + half an ulp on; underflow to 0 at half the
     # smallest subnormal and below (the tie goes to the even neighbour, 0).
-    top = float(info.max)
-    ulp = top - float(np.nextafter(info.max, info.dtype.type(0)))
-    big = top + ulp / 2
-    return _Range(big=big, tiny=float(info.smallest_subnormal) / 2)
+    tiny = float(np.finfo(dtype).smallest_subnormal) / 2
+    return _Range(dtype=dtype, big=overflow_threshold(dtype), tiny=tiny)
 
 
 _F32 = _range_of(np.float32)
 _F16 = _range_of(np.float16)
 
 
-def _in_range(x: np.ndarray, rng: _Range) -> np.ndarray:
-    """``x`` (float64) with over- and underflow of the emulated dtype applied; NaN stays NaN."""
-    mag = np.abs(x)
-    out = np.where(mag >= rng.big, np.copysign(np.inf, x), x)
-    out[mag <= rng.tiny] = 0.0
-    return out
-
-
-def _running_sum(terms: np.ndarray, rng: _Range) -> np.ndarray:
-    """Sum over axis 1 term by term, each partial sum rounded into the emulated range."""
+def _running_sum(terms: np.ndarray) -> np.ndarray:
+    """Sum over axis 1 term by term in the terms' own dtype (each partial sum rounds)."""
     acc = terms[:, 0].copy()
     for j in range(1, terms.shape[1]):
-        acc = _in_range(acc + terms[:, j], rng)
+        acc += terms[:, j]
     return acc
 
 
-def _emulated_nonfinite(
-    mu: np.ndarray, s: np.ndarray, rng: _Range, parameterisation: str, kl_form: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Would unclipped KL / radius of these rows be non-finite in the emulated dtype?
-
-    Evaluated in float64 with every intermediate (casts, mu^2, v, each term, the running sum)
-    pushed through the dtype's range, so inf - inf = NaN, x / 0 = inf and 0 / 0 = NaN happen
-    as they would upstream. Mantissa rounding is not emulated.
-    """
-    r = _in_range
-    mu = r(mu, rng)
-    s = r(s, rng)
-    mu2 = r(mu * mu, rng)
+def _lowp_parts(
+    mu: np.ndarray, s: np.ndarray, dtype: type[np.floating], parameterisation: str, kl_form: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``mu^2``, ``v`` and the KL terms ``(1 + log v) - mu^2 - v`` as upstream computes them
+    in ``dtype``: inputs rounded to it first, every operation rounding (call under errstate)."""
+    m = np.asarray(mu).astype(dtype)
+    z = np.asarray(s).astype(dtype)
+    mu2 = m * m
     if parameterisation == "exp":
-        v = r(np.exp(s), rng)
-        log_v = s
+        v = np.exp(z)
+        log_v = z
     else:
-        v = r(r(np.logaddexp(0.0, s), rng) + SOFTPLUS_EPS, rng)
-        log_v = s if kl_form == "upstream" else r(np.log(v), rng)
-    term = r(r(r(1.0 + log_v, rng) - mu2, rng) - v, rng)
-    kl_bad = ~np.isfinite(_running_sum(term, rng))
-    radius_bad = ~np.isfinite(_running_sum(r(mu2 / v, rng), rng))
+        v = np.logaddexp(dtype(0), z)
+        v += dtype(SOFTPLUS_EPS)
+        log_v = z if kl_form == "upstream" else np.log(v)
+    term = dtype(1) + log_v
+    term -= mu2
+    term -= v
+    return mu2, v, term
+
+
+def _lowp_kl(
+    mu: np.ndarray, s: np.ndarray, dtype: type[np.floating], parameterisation: str, kl_form: str
+) -> np.ndarray:
+    """Upstream's unclipped per-row KL, -0.5 * sum_j term_j, computed for real in ``dtype``."""
+    _, _, term = _lowp_parts(mu, s, dtype, parameterisation, kl_form)
+    return dtype(-0.5) * _running_sum(term)
+
+
+def _lowp_nonfinite(
+    mu: np.ndarray, s: np.ndarray, dtype: type[np.floating], parameterisation: str, kl_form: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Would unclipped KL / radius of these rows be non-finite in ``dtype``?
+
+    Real ``dtype`` arithmetic, so rounding (float16(255.95) = 256, whose square is inf),
+    inf - inf = NaN, x / 0 = inf and 0 / 0 = NaN all happen as they would upstream.
+    """
+    mu2, v, term = _lowp_parts(mu, s, dtype, parameterisation, kl_form)
+    kl_bad = ~np.isfinite(_running_sum(term))
+    radius_bad = ~np.isfinite(_running_sum(mu2 / v))
     return kl_bad, radius_bad
 
 
@@ -304,7 +338,12 @@ class PreparedPass:
     ``latent_cause`` / ``recon_cause``: the stage cause (input, encoder[, decoder]) for scores
     built from the latent only or from the reconstruction.
     ``unguarded_f32`` / ``unguarded_f16``: per score, how many events upstream's unclipped
-    computation in that precision would have left NaN or inf.
+    computation in that precision would have left NaN or inf; for ``"total"`` only those
+    whose reconstruction or KL already is (:meth:`unguarded_nonfinite` adds the events whose
+    sum ``recon + beta * KL`` overflows, which depends on beta). ``total_bad_f32`` /
+    ``total_bad_f16``: those events' indices. ``kl_mag``: float32, half the KL screen bound
+    (1/2 sum_j (1 + abs(log v) + mu^2 + v), at least max abs(s) / 2), above abs(KL) in either
+    precision up to rounding, to screen the sum.
     """
 
     pass_: ScoringPass
@@ -322,10 +361,55 @@ class PreparedPass:
     recon_counts: dict[str, int]
     unguarded_f32: dict[str, int]
     unguarded_f16: dict[str, int]
+    kl_mag: np.ndarray
+    total_bad_f32: np.ndarray
+    total_bad_f16: np.ndarray
+    _total_memo: dict[tuple[str, float], int] = field(default_factory=dict, repr=False)
 
     @property
     def n_events(self) -> int:
         return int(self.kl.shape[0])
+
+    def unguarded_nonfinite(self, score: Score, beta: float) -> tuple[int, int]:
+        """(float32, float16) counts of events upstream's unclipped ``score`` would have lost.
+
+        For the total, ``recon + beta * KL`` is evaluated in that precision (memoised per beta:
+        a clip change does not repeat it).
+        """
+        if score != "total":
+            return self.unguarded_f32[score], self.unguarded_f16[score]
+        counts = []
+        for rng, bad in ((_F32, self.total_bad_f32), (_F16, self.total_bad_f16)):
+            key = (rng.dtype.__name__, float(beta))
+            if key not in self._total_memo:
+                self._total_memo[key] = bad.size + _sum_overflows(self, rng, bad, float(beta))
+            counts.append(self._total_memo[key])
+        return counts[0], counts[1]
+
+
+def _sum_overflows(prepared: PreparedPass, rng: _Range, bad: np.ndarray, beta: float) -> int:
+    """Events outside ``bad`` whose ``recon + beta * KL`` is non-finite in ``rng.dtype``.
+
+    Both terms are finite there. The screen ``abs(recon) + beta * kl_mag < big / 2``
+    clears most events (every rounding together stays far below a factor 2); the rest get
+    upstream's KL recomputed for real in the dtype, ``RECOMPUTE_ROWS`` at a time.
+    """
+    pass_ = prepared.pass_
+    dtype = rng.dtype
+    with np.errstate(all="ignore"):
+        reach = np.abs(np.asarray(pass_.recon, dtype=np.float64))
+        reach += beta * prepared.kl_mag
+        rows = np.setdiff1d(np.flatnonzero(~(reach < rng.big / 2)), bad, assume_unique=True)
+        found = 0
+        for start in range(0, rows.size, RECOMPUTE_ROWS):
+            part = rows[start : start + RECOMPUTE_ROWS]
+            mu = np.take(np.asarray(pass_.z_mean), part, axis=0)
+            s = np.take(np.asarray(pass_.z_log_var), part, axis=0)
+            kl = _lowp_kl(mu, s, dtype, prepared.parameterisation, prepared.kl_form)
+            total = np.asarray(pass_.recon[part]).astype(dtype)
+            total += dtype(beta) * kl
+            found += int(np.count_nonzero(~np.isfinite(total)))
+    return found
 
 
 def _check_pass(pass_: ScoringPass) -> tuple[int, int]:
@@ -361,6 +445,7 @@ def prepare(
     n, _ = _check_pass(pass_)
     kl = np.empty(n)
     radius = np.empty(n)
+    kl_mag = np.empty(n, dtype=np.float32)
     s_min = np.empty(n, dtype=np.float32)
     s_max = np.empty(n, dtype=np.float32)
     latent_cause = np.zeros(n, dtype=np.uint8)
@@ -393,15 +478,18 @@ def prepare(
 
             mu2 = mu * mu
             v, log_v = _variance(s, parameterisation, kl_form)
-            kl[sl] = _kl_from(np.asarray(pass_.sum_mu2[sl], dtype=np.float64), v, log_v)
+            exp_s = s if parameterisation == "exp" else None
+            kl[sl] = _kl_from(np.asarray(pass_.sum_mu2[sl], dtype=np.float64), v, log_v, exp_s)
             radius[sl] = _radius_from(mu, mu2, v)
 
-            # Screens: a row whose float64 magnitudes bound every emulated intermediate well
-            # below the dtype's overflow (and, for the radius, no variance near underflow)
-            # cannot go non-finite there; only the other rows need the full emulation. The
-            # factor 1/2 absorbs the emulation's own flushes to 0 (softplus + 1e-6, say).
+            # Screens: a row whose float64 magnitudes bound every low-precision intermediate
+            # well below the dtype's overflow (and, for the radius, no variance near
+            # underflow) cannot go non-finite there; only the other rows are evaluated in the
+            # dtype. The factor 1/2 absorbs every rounding on the way (inputs rounded to the
+            # dtype, exp of a rounded s, k partial sums, subnormal variances) with room.
             kl_bound = (1.0 + np.abs(log_v) + mu2 + v).sum(axis=1)
             np.maximum(kl_bound, np.abs(s).max(axis=1), out=kl_bound)
+            kl_mag[sl] = 0.5 * kl_bound
             rad_bound = (mu2 / v).sum(axis=1)
             np.maximum(rad_bound, np.maximum(mu2, v).max(axis=1), out=rad_bound)
             np.maximum(rad_bound, np.abs(s).max(axis=1), out=rad_bound)
@@ -412,8 +500,8 @@ def prepare(
                 rad_unsafe = ~((rad_bound < limit) & (v_min > rng.tiny * 2))
                 rows = np.flatnonzero(enc_ok & (kl_unsafe | rad_unsafe))
                 if rows.size:
-                    kl_bad, rad_bad = _emulated_nonfinite(
-                        mu[rows], s[rows], rng, parameterisation, kl_form
+                    kl_bad, rad_bad = _lowp_nonfinite(
+                        mu[rows], s[rows], rng.dtype, parameterisation, kl_form
                     )
                     kl_flag[start + rows] = kl_bad
                     rad_flag[start + rows] = rad_bad
@@ -422,16 +510,18 @@ def prepare(
     latent_bad = latent_cause != Cause.OK
     recon_bad = recon_cause != Cause.OK
     unguarded: list[dict[str, int]] = []
+    total_bad: list[np.ndarray] = []
     for kl_flag, rad_flag, recon_bit in (
         (kl_f32, rad_f32, RECON_F32_OVERFLOW),
         (kl_f16, rad_f16, RECON_F16_OVERFLOW),
     ):
         recon_flag = recon_bad | ((finite_bits & recon_bit) != 0)
+        total_bad.append(_frozen(np.flatnonzero(recon_flag | kl_flag)))
         unguarded.append(
             {
                 "reconstruction": int(np.count_nonzero(recon_flag)),
                 "kl": int(np.count_nonzero(latent_bad | kl_flag)),
-                "total": int(np.count_nonzero(recon_flag | kl_flag)),
+                "total": int(total_bad[-1].size),
                 "radius": int(np.count_nonzero(latent_bad | rad_flag)),
             }
         )
@@ -452,6 +542,9 @@ def prepare(
         recon_counts=_stage_counts(recon_cause),
         unguarded_f32=unguarded[0],
         unguarded_f16=unguarded[1],
+        kl_mag=_frozen(kl_mag),
+        total_bad_f32=total_bad[0],
+        total_bad_f16=total_bad[1],
     )
 
 
@@ -463,7 +556,8 @@ class GuardCounts:
     ``by_cause``: every cause label, zeros included. ``outside_clip``: events with finite
     encoder output and some z_log_var outside the clip bounds (0 without a clip).
     ``unguarded_nonfinite_f32`` / ``_f16``: events whose score, computed as upstream did (no
-    clip) in that precision, would have been NaN or inf, i.e. what the guard saved.
+    clip) in that precision, would have been NaN or inf, i.e. what the guard saved (for the
+    total, ``recon + beta * KL`` at this beta, the sum's own overflow included).
     """
 
     total: int
@@ -590,12 +684,13 @@ def guard(prepared: PreparedPass, settings: GuardSettings) -> GuardedScores:
             by_cause[Cause(int(cause)).label] += int(count)
         by_cause[Cause.OK.label] -= int(overflow.size)
 
+    unguarded_f32, unguarded_f16 = prepared.unguarded_nonfinite(score, beta)
     counts = GuardCounts(
         total=prepared.n_events,
         by_cause=by_cause,
         outside_clip=int(rows.size),
-        unguarded_nonfinite_f32=prepared.unguarded_f32[score],
-        unguarded_nonfinite_f16=prepared.unguarded_f16[score],
+        unguarded_nonfinite_f32=unguarded_f32,
+        unguarded_nonfinite_f16=unguarded_f16,
     )
     return GuardedScores(
         scores=_frozen(values), causes=_frozen(causes), settings=settings, counts=counts

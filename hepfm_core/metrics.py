@@ -34,6 +34,11 @@ STATUS_NO_SIGNAL = "no_signal_events"
 STATUS_INSUFFICIENT_BACKGROUND = "insufficient_background"
 STATUS_TIED_BACKGROUND = "tied_background"
 
+EFF_CL = 0.6827
+"""Confidence level of the efficiency intervals: the central 1-sigma (68.27 %) band."""
+EFF_INTERVAL = "Clopper-Pearson, 68.27 % central"
+"""How efficiency intervals are computed, for docs and table captions to cite."""
+
 # Tolerance, in events, when turning a target efficiency into an event count: 1e-3 * 1e5 may
 # round to 99.99999999999999, which must still allow 100 background events to pass.
 _COUNT_TOL = 1e-9
@@ -80,6 +85,10 @@ class WorkingPoint:
     degenerate :class:`Separation`. ``eff_sig`` is None unless the status is ``"ok"``.
     ``reason`` explains any status but a plain ``"ok"`` (for ``"ok"`` it notes a shortfall
     of the achieved efficiency caused by ties, if any).
+    ``eff_sig_err`` is the binomial (Wald) error, 0 at an efficiency of 0 or 1;
+    ``eff_sig_lower`` / ``eff_sig_upper`` and ``achieved_bkg_eff_lower`` / ``_upper`` are
+    exact :data:`EFF_INTERVAL` intervals from the passing and total event counts, which stay
+    meaningful there (no signal passing out of 100 still allows up to 1.8 %).
     """
 
     target_bkg_eff: float
@@ -90,6 +99,10 @@ class WorkingPoint:
     achieved_bkg_eff: float | None
     threshold: float | None
     n_bkg_pass: int | None
+    eff_sig_lower: float | None = None
+    eff_sig_upper: float | None = None
+    achieved_bkg_eff_lower: float | None = None
+    achieved_bkg_eff_upper: float | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """Strict-JSON-safe dict; a threshold of +-inf (nothing / everything passes) is null."""
@@ -103,6 +116,10 @@ class WorkingPoint:
             "achieved_bkg_eff": _json_float(self.achieved_bkg_eff),
             "threshold": _json_float(self.threshold),
             "n_bkg_pass": self.n_bkg_pass,
+            "eff_sig_lower": _json_float(self.eff_sig_lower),
+            "eff_sig_upper": _json_float(self.eff_sig_upper),
+            "achieved_bkg_eff_lower": _json_float(self.achieved_bkg_eff_lower),
+            "achieved_bkg_eff_upper": _json_float(self.achieved_bkg_eff_upper),
         }
 
 
@@ -149,6 +166,14 @@ class Separation:
             },
             "eff_at_bkg_eff_err": {
                 format_eff(wp.target_bkg_eff): _json_float(wp.eff_sig_err)
+                for wp in self.working_points
+            },
+            "eff_at_bkg_eff_lower": {
+                format_eff(wp.target_bkg_eff): _json_float(wp.eff_sig_lower)
+                for wp in self.working_points
+            },
+            "eff_at_bkg_eff_upper": {
+                format_eff(wp.target_bkg_eff): _json_float(wp.eff_sig_upper)
                 for wp in self.working_points
             },
             "working_points": [wp.to_json_dict() for wp in self.working_points],
@@ -201,6 +226,10 @@ def hanley_mcneil_se(auc: float, n_signal: int, n_background: int) -> float:
     ``Q1 = A/(2-A)`` (two signal events both above one background event) and
     ``Q2 = 2A^2/(1+A)`` (one signal event above two background events);
     ``SE^2 = [A(1-A) + (n_s-1)(Q1-A^2) + (n_b-1)(Q2-A^2)] / (n_s n_b)``.
+    Evaluated in the cancellation-free form ``Q1-A^2 = A(1-A)^2/(2-A)``,
+    ``Q2-A^2 = A^2(1-A)/(1+A)``, i.e. ``SE^2 = A(1-A) [1 + (n_s-1)(1-A)/(2-A) +
+    (n_b-1)A/(1+A)] / (n_s n_b)``: near A = 1 the differences ``Q - A^2`` would otherwise lose
+    every digit (``1 - A`` itself is exact for A >= 1/2).
     """
     a = float(auc)
     if not 0.0 <= a <= 1.0:
@@ -208,13 +237,49 @@ def hanley_mcneil_se(auc: float, n_signal: int, n_background: int) -> float:
     if n_signal < 1 or n_background < 1:
         raise ValueError("the AUC error needs at least one signal and one background event")
     with np.errstate(all="raise"):
-        q1 = a / (2.0 - a)
-        q2 = 2.0 * a * a / (1.0 + a)
-        var = (
-            a * (1.0 - a) + (n_signal - 1) * (q1 - a * a) + (n_background - 1) * (q2 - a * a)
-        ) / (float(n_signal) * float(n_background))
-    # Both Q - A^2 terms are >= 0 analytically; clamp rounding just below zero.
-    return math.sqrt(max(var, 0.0))
+        b = 1.0 - a
+        bracket = 1.0 + (n_signal - 1) * b / (2.0 - a) + (n_background - 1) * a / (1.0 + a)
+        var = a * b * bracket / (float(n_signal) * float(n_background))
+    return math.sqrt(var)
+
+
+def clopper_pearson(k: Any, n: Any, cl: float = EFF_CL) -> tuple[Any, Any]:
+    """Exact (Clopper-Pearson) central ``cl`` interval of a binomial proportion ``k / n``.
+
+    Why: the Wald error sqrt(p(1-p)/n) is 0 at p = 0 or 1, exactly where a tight cut leaves
+    few events. ``lo`` is the ``(1-cl)/2`` quantile of Beta(k, n-k+1) (0 for k = 0), ``hi``
+    the ``(1+cl)/2`` quantile of Beta(k+1, n-k) (1 for k = n). Scalars give floats, arrays
+    (broadcast) give arrays. Raises ``ValueError`` unless 0 <= k <= n, n >= 1, integers,
+    and 0 < cl < 1.
+    """
+    # Lazy import. betaincinv(a, b, q) is scipy.stats.beta.ppf(q, a, b) as a plain ufunc:
+    # about 20 times less overhead per call and no scipy.stats import.
+    from scipy.special import betaincinv
+
+    k_arr = np.asarray(k)
+    n_arr = np.asarray(n)
+    if not 0.0 < cl < 1.0:
+        raise ValueError(f"a confidence level lies in (0, 1), got {cl!r}")
+    if (
+        k_arr.dtype.kind not in "iuf"
+        or n_arr.dtype.kind not in "iuf"
+        or not np.all(np.isfinite(n_arr))
+        or np.any(k_arr != np.floor(k_arr))
+        or np.any(n_arr != np.floor(n_arr))
+        or np.any(n_arr < 1)
+        or np.any(k_arr < 0)
+        or np.any(k_arr > n_arr)
+    ):
+        raise ValueError(f"need integer counts with 0 <= k <= n and n >= 1, got k={k!r}, n={n!r}")
+    kf, nf = np.broadcast_arrays(k_arr.astype(np.float64), n_arr.astype(np.float64))
+    alpha = 1.0 - cl
+    with np.errstate(all="ignore"):
+        # Beta(0, .) and Beta(., 0) are the k = 0 and k = n edges: fed 1 instead, then replaced.
+        lo = np.where(kf > 0, betaincinv(np.maximum(kf, 1.0), nf - kf + 1.0, alpha / 2), 0.0)
+        hi = np.where(kf < nf, betaincinv(kf + 1.0, np.maximum(nf - kf, 1.0), 1.0 - alpha / 2), 1.0)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
 
 
 def thin_roc(roc: RocCurve, max_points: int = 1000) -> RocCurve:
@@ -420,6 +485,7 @@ class _Core:
                 f"background ties at the cut: the loosest cut with eff_B <= {key} passes only "
                 f"{n_pass} background events (need >= {min_bkg_pass})"
             )
+            bkg_lo, bkg_hi = clopper_pearson(n_pass, nb)
             return WorkingPoint(
                 target_bkg_eff=target,
                 status=STATUS_TIED_BACKGROUND,
@@ -429,6 +495,8 @@ class _Core:
                 achieved_bkg_eff=achieved,
                 threshold=threshold,
                 n_bkg_pass=n_pass,
+                achieved_bkg_eff_lower=bkg_lo,
+                achieved_bkg_eff_upper=bkg_hi,
             )
         reason = None
         if n_pass < allowed:
@@ -437,6 +505,9 @@ class _Core:
                 f"({n_pass} events) instead of {key}"
             )
         eff = n_sig / ns
+        (sig_lo, bkg_lo), (sig_hi, bkg_hi) = clopper_pearson(
+            np.array([n_sig, n_pass]), np.array([ns, nb])
+        )
         return WorkingPoint(
             target_bkg_eff=target,
             status=STATUS_OK,
@@ -446,6 +517,10 @@ class _Core:
             achieved_bkg_eff=achieved,
             threshold=threshold,
             n_bkg_pass=n_pass,
+            eff_sig_lower=float(sig_lo),
+            eff_sig_upper=float(sig_hi),
+            achieved_bkg_eff_lower=float(bkg_lo),
+            achieved_bkg_eff_upper=float(bkg_hi),
         )
 
     def max_sic(
@@ -549,3 +624,15 @@ def _json_float(x: float | None) -> float | None:
         return None
     v = float(x)
     return v if math.isfinite(v) else None
+
+
+def withheld_separation(
+    status: str,
+    reason: str,
+    n_background: int,
+    n_signal: int,
+    bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+) -> Separation:
+    """A separation whose numbers are withheld for a reason found upstream of the metrics
+    (e.g. inputs that are mostly fill values): the status and reason, every number None."""
+    return _degenerate(status, reason, n_background, n_signal, _check_effs(bkg_effs))

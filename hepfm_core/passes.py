@@ -22,6 +22,22 @@ RECON_F32_OVERFLOW = np.uint8(8)
 RECON_F16_OVERFLOW = np.uint8(16)
 
 
+def overflow_threshold(dtype: type[np.floating]) -> float:
+    """The smallest magnitude that rounds to +-inf in ``dtype``: max + half an ulp.
+
+    Round-to-nearest sends everything below it to a finite value (65510 becomes 65504 in
+    float16) and the tie at it to inf (max has an odd mantissa), so "overflows" is
+    ``abs(x) >= overflow_threshold(dtype)``. Shared by the scoring pass and the guards.
+    """
+    info = np.finfo(dtype)
+    top = float(info.max)
+    return top + (top - float(np.nextafter(info.max, info.dtype.type(0)))) / 2
+
+
+F32_OVERFLOW = overflow_threshold(np.float32)
+F16_OVERFLOW = overflow_threshold(np.float16)
+
+
 @dataclass(frozen=True, eq=False)
 class ScoringPass:
     """Per-event outputs of encoder and decoder for one sample (z = z_mean, float32 model).

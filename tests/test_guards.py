@@ -3,6 +3,7 @@ the counts of what upstream's unguarded float32 / float16 computation would have
 
 from __future__ import annotations
 
+import decimal
 import math
 
 import numpy as np
@@ -93,7 +94,13 @@ def reference(p: ScoringPass, cfg: GuardSettings) -> tuple[np.ndarray, np.ndarra
         else:
             v = np.logaddexp(0.0, s) + 1e-6
             log_v = s if cfg.kl_form == "upstream" else np.log(v)
-        kl = -0.5 * np.sum(1.0 + log_v - mu**2 - v, axis=1)
+        # The KL in extended precision (x86 long double reaches 1e4932), rounded to float64
+        # once: +inf exactly where the KL itself exceeds float64, not where exp(s) alone does.
+        ld = np.longdouble
+        assert np.finfo(ld).maxexp > 1024, "the reference needs an extended long double"
+        v_ld = np.exp(s.astype(ld)) if cfg.parameterisation == "exp" else v.astype(ld)
+        kl_ld = -0.5 * np.sum(1 + log_v.astype(ld) - mu.astype(ld) ** 2 - v_ld, axis=1)
+        kl = kl_ld.astype(np.float64)
         kl_scale = 0.5 * np.sum(1.0 + np.abs(log_v) + mu**2 + v, axis=1)
         radius = np.sum(np.where(mu == 0, 0.0, mu**2 / v), axis=1)
         recon = p.recon
@@ -561,6 +568,177 @@ def test_emulation_agrees_with_real_low_precision_arithmetic(dtype, mu_scale, s_
         real = _upstream_nonfinite(mu32, s32, dtype, score)
         assert 0 < real < n
         assert getattr(prepared, name)[score] == real, score
+
+
+# -- float16 / float32 rounding, the total's own overflow ---------------------------------
+def _upstream_latent(
+    mu: np.ndarray, s: np.ndarray, dtype, kind: str = "exp", form: str = "true"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Upstream's unclipped per-event KL and radius computed for real in ``dtype``.
+
+    Inputs are rounded to ``dtype`` first and every operation rounds, as upstream's own
+    arithmetic does: KL = -0.5 * (((1 + log v) - mu^2) - v) summed term by term.
+    """
+    with np.errstate(all="ignore"):
+        m = np.asarray(mu).astype(dtype)
+        z = np.asarray(s).astype(dtype)
+        if kind == "exp":
+            v, log_v = np.exp(z), z
+        else:
+            v = np.logaddexp(dtype(0), z) + dtype(1e-6)
+            log_v = z if form == "upstream" else np.log(v)
+        kl_terms = dtype(1) + log_v - m * m - v
+        rad_terms = (m * m) / v
+        kl, radius = kl_terms[:, 0], rad_terms[:, 0]
+        for j in range(1, z.shape[1]):
+            kl = kl + kl_terms[:, j]
+            radius = radius + rad_terms[:, j]
+        kl = dtype(-0.5) * kl
+    assert kl.dtype == radius.dtype == dtype
+    return kl, radius
+
+
+def _upstream_total_nonfinite(recon: np.ndarray, kl: np.ndarray, beta: float, dtype) -> int:
+    """Events whose upstream total ``recon + beta * KL`` is non-finite in ``dtype``."""
+    with np.errstate(all="ignore"):
+        total = np.asarray(recon).astype(dtype) + dtype(beta) * kl
+    assert total.dtype == dtype
+    return int(np.count_nonzero(~np.isfinite(total)))
+
+
+def test_float16_counts_round_the_inputs_first() -> None:
+    # float16(255.95) = 256 and 256^2 = 65536 is inf; float16(11.0899) = 11.09 and its exp is
+    # 65536 in float16 too. A range check on the unrounded values calls both finite.
+    with np.errstate(all="ignore"):
+        assert np.isinf(np.float16(255.95) ** 2)
+        assert np.isinf(np.exp(np.float16(11.0899)))
+    # unrounded, both stay below float16's overflow threshold, 65504 + half an ulp = 65520
+    assert 255.95**2 < 65520 and math.exp(11.0899) < 65520
+    mu = np.array([[255.95, 0.5], [0.5, 0.5], [0.5, 0.5]])
+    s = np.array([[0.0, 0.0], [11.0899, 0.0], [0.0, 0.0]])
+    p = make_pass(mu, s)
+    kl16, rad16 = _upstream_latent(p.z_mean, p.z_log_var, np.float16)
+    assert np.isfinite(kl16).tolist() == [False, False, True]
+    assert np.isfinite(rad16).tolist() == [False, True, True]
+    g = {score: run(p, score=score).counts for score in SCORES}
+    assert g["kl"].unguarded_nonfinite_f16 == 2
+    assert g["radius"].unguarded_nonfinite_f16 == 1
+    assert g["total"].unguarded_nonfinite_f16 == 2
+    assert all(c.unguarded_nonfinite_f32 == 0 for c in g.values())
+
+
+def _near_thresholds(dtype, seed: int, n: int = 4000, k: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Latent values scattered around where ``dtype`` overflows or underflows, as float32."""
+    rng = np.random.default_rng(seed)
+    if dtype is np.float16:
+        mu_edge, s_hi, s_lo, s_big = 256.0, 11.09, -17.33, 65520.0
+    else:
+        mu_edge, s_hi, s_lo, s_big = 1.8446744e19, 88.72, -103.28, 3.4e38
+    mu = rng.standard_normal((n, k))
+    s = rng.standard_normal((n, k))
+    pick = rng.random((n, k))
+    mu[pick < 0.2] = mu_edge * rng.uniform(0.995, 1.005, np.count_nonzero(pick < 0.2))
+    # a few large-but-finite terms whose running sum may overflow
+    mid = (pick >= 0.2) & (pick < 0.35)
+    mu[mid] = mu_edge * rng.uniform(0.55, 0.8, np.count_nonzero(mid))
+    pick = rng.random((n, k))
+    hi, lo, big = pick < 0.1, (pick >= 0.1) & (pick < 0.2), (pick >= 0.2) & (pick < 0.25)
+    s[hi] = s_hi + rng.uniform(-0.02, 0.02, np.count_nonzero(hi))
+    s[lo] = s_lo + rng.uniform(-0.5, 0.5, np.count_nonzero(lo))
+    s[big] = s_big * rng.uniform(0.99, 1.0, np.count_nonzero(big))
+    return mu.astype(np.float32), s.astype(np.float32)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize(("kind", "form"), FORMS)
+def test_unguarded_counts_equal_real_arithmetic_near_the_thresholds(dtype, kind, form) -> None:
+    mu, s = _near_thresholds(dtype, seed=3)
+    p = make_pass(mu, s)
+    prepared = prepare(p, kind, form)
+    name = "unguarded_f16" if dtype is np.float16 else "unguarded_f32"
+    kl, radius = _upstream_latent(p.z_mean, p.z_log_var, dtype, kind, form)
+    for score, values in (("kl", kl), ("radius", radius)):
+        real = int(np.count_nonzero(~np.isfinite(values)))
+        assert 0 < real < p.n_events, score
+        assert getattr(prepared, name)[score] == real, score
+
+
+def test_total_counts_an_overflow_of_the_sum_itself() -> None:
+    # float16: reconstruction 40000 and KL = mu^2 / 2 = 30000 are each finite, their sum is not
+    mu = np.array([[math.sqrt(60000.0), 0.0], [0.5, 0.0]])
+    s = np.zeros((2, 2))
+    recon = np.array([40000.0, 1.0])
+    p = make_pass(mu, s, recon=recon)
+    kl16, _ = _upstream_latent(p.z_mean, p.z_log_var, np.float16)
+    assert np.isfinite(kl16).all() and 29000 < float(kl16[0]) < 31000
+    assert _upstream_total_nonfinite(recon, kl16, 1.0, np.float16) == 1
+    assert _upstream_total_nonfinite(recon, kl16, 0.25, np.float16) == 0
+    prepared = prepare(p)
+    for beta, want in ((1.0, 1), (0.25, 0), (0.0, 0), (3.0, 1)):
+        c = guard(prepared, GuardSettings(score="total", beta=beta)).counts
+        assert (c.unguarded_nonfinite_f32, c.unguarded_nonfinite_f16) == (0, want), beta
+    for score in ("reconstruction", "kl"):
+        assert guard(prepared, GuardSettings(score=score)).counts.unguarded_nonfinite_f16 == 0
+    # float32: reconstruction 2e38 and KL 1.5e38 (three mu^2 of 1e38) are finite, the sum not
+    p = make_pass([[1e19, 1e19, 1e19]], [[0.0, 0.0, 0.0]], recon=[2e38])
+    kl32, _ = _upstream_latent(p.z_mean, p.z_log_var, np.float32)
+    assert np.isfinite(kl32).all()
+    assert _upstream_total_nonfinite(p.recon, kl32, 1.0, np.float32) == 1
+    c = run(p, score="total", beta=1.0).counts
+    assert (c.unguarded_nonfinite_f32, c.unguarded_nonfinite_f16) == (1, 1)
+    assert run(p, score="total", beta=0.1).counts.unguarded_nonfinite_f32 == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize(("kind", "form"), FORMS)
+def test_unguarded_total_equals_real_arithmetic(dtype, kind, form) -> None:
+    rng = np.random.default_rng(11)
+    n, k = 3000, 4
+    top = 65504.0 if dtype is np.float16 else 3.4028235e38
+    mu = rng.standard_normal((n, k)) * math.sqrt(top / k) * rng.random((n, 1))
+    s = rng.standard_normal((n, k))
+    s[rng.random((n, k)) < 0.02] = 11.1 if dtype is np.float16 else 88.8
+    recon = top * rng.uniform(0.0, 1.01, n)
+    with np.errstate(over="ignore"):
+        f16 = ~np.isfinite(recon.astype(np.float16))
+        f32 = ~np.isfinite(recon.astype(np.float32))
+    p = make_pass(mu.astype(np.float32), s, recon=recon, recon_f16=f16, recon_f32=f32)
+    prepared = prepare(p, kind, form)
+    kl, _ = _upstream_latent(p.z_mean, p.z_log_var, dtype, kind, form)
+    attr = "unguarded_nonfinite_f16" if dtype is np.float16 else "unguarded_nonfinite_f32"
+    for beta in (0.0, 0.3, 1.0, 2.5):
+        real = _upstream_total_nonfinite(recon, kl, beta, dtype)
+        assert 0 < real < n
+        cfg = GuardSettings(score="total", beta=beta, parameterisation=kind, kl_form=form)
+        assert getattr(guard(prepared, cfg).counts, attr) == real, beta
+
+
+# -- a KL that exp(s) overflows but that itself fits float64 -----------------------------------
+def _half_exp_minus(s: int, shift: int) -> float:
+    """(exp(s) - shift) / 2 with 50 significant digits, rounded to float64 once."""
+    ctx = decimal.Context(prec=50)
+    return float(ctx.divide(ctx.subtract(ctx.exp(decimal.Decimal(s)), shift), 2))
+
+
+def test_kl_overflow_only_when_the_kl_itself_exceeds_float64() -> None:
+    # s = 710: exp(s) = 2.23e308 overflows, but KL = (exp(710) - 1 - 710) / 2 = 1.12e308 fits.
+    # s = 711: KL = 3.0e308 does not; two dimensions at 710 add up to 2.23e308, neither.
+    p = make_pass([[0.0, 0.0]] * 3, [[710.0, 0.0], [711.0, 0.0], [710.0, 710.0]], recon=[1.0] * 3)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.exp(710.0))
+    want = _half_exp_minus(710, 711)
+    assert want == pytest.approx(1.117e308, rel=1e-3)
+    g = run(p, score="kl")
+    assert g.causes.tolist() == [Cause.OK, Cause.KL_OVERFLOW, Cause.KL_OVERFLOW]
+    assert g.scores[0] == pytest.approx(want, rel=1e-12)
+    # the clip path: 711 clipped to 710 gives the same finite KL
+    g = run(p, score="kl", clip=(-math.inf, 710.0))
+    assert g.causes.tolist() == [Cause.OK, Cause.OK, Cause.KL_OVERFLOW]
+    assert g.scores[1] == pytest.approx(want, rel=1e-12)
+    # total: beta * KL decides
+    assert run(p, score="total", beta=1.0).causes.tolist() == [0, 4, 4]
+    assert run(p, score="total", beta=2.0).causes.tolist() == [4, 4, 4]
+    assert "710" in Cause.KL_OVERFLOW.description
 
 
 # -- the original crash -------------------------------------------------------------------

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
 from sklearn.metrics import roc_curve as sk_roc_curve
 
 from hepfm_core.metrics import (
+    EFF_INTERVAL,
     RocCurve,
+    clopper_pearson,
     format_eff,
     hanley_mcneil_se,
     prepare_background,
@@ -230,6 +234,24 @@ def test_hanley_mcneil_close_to_bootstrap():
     assert 1 / 1.5 < res.auc_err / boot < 1.5
 
 
+def _hanley_mcneil_exact(auc: float, n_s: int, n_b: int) -> float:
+    """The original Hanley-McNeil formula in exact rational arithmetic, then one rounding."""
+    a = Fraction(auc)  # the float's exact value
+    q1 = a / (2 - a)
+    q2 = 2 * a * a / (1 + a)
+    var = (a * (1 - a) + (n_s - 1) * (q1 - a * a) + (n_b - 1) * (q2 - a * a)) / (n_s * n_b)
+    return math.sqrt(var)  # float(var) is correctly rounded; sqrt adds half an ulp
+
+
+@pytest.mark.parametrize("gap", [1e-12, 1e-9, 1e-6, 0.2])
+@pytest.mark.parametrize(("n_s", "n_b"), [(9506, 2_727_612), (100, 200), (1, 1)])
+def test_hanley_mcneil_keeps_its_digits_near_auc_one(gap, n_s, n_b):
+    for auc in (1.0 - gap, gap):
+        want = _hanley_mcneil_exact(auc, n_s, n_b)
+        assert want > 0
+        assert hanley_mcneil_se(auc, n_s, n_b) == pytest.approx(want, rel=1e-9, abs=0)
+
+
 # -- working points -----------------------------------------------------------------------
 def test_working_points_known_answers():
     bkg = np.arange(100_000, dtype=float)  # one event at each integer 0..99999
@@ -260,6 +282,114 @@ def test_working_points_known_answers():
     assert d["eff_at_bkg_eff"] == {"1e-2": 1.0, "1e-3": 0.5, "1e-4": 0.0, "1e-5": None}
     assert d["eff_at_bkg_eff_err"]["1e-3"] == pytest.approx(0.05)
     assert d["eff_at_bkg_eff_err"]["1e-5"] is None
+
+
+CL_1SIGMA = 0.6827
+CP_CASES = [
+    (0, 1),
+    (1, 1),
+    (0, 10),
+    (3, 10),
+    (10, 10),
+    (0, 100),
+    (50, 100),
+    (100, 100),
+    (27, 2_727_612),
+    (0, 9506),
+    (1, 9506),
+    (9505, 9506),
+    (9506, 9506),
+]
+
+
+def _scipy_cp(k: int, n: int) -> tuple[float, float]:
+    ci = binomtest(k, n).proportion_ci(confidence_level=CL_1SIGMA, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+@pytest.mark.parametrize(("k", "n"), CP_CASES)
+def test_clopper_pearson_matches_scipy_binomtest(k, n):
+    lo, hi = clopper_pearson(k, n)
+    want_lo, want_hi = _scipy_cp(k, n)
+    assert lo == pytest.approx(want_lo, rel=1e-9, abs=1e-15)
+    assert hi == pytest.approx(want_hi, rel=1e-9, abs=1e-15)
+    assert 0.0 <= lo <= k / n <= hi <= 1.0
+    if k == 0:
+        assert lo == 0.0 and hi > 0.0
+    if k == n:
+        assert hi == 1.0 and lo < 1.0
+
+
+def test_clopper_pearson_is_vectorised_and_validates():
+    ks = np.array([k for k, _ in CP_CASES])
+    ns = np.array([n for _, n in CP_CASES])
+    lo, hi = clopper_pearson(ks, ns)
+    assert lo.shape == hi.shape == ks.shape
+    for i, (k, n) in enumerate(CP_CASES):
+        assert (lo[i], hi[i]) == clopper_pearson(k, n)
+    # a 95 % interval is wider than the 1-sigma one
+    ci = binomtest(3, 10).proportion_ci(confidence_level=0.95, method="exact")
+    assert clopper_pearson(3, 10, cl=0.95) == pytest.approx((ci.low, ci.high), rel=1e-9)
+    for bad in ((-1, 10), (11, 10), (0, 0), (1.5, 10)):
+        with pytest.raises(ValueError):
+            clopper_pearson(*bad)
+    with pytest.raises(ValueError):
+        clopper_pearson(1, 10, cl=1.0)
+    assert "Clopper-Pearson" in EFF_INTERVAL and "68.27" in EFF_INTERVAL
+
+
+def test_working_points_carry_clopper_pearson_intervals():
+    bkg = np.arange(100_000, dtype=float)
+    sig = 99_850.0 + np.arange(100, dtype=float)
+    res = separation(prepare_background(bkg), sig)
+    wp = {format_eff(w.target_bkg_eff): w for w in res.working_points}
+
+    w = wp["1e-4"]  # no signal passes: Wald says 0 +- 0, Clopper-Pearson an upper bound
+    assert w.eff_sig == 0.0 and w.eff_sig_err == 0.0
+    assert w.eff_sig_lower == 0.0
+    assert w.eff_sig_upper == pytest.approx(_scipy_cp(0, 100)[1], rel=1e-9)
+    assert w.eff_sig_upper > 0.01
+    assert (w.achieved_bkg_eff_lower, w.achieved_bkg_eff_upper) == pytest.approx(
+        _scipy_cp(10, 100_000), rel=1e-9
+    )
+    w = wp["1e-2"]  # every signal event passes
+    assert w.eff_sig == 1.0 and w.eff_sig_upper == 1.0
+    assert w.eff_sig_lower == pytest.approx(_scipy_cp(100, 100)[0], rel=1e-9)
+    w = wp["1e-3"]
+    assert (w.eff_sig_lower, w.eff_sig_upper) == pytest.approx(_scipy_cp(50, 100), rel=1e-9)
+    assert w.eff_sig_lower < w.eff_sig < w.eff_sig_upper
+    w = wp["1e-5"]  # no working point: no interval
+    assert w.eff_sig_lower is w.eff_sig_upper is None
+    assert w.achieved_bkg_eff_lower is w.achieved_bkg_eff_upper is None
+
+    d = res.to_json_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["eff_at_bkg_eff_lower"]["1e-4"] == 0.0
+    assert d["eff_at_bkg_eff_upper"]["1e-4"] == pytest.approx(_scipy_cp(0, 100)[1], rel=1e-9)
+    assert d["eff_at_bkg_eff_upper"]["1e-2"] == 1.0
+    assert d["eff_at_bkg_eff_lower"]["1e-5"] is None and d["eff_at_bkg_eff_upper"]["1e-5"] is None
+    assert list(d["eff_at_bkg_eff_lower"]) == list(d["eff_at_bkg_eff"])
+    wp_json = {w["key"]: w for w in d["working_points"]}
+    assert wp_json["1e-4"]["eff_sig_lower"] == 0.0
+    assert wp_json["1e-4"]["eff_sig_upper"] == d["eff_at_bkg_eff_upper"]["1e-4"]
+    assert wp_json["1e-4"]["achieved_bkg_eff_lower"] == pytest.approx(_scipy_cp(10, 100_000)[0])
+    assert wp_json["1e-4"]["achieved_bkg_eff_upper"] == pytest.approx(_scipy_cp(10, 100_000)[1])
+    assert wp_json["1e-5"]["eff_sig_upper"] is None
+
+
+def test_tied_and_degenerate_working_points_intervals():
+    bkg = np.r_[np.zeros(50), np.ones(50)]
+    res = separation(prepare_background(bkg), np.array([0.5, 2.0]), bkg_effs=(0.1,))
+    (w,) = res.working_points
+    assert w.status == "tied_background" and w.eff_sig_upper is None
+    # the background efficiency reached is known: 0 of 100, upper bound from Clopper-Pearson
+    assert w.achieved_bkg_eff_lower == 0.0
+    assert w.achieved_bkg_eff_upper == pytest.approx(_scipy_cp(0, 100)[1], rel=1e-9)
+    res = separation(prepare_background(np.empty(0)), np.array([1.0]))
+    d = res.to_json_dict()
+    assert d["eff_at_bkg_eff_lower"] == dict.fromkeys(("1e-2", "1e-3", "1e-4", "1e-5"))
+    assert d["eff_at_bkg_eff_upper"] == dict.fromkeys(("1e-2", "1e-3", "1e-4", "1e-5"))
+    assert all(w["achieved_bkg_eff_upper"] is None for w in d["working_points"])
 
 
 def test_insufficient_background_reason_for_a_small_background():
