@@ -9,11 +9,11 @@ with app.setup:
     from hepfm_core import charts
     from hepfm_core import dashboard as db
     from hepfm_core.datasets import detect_kind
-    from hepfm_core.demo import DEFAULT_BACKGROUND, DEFAULT_SIGNAL, demo_ready, make_demo
+    from hepfm_core.demo import demo_ready, demo_total_events, make_demo
     from hepfm_core.errors import HepfmError
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _():
     # Where data may come from: the data root, and the paths given on the command line.
     cli = mo.cli_args()
@@ -24,7 +24,7 @@ def _():
     return arg_data, arg_model, demo_dir, root
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(root):
     data_browser = mo.ui.file_browser(
         initial_path=root,
@@ -43,7 +43,7 @@ def _(root):
     return data_browser, model_browser
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(arg_data, arg_model, data_browser, demo_dir, model_browser, root):
     # The chosen data and model: the file browsers win, then the command line, then the demo.
     chosen_data = data_browser.path() or arg_data
@@ -66,38 +66,46 @@ def _(arg_data, arg_model, data_browser, demo_dir, model_browser, root):
     return data_dir, model_path
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(data_dir, demo_dir, model_path):
     # The demo creates itself (data and model, about a minute) when it is missing.
+    demo_error = None
     if data_dir == demo_dir.resolve() and not demo_ready(demo_dir):
-        _total = DEFAULT_BACKGROUND + 6 * DEFAULT_SIGNAL
-        _done = {}
-        with mo.status.progress_bar(
-            total=_total,
-            title="Creating the demo data",
-            subtitle="ATLAS-like events",
-            remove_on_exit=True,
-        ) as _bar:
+        try:
+            _total = demo_total_events()
+            _done = {}
+            with mo.status.progress_bar(
+                total=_total,
+                title="Creating the demo data",
+                subtitle="ATLAS-like events",
+                remove_on_exit=True,
+            ) as _bar:
 
-            def _on_sample(name, done, total):
-                _bar.update(
-                    increment=done - _done.get(name, 0), subtitle=f"{name}: {done:,}/{total:,}"
-                )
-                _done[name] = done
+                def _on_sample(name, done, total):
+                    _bar.update(
+                        increment=done - _done.get(name, 0), subtitle=f"{name}: {done:,}/{total:,}"
+                    )
+                    _done[name] = done
 
-            def _on_epoch(record):
-                _bar.update(
-                    increment=0,
-                    title="Training the demo VAE",
-                    subtitle=f"epoch {record['epoch']}: loss {record['loss']:.1f}",
-                )
+                def _on_epoch(record):
+                    _bar.update(
+                        increment=0,
+                        title="Training the demo VAE",
+                        subtitle=f"epoch {record['epoch']}: loss {record['loss']:.1f}",
+                    )
 
-            make_demo(demo_dir, progress=_on_sample, on_epoch=_on_epoch)
+                make_demo(demo_dir, progress=_on_sample, on_epoch=_on_epoch)
+        except HepfmError as exc:
+            demo_error = exc
+    mo.stop(
+        demo_error is not None,
+        mo.callout(mo.md(f"**Cannot create the demo.** {demo_error}"), kind="danger"),
+    )
     data_ready = model_path is not None
     return (data_ready,)
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(data_dir, data_ready):
     mo.stop(not data_ready)
     try:
@@ -113,18 +121,26 @@ def _(data_dir, data_ready):
         value="background's parameters (physical)",
         label="signal normalisation",
     )
-    return data_kind, kind_error, normalisation
+    fill = mo.ui.radio(
+        {
+            "median: fill, count as imputed (upstream's)": "median",
+            "none: exclude as input_nonfinite": "none",
+        },
+        value="median: fill, count as imputed (upstream's)",
+        label="non-finite raw inputs",
+    )
+    return data_kind, fill, kind_error, normalisation
 
 
-@app.cell
-def _(data_dir, data_kind, kind_error, model_path, normalisation):
+@app.cell(hide_code=True)
+def _(data_dir, data_kind, fill, kind_error, model_path, normalisation):
     mo.stop(
         kind_error is not None,
         mo.callout(mo.md(f"**Cannot open the data.** {kind_error}"), kind="danger"),
     )
     _norm = normalisation.value if data_kind == "upstream" else "background"
     try:
-        evaluator = db.shared_evaluator(data_dir, model_path, _norm)
+        evaluator = db.shared_evaluator(data_dir, model_path, _norm, fill=fill.value)
         _total = sum(s.n_events for s in evaluator.data.samples.values())
         _done = {}
         with mo.status.progress_bar(
@@ -148,7 +164,7 @@ def _(data_dir, data_kind, kind_error, model_path, normalisation):
     return (evaluator,)
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _():
     preset = mo.ui.dropdown(
         ["custom", *db.CLIP_PRESETS], value="±20 (upstream's fix)", label="clip preset"
@@ -156,7 +172,7 @@ def _():
     return (preset,)
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(preset):
     _bounds = db.CLIP_PRESETS.get(preset.value) or (-20.0, 20.0)
     clip_slider = mo.ui.range_slider(
@@ -173,7 +189,7 @@ def _(preset):
     return clip_slider, no_clip
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(evaluator):
     score = mo.ui.dropdown(
         {
@@ -204,7 +220,7 @@ def _(evaluator):
     return beta, bins, density, log_y, policy, report_button, score, signals
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(
     beta,
     bins,
@@ -212,6 +228,7 @@ def _(
     data_browser,
     data_kind,
     density,
+    fill,
     log_y,
     model_browser,
     no_clip,
@@ -228,6 +245,7 @@ def _(
                 mo.md("## hepfm"),
                 mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
                 normalisation if data_kind == "upstream" else mo.md(""),
+                fill,
                 preset,
                 no_clip,
                 clip_slider,
@@ -248,7 +266,7 @@ def _(
     return
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(beta, clip_slider, evaluator, no_clip, policy, score, signals):
     mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
     try:
@@ -271,7 +289,7 @@ def _(beta, clip_slider, evaluator, no_clip, policy, score, signals):
     return colours, result
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(evaluator, result):
     mo.vstack(
         [
@@ -285,7 +303,7 @@ def _(evaluator, result):
     return
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(result):
     _counts = db.counts_table(result)
     mo.vstack(
@@ -309,7 +327,7 @@ def _(result):
     return
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(bins, colours, density, log_y, result):
     _hist, _over = db.histogram_tables(result, n_bins=bins.value, density=density.value)
     _chart = charts.loss_histogram(
@@ -324,7 +342,7 @@ def _(bins, colours, density, log_y, result):
     return
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(colours, result):
     mo.hstack(
         [
@@ -345,18 +363,19 @@ def _(colours, result):
     return
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(result):
     mo.vstack(
         [
             mo.md(f"### Metrics ({db.normalisation_note(result)})"),
             mo.ui.table(db.metrics_table(result), selection=None, pagination=False),
+            mo.md(f"<small>{db.background_working_points(result)}</small>"),
         ]
     )
     return
 
 
-@app.cell
+@app.cell(hide_code=True)
 def _(evaluator, report_button, result, root):
     # The meeting report: one offline HTML file for the current settings.
     mo.stop(not report_button.value)

@@ -6,7 +6,6 @@ Exit codes: 0 done, 2 a user error (the message on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -15,15 +14,12 @@ from pathlib import Path
 from .errors import HepfmError
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def _print_epoch(record: dict) -> None:
     print(
         f"epoch {record['epoch']:3d}  loss {record['loss']:10.4f}  "
         f"reconstruction {record['reconstruction']:10.4f}  KL {record['kl']:9.4f}  "
         f"beta {record['beta']:.4f}  val_loss {record['val_loss']:10.4f}  "
+        f"val_objective {record['val_objective']:10.4f}  "
         f"({record['seconds']:.1f}s)",
         file=sys.stderr,
         flush=True,
@@ -123,6 +119,7 @@ def _scored_evaluator(args: argparse.Namespace):
         _resolve_data(args),
         args.model,
         signal_normalisation=args.signal_normalisation,
+        fill=args.fill,
         cache=args.cache_dir,
     )
     evaluator.check_signals(settings.signals)
@@ -201,6 +198,13 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
         default="background",
         help="standardise signals with the background's parameters (default) or their own",
     )
+    p.add_argument(
+        "--fill",
+        choices=["median", "none"],
+        default="median",
+        help="non-finite raw inputs: fill with the median (upstream's; counted as imputed, "
+        "default) or none (exclude those events as input_nonfinite)",
+    )
     p.add_argument("--cache-dir", default=None, help="where scoring passes are cached")
 
 
@@ -211,9 +215,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="write the demo data and train the demo model")
-    demo.add_argument("--out", default="data/demo", help="output folder (default data/demo)")
-    demo.add_argument("--background", type=int, default=200_000, help="background events")
-    demo.add_argument("--signal", type=int, default=10_000, help="events per signal sample")
+    demo.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: <data root>/demo; data root: $HEPFM_DATA_ROOT, else the"
+        " checkout's data/, else ~/.local/share/hepfm)",
+    )
+    demo.add_argument(
+        "--background",
+        type=int,
+        default=None,
+        help="background events (default $HEPFM_DEMO_BACKGROUND or 200000)",
+    )
+    demo.add_argument(
+        "--signal",
+        type=int,
+        default=None,
+        help="events per signal sample (default $HEPFM_DEMO_SIGNAL or 10000)",
+    )
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--no-train", action="store_true", help="write the data only")
     demo.set_defaults(func=cmd_demo)
@@ -263,7 +282,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,14 +1,13 @@
 """What the dashboard shows, computed outside the notebook so the app stays thin.
 
-Paths are confined to a data root (``$HEPFM_DATA_ROOT``, default the project's ``data/``)
-so a shared dashboard cannot be pointed at arbitrary files. Evaluators are shared by every
+Paths are confined to the data root of :func:`hepfm_core.paths.data_root` (the rule the CLI
+uses too), so a shared dashboard cannot be pointed at arbitrary files. Evaluators are shared by every
 viewer of one server process (marimo runs each viewer as a thread), so each cached scoring
 pass is memory-mapped once.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -19,7 +18,8 @@ from .binning import histogram_table, overflow_table, shared_log_edges
 from .errors import HepfmError, PathNotAllowedError
 from .evaluate import EvaluationResult, EvaluationSettings, Evaluator
 from .guards import Cause
-from .metrics import format_eff
+from .metrics import EFF_INTERVAL, format_eff
+from .report_text import format_interval, imputation_sentence, percent
 
 DATA_ROOT_ENV = "HEPFM_DATA_ROOT"
 
@@ -37,17 +37,22 @@ CLIP_PRESETS: dict[str, tuple[float, float] | None] = {
     "±88.7 (float32 exp limit)": (-88.7, 88.7),
 }
 
-_evaluators: dict[tuple[str, str, str], Evaluator] = {}
+_evaluators: dict[tuple[str, str, str, str], Evaluator] = {}
 _evaluators_lock = threading.Lock()
 
 
 def project_root() -> Path:
-    return Path(__file__).resolve().parents[1]
+    """The source checkout's root; the package's parent folder when hepfm is installed."""
+    from . import paths
+
+    return paths.checkout_root() or paths.PACKAGE_DIR.parent
 
 
 def data_root() -> Path:
-    env = os.environ.get(DATA_ROOT_ENV)
-    return Path(env).resolve() if env else project_root() / "data"
+    """The data root: see :func:`hepfm_core.paths.data_root` for the rule."""
+    from . import paths
+
+    return paths.data_root()
 
 
 def confine(path: str | Path, root: Path | None = None) -> Path:
@@ -90,26 +95,36 @@ def data_for_model(model_path: Path, fallback: Path, root: Path | None = None) -
 
 
 def shared_evaluator(
-    data_dir: Path, model_path: Path, normalisation: str, cache: str | Path | None = None
+    data_dir: Path,
+    model_path: Path,
+    normalisation: str,
+    cache: str | Path | None = None,
+    fill: str = "median",
 ) -> Evaluator:
-    """One Evaluator per (data, model, signal normalisation) in this process."""
-    key = (str(data_dir), str(model_path), normalisation)
+    """One Evaluator per (data, model, signal normalisation, fill) in this process."""
+    key = (str(data_dir), str(model_path), normalisation, fill)
     with _evaluators_lock:
         ev = _evaluators.get(key)
         if ev is None:
             ev = Evaluator.open(
-                data_dir, model_path, signal_normalisation=normalisation, cache=cache
-            )  # type: ignore[arg-type]
+                data_dir,
+                model_path,
+                signal_normalisation=normalisation,  # type: ignore[arg-type]
+                fill=fill,  # type: ignore[arg-type]
+                cache=cache,
+            )
             _evaluators[key] = ev
         return ev
 
 
 # -- tables -------------------------------------------------------------------------------
 EXCLUSION_CAUSES = [c.label for c in Cause if c != Cause.OK]
+IMPUTED_COLUMN = "imputed (kept)"
 
 
 def counts_table(result: EvaluationResult) -> pl.DataFrame:
-    """Per sample: total, kept, excluded, each cause, outside clip, non-finite without guards."""
+    """Per sample: total, kept, excluded, imputed (kept, beside excluded), each cause,
+    outside clip, non-finite without guards."""
     rows = []
     for name, s in result.samples.items():
         row = {
@@ -117,6 +132,7 @@ def counts_table(result: EvaluationResult) -> pl.DataFrame:
             "total": s.counts.total,
             "kept": s.policy.kept,
             "excluded": sum(s.policy.excluded.values()),
+            IMPUTED_COLUMN: s.imputed,
         }
         row |= {cause: s.counts.by_cause[cause] for cause in EXCLUSION_CAUSES}
         row |= {
@@ -131,11 +147,30 @@ def counts_table(result: EvaluationResult) -> pl.DataFrame:
 def _fmt_wp(wp) -> str:
     if wp.eff_sig is None:
         return f"n/a: {wp.status.replace('_', ' ')}"
-    return f"{wp.eff_sig:.3f} ± {wp.eff_sig_err:.3f}"
+    return format_interval(wp.eff_sig, wp.eff_sig_lower, wp.eff_sig_upper)
+
+
+def background_working_points(result: EvaluationResult) -> str:
+    """One line: the background efficiency each working point actually reached, with its
+    interval and the number of background events the cut rests on (the same for every
+    signal: the cut is a background quantile)."""
+    wps = next((sep.working_points for sep in result.signals.values() if sep.ok), ())
+    parts = []
+    for wp in wps:
+        if wp.achieved_bkg_eff is None or wp.n_bkg_pass is None:
+            continue
+        reached = format_interval(
+            wp.achieved_bkg_eff, wp.achieved_bkg_eff_lower, wp.achieved_bkg_eff_upper
+        )
+        parts.append(f"{format_eff(wp.target_bkg_eff)}: {reached} ({wp.n_bkg_pass:,} events)")
+    if not parts:
+        return ""
+    return f"ε_B reached ({EFF_INTERVAL} intervals): " + " · ".join(parts)
 
 
 def metrics_table(result: EvaluationResult) -> pl.DataFrame:
-    """Per signal: AUC ± error, eff_S at each eff_B (or why not), max SIC, kept/total."""
+    """Per signal: AUC ± error, eff_S [interval] at each eff_B (or why not), max SIC,
+    kept/total."""
     rows = []
     for name, sep in result.signals.items():
         s = result.samples[name]
@@ -175,13 +210,15 @@ def histogram_note(overflow: pl.DataFrame) -> str:
 
 
 # -- plain language -----------------------------------------------------------------------
-def _pct(part: int, total: int) -> str:
-    """A percentage with two significant digits, so 2 of 200,000 does not read as 0.00 %."""
-    return f"{100 * part / total:.2g} %" if total else "n/a"
-
-
 def guard_summary(result: EvaluationResult, evaluator: Evaluator) -> str:
-    """One or two sentences on what the guards did for these settings."""
+    """Two or three sentences on what the guards (and the reader's fill) did for these
+    settings."""
+    imputed = imputation_sentence(result)
+    text = _guard_sentences(result, evaluator)
+    return f"{text} {imputed}" if imputed else text
+
+
+def _guard_sentences(result: EvaluationResult, evaluator: Evaluator) -> str:
     s = result.settings
     saved = [
         (name, r.counts.unguarded_nonfinite_f32, r.counts.unguarded_nonfinite_f16, r.counts.total)
@@ -194,9 +231,9 @@ def guard_summary(result: EvaluationResult, evaluator: Evaluator) -> str:
         worst = max(f16 or f32, key=lambda x: x[1] / x[2])
         bits = []
         if f32:
-            bits.append("float32: " + ", ".join(f"{n} {a} ({_pct(a, t)})" for n, a, t in f32))
+            bits.append("float32: " + ", ".join(f"{n} {a} ({percent(a, t)})" for n, a, t in f32))
         if f16:
-            bits.append("float16: " + ", ".join(f"{n} {a} ({_pct(a, t)})" for n, a, t in f16))
+            bits.append("float16: " + ", ".join(f"{n} {a} ({percent(a, t)})" for n, a, t in f16))
         first = (
             f"Without guards, the {score} score would be NaN or inf (and roc_curve would crash) "
             f"for {'; '.join(bits)}. The float64 guards score every one of them."

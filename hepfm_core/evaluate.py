@@ -27,7 +27,22 @@ from .guards import (
     guard,
     prepare,
 )
-from .metrics import DEFAULT_BKG_EFFS, BackgroundRef, Separation, prepare_background, separation
+from .imputation import (
+    FILL_DESCRIPTIONS,
+    STATUS_IMPUTED,
+    Fill,
+    Imputation,
+    imputation_of,
+    imputed_verdict,
+)
+from .metrics import (
+    DEFAULT_BKG_EFFS,
+    BackgroundRef,
+    Separation,
+    prepare_background,
+    separation,
+    withheld_separation,
+)
 from .model_info import ModelInfo, describe_model
 from .passes import ScoringPass
 from .scoring import Progress, cached_pass
@@ -82,13 +97,20 @@ class EvaluationSettings:
 
 @dataclass(frozen=True, eq=False)
 class SampleResult:
-    """One sample under one setting: guard counts, the policy's view, the scores."""
+    """One sample under one setting: guard counts, the policy's view, the scores, and what
+    the reader filled in (``imputation``: imputed events are kept, counted beside ``excluded``).
+    """
 
     name: str
     role: str
     counts: GuardCounts
     policy: PolicyScores
     guarded: GuardedScores
+    imputation: Imputation
+
+    @property
+    def imputed(self) -> int:
+        return self.imputation.events
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +118,9 @@ class SampleResult:
             "total": self.counts.total,
             "kept": self.policy.kept,
             "excluded": dict(self.policy.excluded),
+            "imputed": self.imputation.events,
+            "imputed_values_per_feature": dict(self.imputation.values_per_feature),
+            "columns_without_finite_values": list(self.imputation.empty_columns),
             "causes": dict(self.counts.by_cause),
             "outside_clip": self.counts.outside_clip,
             "nonfinite_unguarded_float32": self.counts.unguarded_nonfinite_f32,
@@ -165,11 +190,16 @@ class Evaluator:
         model_path: str | Path,
         *,
         signal_normalisation: SignalNormalisation = "background",
+        fill: Fill = "median",
         cache: str | Path | None = None,
     ) -> Evaluator:
-        return cls(
-            open_data(data_dir, signal_normalisation=signal_normalisation), model_path, cache=cache
-        )
+        data = open_data(data_dir, signal_normalisation=signal_normalisation, fill=fill)
+        return cls(data, model_path, cache=cache)
+
+    @property
+    def fill(self) -> str:
+        """How the reader treated non-finite raw values ("median" or "none")."""
+        return self.data.background.accounting.filled
 
     @property
     def parameterisation(self) -> str:
@@ -242,7 +272,9 @@ class Evaluator:
                 sample = self.data.samples[name]
                 guarded = self._guarded(name, settings.kl_form, gs)
                 pol = apply_policy(guarded, settings.policy)
-                samples[name] = SampleResult(name, sample.role, guarded.counts, pol, guarded)
+                samples[name] = SampleResult(
+                    name, sample.role, guarded.counts, pol, guarded, imputation_of(sample)
+                )
             # The sorted background depends only on what changes its scores: a clip change
             # leaves the reconstruction score untouched, so its sort is reused.
             bkg_key = (
@@ -257,11 +289,20 @@ class Evaluator:
                 ref = prepare_background(samples["background"].policy.values)
                 self._bkg_refs.clear()  # keep one: the background sort is 20 MB at 2.7M events
                 self._bkg_refs[bkg_key] = ref
-            seps = {
-                name: separation(ref, samples[name].policy.values, bkg_effs=bkg_effs)
-                for name in signals
-            }
+            seps = {name: self._separation(ref, samples, name, bkg_effs) for name in signals}
         return EvaluationResult(settings, self.parameterisation, samples, seps, self.provenance())
+
+    @staticmethod
+    def _separation(
+        ref: BackgroundRef, samples: dict[str, SampleResult], name: str, bkg_effs
+    ) -> Separation:
+        """The signal's metrics, or their absence when they would rest on fill values."""
+        why = imputed_verdict(samples["background"].imputation, samples[name].imputation, name)
+        if why is not None:
+            return withheld_separation(
+                STATUS_IMPUTED, why, ref.n, samples[name].policy.kept, bkg_effs
+            )
+        return separation(ref, samples[name].policy.values, bkg_effs=bkg_effs)
 
     def provenance(self) -> dict[str, Any]:
         fps = {"model": self.model_info.fingerprint}
@@ -274,6 +315,8 @@ class Evaluator:
             "data_kind": self.data.kind,
             "signal_normalisation": self.data.signal_normalisation,
             "signal_normalisation_description": self.data.describe_normalisation(),
+            "fill": self.fill,
+            "fill_description": FILL_DESCRIPTIONS[self.fill],
             "fingerprints": fps,
             "versions": library_versions(),
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

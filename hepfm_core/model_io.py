@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import CorruptModelError, ModelInputMismatchError, ModelNotFoundError, UnsafeModelError
-from .fingerprint import ArrayHasher, combine
+from .model_info import hepfm_file_fingerprint, model_fingerprint
 from .normalisation import Normalisation
 from .vae import VAEConfig
 
@@ -32,7 +32,8 @@ class LoadedModel:
     """A VAE ready for evaluation: encoder ``x -> [z_mean, z_log_var]`` and decoder ``z -> x``.
 
     Both are float32 Keras models whatever precision training used. ``kind`` says whether it
-    came from a hepfm ``.keras`` file or an upstream experiment folder.
+    came from a hepfm ``.keras`` file or an upstream experiment folder. ``fingerprint`` is
+    ``model_info.model_fingerprint`` of the source, the same as ``describe_model``'s.
     """
 
     encoder: Any
@@ -87,13 +88,6 @@ def _short(names: tuple[str, ...] | None) -> str:
     return f"{', '.join(names[:4])}, ..., {', '.join(names[-2:])} ({len(names)})"
 
 
-def weights_fingerprint(encoder, decoder, config: VAEConfig) -> str:
-    hasher = ArrayHasher()
-    for w in [*encoder.get_weights(), *decoder.get_weights()]:
-        hasher.update(np.asarray(w, dtype=np.float32))
-    return combine(hasher.hexdigest(), config.to_dict())
-
-
 def versions() -> dict[str, str]:
     import keras
     import tensorflow as tf
@@ -131,13 +125,15 @@ def save_model(
     bundle = keras.Model(x, [z_mean, z_log_var, x_hat], name="hepfm_vae")
     tmp = path.with_name(path.name + ".partial.keras")
     bundle.save(tmp)
+    # the file's identity (model_info.model_fingerprint), from the weights just written
+    fingerprint = hepfm_file_fingerprint(tmp, config.to_dict())
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "config": config.to_dict(),
         "feature_names": list(feature_names) if feature_names is not None else None,
         "normalisation": normalisation.to_dict() if normalisation is not None else None,
-        "fingerprint": weights_fingerprint(encoder, decoder, config),
+        "fingerprint": fingerprint,
         "versions": versions(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         **(extra or {}),
@@ -214,7 +210,7 @@ def load_model(path: str | Path) -> LoadedModel:
         config=config,
         source=str(path.resolve()),
         kind="hepfm",
-        fingerprint=weights_fingerprint(encoder, decoder, config),
+        fingerprint=model_fingerprint(path),
         feature_names=tuple(names) if names else None,
         normalisation=Normalisation.from_dict(norm) if norm else None,
         metadata=metadata,

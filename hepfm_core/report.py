@@ -29,6 +29,7 @@ from .charts import BACKGROUND_COLOUR, REFERENCE_BKG_EFFS, SCORE_TITLES, sample_
 from .dashboard import (
     CLIP_PRESETS,
     counts_table,
+    format_interval,
     guard_summary,
     histogram_tables,
     metrics_table,
@@ -36,7 +37,7 @@ from .dashboard import (
 from .errors import SettingsError
 from .evaluate import EvaluationResult, EvaluationSettings, Evaluator
 from .guards import Cause
-from .metrics import thin_roc
+from .metrics import EFF_INTERVAL, thin_roc
 
 GRID_SCORES: tuple[str, ...] = ("reconstruction", "kl", "total", "radius")
 SCORE_LABELS = {
@@ -235,6 +236,16 @@ def count_cells(
     return table.columns, cells
 
 
+def _reached(wp) -> str | None:
+    """The background side of a working point, for a cell's tooltip."""
+    if wp.achieved_bkg_eff is None or wp.n_bkg_pass is None:
+        return None
+    reached = format_interval(
+        wp.achieved_bkg_eff, wp.achieved_bkg_eff_lower, wp.achieved_bkg_eff_upper
+    )
+    return f"ε_B reached {reached} ({wp.n_bkg_pass:,} background events pass)"
+
+
 def metric_cells(
     result: EvaluationResult, key: str, index: Mapping[str, int]
 ) -> tuple[list[str], list[dict[str, Any]]]:
@@ -249,7 +260,15 @@ def metric_cells(
         raw: list[dict[str, Any]] = [{}]
         raw.append({"v": _finite(sep.auc), "e": _finite(sep.auc_err), "tip": sep.reason})
         for wp in sep.working_points:
-            raw.append({"v": _finite(wp.eff_sig), "e": _finite(wp.eff_sig_err), "tip": wp.reason})
+            raw.append(
+                {
+                    "v": _finite(wp.eff_sig),
+                    "e": _finite(wp.eff_sig_err),
+                    "lo": _finite(wp.eff_sig_lower),
+                    "hi": _finite(wp.eff_sig_upper),
+                    "tip": wp.reason or _reached(wp),
+                }
+            )
         raw.append({"v": _finite(sep.max_sic), "tip": sep.max_sic_reason})
         raw.append({"v": sample.policy.kept, "n": sample.counts.total})
         if len(raw) != len(row):  # the dashboard's table changed shape: fail loudly
@@ -1118,6 +1137,7 @@ def _provenance_rows(data: ReportData) -> list[tuple[str, str]]:
         ("model", f"{p.get('model_description', '')} · <code>{_esc(p.get('model', ''))}</code>"),
         ("data", f"<code>{_esc(p.get('data', ''))}</code> ({_esc(p.get('data_kind', ''))})"),
         ("signal normalisation", _esc(p.get("signal_normalisation_description", ""))),
+        ("fill", _esc(f"{p.get('fill', 'median')}: {p.get('fill_description', '')}")),
         (
             "settings",
             _esc(
@@ -1192,8 +1212,11 @@ whose score would be NaN or inf if computed in float32 or float16 without hepfm'
 <h2>Metrics</h2>
 <div id="view-metrics" class="view"></div>
 <p class="note">ε_S at ε_B: signal efficiency of the loosest cut whose background efficiency
-is at most ε_B, ± binomial error; "n/a" when too few background events would pass.
-AUC ± its standard error. SIC = ε_S / √ε_B.</p>
+is at most ε_B, with its {_esc(EFF_INTERVAL)} interval [lower, upper] (exact, so still
+meaningful when no signal event or every one passes); hover a cell for the background
+efficiency the cut actually reached, with its interval and the number of background events it
+rests on; "n/a" when too few background events would pass. AUC ± its Hanley-McNeil standard
+error. SIC = ε_S / √ε_B.</p>
 </section>
 <footer>Written by hepfm {_esc(p.get("versions", {}).get("hepfm", ""))} on
 {_esc(p.get("date", ""))}. Self-contained: this file needs no network.</footer>

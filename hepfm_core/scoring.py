@@ -11,8 +11,6 @@ no TensorFlow, and dashboard viewers in one process share the same pages.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 import weakref
 from collections.abc import Callable
@@ -22,11 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from .cache import cache_dir as default_cache_dir
+from .cache import publish_dir
 from .fingerprint import combine
 from .model_info import ModelInfo, describe_model
 from .passes import (
     DECODER_FINITE,
     ENCODER_FINITE,
+    F16_OVERFLOW,
+    F32_OVERFLOW,
     INPUT_FINITE,
     RECON_F16_OVERFLOW,
     RECON_F32_OVERFLOW,
@@ -34,7 +35,7 @@ from .passes import (
 )
 from .samples import Sample
 
-SCORING_VERSION = 1
+SCORING_VERSION = 2  # 2: float16/float32 flags at max + half an ulp
 CHUNK_EVENTS = 8192
 """Events per read and per model call.
 
@@ -47,8 +48,6 @@ chunk is inflated exactly once. Results differ from other chunk sizes only by fl
 rounding (the matrix kernels block by batch size).
 """
 FIELDS = ("z_mean", "z_log_var", "sum_mu2", "recon", "finite")
-F32_MAX = float(np.finfo(np.float32).max)
-F16_MAX = float(np.finfo(np.float16).max)
 
 Progress = Callable[[str, int, int], None]
 
@@ -120,13 +119,18 @@ def finite_bits(
     recon: np.ndarray,
     xhat_max: np.ndarray,
 ) -> np.ndarray:
-    """The ``finite`` byte: stage finiteness plus upstream-precision reconstruction overflow."""
+    """The ``finite`` byte: stage finiteness plus upstream-precision reconstruction overflow.
+
+    A value overflows a type where it rounds to inf there: at max + half an ulp and above
+    (``passes.overflow_threshold``, the guards' rule too), so 65510 rounds to 65504 in float16
+    and is not flagged. NaN is flagged.
+    """
     bits = np.where(x_ok, INPUT_FINITE, 0).astype(np.uint8)
     bits |= np.where(enc_ok, ENCODER_FINITE, 0).astype(np.uint8)
     bits |= np.where(dec_ok, DECODER_FINITE, 0).astype(np.uint8)
     with np.errstate(invalid="ignore"):
-        f32 = ~(recon <= F32_MAX)
-        f16 = ~(recon <= F16_MAX) | ~(xhat_max <= F16_MAX)
+        f32 = ~(recon < F32_OVERFLOW)
+        f16 = ~(recon < F16_OVERFLOW) | ~(xhat_max < F16_OVERFLOW)
     bits |= np.where(f32, RECON_F32_OVERFLOW, 0).astype(np.uint8)
     bits |= np.where(f16, RECON_F16_OVERFLOW, 0).astype(np.uint8)
     return bits
@@ -204,6 +208,8 @@ def cached_pass(
 
     A cached pass is opened memory-mapped without importing TensorFlow. Concurrent requests
     for the same pass (dashboard viewers) wait for one computation and share its arrays.
+    Across processes, the pass is written beside the cache entry and published with one
+    rename (``cache.publish_dir``): if another process published it first, its copy is used.
     """
     info = describe_model(model_path)
     key = pass_key(info, sample)
@@ -218,9 +224,6 @@ def cached_pass(
             from .model_io import load_model
 
             model = model_loader() if model_loader else load_model(model_path)
-            tmp = directory.with_name(f"{key}.tmp-{os.getpid()}-{threading.get_ident()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            run_pass(model, sample, tmp, progress=progress)
             meta = {
                 "scoring_version": SCORING_VERSION,
                 "model": info.path,
@@ -230,10 +233,13 @@ def cached_pass(
                 "sample_fingerprint": sample.provenance.fingerprint,
                 "n_events": sample.n_events,
             }
-            (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-            if directory.exists():
-                shutil.rmtree(directory)
-            os.replace(tmp, directory)
+
+            def write(tmp: Path) -> None:
+                run_pass(model, sample, tmp, progress=progress)
+                (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+
+            # another process may publish the same pass meanwhile: then its copy is opened
+            publish_dir(directory, write, marker="meta.json")
         elif progress:
             progress(sample.name, sample.n_events, sample.n_events)
         result = open_cached(directory)

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelNotFoundError, UnknownActivationError, UpstreamExperimentError
-from .model_io import LoadedModel, weights_fingerprint
+from .model_info import model_fingerprint
+from .model_io import LoadedModel
 from .upstream_data import experiment_root, find_dataset_for_experiment, upstream_feature_names
 from .vae import KNOWN_ACTIVATIONS, VAEConfig, build_decoder, build_encoder
 
@@ -379,7 +380,7 @@ def load_upstream_experiment(path: str | Path) -> LoadedModel:
         config=config,
         source=str(exp.resolve()),
         kind="upstream",
-        fingerprint=weights_fingerprint(encoder, decoder, config),
+        fingerprint=model_fingerprint(exp),
         feature_names=feature_names,
         normalisation=None,
         metadata=metadata,

@@ -99,7 +99,13 @@ class BetaSchedule:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Optimiser and stopping settings."""
+    """Optimiser and stopping settings.
+
+    ``monitor_beta`` is the fixed beta of the validation objective that early stopping and
+    best-weight restore use (``val_reconstruction + monitor_beta * val_kl``); ``None`` means
+    the schedule's ``cycle_high``, the heaviest KL weight training works towards. It is fixed
+    so that epochs trained at different cyclic betas are compared on one scale.
+    """
 
     epochs: int = 20
     batch_size: int = 1024
@@ -112,16 +118,29 @@ class TrainingSettings:
     max_events: int | None = None
     max_abs_input: float | None = 1e3
     beta: BetaSchedule = field(default_factory=BetaSchedule)
+    monitor_beta: float | None = None
+
+    def resolved_monitor_beta(self) -> float:
+        """The beta early stopping monitors at: ``monitor_beta``, else ``beta.cycle_high``."""
+        return float(self.beta.cycle_high if self.monitor_beta is None else self.monitor_beta)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as JSON-able values, ``monitor_beta`` resolved to the beta used."""
+        d = asdict(self)
+        d["monitor_beta"] = self.resolved_monitor_beta()
+        return d
 
 
 @dataclass
 class TrainingHistory:
-    """Per-epoch means: loss, reconstruction, KL, beta (train) and val_loss."""
+    """Per-epoch means: loss, reconstruction, KL, beta (train), val_loss and val_objective.
+
+    ``val_loss`` is the validation loss at the epoch's own (cyclic) beta; ``val_objective``
+    is ``val_reconstruction + monitor_beta * val_kl``, the one early stopping compares.
+    """
 
     epochs: list[dict[str, float]] = field(default_factory=list)
+    monitor_beta: float = math.nan
     events_used: int = 0
     events_left_out: int = 0
     best_epoch: int = -1
@@ -130,6 +149,42 @@ class TrainingHistory:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class ValidationMonitor:
+    """Early stopping on the validation objective at one fixed beta.
+
+    The loss at the epoch's cyclic beta is not comparable across epochs (at beta = 0 the KL
+    is free), so each epoch is judged by ``val_reconstruction + monitor_beta * val_kl``. An
+    epoch improves when its objective is below the best by more than ``min_delta``; after
+    ``patience`` epochs without improvement ``should_stop`` turns true.
+    """
+
+    monitor_beta: float
+    min_delta: float = 1e-3
+    patience: int = 3
+    best: float = math.inf
+    best_epoch: int = -1
+    waited: int = 0
+    should_stop: bool = False
+
+    def objective(self, val_reconstruction: float, val_kl: float) -> float:
+        return float(val_reconstruction) + self.monitor_beta * float(val_kl)
+
+    def update(self, record: dict[str, float]) -> bool:
+        """Add ``val_objective`` to the epoch's ``record``; True when it is the new best."""
+        value = self.objective(record["val_reconstruction"], record["val_kl"])
+        record["val_objective"] = value
+        if value < self.best - self.min_delta:
+            self.best = value
+            self.best_epoch = int(record["epoch"])
+            self.waited = 0
+            return True
+        self.waited += 1
+        if self.waited >= self.patience:
+            self.should_stop = True
+        return False
 
 
 def _blocks(h, widths: tuple[int, ...], cfg: VAEConfig, prefix: str):
@@ -193,7 +248,8 @@ def train_vae(
 ):
     """Train encoder and decoder on background inputs ``x`` ``(n, D)`` float32.
 
-    Adam with clipnorm, the beta schedule per epoch, early stopping on the validation loss
+    Adam with clipnorm, the beta schedule per epoch, early stopping on the validation
+    objective at the fixed ``settings.resolved_monitor_beta()`` (see ``ValidationMonitor``)
     restoring the best weights. A non-finite loss stops at once with a
     ``TrainingDivergedError`` naming the epoch and batch. Returns (encoder, decoder, history).
     """
@@ -265,10 +321,13 @@ def train_vae(
         recon, kl = losses(batch, False, False)
         return recon + beta_var * kl, recon, kl
 
-    history = TrainingHistory(events_used=int(x.shape[0]), events_left_out=left_out)
-    best = math.inf
+    monitor = ValidationMonitor(
+        settings.resolved_monitor_beta(), settings.min_delta, settings.patience
+    )
+    history = TrainingHistory(
+        monitor_beta=monitor.monitor_beta, events_used=int(x.shape[0]), events_left_out=left_out
+    )
     best_weights = None
-    waited = 0
     t0 = time.perf_counter()
     bs = settings.batch_size
     for epoch in range(settings.epochs):
@@ -310,25 +369,24 @@ def train_vae(
             "val_kl": float(val[2]),
             "seconds": time.perf_counter() - t0,
         }
-        if not math.isfinite(record["val_loss"]):
-            raise TrainingDivergedError(
-                f"validation loss is {record['val_loss']} at epoch {epoch + 1}",
-                "hepfm train",
-                "lower --learning-rate or check the input normalisation",
-            )
+        improved = monitor.update(record)
+        for name in ("val_loss", "val_objective"):
+            if not math.isfinite(record[name]):
+                raise TrainingDivergedError(
+                    f"validation {name.removeprefix('val_')} is {record[name]} at epoch "
+                    f"{epoch + 1}",
+                    "hepfm train",
+                    "lower --learning-rate or check the input normalisation",
+                )
         history.epochs.append(record)
         if on_epoch:
             on_epoch(record)
-        if record["val_loss"] < best - settings.min_delta:
-            best = record["val_loss"]
+        if improved:
             best_weights = (encoder.get_weights(), decoder.get_weights())
-            history.best_epoch = epoch + 1
-            waited = 0
-        else:
-            waited += 1
-            if waited >= settings.patience:
-                history.stopped_early = True
-                break
+            history.best_epoch = monitor.best_epoch
+        elif monitor.should_stop:
+            history.stopped_early = True
+            break
     if best_weights is not None:
         encoder.set_weights(best_weights[0])
         decoder.set_weights(best_weights[1])

@@ -1,22 +1,80 @@
-"""Shared test fixtures: the upstream fixture folder, and a small demo made once per session."""
+"""Shared test fixtures: the upstream fixture folder, a small demo made once per session,
+and a check that the suite leaves the git working tree as it found it."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-UPSTREAM_SMALL = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "upstream_small"
-)
+REPO = Path(__file__).resolve().parents[1]
+# Files written by upstream's own pipeline; see tests/data/README.md.
+UPSTREAM_SMALL = Path(__file__).resolve().parent / "data" / "upstream_small"
+
+# Set to 0 to skip the clean-tree check (e.g. while others edit the same checkout).
+TREE_CHECK_ENV = "HEPFM_TREE_CHECK"
+# Git-ignored folders that running Python, pytest and ruff may create: not a test's doing.
+BENIGN_IGNORED = frozenset({"__pycache__", ".pytest_cache", ".hypothesis", ".ruff_cache", ".venv"})
+
+
+def git_status(root: Path) -> set[str] | None:
+    """``git status`` lines of the checkout at ``root``: every untracked or changed file, and
+    the ignored files and folders; None when ``root`` is not the top of a git checkout."""
+    env = dict(os.environ, GIT_OPTIONAL_LOCKS="0")  # never take the index lock
+
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, env=env, timeout=60
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return out.stdout if out.returncode == 0 else None
+
+    top = git("rev-parse", "--show-toplevel")
+    if top is None or Path(top.strip()).resolve() != root.resolve():
+        return None
+    changed = git("status", "--porcelain", "--untracked-files=all")
+    ignored = git("status", "--porcelain", "--ignored")
+    if changed is None or ignored is None:
+        return None
+    lines = set(changed.splitlines())
+    for line in ignored.splitlines():
+        path = line[3:].strip('"')
+        if line.startswith("!!") and not BENIGN_IGNORED & set(Path(path).parts):
+            lines.add(line)
+    return lines
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tree_left_clean() -> Iterator[None]:
+    """Fail the session if the tests leave new untracked, changed or ignored files in the
+    checkout (``git status`` compared before and after; skipped outside a git checkout)."""
+    before = None if os.environ.get(TREE_CHECK_ENV) == "0" else git_status(REPO)
+    yield
+    if before is None:
+        return
+    after = git_status(REPO)
+    new = sorted((after or set()) - before)
+    assert not new, (
+        "the tests left files in the working tree (`git status --porcelain --ignored`):\n  "
+        + "\n  ".join(new)
+        + f"\n(if someone else changed the tree meanwhile, rerun, or set {TREE_CHECK_ENV}=0)"
+    )
 
 
 @pytest.fixture(scope="session")
 def upstream_fixture() -> Path:
-    """The upstream pipeline's own output files (``<repo>/../shared/fixtures/upstream_small``)."""
+    """The upstream pipeline's own output files, kept in ``tests/data/upstream_small``."""
     if not (UPSTREAM_SMALL / "_processed_datasets").is_dir():
-        pytest.skip(f"upstream fixture folder not found at {UPSTREAM_SMALL}")
+        pytest.fail(
+            f"upstream fixture folder missing: {UPSTREAM_SMALL} (it is part of the repository;"
+            " restore it with git)",
+            pytrace=False,
+        )
     return UPSTREAM_SMALL
 
 
@@ -40,6 +98,14 @@ def _private_cache(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HEPFM_CACHE_DIR", str(tmp_path_factory.mktemp("hepfm-cache")))
         yield
+
+
+@pytest.fixture(scope="session")
+def marimo_env(tmp_path_factory) -> dict[str, str]:
+    """Extra environment for marimo subprocesses: its ``__marimo__/`` output (session
+    snapshots, caches) goes under a temporary folder instead of next to the notebook."""
+    # marimo mirrors <notebook folder>/__marimo__ under sys.pycache_prefix when it is set
+    return {"PYTHONPYCACHEPREFIX": str(tmp_path_factory.mktemp("marimo-out"))}
 
 
 @pytest.fixture(scope="session")

@@ -135,9 +135,14 @@ def test_dataset_without_signals(monkeypatch, data_root, tmp_path):
     assert "no signal sample" in texts(outputs)
 
 
-def test_export_html_carries_the_charts(data_root, tmp_path):
+def test_export_html_carries_the_charts(data_root, tmp_path, marimo_env):
     out = tmp_path / "dashboard.html"
-    env = dict(os.environ, HEPFM_DATA_ROOT=str(data_root), HEPFM_CACHE_DIR=str(tmp_path / "c"))
+    env = dict(
+        os.environ,
+        HEPFM_DATA_ROOT=str(data_root),
+        HEPFM_CACHE_DIR=str(tmp_path / "c"),
+        **marimo_env,
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "marimo", "export", "html", str(APP), "-o", str(out)],
         capture_output=True,
@@ -148,6 +153,9 @@ def test_export_html_carries_the_charts(data_root, tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     html = out.read_text()
     assert "vega-lite" in html and "Loss distributions" in html and "Background rejection" in html
+    # the export's session snapshot went to the temporary folder, not next to the notebook
+    prefix = Path(marimo_env["PYTHONPYCACHEPREFIX"])
+    assert list(prefix.rglob(f"__marimo__/session/{APP.name}.json"))
 
 
 def test_upstream_experiment_brings_its_dataset(monkeypatch, upstream_fixture, tmp_path):

@@ -92,3 +92,56 @@ def test_input_size_mismatch_names_both(small_demo):
     msg = str(e.value)
     assert "takes 180 inputs" in msg and "has 120 features" in msg
     assert "track00_d0" in msg and "x0" in msg
+
+
+def _rewrite_weights(src, dst, change) -> None:
+    """Copy the .keras zip ``src`` to ``dst`` with ``change(h5_file)`` applied to its weights."""
+    import h5py
+
+    tmp_h5 = dst.with_suffix(".h5")
+    with zipfile.ZipFile(src) as zin:
+        members = {i.filename: zin.read(i.filename) for i in zin.infolist()}
+    tmp_h5.write_bytes(members["model.weights.h5"])
+    with h5py.File(tmp_h5, "r+") as h5:
+        change(h5)
+    members["model.weights.h5"] = tmp_h5.read_bytes()
+    with zipfile.ZipFile(dst, "w") as zout:
+        for name, blob in members.items():
+            zout.writestr(name, blob)
+
+
+def test_one_fingerprint_for_a_hepfm_file(saved, tmp_path):
+    import h5py
+
+    from hepfm_core.model_info import model_fingerprint
+
+    path, enc, dec = saved
+    loaded = load_model(path)
+    assert loaded.fingerprint == describe_model(path).fingerprint == model_fingerprint(path)
+    again = save_model(
+        tmp_path / "again.keras", enc, dec, CFG, feature_names=None, normalisation=None
+    )
+    assert model_fingerprint(again) == model_fingerprint(path)  # same weights, same model
+
+    def nudge_first_array(h5):
+        arrays = []
+        h5.visititems(lambda n, o: arrays.append(o) if isinstance(o, h5py.Dataset) else None)
+        target = next(a for a in arrays if a.size and a.dtype.kind == "f")
+        target[...] = target[...] + 0.5
+
+    changed = tmp_path / "changed.keras"
+    _rewrite_weights(path, changed, nudge_first_array)
+    other = load_model(changed)
+    old_w = [*loaded.encoder.get_weights(), *loaded.decoder.get_weights()]
+    new_w = [*other.encoder.get_weights(), *other.decoder.get_weights()]
+    assert sum(not np.array_equal(a, b) for a, b in zip(old_w, new_w, strict=True)) == 1
+    assert other.fingerprint == describe_model(changed).fingerprint == model_fingerprint(changed)
+    assert other.fingerprint != loaded.fingerprint
+
+
+def test_demo_model_one_fingerprint(small_demo):
+    from hepfm_core.model_info import model_fingerprint
+
+    _, model_path = small_demo
+    assert load_model(model_path).fingerprint == describe_model(model_path).fingerprint
+    assert describe_model(model_path).fingerprint == model_fingerprint(model_path)

@@ -17,6 +17,7 @@ import pytest
 
 from hepfm_core import report
 from hepfm_core.cli import main
+from hepfm_core.report_text import format_interval
 
 # The report's settings: a grid clip, a non-default score and policy, three of six signals.
 SETTINGS = ["--clip", "-20", "20", "--score", "kl", "--policy", "drop"]
@@ -82,7 +83,9 @@ def expected_metrics(doc: dict) -> dict[str, list[str]]:
             if wp["eff_sig"] is None:
                 row.append(f"n/a: {wp['status'].replace('_', ' ')}")
             else:
-                row.append(f"{wp['eff_sig']:.3f} ± {wp['eff_sig_err']:.3f}")
+                lo, hi = wp["eff_sig_lower"], wp["eff_sig_upper"]
+                assert lo <= wp["eff_sig"] <= hi
+                row.append(format_interval(wp["eff_sig"], lo, hi))
         row.append("n/a" if s["max_sic"] is None else f"{s['max_sic']:.2f}")
         sample = doc["samples"][name]
         row.append(f"{sample['kept']} / {sample['total']}")
@@ -97,6 +100,7 @@ def expected_counts(doc: dict) -> dict[str, dict[str, int]]:
             "total": s["total"],
             "kept": s["kept"],
             "excluded": sum(s["excluded"].values()),
+            "imputed (kept)": s["imputed"],
             **{k: v for k, v in s["causes"].items() if k != "ok"},
             "outside clip": s["outside_clip"],
             "non-finite without guards (float32)": s["nonfinite_unguarded_float32"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hepfm_core.datasets import open_data
 from hepfm_core.model_io import load_model, read_metadata
@@ -34,3 +35,23 @@ def test_train_on_folder_writes_metadata(small_data, tmp_path):
     assert len(meta["history"]["epochs"]) == 2
     model = load_model(path)
     assert model.config.latent_dim == 3 and model.feature_names == bg.feature_names
+
+
+def test_training_metadata_names_the_monitor_beta(small_data, tmp_path):
+    from hepfm_core.vae import BetaSchedule
+
+    cfg = VAEConfig(input_dim=1, encoder_layers=(8,), decoder_layers=(8,), latent_dim=2)
+    sched = BetaSchedule(cycle_low=0.01, cycle_high=0.2)
+    path = train_on_folder(
+        small_data,
+        tmp_path / "m.keras",
+        config=cfg,
+        settings=TrainingSettings(epochs=2, batch_size=256, max_events=1500, beta=sched),
+    )
+    meta = read_metadata(path)
+    assert meta["training"]["monitor_beta"] == 0.2  # the schedule's cycle_high
+    assert meta["history"]["monitor_beta"] == 0.2
+    for e in meta["history"]["epochs"]:
+        assert e["val_objective"] == pytest.approx(
+            e["val_reconstruction"] + 0.2 * e["val_kl"], rel=1e-6
+        )

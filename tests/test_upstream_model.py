@@ -146,7 +146,7 @@ def test_config_and_metadata(model, exp_dir: Path, upstream_fixture: Path):
     assert n_params == expected == 9504
     for w in model.encoder.weights + model.decoder.weights:
         assert str(w.dtype) == "float32"
-    assert len(model.fingerprint) == 32
+    assert model.fingerprint.startswith("upstream-") and len(model.fingerprint) == 9 + 32
 
 
 def test_subfolder_and_load_model_dispatch(model, exp_dir: Path):
@@ -282,6 +282,12 @@ def test_float32_even_under_a_mixed_policy(exp_dir: Path, model):
     finally:
         keras.config.set_dtype_policy("float32")
     assert again.fingerprint == model.fingerprint
+    for a, b in zip(
+        again.encoder.get_weights() + again.decoder.get_weights(),
+        model.encoder.get_weights() + model.decoder.get_weights(),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
     mu, s, x_hat = again.predict(np.zeros((3, 120), dtype=np.float32))
     assert {mu.dtype, s.dtype, x_hat.dtype} == {np.dtype(np.float32)}
     assert {str(layer.dtype_policy.name) for layer in again.encoder.layers} == {"float32"}
@@ -299,3 +305,50 @@ def test_sampling_parameterisation_read_from_the_graph(tmp_path: Path, exp_dir: 
     loaded = load_upstream_experiment(exp)
     assert loaded.config.parameterisation == "exp"
     assert "Exp" in loaded.metadata["parameterisation_source"]
+
+
+# -- one identity per model -----------------------------------------------------------------
+def _rewrite_checkpoint(prefix: Path, change) -> None:
+    """Write the checkpoint at ``prefix`` again with ``change(tensors)`` applied (TF's SaveV2)."""
+    import tensorflow as tf
+
+    reader = tf.train.load_checkpoint(str(prefix))
+    tensors = {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+    change(tensors)
+    for f in prefix.parent.iterdir():
+        f.unlink()
+    names = sorted(tensors)
+    tf.raw_ops.SaveV2(
+        prefix=str(prefix),
+        tensor_names=names,
+        shape_and_slices=[""] * len(names),
+        tensors=[tf.constant(tensors[k]) for k in names],
+    )
+
+
+def test_loaded_and_described_upstream_model_share_one_fingerprint(
+    model, exp_dir: Path, tmp_path: Path
+):
+    from hepfm_core.model_info import describe_model, model_fingerprint
+    from hepfm_core.upstream_model import load_upstream_experiment
+
+    info = describe_model(exp_dir)
+    assert model.fingerprint == info.fingerprint == model_fingerprint(exp_dir)
+    assert model_fingerprint(exp_dir / "models" / "foundation_model") == info.fingerprint
+
+    exp = _copy_experiment(exp_dir, tmp_path / EXPERIMENT)
+    assert model_fingerprint(exp) == info.fingerprint  # a copy is the same model
+    var_dir = exp / "models" / "foundation_model" / "decoder" / "variables"
+    var_dir.chmod(0o755)
+    kernel = KEY.format(i=0, attr="kernel")
+
+    def nudge(tensors):
+        tensors[kernel] = tensors[kernel] + np.float32(0.25)
+
+    _rewrite_checkpoint(var_dir / "variables", nudge)
+    changed = load_upstream_experiment(exp)
+    w_old = model.decoder.get_layer("decoder_0_dense").get_weights()[0]
+    w_new = changed.decoder.get_layer("decoder_0_dense").get_weights()[0]
+    np.testing.assert_allclose(w_new, w_old + 0.25, rtol=1e-6)
+    assert changed.fingerprint == describe_model(exp).fingerprint == model_fingerprint(exp)
+    assert changed.fingerprint != info.fingerprint

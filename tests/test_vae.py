@@ -126,3 +126,69 @@ def test_demo_model_separates_wprime_qq(small_demo):
     y = np.r_[np.zeros(len(recon[0])), np.ones(len(recon[1]))]
     auc = roc_auc_score(y, np.r_[recon[0], recon[1]])
     assert auc > 0.8
+
+
+def test_monitor_picks_best_fixed_beta_objective_not_cyclic_val_loss():
+    from hepfm_core.vae import ValidationMonitor
+
+    # (val_reconstruction, val_kl, beta of the epoch under the cyclic schedule)
+    epochs = [
+        (10.0, 50.0, 0.0),  # warm-up: val_loss 10.0 (KL free), at beta 0.1: 15.0
+        (11.0, 20.0, 0.1),  # val_loss 13.0, at beta 0.1: 13.0
+        (10.5, 40.0, 0.05),  # val_loss 12.5, at beta 0.1: 14.5
+    ]
+    cyclic_pick = 1 + min(range(3), key=lambda i: epochs[i][0] + epochs[i][2] * epochs[i][1])
+    assert cyclic_pick == 1  # the biased choice: the beta = 0 epoch
+    monitor = ValidationMonitor(monitor_beta=0.1, min_delta=1e-3, patience=5)
+    for i, (rec, kl, beta) in enumerate(epochs):
+        record = {"epoch": i + 1, "beta": beta, "val_reconstruction": rec, "val_kl": kl}
+        monitor.update(record)
+        assert record["val_objective"] == pytest.approx(rec + 0.1 * kl, rel=1e-12)
+    assert monitor.best_epoch == 2
+    assert monitor.best == pytest.approx(13.0)
+    assert not monitor.should_stop
+
+
+def test_monitor_patience_and_min_delta():
+    from hepfm_core.vae import ValidationMonitor
+
+    monitor = ValidationMonitor(monitor_beta=1.0, min_delta=0.5, patience=2)
+    improved = [
+        monitor.update({"epoch": e, "val_reconstruction": r, "val_kl": 0.0})
+        for e, r in [(1, 10.0), (2, 9.8), (3, 9.0)]
+    ]
+    # 9.8 is within min_delta of 10.0: no improvement; 9.0 is
+    assert improved == [True, False, True] and monitor.best_epoch == 3
+    monitor.update({"epoch": 4, "val_reconstruction": 9.0, "val_kl": 0.0})
+    assert not monitor.should_stop
+    monitor.update({"epoch": 5, "val_reconstruction": 8.9, "val_kl": 0.0})
+    assert monitor.should_stop and monitor.best_epoch == 3
+
+
+def test_training_records_fixed_beta_validation_objective():
+    from hepfm_core.vae import train_vae
+
+    rng = np.random.default_rng(2)
+    x = np.tanh(rng.normal(size=(600, 2)) @ rng.normal(size=(2, 6))).astype(np.float32)
+    cfg = VAEConfig(input_dim=6, encoder_layers=(8,), decoder_layers=(8,), latent_dim=2)
+    sched = BetaSchedule(start=0.0, warmup=1, cycle_low=0.02, cycle_high=0.3, cycle_period=2)
+    settings = TrainingSettings(epochs=3, batch_size=128, patience=10, min_delta=0.0, beta=sched)
+    _, _, history = train_vae(x, cfg, settings)
+    assert history.monitor_beta == 0.3  # default: the schedule's cycle_high
+    assert history.epochs[0]["beta"] == 0.0
+    for e in history.epochs:
+        want = e["val_reconstruction"] + 0.3 * e["val_kl"]
+        assert e["val_objective"] == pytest.approx(want, rel=1e-6)
+        # val_loss stays the loss at the epoch's own beta
+        want_loss = e["val_reconstruction"] + e["beta"] * e["val_kl"]
+        assert e["val_loss"] == pytest.approx(want_loss, rel=1e-5)
+    objectives = [e["val_objective"] for e in history.epochs]
+    assert history.best_epoch == 1 + int(np.argmin(objectives))
+
+    explicit = TrainingSettings(epochs=2, batch_size=128, beta=sched, monitor_beta=0.05)
+    _, _, history = train_vae(x, cfg, explicit)
+    assert history.monitor_beta == 0.05
+    for e in history.epochs:
+        assert e["val_objective"] == pytest.approx(
+            e["val_reconstruction"] + 0.05 * e["val_kl"], rel=1e-6
+        )
