@@ -1,9 +1,9 @@
 """What the dashboard shows, computed outside the notebook so the app stays thin.
 
 Paths are confined to the data root of :func:`hepfm_core.paths.data_root` (the rule the CLI
-uses too), so a shared dashboard cannot be pointed at arbitrary files. Evaluators are shared by every
-viewer of one server process (marimo runs each viewer as a thread), so each cached scoring
-pass is memory-mapped once.
+uses too), so a shared dashboard cannot be pointed at arbitrary files. Evaluators are shared
+by every viewer of one server process (marimo runs each viewer as a thread), so each cached
+scoring pass is memory-mapped once.
 """
 
 from __future__ import annotations
