@@ -20,7 +20,6 @@ import polars as pl
 from hepfm_core.errors import SettingsError
 
 DEFAULT_RANGE: tuple[float, float] = (1e-3, 1.0)
-_BLOCK = 1 << 16  # values per sorted block: 512 KiB of float64, cache-sized
 
 
 @dataclass(frozen=True)
@@ -197,30 +196,24 @@ def _check_edges(edges: np.ndarray) -> np.ndarray:
 def _tally(x: np.ndarray, edges: np.ndarray) -> _Tally:
     """Count one sample against ``edges``: ``[e_i, e_i+1)``, the last bin closed.
 
-    Works on blocks that fit in cache: each block is sorted (a small copy; the input is never
-    copied whole) and binary searches of the edges in it give cumulative counts. The sort
-    order puts -inf first and +inf then NaN last, so one pass yields every category.
+    The bins are ``np.histogram``'s (explicit edges: the last bin is closed, values outside
+    and NaN are left out); what it leaves out is counted here: -inf and finite values below
+    the first edge, +inf and finite values above the last, and NaN, so that the counts add up
+    to the sample's size.
     """
     a = _as_1d(x)
-    n_bins = edges.size - 1
-    below = np.zeros(edges.size, dtype=np.int64)  # values < edge
-    probes = np.array([-np.inf, edges[-1], np.inf])
-    at_or_below = np.zeros(3, dtype=np.int64)  # values <= -inf, <= last edge, <= +inf
-    below_inf = 0  # values < +inf
-    for start in range(0, a.size, _BLOCK):
-        block = np.sort(a[start : start + _BLOCK])
-        below += np.searchsorted(block, edges, side="left")
-        at_or_below += np.searchsorted(block, probes, side="right")
-        below_inf += int(np.searchsorted(block, np.inf, side="left"))
-    n_neginf, n_to_top, n_to_inf = (int(v) for v in at_or_below)
-    counts = np.diff(below)
-    counts[-1] = n_to_top - below[n_bins - 1]
+    counts, _ = np.histogram(a, bins=edges)
+    below = int(np.count_nonzero(a < edges[0]))  # -inf included
+    above = int(np.count_nonzero(a > edges[-1]))  # +inf included
+    neginf = int(np.count_nonzero(a == -np.inf))
+    posinf = int(np.count_nonzero(a == np.inf))
+    total = int(a.size)
     return _Tally(
-        counts=counts,
-        total=int(a.size),
-        underflow=int(below[0]) - n_neginf,
-        overflow=below_inf - n_to_top,
-        nan=int(a.size) - n_to_inf,
-        posinf=n_to_inf - below_inf,
-        neginf=n_neginf,
+        counts=counts.astype(np.int64, copy=False),
+        total=total,
+        underflow=below - neginf,
+        overflow=above - posinf,
+        nan=total - int(counts.sum()) - below - above,
+        posinf=posinf,
+        neginf=neginf,
     )

@@ -222,12 +222,3 @@ def rejection_chart(
     return alt.layer(rules, labels, lines).properties(
         width=WIDTH, height=HEIGHT, title=alt.Title("Background rejection", subtitle=subtitle)
     )
-
-
-def save_png(chart: alt.TopLevelMixin, path: str, scale: float = 2.0) -> None:
-    """Render a chart to PNG with vl-convert (no browser)."""
-    import vl_convert as vlc
-
-    png = vlc.vegalite_to_png(chart.to_json(), scale=scale)
-    with open(path, "wb") as fh:
-        fh.write(png)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import DataError, DataNotFoundError, FeatureMismatchError, NoSignalsError
-from .hepfm_format import is_hepfm_file, read_header, read_sample
+from .hepfm_format import read_header, read_sample
 from .samples import Sample
 
 SignalNormalisation = Literal["background", "own"]
@@ -167,4 +167,4 @@ def open_data(
     return open_hepfm_folder(path, signal_normalisation=signal_normalisation, fill=fill)
 
 
-__all__ = ["DataSet", "is_hepfm_file", "open_data"]
+__all__ = ["DataSet", "open_data"]

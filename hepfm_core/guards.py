@@ -111,8 +111,6 @@ _DESCRIPTIONS: dict[Cause, str] = {
     ),
 }
 
-CAUSE_LABELS: tuple[str, ...] = tuple(c.label for c in Cause)
-
 
 # -- settings -----------------------------------------------------------------------------
 def _bad_setting(what: str, field_name: str, todo: str) -> SettingsError:

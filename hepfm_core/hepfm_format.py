@@ -121,15 +121,6 @@ class SampleWriter:
             self.abort()
 
 
-def is_hepfm_file(path: str | Path) -> bool:
-    """True for a readable HDF5 file carrying hepfm's format attribute."""
-    try:
-        with h5py.File(path, "r") as h5:
-            return h5.attrs.get("format") == FORMAT_NAME
-    except (OSError, ValueError):
-        return False
-
-
 def _attr(h5: h5py.File, key: str, path: Path) -> Any:
     if key not in h5.attrs:
         raise MissingGroupError(

@@ -15,7 +15,6 @@ import numpy as np
 INPUT_FINITE = np.uint8(1)
 ENCODER_FINITE = np.uint8(2)  # z_mean and z_log_var all finite
 DECODER_FINITE = np.uint8(4)  # every reconstructed input finite
-ALL_FINITE = np.uint8(7)
 # Further bits: the reconstruction sum upstream computed in float32 / float16 would have been
 # non-finite (a squared difference or the sum above that type's maximum).
 RECON_F32_OVERFLOW = np.uint8(8)
