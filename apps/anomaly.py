@@ -6,11 +6,12 @@ app = marimo.App(width="full", app_title="hepfm · anomaly detection")
 with app.setup:
     import marimo as mo
 
-    from hepfm_core import charts
-    from hepfm_core import dashboard as db
-    from hepfm_core.datasets import detect_kind
+    from hepfm_core import vocabulary as vocab
     from hepfm_core.demo import demo_ready, demo_total_events, make_demo
     from hepfm_core.errors import HepfmError
+    from hepfm_core.sources import detect_kind
+    from hepfm_core.views import charts, tables, text
+    from hepfm_core.views import dashboard as db
 
 
 @app.cell(hide_code=True)
@@ -114,19 +115,13 @@ def _(data_dir, data_ready):
     except HepfmError as exc:
         data_kind, kind_error = None, exc
     normalisation = mo.ui.radio(
-        {
-            "background's parameters (physical)": "background",
-            "each signal's own (upstream's choice)": "own",
-        },
-        value="background's parameters (physical)",
+        {label: key for key, label in vocab.SIGNAL_NORMALISATION_LABELS.items()},
+        value=vocab.SIGNAL_NORMALISATION_LABELS["background"],
         label="signal normalisation",
     )
     fill = mo.ui.radio(
-        {
-            "median: fill, count as imputed (upstream's)": "median",
-            "none: exclude as input_nonfinite": "none",
-        },
-        value="median: fill, count as imputed (upstream's)",
+        {label: key for key, label in vocab.FILL_LABELS.items()},
+        value=vocab.FILL_LABELS["median"],
         label="non-finite raw inputs",
     )
     return data_kind, fill, kind_error, normalisation
@@ -167,14 +162,14 @@ def _(data_dir, data_kind, fill, kind_error, model_path, normalisation):
 @app.cell(hide_code=True)
 def _():
     preset = mo.ui.dropdown(
-        ["custom", *db.CLIP_PRESETS], value="±20 (upstream's fix)", label="clip preset"
+        ["custom", *vocab.CLIP_PRESETS], value="±20 (upstream's fix)", label="clip preset"
     )
     return (preset,)
 
 
 @app.cell(hide_code=True)
 def _(preset):
-    _bounds = db.CLIP_PRESETS.get(preset.value) or (-20.0, 20.0)
+    _bounds = vocab.CLIP_PRESETS.get(preset.value) or (-20.0, 20.0)
     clip_slider = mo.ui.range_slider(
         start=-150,
         stop=150,
@@ -192,19 +187,14 @@ def _(preset):
 @app.cell(hide_code=True)
 def _(evaluator):
     score = mo.ui.dropdown(
-        {
-            "reconstruction error": "reconstruction",
-            "KL divergence": "kl",
-            "total: reconstruction + β·KL": "total",
-            "latent radius Σμ²/σ²": "radius",
-        },
-        value="reconstruction error",
+        {label: key for key, label in vocab.SCORE_LABELS.items()},
+        value=vocab.SCORE_LABELS["reconstruction"],
         label="score",
     )
     beta = mo.ui.number(start=0, stop=100, step=0.01, value=1.0, label="β (total)")
     policy = mo.ui.radio(
-        {"worst: non-finite ranks most anomalous": "worst", "drop: exclude (upstream)": "drop"},
-        value="worst: non-finite ranks most anomalous",
+        {label: key for key, label in vocab.POLICY_LABELS.items()},
+        value=vocab.POLICY_LABELS["worst"],
         label="non-finite policy",
     )
     signals = mo.ui.multiselect(
@@ -285,7 +275,7 @@ def _(beta, clip_slider, evaluator, no_clip, policy, score, signals):
         settings_error is not None,
         mo.callout(mo.md(f"**Invalid settings.** {settings_error}"), kind="danger"),
     )
-    colours = charts.sample_colours(evaluator.signal_names)
+    colours = vocab.sample_colours(evaluator.signal_names)
     return colours, result
 
 
@@ -293,11 +283,11 @@ def _(beta, clip_slider, evaluator, no_clip, policy, score, signals):
 def _(evaluator, result):
     mo.vstack(
         [
-            mo.md(f"# Anomaly detection: {db.SCORE_NAMES[result.settings.score]}").style(
+            mo.md(f"# Anomaly detection: {vocab.SCORE_LABELS[result.settings.score]}").style(
                 {"margin": "0"}
             ),
-            mo.md(f"<small>{db.provenance_line(result)}</small>"),
-            mo.callout(mo.md(db.guard_summary(result, evaluator)), kind="info"),
+            mo.md(f"<small>{text.provenance_line(result)}</small>"),
+            mo.callout(mo.md(text.guard_summary(result, evaluator)), kind="info"),
         ]
     )
     return
@@ -305,22 +295,15 @@ def _(evaluator, result):
 
 @app.cell(hide_code=True)
 def _(result):
-    _counts = db.counts_table(result)
     mo.vstack(
         [
             mo.md("### Filtered-event counts"),
             mo.ui.table(
-                _counts,
+                tables.counts_table(result),
                 selection=None,
                 pagination=False,
                 format_mapping=None,
-                style_cell=lambda _row, _col, value: (
-                    {"backgroundColor": "#fde2c8", "fontWeight": "bold"}
-                    if _col not in ("sample", "total", "kept")
-                    and isinstance(value, int)
-                    and value > 0
-                    else {}
-                ),
+                style_cell=lambda _row, _col, value: tables.counts_cell_style(_col, value),
             ),
         ]
     )
@@ -329,14 +312,14 @@ def _(result):
 
 @app.cell(hide_code=True)
 def _(bins, colours, density, log_y, result):
-    _hist, _over = db.histogram_tables(result, n_bins=bins.value, density=density.value)
+    _hist, _over = tables.histogram_tables(result, n_bins=bins.value, density=density.value)
     _chart = charts.loss_histogram(
         _hist,
         colours,
         score=result.settings.score,
         density=density.value,
         log_y=log_y.value,
-        subtitle=db.histogram_note(_over),
+        subtitle=tables.histogram_note(_over),
     )
     mo.ui.altair_chart(_chart, chart_selection=False, legend_selection=False)
     return
@@ -352,7 +335,7 @@ def _(colours, result):
                 legend_selection=False,
             ),
             mo.ui.altair_chart(
-                charts.rejection_chart(result.signals, colours, db.normalisation_note(result)),
+                charts.rejection_chart(result.signals, colours, text.normalisation_note(result)),
                 chart_selection=False,
                 legend_selection=False,
             ),
@@ -367,9 +350,9 @@ def _(colours, result):
 def _(result):
     mo.vstack(
         [
-            mo.md(f"### Metrics ({db.normalisation_note(result)})"),
-            mo.ui.table(db.metrics_table(result), selection=None, pagination=False),
-            mo.md(f"<small>{db.background_working_points(result)}</small>"),
+            mo.md(f"### Metrics ({text.normalisation_note(result)})"),
+            mo.ui.table(tables.metrics_table(result), selection=None, pagination=False),
+            mo.md(f"<small>{tables.background_working_points(result)}</small>"),
         ]
     )
     return

@@ -206,7 +206,7 @@ class HeadRows:
 
 def head_sample(sample, n: int):
     """A sample cut to its first ``n`` events, with its own fingerprint (own cache key)."""
-    from hepfm_core.fingerprint import combine
+    from hepfm_core.common.fingerprint import combine
 
     if n >= sample.n_events:
         return sample
@@ -215,7 +215,7 @@ def head_sample(sample, n: int):
 
 
 def in_memory_sample(sample, x: np.ndarray):
-    from hepfm_core.fingerprint import combine
+    from hepfm_core.common.fingerprint import combine
 
     prov = replace(sample.provenance, fingerprint=combine(sample.provenance.fingerprint, "mem"))
     return replace(sample, name=f"{sample.name}[:{x.shape[0]}]", x=x, provenance=prov)
@@ -287,7 +287,7 @@ def xla_forward(model):
     """hepfm's forward function compiled with XLA (``jit_compile=True``)."""
     import tensorflow as tf
 
-    from hepfm_core.scoring import make_forward
+    from hepfm_core.engine.scoring import make_forward
 
     fn = make_forward(model)
     return tf.function(fn.python_function, input_signature=fn.input_signature, jit_compile=True)
@@ -301,7 +301,7 @@ def float32_recon_forward(model):
     """
     import tensorflow as tf
 
-    from hepfm_core.scoring import make_forward
+    from hepfm_core.engine.scoring import make_forward
 
     return make_forward(model, losses_dtype=tf.float32)
 
@@ -346,8 +346,8 @@ def measure_in_memory(args, model, bg, x_mem: np.ndarray) -> tuple[Runs, Runs, R
 
     Returns the runs of the baseline, the default pass, XLA and the float32 reconstruction.
     """
-    from hepfm_core import scoring
-    from hepfm_core.scoring import run_pass
+    from hepfm_core.engine import scoring
+    from hepfm_core.engine.scoring import run_pass
 
     reps = args.reps
     m = x_mem.shape[0]
@@ -391,9 +391,9 @@ def measure_in_memory(args, model, bg, x_mem: np.ndarray) -> tuple[Runs, Runs, R
 
 
 def phase_scoring(args, data, model_path, cache: Path, phases: Phases, summary: Summary):
-    from hepfm_core import scoring
-    from hepfm_core.model_io import load_model
-    from hepfm_core.scoring import cached_pass, run_pass
+    from hepfm_core.engine import scoring
+    from hepfm_core.engine.scoring import cached_pass, run_pass
+    from hepfm_core.sources import load_model
 
     reps = args.reps
     bg = data.background
@@ -530,8 +530,9 @@ def phase_scoring(args, data, model_path, cache: Path, phases: Phases, summary: 
 
 
 def phase_evaluate(args, data, model_path, cache: Path, phases: Phases, summary: Summary):
-    from hepfm_core.evaluate import EvaluationSettings, Evaluator
-    from hepfm_core.guards import SCORES, prepare
+    from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
+    from hepfm_core.engine.guards import prepare
+    from hepfm_core.vocabulary import SCORES
 
     phases.start("(b) evaluate: open passes and prepare", "prepare")
     ev = Evaluator(data, model_path, cache=cache)
@@ -669,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
     phases = Phases()
     data_dir, model_path = ensure_data(args)
 
-    from hepfm_core.datasets import open_data
+    from hepfm_core.sources import open_data
 
     data = open_data(data_dir)
     if args.events:

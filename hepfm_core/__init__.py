@@ -1,4 +1,11 @@
-"""hepfm: judge VAE anomaly detectors on collider track data."""
+"""hepfm: judge VAE anomaly detectors on collider track data.
+
+Stages, each importing only the ones before it (``[tool.importlinter]`` in pyproject.toml):
+``data`` (samples, files) -> ``model`` (the Keras VAE) -> ``upstream`` (the upstream
+pipeline's files) -> ``sources`` (which format a path holds) -> ``engine`` (scoring, cached;
+guards, metrics) -> ``views`` (tables, text, charts, report) -> ``demo``, ``cli``, the app.
+Beneath them: ``common`` (fingerprints, cache, paths, versions), ``vocabulary``, ``errors``.
+"""
 
 from __future__ import annotations
 

@@ -12,6 +12,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import HepfmError
+from .vocabulary import (
+    FILLS,
+    KL_FORMS,
+    PARAMETERISATIONS,
+    POLICIES,
+    SCORES,
+    SIGNAL_NORMALISATIONS,
+)
 
 
 def _print_epoch(record: dict) -> None:
@@ -46,8 +54,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training import train_on_folder
-    from .vae import BetaSchedule, TrainingSettings, VAEConfig
+    from .demo import train_on_folder
+    from .model.training import BetaSchedule, TrainingSettings
+    from .model.vae import VAEConfig
 
     settings = TrainingSettings(
         epochs=args.epochs,
@@ -73,7 +82,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _settings_from(args: argparse.Namespace):
-    from .evaluate import EvaluationSettings
+    from .engine.evaluate import EvaluationSettings
 
     clip = None if args.no_clip or args.clip is None else (args.clip[0], args.clip[1])
     signals = (
@@ -93,15 +102,11 @@ def _resolve_data(args: argparse.Namespace) -> str:
     if args.data:
         return args.data
     from .errors import SettingsError
-    from .model_info import describe_model
+    from .sources import dataset_for_model
 
-    info = describe_model(args.model)
-    if info.kind == "upstream":
-        from .upstream_data import find_dataset_for_experiment
-
-        found = find_dataset_for_experiment(info.path)
-        if found is not None:
-            return str(getattr(found, "path", found))
+    found = dataset_for_model(args.model)
+    if found is not None:
+        return str(found)
     raise SettingsError(
         "no --data given and none found for the model",
         args.model,
@@ -111,8 +116,8 @@ def _resolve_data(args: argparse.Namespace) -> str:
 
 def _scored_evaluator(args: argparse.Namespace):
     """Settings checked first, then the data and model opened and every sample scored."""
-    from .evaluate import Evaluator
-    from .progress import TextProgress
+    from .common.progress import TextProgress
+    from .engine.evaluate import Evaluator
 
     settings = _settings_from(args)
     evaluator = Evaluator.open(
@@ -130,8 +135,8 @@ def _scored_evaluator(args: argparse.Namespace):
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .evaluate import roc_rows, write_scores
-    from .report_text import summary_table
+    from .engine.evaluate import roc_rows, write_scores
+    from .views.text import summary_table
 
     settings, evaluator = _scored_evaluator(args)
     result = evaluator.evaluate(settings)
@@ -162,7 +167,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_report
+    from .views.report import write_report
 
     settings, evaluator = _scored_evaluator(args)
     path = write_report(evaluator, settings, args.out, figures=args.figures)
@@ -178,29 +183,25 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
         "--clip", type=float, nargs=2, metavar=("LO", "HI"), help="clip z_log_var to [LO, HI]"
     )
     clip.add_argument("--no-clip", action="store_true", help="no clip (the default)")
-    p.add_argument(
-        "--score", choices=["reconstruction", "kl", "total", "radius"], default="reconstruction"
-    )
+    p.add_argument("--score", choices=SCORES, default="reconstruction")
     p.add_argument("--beta", type=float, default=1.0, help="total = reconstruction + beta * KL")
     p.add_argument(
         "--policy",
-        choices=["drop", "worst"],
+        choices=POLICIES,
         default="worst",
         help="non-finite scores: drop them (upstream) or rank them most anomalous (default)",
     )
-    p.add_argument(
-        "--kl-form", choices=["true", "upstream"], default="true", help="KL for softplus models"
-    )
+    p.add_argument("--kl-form", choices=KL_FORMS, default="true", help="KL for softplus models")
     p.add_argument("--signals", default=None, help="comma-separated signal samples (default: all)")
     p.add_argument(
         "--signal-normalisation",
-        choices=["background", "own"],
+        choices=SIGNAL_NORMALISATIONS,
         default="background",
         help="standardise signals with the background's parameters (default) or their own",
     )
     p.add_argument(
         "--fill",
-        choices=["median", "none"],
+        choices=FILLS,
         default="median",
         help="non-finite raw inputs: fill with the median (upstream's; counted as imputed, "
         "default) or none (exclude those events as input_nonfinite)",
@@ -249,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--decoder", type=int, nargs="+", default=[32, 64, 128])
     train.add_argument("--latent", type=int, default=16)
     train.add_argument("--activation", default="relu")
-    train.add_argument("--parameterisation", choices=["exp", "softplus"], default="exp")
+    train.add_argument("--parameterisation", choices=PARAMETERISATIONS, default="exp")
     train.add_argument("--beta-low", type=float, default=0.01)
     train.add_argument("--beta-high", type=float, default=0.1)
     train.set_defaults(func=cmd_train)

@@ -1,13 +1,14 @@
-"""The demo: ATLAS-like data and a VAE trained on its background, in one folder.
+"""The demo and training on a folder: ATLAS-like data and a VAE trained on its background.
 
-The folder defaults to :func:`hepfm_core.paths.demo_dir` (``<data root>/demo``). Its size and
-training length can be set through the environment, read when the demo is made:
+The demo's folder defaults to :func:`hepfm_core.common.paths.demo_dir` (``<data root>/demo``).
+Its size and training length can be set through the environment, read when the demo is made:
 
 - ``HEPFM_DEMO_BACKGROUND``: background events (default 200 000, at least 1 000);
 - ``HEPFM_DEMO_SIGNAL``: events per signal sample (default 10 000, at least 100);
 - ``HEPFM_DEMO_EPOCHS``: training epochs (default 8, at least 1).
 
-Arguments given to :func:`make_demo` win over the environment.
+Arguments given to :func:`make_demo` win over the environment. :func:`train_on_folder` (also
+what ``hepfm train`` runs) opens a data folder and trains the VAE on its background.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
+from .common.paths import demo_dir
+from .common.progress import Progress, TextProgress
+from .data.generator import DEFAULT_SIGNALS, GeneratorConfig, generate_dataset
 from .errors import SettingsError
-from .generator import DEFAULT_SIGNALS, GeneratorConfig, generate_dataset
-from .paths import demo_dir
-from .progress import TextProgress
-from .vae import EpochCallback, TrainingSettings
+from .model.training import EpochCallback, TrainingSettings, train_on_data
+from .model.vae import VAEConfig
+from .sources import open_data
 
 DEFAULT_BACKGROUND = 200_000
 DEFAULT_SIGNAL = 10_000
@@ -91,7 +94,7 @@ def make_demo(
     n_signal: int | None = None,
     seed: int = 42,
     train: bool = True,
-    progress=None,
+    progress: Progress | None = None,
     on_epoch: EpochCallback | None = None,
     training: TrainingSettings | None = None,
 ) -> tuple[Path, Path | None]:
@@ -110,7 +113,19 @@ def make_demo(
     generate_dataset(data_dir, n_background, n_signal, GeneratorConfig(seed=seed), progress)
     if not train:
         return data_dir, None
-    from .training import train_on_folder
-
     train_on_folder(data_dir, model_path, settings=replace(training, seed=seed), on_epoch=on_epoch)
     return data_dir, model_path
+
+
+def train_on_folder(
+    data_dir: str | Path,
+    out: str | Path,
+    *,
+    config: VAEConfig | None = None,
+    settings: TrainingSettings | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> Path:
+    """Train on the background of the data folder ``data_dir`` (hepfm's or upstream's);
+    write ``out`` (.keras) with hepfm's metadata."""
+    data = open_data(data_dir)
+    return train_on_data(data, out, config=config, settings=settings, on_epoch=on_epoch)

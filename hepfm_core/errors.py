@@ -98,3 +98,13 @@ class SettingsError(HepfmError):
 
 class PathNotAllowedError(SettingsError):
     """A path lies outside the data root a shared dashboard is confined to."""
+
+
+def check_exists(
+    path: Path, error: type[HepfmError], what: str, todo: str, *, name_only: bool = False
+) -> Path:
+    """``path`` when it exists; else ``error`` saying "<what> not found: <path>" (the file
+    name alone with ``name_only``), where, and ``todo``."""
+    if not path.exists():
+        raise error(f"{what} not found: {path.name if name_only else path}", path, todo)
+    return path

@@ -126,7 +126,7 @@ SMALL_SIGNAL = 2_000
 def small_demo(tmp_path_factory) -> tuple[Path, Path]:
     """(data folder, model path) of a small seeded demo trained for a few epochs."""
     from hepfm_core.demo import make_demo
-    from hepfm_core.vae import TrainingSettings
+    from hepfm_core.model.training import TrainingSettings
 
     out = tmp_path_factory.mktemp("demo")
     data_dir, model = make_demo(
@@ -143,7 +143,7 @@ def small_demo(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory) -> Path:
     """A small demo data folder without a model."""
-    from hepfm_core.generator import GeneratorConfig, generate_dataset
+    from hepfm_core.data.generator import GeneratorConfig, generate_dataset
 
     out = tmp_path_factory.mktemp("data")
     generate_dataset(out, 5_000, 1_000, GeneratorConfig(seed=3), None)

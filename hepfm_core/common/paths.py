@@ -1,0 +1,63 @@
+"""Where hepfm's data lives: one rule for the app, the CLI and the demo.
+
+The data root is, in order:
+
+1. ``$HEPFM_DATA_ROOT`` when set (and not empty);
+2. the checkout's ``data/`` folder when hepfm runs from a source checkout (the package's
+   parent folder holds a ``pyproject.toml`` naming project ``hepfm`` and an ``apps/`` folder);
+3. otherwise (an installed wheel) the per-user data folder ``$XDG_DATA_HOME/hepfm``, or
+   ``~/.local/share/hepfm`` when ``$XDG_DATA_HOME`` is unset or not absolute.
+
+The demo lives in ``<data root>/demo``. Every function reads the environment when called,
+so a variable set after import still counts.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+DATA_ROOT_ENV = "HEPFM_DATA_ROOT"
+PROJECT_NAME = "hepfm"
+DEMO_FOLDER = "demo"
+# The installed package's folder (hepfm_core/); tests point it elsewhere to fake a checkout
+# or a wheel.
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def checkout_root() -> Path | None:
+    """The source checkout hepfm is imported from, or None when it is installed."""
+    root = PACKAGE_DIR.parent
+    pyproject = root / "pyproject.toml"
+    if not (root / "apps").is_dir() or not pyproject.is_file():
+        return None
+    try:
+        name = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["name"]
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return None
+    return root if name == PROJECT_NAME else None
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder: ``$XDG_DATA_HOME/hepfm`` or ``~/.local/share/hepfm``."""
+    base = os.environ.get("XDG_DATA_HOME")
+    # the XDG spec says relative paths are invalid and to be ignored
+    if base and Path(base).is_absolute():
+        return Path(base) / PROJECT_NAME
+    return Path.home() / ".local" / "share" / PROJECT_NAME
+
+
+def data_root() -> Path:
+    """The data root (absolute): ``$HEPFM_DATA_ROOT``, else the checkout's ``data/``, else
+    the per-user data folder. Not created here."""
+    env = os.environ.get(DATA_ROOT_ENV)
+    if env:
+        return Path(env).expanduser().resolve()
+    checkout = checkout_root()
+    return checkout / "data" if checkout is not None else user_data_dir()
+
+
+def demo_dir() -> Path:
+    """The demo's folder (data and model): ``<data root>/demo``."""
+    return data_root() / DEMO_FOLDER

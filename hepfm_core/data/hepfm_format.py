@@ -1,0 +1,283 @@
+"""hepfm's own HDF5 layout: one self-describing file per sample (see data/README.md), and a
+folder of them (one background, any number of signals) read as a DataSet.
+
+Files store raw physical values, chunked and compressed, with everything a reader needs as
+root attributes: format version, feature names and units, the normalisation to apply (the
+background's, shared by every file of a folder), the non-finite accounting and a content
+fingerprint computed while writing, so that opening a 10^7-event file reads no events.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..common.fingerprint import ArrayHasher, combine
+from ..errors import DataError, EmptySampleError, MissingGroupError, NoSignalsError
+from ..vocabulary import Fill, Role, SignalNormalisation
+from .dataset import DataSet, check_consistent
+from .h5io import H5Matrix, open_h5
+from .normalisation import Normalisation
+from .samples import InputAccounting, Provenance, Sample
+
+FORMAT_NAME = "hepfm-sample"
+FORMAT_VERSION = 1
+EVENTS = "events"
+CHUNK_ROWS = 2048
+
+
+class SampleWriter:
+    """Write one sample in blocks; the file appears under its name only once complete.
+
+    Memory stays bounded by the block size whatever the number of events. The fingerprint
+    and the non-finite counts are accumulated from the blocks as written.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        name: str,
+        role: Role,
+        branch_names: Sequence[str],
+        units: Sequence[str],
+        n_tracks: int,
+        normalisation: Normalisation,
+        metadata: dict[str, Any] | None = None,
+        compression_level: int = 1,
+    ) -> None:
+        self.path = Path(path)
+        self.tmp_path = self.path.with_name(self.path.name + ".partial")
+        self.n_features = n_tracks * len(branch_names)
+        self.name = name
+        self._hasher = ArrayHasher()
+        self._nonfinite = np.zeros(self.n_features, dtype=np.int64)
+        self._events_nonfinite = 0
+        self._n = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._h5 = h5py.File(self.tmp_path, "w")
+        self._ds = self._h5.create_dataset(
+            EVENTS,
+            shape=(0, self.n_features),
+            maxshape=(None, self.n_features),
+            dtype=np.float32,
+            chunks=(CHUNK_ROWS, self.n_features),
+            compression="gzip",
+            compression_opts=compression_level,
+            shuffle=True,
+        )
+        feature_names = [f"track{t:02d}_{b}" for t in range(n_tracks) for b in branch_names]
+        attrs = self._h5.attrs
+        attrs["format"] = FORMAT_NAME
+        attrs["format_version"] = FORMAT_VERSION
+        attrs["name"] = name
+        attrs["role"] = role
+        attrs["n_tracks"] = n_tracks
+        attrs["branch_names"] = json.dumps(list(branch_names))
+        attrs["units"] = json.dumps(list(units))
+        attrs["feature_names"] = json.dumps(feature_names)
+        attrs["normalisation"] = json.dumps(normalisation.to_dict())
+        attrs["metadata"] = json.dumps(metadata or {})
+        attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+    def write(self, block: np.ndarray) -> None:
+        block = np.ascontiguousarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.n_features:
+            raise ValueError(f"block must be (n, {self.n_features}), got {block.shape}")
+        bad = ~np.isfinite(block)
+        self._nonfinite += bad.sum(axis=0)
+        self._events_nonfinite += int(bad.any(axis=1).sum())
+        self._hasher.update(block)
+        n0 = self._n
+        self._n += block.shape[0]
+        self._ds.resize(self._n, axis=0)
+        self._ds[n0 : self._n] = block
+
+    def close(self) -> Path:
+        attrs = self._h5.attrs
+        attrs["n_events"] = self._n
+        attrs["fingerprint"] = self._hasher.hexdigest()
+        attrs["nonfinite_per_feature"] = self._nonfinite
+        attrs["events_with_nonfinite"] = self._events_nonfinite
+        self._h5.close()
+        os.replace(self.tmp_path, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._h5.close()
+        self.tmp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> SampleWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def _attr(h5: h5py.File, key: str, path: Path) -> Any:
+    if key not in h5.attrs:
+        raise MissingGroupError(
+            f"{path.name} lacks the attribute '{key}' of hepfm's layout",
+            path,
+            "rewrite the file with `hepfm demo` or hepfm's SampleWriter",
+        )
+    return h5.attrs[key]
+
+
+def read_header(path: str | Path) -> dict[str, Any]:
+    """Everything hepfm's layout records about a sample, without reading events."""
+    path = Path(path)
+    with open_h5(path) as h5:
+        if h5.attrs.get("format") != FORMAT_NAME:
+            raise DataError(
+                f"{path.name} is HDF5 but not in hepfm's layout (no format='{FORMAT_NAME}')",
+                path,
+                "point at a hepfm data folder, or at an upstream dataset folder",
+            )
+        version = int(_attr(h5, "format_version", path))
+        if version > FORMAT_VERSION:
+            raise DataError(
+                f"{path.name} has format version {version}; this hepfm reads up to "
+                f"{FORMAT_VERSION}",
+                path,
+                "upgrade hepfm",
+            )
+        if EVENTS not in h5:
+            raise MissingGroupError(
+                f"{path.name} has no '{EVENTS}' dataset", path, "regenerate the file"
+            )
+        shape = h5[EVENTS].shape
+        return {
+            "name": str(_attr(h5, "name", path)),
+            "role": str(_attr(h5, "role", path)),
+            "n_tracks": int(_attr(h5, "n_tracks", path)),
+            "branch_names": json.loads(_attr(h5, "branch_names", path)),
+            "units": json.loads(_attr(h5, "units", path)),
+            "feature_names": json.loads(_attr(h5, "feature_names", path)),
+            "normalisation": Normalisation.from_dict(json.loads(_attr(h5, "normalisation", path))),
+            "metadata": json.loads(h5.attrs.get("metadata", "{}")),
+            "fingerprint": str(_attr(h5, "fingerprint", path)),
+            "nonfinite_per_feature": np.asarray(_attr(h5, "nonfinite_per_feature", path)),
+            "events_with_nonfinite": int(_attr(h5, "events_with_nonfinite", path)),
+            "n_events": int(shape[0]),
+            "n_features": int(shape[1]),
+            "created": str(h5.attrs.get("created", "")),
+        }
+
+
+def read_sample(
+    path: str | Path, normalisation: Normalisation | None = None, *, fill: str = "median"
+) -> Sample:
+    """Open one sample lazily; ``normalisation`` defaults to the one stored in the file.
+
+    ``fill="median"`` replaces non-finite raw values by the normalisation's fill values (the
+    background's per-input medians); ``fill="none"`` leaves them, so that scoring flags
+    those events as non-finite input. Either way they are counted in ``accounting``.
+    """
+    path = Path(path)
+    header = read_header(path)
+    if header["n_events"] == 0:
+        raise EmptySampleError(
+            f"sample '{header['name']}' in {path.name} holds zero events",
+            path,
+            "remove the file or regenerate it with events",
+        )
+    norm = normalisation if normalisation is not None else header["normalisation"]
+    if fill == "none":
+        norm = Normalisation(
+            norm.means, norm.stds, np.full_like(norm.fill, np.nan), norm.clip, norm.source
+        )
+    elif fill != "median":
+        raise ValueError(f"unknown fill mode {fill!r}")
+    matrix = H5Matrix(path, [EVENTS], norm, header["n_events"], header["n_features"])
+    accounting = InputAccounting(
+        per_feature=header["nonfinite_per_feature"].astype(np.int64),
+        events_with_nonfinite=header["events_with_nonfinite"],
+        filled="median" if fill == "median" else "none",
+    )
+    provenance = Provenance(
+        source=str(path.resolve()),
+        group=EVENTS,
+        fingerprint=combine(header["fingerprint"], norm.fingerprint(), fill),
+        content_fingerprint=header["fingerprint"],
+        normalisation=norm.source or "stored",
+    )
+    return Sample(
+        name=header["name"],
+        role=header["role"],  # type: ignore[arg-type]
+        x=matrix,  # type: ignore[arg-type]
+        feature_names=tuple(header["feature_names"]),
+        provenance=provenance,
+        accounting=accounting,
+    )
+
+
+def open_hepfm_folder(
+    path: str | Path,
+    *,
+    signal_normalisation: SignalNormalisation = "background",
+    fill: Fill = "median",
+) -> DataSet:
+    """Read a hepfm data folder: exactly one background file and any number of signals."""
+    path = Path(path)
+    files = sorted(path.glob("*.h5"))
+    headers = {f: read_header(f) for f in files}
+    backgrounds = [f for f, h in headers.items() if h["role"] == "background"]
+    if len(backgrounds) != 1:
+        raise DataError(
+            f"{path} holds {len(backgrounds)} background samples; hepfm expects exactly one",
+            path,
+            "keep one file with role 'background' in the folder",
+        )
+    background = read_sample(backgrounds[0], fill=fill)
+    bg_norm = background.x.normalisation  # type: ignore[attr-defined]
+    signals: dict[str, Sample] = {}
+    for f, h in headers.items():
+        if h["role"] != "signal":
+            continue
+        norm = bg_norm if signal_normalisation == "background" else _own_normalisation(f, h)
+        signals[h["name"]] = read_sample(f, norm, fill=fill)
+    if not signals:
+        raise NoSignalsError(
+            f"{path} holds a background but no signal sample",
+            path,
+            "add signal files (role 'signal'), e.g. with `hepfm demo`",
+        )
+    check_consistent(background, signals, path)
+    return DataSet("hepfm", str(path), background, signals, signal_normalisation)
+
+
+def _own_normalisation(path: Path, header: dict) -> Normalisation:
+    """A signal's own per-branch statistics (upstream's choice), computed chunk by chunk."""
+    n_b = len(header["branch_names"])
+    raw = H5Matrix(path, [EVENTS], None, header["n_events"], header["n_features"])
+    s = np.zeros(n_b)
+    s2 = np.zeros(n_b)
+    cnt = np.zeros(n_b)
+    for start in range(0, header["n_events"], 65536):
+        block = raw.raw(slice(start, start + 65536)).astype(np.float64).reshape(-1, n_b)
+        fin = np.isfinite(block)
+        b = np.where(fin, block, 0.0)
+        s += b.sum(0)
+        s2 += (b * b).sum(0)
+        cnt += fin.sum(0)
+    means = s / np.maximum(cnt, 1)
+    stds = np.sqrt(np.maximum(s2 / np.maximum(cnt, 1) - means**2, 0.0))
+    stored = header["normalisation"]
+    return Normalisation(
+        np.tile(means, header["n_tracks"]),
+        np.tile(stds, header["n_tracks"]),
+        stored.fill,
+        stored.clip,
+        source=f"{header['name']} (own)",
+    )

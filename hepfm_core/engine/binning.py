@@ -1,0 +1,219 @@
+"""Pre-binned loss distributions for the charts: shared log-spaced edges, counts, and
+what fell outside them.
+
+Nothing is dropped silently: every value of a sample is counted exactly once, either in a
+bin or as underflow (finite, below the first edge, which includes every value <= 0 on a log
+axis), overflow (finite, above the last edge), NaN, +inf or -inf. Bins are half-open
+``[lo, hi)`` except the last, which is closed ``[lo, hi]`` so the largest value that set the
+range lands in it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from ..errors import SettingsError
+
+DEFAULT_RANGE: tuple[float, float] = (1e-3, 1.0)
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """Counts of one sample against one set of edges."""
+
+    counts: np.ndarray  # (n_bins,) int64
+    total: int
+    underflow: int
+    overflow: int
+    nan: int
+    posinf: int
+    neginf: int
+
+
+def shared_log_edges(
+    samples: Mapping[str, np.ndarray],
+    n_bins: int = 60,
+    lo: float | None = None,
+    hi: float | None = None,
+) -> np.ndarray:
+    """``n_bins + 1`` log-spaced edges shared by all samples, so their histograms compare.
+
+    Default range: the smallest positive finite value to the largest finite value over all
+    samples (exact extremes, no quantiles: every positive finite value lands in a bin, and
+    extreme values stay visible instead of going to the overflow count). ``lo`` / ``hi``
+    override either end. If no sample has a positive finite value the range is
+    ``DEFAULT_RANGE`` (1e-3 .. 1); a single distinct value gets one decade around it.
+    Raises ``SettingsError`` for ``n_bins < 1`` or bounds that are not ``0 < lo < hi < inf``.
+    """
+    if int(n_bins) != n_bins or n_bins < 1:
+        raise SettingsError(
+            f"the number of bins must be a positive integer, got {n_bins!r}",
+            todo="choose at least 1 bin",
+        )
+    for name, bound in (("lower", lo), ("upper", hi)):
+        if bound is not None and not (math.isfinite(bound) and bound > 0.0):
+            raise SettingsError(
+                f"the {name} histogram bound must be finite and positive on a log axis, "
+                f"got {bound!r}",
+                todo="choose a positive bound or leave it automatic",
+            )
+    if lo is None or hi is None:
+        data_lo, data_hi = _positive_range(samples)
+        if data_lo is None or data_hi is None:
+            data_lo, data_hi = DEFAULT_RANGE
+        elif data_lo == data_hi:
+            data_lo, data_hi = data_lo / math.sqrt(10.0), data_hi * math.sqrt(10.0)
+        if lo is None and hi is not None and data_lo >= hi:
+            data_lo = hi / 10.0
+        if hi is None and lo is not None and data_hi <= lo:
+            data_hi = lo * 10.0
+        lo = data_lo if lo is None else lo
+        hi = data_hi if hi is None else hi
+    if not lo < hi:
+        raise SettingsError(
+            f"the histogram range is empty: lower bound {lo!r} >= upper bound {hi!r}",
+            todo="choose a lower bound below the upper bound",
+        )
+    edges = np.geomspace(lo, hi, int(n_bins) + 1)
+    edges[0], edges[-1] = lo, hi  # exact ends, whatever rounding geomspace does
+    edges.setflags(write=False)
+    return edges
+
+
+def histogram_table(
+    samples: Mapping[str, np.ndarray], edges: np.ndarray, *, density: bool = False
+) -> pl.DataFrame:
+    """One row per (sample, bin): ``sample, bin, lo, hi, count, value``.
+
+    ``value`` is ``count``, or with ``density=True`` ``count / (total * (hi - lo))``, where
+    ``total`` is the sample's full size including under/overflow and non-finite values:
+    the areas then sum to the fraction of the sample inside the range, and a sample with many
+    non-finite scores visibly has less area. An empty sample has value 0 in every bin.
+    Values may contain NaN and +-inf (they are counted by :func:`overflow_table`).
+    """
+    e = _check_edges(edges)
+    n_bins = e.size - 1
+    names: list[str] = []
+    counts: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    width = np.diff(e)
+    for name, x in samples.items():
+        tally = _tally(x, e)
+        names.append(str(name))
+        counts.append(tally.counts)
+        if density:
+            norm = tally.total * width
+            with np.errstate(all="raise"):
+                v = tally.counts / norm if tally.total > 0 else np.zeros(n_bins)
+        else:
+            v = tally.counts.astype(np.float64)
+        values.append(v)
+    k = len(names)
+    return pl.DataFrame(
+        {
+            "sample": pl.Series("sample", [n for n in names for _ in range(n_bins)], pl.String),
+            "bin": pl.Series("bin", np.tile(np.arange(n_bins, dtype=np.int64), k), pl.Int64),
+            "lo": pl.Series("lo", np.tile(e[:-1], k), pl.Float64),
+            "hi": pl.Series("hi", np.tile(e[1:], k), pl.Float64),
+            "count": pl.Series(
+                "count", np.concatenate(counts) if k else np.empty(0, np.int64), pl.Int64
+            ),
+            "value": pl.Series(
+                "value", np.concatenate(values) if k else np.empty(0, np.float64), pl.Float64
+            ),
+        }
+    )
+
+
+def overflow_table(samples: Mapping[str, np.ndarray], edges: np.ndarray) -> pl.DataFrame:
+    """One row per sample: what fell outside the bins of ``edges``.
+
+    Columns ``sample, total, in_range, underflow, overflow, nonfinite, posinf, neginf``:
+    ``underflow`` = finite values below ``edges[0]`` (including every value <= 0),
+    ``overflow`` = finite values above ``edges[-1]`` (the last edge itself is in range),
+    ``nonfinite`` = NaN, ``posinf`` / ``neginf`` = +inf / -inf. The six counts sum to ``total``.
+    """
+    e = _check_edges(edges)
+    rows = []
+    for name, x in samples.items():
+        t = _tally(x, e)
+        rows.append(
+            {
+                "sample": str(name),
+                "total": t.total,
+                "in_range": int(t.counts.sum()),
+                "underflow": t.underflow,
+                "overflow": t.overflow,
+                "nonfinite": t.nan,
+                "posinf": t.posinf,
+                "neginf": t.neginf,
+            }
+        )
+    schema = {"sample": pl.String} | {
+        c: pl.Int64
+        for c in ("total", "in_range", "underflow", "overflow", "nonfinite", "posinf", "neginf")
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+# -- internals ----------------------------------------------------------------------------
+def _as_1d(x: np.ndarray) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64)  # no copy for float64 input (memory maps included)
+    if a.ndim != 1:
+        raise ValueError(f"sample values must be a 1-D array, got shape {a.shape}")
+    return a
+
+
+def _positive_range(samples: Mapping[str, np.ndarray]) -> tuple[float | None, float | None]:
+    """Smallest positive finite and largest finite value over all samples (no copies)."""
+    lo, hi = math.inf, -math.inf
+    for x in samples.values():
+        a = _as_1d(x)
+        if a.size == 0:
+            continue
+        finite = np.isfinite(a)
+        hi = max(hi, float(np.max(a, where=finite, initial=-np.inf)))
+        lo = min(lo, float(np.min(a, where=finite & (a > 0.0), initial=np.inf)))
+    if not math.isfinite(lo) or hi <= 0.0:
+        return None, None
+    return lo, hi
+
+
+def _check_edges(edges: np.ndarray) -> np.ndarray:
+    e = np.asarray(edges, dtype=np.float64)
+    if e.ndim != 1 or e.size < 2:
+        raise ValueError(f"edges must be a 1-D array of at least 2 values, got shape {e.shape}")
+    if not np.all(np.isfinite(e)) or not np.all(e[1:] > e[:-1]):
+        raise ValueError("edges must be finite and strictly increasing")
+    return e
+
+
+def _tally(x: np.ndarray, edges: np.ndarray) -> _Tally:
+    """Count one sample against ``edges``: ``[e_i, e_i+1)``, the last bin closed.
+
+    The bins are ``np.histogram``'s (explicit edges: the last bin is closed, values outside
+    and NaN are left out); what it leaves out is counted here: -inf and finite values below
+    the first edge, +inf and finite values above the last, and NaN, so that the counts add up
+    to the sample's size.
+    """
+    a = _as_1d(x)
+    counts, _ = np.histogram(a, bins=edges)
+    below = int(np.count_nonzero(a < edges[0]))  # -inf included
+    above = int(np.count_nonzero(a > edges[-1]))  # +inf included
+    neginf = int(np.count_nonzero(a == -np.inf))
+    posinf = int(np.count_nonzero(a == np.inf))
+    total = int(a.size)
+    return _Tally(
+        counts=counts.astype(np.int64, copy=False),
+        total=total,
+        underflow=below - neginf,
+        overflow=above - posinf,
+        nan=total - int(counts.sum()) - below - above,
+        posinf=posinf,
+        neginf=neginf,
+    )

@@ -1,0 +1,83 @@
+"""The non-finite policy: which guarded scores a metric sees, and what it leaves out.
+
+``drop`` (upstream's behaviour) excludes every event without a finite score; ``worst`` keeps
+them with score +inf (the most anomalous) and excludes only non-finite inputs (data quality).
+Either way ``kept + sum(excluded) == total``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import SettingsError
+from ..vocabulary import POLICIES, Cause, Policy
+from .guards import GuardedScores
+from .passes import read_only
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyScores:
+    """The scores a metric sees under a policy, and what the policy left out.
+
+    ``values``: float64, kept events only, in event order (finite, or +inf under ``worst``).
+    ``kept_mask``: bool ``(n,)``, which events ``values`` holds. ``excluded``: per cause label,
+    only the causes this policy excludes (zeros included). ``kept + sum(excluded) == total``.
+    """
+
+    values: np.ndarray
+    kept: int
+    excluded: dict[str, int]
+    total: int
+    policy: Policy
+    kept_mask: np.ndarray
+
+
+_EXCLUDED_BY: dict[str, tuple[Cause, ...]] = {
+    "drop": tuple(c for c in Cause if c != Cause.OK),
+    "worst": (Cause.INPUT_NONFINITE,),
+}
+
+
+def apply_policy(guarded: GuardedScores, policy: Policy) -> PolicyScores:
+    """Apply a policy for non-OK events.
+
+    ``drop`` (upstream's behaviour) excludes every non-OK event. ``worst`` excludes only
+    ``INPUT_NONFINITE`` events (bad data, not model behaviour) and keeps every other non-OK
+    event with score +inf, so it ranks as the most anomalous instead of vanishing.
+    """
+    if policy not in _EXCLUDED_BY:
+        raise SettingsError(
+            f"unknown non-finite policy {policy!r}",
+            where="policy",
+            todo=f"use one of {', '.join(POLICIES)}",
+        )
+    causes = guarded.causes
+    counts = guarded.counts.by_cause
+    excluded = {c.label: counts[c.label] for c in _EXCLUDED_BY[policy]}
+    with np.errstate(all="ignore"):
+        not_ok = np.flatnonzero(causes)
+        values = guarded.scores  # NaN exactly where not OK; shared, both are read-only
+        if policy == "drop":
+            gone = not_ok
+        else:
+            gone = not_ok[causes[not_ok] == Cause.INPUT_NONFINITE]
+            if not_ok.size:
+                values = values.copy()
+                values[not_ok] = np.inf
+        mask = np.ones(causes.shape[0], dtype=bool)
+        if gone.size:
+            mask[gone] = False
+            values = values[mask]
+    result = PolicyScores(
+        values=read_only(values),
+        kept=int(values.size),
+        excluded=excluded,
+        total=guarded.counts.total,
+        policy=policy,
+        kept_mask=read_only(mask),
+    )
+    if result.kept + sum(excluded.values()) != result.total:
+        raise AssertionError(f"policy {policy!r} lost events: counts disagree with causes")
+    return result

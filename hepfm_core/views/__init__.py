@@ -1,0 +1,2 @@
+"""Views of an evaluation: tables, plain-language text, Altair charts, the dashboard's
+view-model and the offline meeting report."""

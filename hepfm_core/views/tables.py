@@ -1,0 +1,121 @@
+"""Tables of an evaluation, as shown by the dashboard and the report: event counts per sample,
+metrics per signal, and the binned loss distributions with what fell outside the bins.
+
+One highlight rule for the counts table (``highlighted``): a count of excluded, imputed or
+otherwise notable events stands out when it is above zero; the app styles its cells by it
+and the report shades them by it.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ..engine.binning import histogram_table, overflow_table, shared_log_edges
+from ..engine.evaluate import EvaluationResult
+from ..engine.metrics import EFF_INTERVAL, format_eff
+from ..vocabulary import HIGHLIGHT_COLOUR, Cause
+from .text import format_interval
+
+EXCLUSION_CAUSES = [c.label for c in Cause if c != Cause.OK]
+IMPUTED_COLUMN = "imputed (kept)"
+PLAIN_COUNT_COLUMNS = ("sample", "total", "kept")
+"""Columns of the counts table that never stand out."""
+HIGHLIGHT_STYLE = {"backgroundColor": HIGHLIGHT_COLOUR, "fontWeight": "bold"}
+
+
+def highlighted(column: str, value: object) -> bool:
+    """Whether a cell of the counts table stands out: a count above zero outside the plain
+    columns (sample, total, kept)."""
+    return column not in PLAIN_COUNT_COLUMNS and isinstance(value, int) and value > 0
+
+
+def counts_cell_style(column: str, value: object) -> dict[str, str]:
+    """The app's CSS for a cell of the counts table (empty unless it stands out)."""
+    return dict(HIGHLIGHT_STYLE) if highlighted(column, value) else {}
+
+
+def counts_table(result: EvaluationResult) -> pl.DataFrame:
+    """Per sample: total, kept, excluded, imputed (kept, beside excluded), each cause,
+    outside clip, non-finite without guards."""
+    rows = []
+    for name, s in result.samples.items():
+        row = {
+            "sample": name,
+            "total": s.counts.total,
+            "kept": s.policy.kept,
+            "excluded": sum(s.policy.excluded.values()),
+            IMPUTED_COLUMN: s.imputed,
+        }
+        row |= {cause: s.counts.by_cause[cause] for cause in EXCLUSION_CAUSES}
+        row |= {
+            "outside clip": s.counts.outside_clip,
+            "non-finite without guards (float32)": s.counts.unguarded_nonfinite_f32,
+            "non-finite without guards (float16)": s.counts.unguarded_nonfinite_f16,
+        }
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def _fmt_wp(wp) -> str:
+    if wp.eff_sig is None:
+        return f"n/a: {wp.status.replace('_', ' ')}"
+    return format_interval(wp.eff_sig, wp.eff_sig_lower, wp.eff_sig_upper)
+
+
+def background_working_points(result: EvaluationResult) -> str:
+    """One line: the background efficiency each working point actually reached, with its
+    interval and the number of background events the cut rests on (the same for every
+    signal: the cut is a background quantile)."""
+    wps = next((sep.working_points for sep in result.signals.values() if sep.ok), ())
+    parts = []
+    for wp in wps:
+        if wp.achieved_bkg_eff is None or wp.n_bkg_pass is None:
+            continue
+        reached = format_interval(
+            wp.achieved_bkg_eff, wp.achieved_bkg_eff_lower, wp.achieved_bkg_eff_upper
+        )
+        parts.append(f"{format_eff(wp.target_bkg_eff)}: {reached} ({wp.n_bkg_pass:,} events)")
+    if not parts:
+        return ""
+    return f"ε_B reached ({EFF_INTERVAL} intervals): " + " · ".join(parts)
+
+
+def metrics_table(result: EvaluationResult) -> pl.DataFrame:
+    """Per signal: AUC ± error, eff_S [interval] at each eff_B (or why not), max SIC,
+    kept/total."""
+    rows = []
+    for name, sep in result.signals.items():
+        s = result.samples[name]
+        row = {"signal": name}
+        if sep.ok:
+            row["AUC"] = f"{sep.auc:.3f} ± {sep.auc_err:.3f}"
+        else:
+            row["AUC"] = f"n/a: {sep.reason}"
+        for wp in sep.working_points:
+            row[f"ε_S at ε_B={format_eff(wp.target_bkg_eff)}"] = _fmt_wp(wp)
+        row["max SIC"] = "n/a" if sep.max_sic is None else f"{sep.max_sic:.2f}"
+        row["kept / total"] = f"{s.policy.kept} / {s.counts.total}"
+        rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def histogram_tables(
+    result: EvaluationResult, n_bins: int = 60, density: bool = False
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Binned guarded scores of every sample (shared log bins) and what fell outside them."""
+    values = {name: s.guarded.scores for name, s in result.samples.items()}
+    edges = shared_log_edges(values, n_bins=n_bins)
+    return histogram_table(values, edges, density=density), overflow_table(values, edges)
+
+
+def histogram_note(overflow: pl.DataFrame) -> str:
+    """One line: per sample, the values not drawn (below range incl. <= 0, above, non-finite)."""
+    parts = []
+    for row in overflow.iter_rows(named=True):
+        off = row["underflow"] + row["overflow"] + row["nonfinite"] + row["posinf"] + row["neginf"]
+        if off:
+            parts.append(
+                f"{row['sample']}: {row['underflow']} below, {row['overflow']} above, "
+                f"{row['nonfinite'] + row['posinf'] + row['neginf']} non-finite"
+            )
+    return "not drawn: " + "; ".join(parts) if parts else "every event is inside the drawn range"

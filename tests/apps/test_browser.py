@@ -1,0 +1,285 @@
+"""The dashboard in a real browser: Debian's chromium driven by playwright, server on 127.0.0.1.
+
+Moves the controls as a person would and checks that what the page shows is what
+hepfm_core computes for the same settings. Prints the slider-to-numbers latency and the
+extra server RSS of a second viewer (figures, not assertions). Screenshots go to
+``$HEPFM_SCREENSHOTS`` when set (else the test's tmp folder). ``$HEPFM_BROWSER_ROOT=data``
+runs it on the full demo (``data/demo``) instead of the small test demo.
+
+The editor test opens ``marimo edit apps/anomaly.py`` on an empty data root, as the README's
+first command does, and waits, without clicking, for the notebook to make a tiny demo and
+show the dashboard (the project's ``[tool.marimo.runtime] auto_instantiate = true``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
+
+REPO = Path(__file__).resolve().parents[2]
+APP = REPO / "apps" / "anomaly.py"
+# A tiny demo for the editor test (hepfm_core.demo reads these when it makes the demo).
+TINY_DEMO_ENV = {
+    "HEPFM_DEMO_BACKGROUND": "4000",
+    "HEPFM_DEMO_SIGNAL": "500",
+    "HEPFM_DEMO_EPOCHS": "2",
+}
+
+pytestmark = [
+    pytest.mark.browser,
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def tree_rss(pid: int) -> int:
+    proc = psutil.Process(pid)
+    return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+
+
+@pytest.fixture(scope="module")
+def served(small_demo, tmp_path_factory, marimo_env):
+    """(url, evaluator, server pid, screenshot dir): `marimo run` on the small demo."""
+    # $HEPFM_BROWSER_ROOT: measure on an existing data root instead (e.g. the full demo)
+    given = os.environ.get("HEPFM_BROWSER_ROOT")
+    if given:
+        root = Path(given).resolve()
+    else:
+        root = tmp_path_factory.mktemp("root")
+        shutil.copytree(small_demo[0], root / "demo")
+    cache = tmp_path_factory.mktemp("cache")
+    evaluator = Evaluator.open(root / "demo", root / "demo" / "model.keras", cache=cache)
+    evaluator.score_all()  # the server then finds every pass in the cache
+    port = free_port()
+    env = dict(os.environ, HEPFM_DATA_ROOT=str(root), HEPFM_CACHE_DIR=str(cache), **marimo_env)
+    log = open(tmp_path_factory.mktemp("log") / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "marimo", "run", str(APP), "--headless", "--host", "127.0.0.1",
+         "--port", str(port), "--no-token"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        shots = Path(os.environ.get("HEPFM_SCREENSHOTS") or tmp_path_factory.mktemp("shots"))
+        shots.mkdir(parents=True, exist_ok=True)
+        yield f"http://127.0.0.1:{port}/", evaluator, server.pid, shots
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def auc_text(sep) -> str:
+    return f"{sep.auc:.3f} ± {sep.auc_err:.3f}"
+
+
+def wait_shown(page, result, timeout_s: float = 60.0) -> float:
+    """Wait until the metrics table shows ``result``'s AUCs and kept counts; seconds taken."""
+    t0 = time.perf_counter()
+    wanted = []
+    for name, sep in result.signals.items():
+        s = result.samples[name]
+        wanted.append(auc_text(sep))
+        wanted.append(f"{s.policy.kept} / {s.counts.total}")
+    deadline = t0 + timeout_s
+    while True:
+        missing = [w for w in wanted if page.get_by_text(w, exact=True).count() == 0]
+        if not missing:
+            return time.perf_counter() - t0
+        if time.perf_counter() > deadline:
+            raise AssertionError(f"page never showed {missing}")
+        time.sleep(0.05)
+
+
+def test_dashboard_follows_the_controls(served, chromium_launch):
+    from playwright.sync_api import sync_playwright
+
+    url, evaluator, server_pid, shots = served
+    names = evaluator.signal_names
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        page = browser.new_page(viewport={"width": 1500, "height": 2400})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        # the charts render (vega draws into canvas or svg)
+        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        s0 = EvaluationSettings(clip=(-20.0, 20.0), signals=names)
+        wait_shown(page, evaluator.evaluate(s0))
+        assert page.locator(".vega-embed").count() >= 3
+        page.screenshot(path=str(shots / "dashboard_initial.png"), full_page=True)
+        rss_one = tree_rss(server_pid)
+
+        # score: KL divergence
+        page.locator("select:visible").filter(has_text="KL divergence").select_option(
+            label="KL divergence"
+        )
+        s1 = EvaluationSettings(clip=(-20.0, 20.0), score="kl", signals=names)
+        r1 = evaluator.evaluate(s1)
+        wait_shown(page, r1)
+
+        # the clip slider: lower bound to its minimum, -150
+        lower = page.locator("[role=slider]:visible").nth(0)
+        lower.focus()
+        lower.press("Home")
+        s2 = EvaluationSettings(clip=(-150.0, 20.0), score="kl", signals=names)
+        r2 = evaluator.evaluate(s2)
+        latency = wait_shown(page, r2)
+        outside = {n: s.counts.outside_clip for n, s in r2.samples.items()}
+        assert outside != {n: s.counts.outside_clip for n, s in r1.samples.items()}
+        print(f"\nslider release -> updated numbers in the browser: {latency * 1000:.0f} ms")
+
+        # signal selection: drop wprime_taunu
+        page.get_by_text("wprime_taunu", exact=True).filter(visible=True).first.click()
+        page.get_by_role("option", name="wprime_taunu").click()
+        page.keyboard.press("Escape")
+        kept_names = tuple(n for n in names if n != "wprime_taunu")
+        s3 = EvaluationSettings(clip=(-150.0, 20.0), score="kl", signals=kept_names)
+        r3 = evaluator.evaluate(s3)
+        wait_shown(page, r3)
+        assert "wprime_taunu" not in r3.signals
+
+        # policy: drop (upstream's) instead of worst
+        page.get_by_text("drop: exclude (upstream)").filter(visible=True).first.click()
+        s4 = EvaluationSettings(clip=(-150.0, 20.0), score="kl", policy="drop", signals=kept_names)
+        r4 = evaluator.evaluate(s4)
+        wait_shown(page, r4)
+        bkg_kept = (r3.samples["background"].policy.kept, r4.samples["background"].policy.kept)
+        assert bkg_kept[1] == bkg_kept[0] - r3.samples["background"].counts.by_cause["kl_overflow"]
+        page.screenshot(path=str(shots / "dashboard_kl_drop.png"), full_page=True)
+
+        # a second viewer: its own session thread, the same memory-mapped passes
+        second = browser.new_page(viewport={"width": 1500, "height": 2400})
+        second.goto(url)
+        second.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        wait_shown(second, evaluator.evaluate(s0))
+        extra = tree_rss(server_pid) - rss_one
+        print(f"extra server RSS of a second viewer: {extra / 2**20:.1f} MiB")
+        assert not errors, errors
+        browser.close()
+
+
+def wait_listening(port: int, proc: subprocess.Popen, timeout_s: float) -> None:
+    """Wait until something listens on ``port``; fail if ``proc`` exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited with code {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"nothing listened on port {port} after {timeout_s:.0f} s")
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop ``proc`` and its children (its own process group): SIGTERM, then SIGKILL."""
+    if proc.poll() is None:
+        for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(proc.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                proc.wait(timeout=wait_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    # the kernel and any other child left in the group
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@pytest.mark.slow
+def test_editor_runs_the_notebook_on_open(tmp_path, chromium_launch, marimo_env):
+    """`marimo edit apps/anomaly.py` on an empty data root: the notebook runs by itself,
+    makes the (tiny) demo and shows the charts and the metrics table; nothing is clicked."""
+    from playwright.sync_api import sync_playwright
+
+    root = tmp_path / "root"
+    root.mkdir()
+    env = dict(
+        os.environ,
+        HEPFM_DATA_ROOT=str(root),
+        HEPFM_CACHE_DIR=str(tmp_path / "cache"),
+        **TINY_DEMO_ENV,
+        **marimo_env,
+    )
+    # the project's pyproject.toml must switch auto-instantiation on, not the environment
+    env.pop("_MARIMO_CONFIG_OVERLOAD_RUNTIME_AUTO_INSTANTIATE", None)
+    apps_before = {p.relative_to(APP.parent) for p in APP.parent.rglob("*")}
+    shots = Path(os.environ.get("HEPFM_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = tmp_path / "editor.log"
+    t0 = time.perf_counter()
+    with open(log_path, "w") as log:
+        # the README's command, from the repository root, so the project's config applies
+        server = subprocess.Popen(
+            [sys.executable, "-m", "marimo", "edit", str(APP.relative_to(REPO)), "--headless",
+             "--no-token", "--host", "127.0.0.1", "--port", str(port), "--skip-update-check",
+             "--no-sandbox"],
+            cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            wait_listening(port, server, 120)
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(**chromium_launch)
+                page = browser.new_page(viewport={"width": 1500, "height": 2400})
+                errors: list[str] = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.goto(f"http://127.0.0.1:{port}/")
+                try:
+                    # vega draws into canvas or svg; the metrics table shows "AUC ± error"
+                    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(
+                        timeout=240_000
+                    )
+                    auc = page.get_by_text(re.compile(r"^\d\.\d{3} ± \d\.\d{3}$")).first
+                    auc.wait_for(timeout=60_000)
+                    page.get_by_text("AUC", exact=True).first.wait_for(timeout=10_000)
+                finally:
+                    try:
+                        page.screenshot(path=str(shots / "editor_on_open.png"), full_page=True)
+                    except Exception as exc:  # a screenshot must not hide the real failure
+                        print(f"no screenshot: {exc}")
+                shown_s = time.perf_counter() - t0
+                assert page.locator(".vega-embed").count() >= 3
+                assert not errors, errors
+                browser.close()
+            print(f"\nmarimo edit: dashboard shown {shown_s:.0f} s after the server started")
+        except BaseException:
+            print(log_path.read_text()[-6000:])
+            raise
+        finally:
+            stop_group(server)
+    # the tiny demo was made in the data root, not in the repository
+    assert (root / "demo" / "model.keras").exists()
+    # nothing written next to the notebook (session snapshots, caches)
+    apps_after = {p.relative_to(APP.parent) for p in APP.parent.rglob("*")}
+    assert apps_after <= apps_before, sorted(map(str, apps_after - apps_before))

@@ -1,0 +1,101 @@
+"""Evaluator: counts add up, metrics equal sklearn's on the guarded scores, strict JSON."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
+from hepfm_core.errors import SettingsError
+
+
+@pytest.fixture(scope="module")
+def evaluator(small_demo, tmp_path_factory):
+    data_dir, model = small_demo
+    ev = Evaluator.open(data_dir, model, cache=tmp_path_factory.mktemp("cache"))
+    ev.score_all()
+    return ev
+
+
+def strict_loads(text: str):
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    ("score", "clip", "policy"),
+    list(
+        itertools.product(
+            ["reconstruction", "kl", "total", "radius"],
+            [None, (-20.0, 20.0), (-1.0, 1.0)],
+            ["drop", "worst"],
+        )
+    ),
+)
+def test_nothing_lost(evaluator, score, clip, policy):
+    result = evaluator.evaluate(EvaluationSettings(clip=clip, score=score, policy=policy))
+    for name, s in result.samples.items():
+        assert s.policy.kept + sum(s.policy.excluded.values()) == s.counts.total, name
+        assert sum(s.counts.by_cause.values()) == s.counts.total
+        assert s.counts.total == evaluator.data.samples[name].n_events
+    strict_loads(json.dumps(result.to_json_dict(), allow_nan=False))
+
+
+def test_auc_equals_sklearn_on_guarded_scores(evaluator):
+    from sklearn.metrics import roc_auc_score
+
+    result = evaluator.evaluate(EvaluationSettings(score="kl", clip=(-20, 20), policy="drop"))
+    bkg = result.samples["background"].policy.values
+    for name in ("wprime_qq", "wprime_taunu"):
+        sig = result.samples[name].policy.values
+        y = np.r_[np.zeros(bkg.size), np.ones(sig.size)]
+        assert result.signals[name].auc == pytest.approx(
+            roc_auc_score(y, np.r_[bkg, sig]), abs=1e-12
+        )
+
+
+def test_clip_changes_only_what_it_touches(evaluator):
+    a = evaluator.evaluate(EvaluationSettings(score="kl"))
+    b = evaluator.evaluate(EvaluationSettings(score="kl", clip=(-1.0, 1.0)))
+    for name in a.samples:
+        touched = b.samples[name].counts.outside_clip
+        changed = np.sum(a.samples[name].guarded.scores != b.samples[name].guarded.scores)
+        assert changed <= touched
+    # reconstruction does not depend on z_log_var at all
+    r1 = evaluator.evaluate(EvaluationSettings(score="reconstruction"))
+    r2 = evaluator.evaluate(EvaluationSettings(score="reconstruction", clip=(-1.0, 1.0)))
+    assert r1.signals["wprime_qq"].auc == r2.signals["wprime_qq"].auc
+
+
+def test_signal_selection_and_unknown_signal(evaluator):
+    r = evaluator.evaluate(EvaluationSettings(signals=("zprime_tt",)))
+    assert list(r.signals) == ["zprime_tt"] and set(r.samples) == {"background", "zprime_tt"}
+    with pytest.raises(SettingsError, match="unknown signal sample"):
+        evaluator.evaluate(EvaluationSettings(signals=("nope",)))
+
+
+def test_json_contract(evaluator):
+    doc = evaluator.evaluate(
+        EvaluationSettings(clip=(-50, 50), score="total", beta=0.5)
+    ).to_json_dict()
+    assert doc["settings"]["clip"] == [-50.0, 50.0] and doc["settings"]["beta"] == 0.5
+    assert {"model", "data", "fingerprints", "versions"} <= set(doc["provenance"])
+    bkg = doc["samples"]["background"]
+    assert bkg["role"] == "background" and {"total", "kept", "excluded"} <= set(bkg)
+    sig = doc["signals"]["wprime_qq"]
+    assert sig["status"] == "ok" and 0 <= sig["auc"] <= 1 and sig["auc_err"] > 0
+    assert set(sig["eff_at_bkg_eff"]) == {"1e-2", "1e-3", "1e-4", "1e-5"}
+    # 20k background events: 1e-5 would leave 0.2 events above the cut -> no number, a reason
+    assert sig["eff_at_bkg_eff"]["1e-5"] is None
+    wp = next(w for w in sig["working_points"] if w["target_bkg_eff"] == 1e-5)
+    assert wp["status"] == "insufficient_background" and "need" in wp["reason"]
+
+
+def test_bad_policy():
+    with pytest.raises(SettingsError, match="unknown non-finite policy"):
+        EvaluationSettings(policy="ignore")

@@ -1,0 +1,293 @@
+"""The scoring pass: values against the model, finiteness bits, the on-disk cache."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hepfm_core.engine.passes import (
+    DECODER_FINITE,
+    ENCODER_FINITE,
+    INPUT_FINITE,
+    RECON_F16_OVERFLOW,
+    RECON_F32_OVERFLOW,
+)
+
+
+@pytest.fixture(scope="module")
+def demo_model(small_demo):
+    from hepfm_core.sources import load_model
+
+    return load_model(small_demo[1])
+
+
+def test_pass_matches_model_outputs_in_float64(small_demo, demo_model):
+    from hepfm_core.engine.scoring import run_pass
+    from hepfm_core.sources import open_data
+
+    sample = open_data(small_demo[0]).signals["zprime_tt"]
+    p = run_pass(demo_model, sample, chunk_events=700)  # several chunks and a ragged last one
+    x = np.asarray(sample.x[0 : sample.n_events])
+    zm, zl, xh = demo_model.predict(x)
+    np.testing.assert_allclose(p.z_mean, zm, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(p.z_log_var, zl, rtol=1e-5, atol=1e-5)
+    recon = ((x.astype(np.float64) - xh.astype(np.float64)) ** 2).sum(axis=1)
+    np.testing.assert_allclose(p.recon, recon, rtol=1e-5)
+    np.testing.assert_allclose(p.sum_mu2, (zm.astype(np.float64) ** 2).sum(axis=1), rtol=1e-5)
+    assert p.recon.dtype == np.float64 and p.z_log_var.dtype == np.float32
+    f16 = (p.finite & RECON_F16_OVERFLOW) > 0
+    np.testing.assert_array_equal(f16, (recon > 65504) | (np.abs(xh).max(axis=1) > 65504))
+
+
+def test_nonfinite_inputs_flagged(small_demo, demo_model):
+    from hepfm_core.engine.scoring import run_pass
+    from hepfm_core.sources import open_data
+
+    sample = open_data(small_demo[0], fill="none").background
+    p = run_pass(demo_model, sample)
+    x = np.asarray(sample.x[0 : sample.n_events])
+    bad_input = ~np.isfinite(x).all(axis=1)
+    assert bad_input.sum() == sample.accounting.events_with_nonfinite > 0
+    np.testing.assert_array_equal((p.finite & INPUT_FINITE) == 0, bad_input)
+    # Whether NaN survives the network depends on the CPU kernels (a ReLU may map NaN to 0),
+    # so the input bit alone decides: those events are input_nonfinite, whatever came out.
+    assert np.all((p.finite[~bad_input] & (INPUT_FINITE | ENCODER_FINITE | DECODER_FINITE)) == 7)
+    from hepfm_core.engine.guards import Cause, GuardSettings, guard, prepare
+
+    causes = guard(prepare(p, "exp", "true"), GuardSettings()).causes
+    np.testing.assert_array_equal(causes == Cause.INPUT_NONFINITE, bad_input)
+
+
+def test_finite_bits_overflow_thresholds():
+    from hepfm_core.engine.scoring import finite_bits
+
+    ok = np.ones(4, dtype=bool)
+    recon = np.array([1.0, 7e4, 4e38, np.nan])
+    xhat_max = np.array([1.0, 1.0, 1.0, np.nan])
+    bits = finite_bits(ok, ok, ok, recon, xhat_max)
+    assert list((bits & RECON_F16_OVERFLOW) > 0) == [False, True, True, True]
+    assert list((bits & RECON_F32_OVERFLOW) > 0) == [False, False, True, True]
+
+
+CACHED_SCRIPT = """
+import sys
+from hepfm_core.sources import open_data
+from hepfm_core.engine.scoring import cached_pass
+data = open_data(sys.argv[1])
+p = cached_pass(sys.argv[2], data.signals["wprime_qq"], cache=sys.argv[3])
+print(type(p.recon).__name__, p.n_events, "tensorflow" in sys.modules, "keras" in sys.modules)
+"""
+
+
+def test_cache_second_request_is_memory_mapped_without_tensorflow(small_demo, tmp_path):
+    from hepfm_core.engine.scoring import cached_pass
+    from hepfm_core.sources import open_data
+
+    data_dir, model_path = small_demo
+    first = cached_pass(model_path, open_data(data_dir).signals["wprime_qq"], cache=tmp_path)
+    passes = list((tmp_path / "passes").iterdir())
+    assert len(passes) == 1 and (passes[0] / "meta.json").exists()
+    out = subprocess.run(
+        [sys.executable, "-c", CACHED_SCRIPT, str(data_dir), str(model_path), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["memmap", str(first.n_events), "False", "False"]
+    # bytes per event on disk: 2 x 16 float32 latent + 2 float64 + 1 flag byte
+    size = sum(f.stat().st_size for f in passes[0].glob("*.npy"))
+    headers = 5 * 128  # one .npy header per array
+    assert size - headers == 145 * first.n_events
+
+
+# -- float16 reconstruction flags
+def test_finite_bits_flag_exactly_what_rounds_to_inf():
+    # A value overflows a type once it rounds to inf there: from max + half an ulp on (65510
+    # rounds to 65504 in float16 and is finite). The reference is numpy's own cast.
+    from hepfm_core.engine.scoring import finite_bits
+
+    f32_max = float(np.finfo(np.float32).max)
+    half_ulp32 = 2.0**103
+    values = np.array(
+        [
+            1.0,
+            65504.0,
+            65510.0,
+            np.nextafter(65520.0, 0.0),
+            65520.0,
+            65521.0,
+            f32_max,
+            f32_max + 0.99 * half_ulp32,
+            f32_max + half_ulp32,
+            3.5e38,
+            np.inf,
+            np.nan,
+        ]
+    )
+    with np.errstate(over="ignore", invalid="ignore"):
+        want16 = ~np.isfinite(values.astype(np.float16))
+        want32 = ~np.isfinite(values.astype(np.float32))
+    assert want16.tolist()[2:5] == [False, False, True]
+    assert want32.tolist()[6:10] == [False, False, True, True]
+    ok = np.ones(values.size, dtype=bool)
+    small = np.ones(values.size)
+    bits = finite_bits(ok, ok, ok, values, small)
+    np.testing.assert_array_equal((bits & RECON_F16_OVERFLOW) > 0, want16)
+    np.testing.assert_array_equal((bits & RECON_F32_OVERFLOW) > 0, want32)
+    # the largest |x_hat| is judged the same way for float16
+    bits = finite_bits(ok, ok, ok, small, values)
+    np.testing.assert_array_equal((bits & RECON_F16_OVERFLOW) > 0, want16)
+    assert not ((bits & RECON_F32_OVERFLOW) > 0).any()
+
+
+# -- cache writes under concurrency ---------------------------------------------------------
+# Two processes miss the same cache key at once and both write it. A fake model (no
+# TensorFlow): a hepfm model file that describe_model reads, and a numpy forward function.
+RACE_ROUNDS = 40
+RACE_EVENTS = 300
+RACE_RENAME_DELAY_S = 0.003
+
+
+class _FakeTensor:
+    """What run_pass reads from a forward function's outputs: ``.numpy()``."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.a = a
+
+    def numpy(self) -> np.ndarray:
+        return self.a
+
+
+def _fake_forward(x: np.ndarray):
+    z_mean, z_log_var, x_hat = x[:, :2] * 0.5, x[:, 1:3] - 1.0, x * 0.75
+    diff = x.astype(np.float64) - x_hat.astype(np.float64)
+    recon = (diff * diff).sum(axis=1)
+    sum_mu2 = (z_mean.astype(np.float64) ** 2).sum(axis=1)
+    ok = np.ones(x.shape[0], dtype=bool)
+    outs = (z_mean, z_log_var, recon, sum_mu2, np.abs(x_hat).max(axis=1), ok, ok)
+    return tuple(_FakeTensor(a) for a in outs)
+
+
+class _FakeModel:
+    def __init__(self) -> None:
+        from hepfm_core.model.vae import VAEConfig
+
+        self.config = VAEConfig(input_dim=3, encoder_layers=(4,), decoder_layers=(4,), latent_dim=2)
+
+    def check_input(self, n_features, feature_names, where) -> None:
+        assert n_features == 3
+
+
+def _fake_sample():
+    from hepfm_core.data.samples import Provenance, Sample
+
+    x = np.arange(RACE_EVENTS * 3, dtype=np.float32).reshape(-1, 3) / 100.0
+    prov = Provenance(source="memory", group="background", fingerprint="race-sample")
+    return Sample("background", "background", x, ("a", "b", "c"), prov)
+
+
+def _fake_model_file(path):
+    """A hepfm model file as far as describe_model reads one (metadata and weights bytes)."""
+    import json
+    import zipfile
+
+    config = _FakeModel().config.to_dict()
+    meta = {"format": "hepfm-model", "config": config, "fingerprint": "race-model"}
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("model.weights.h5", b"fake weights")
+        zf.writestr("hepfm_metadata.json", json.dumps(meta))
+    return path
+
+
+def _race_writer(cache_root, model_path, barrier, results) -> None:
+    """Worker: for each round, wait for the other writer, then request the same pass.
+
+    The second wait is in the progress callback, which run_pass calls after its last chunk,
+    so both writers reach the publishing step (meta.json, rename) at the same moment; renames
+    are slowed down (a busy disk, a preempted process) so that both writers are between
+    deciding and renaming at once.
+    """
+    import os
+    import sys
+    import time
+    from pathlib import Path
+
+    from hepfm_core.engine import scoring
+
+    lost = []  # renames refused because the other writer's folder was already there
+
+    def slowed(real):
+        def slow(src, dst, *args, **kwargs):
+            time.sleep(RACE_RENAME_DELAY_S)
+            try:
+                return real(src, dst, *args, **kwargs)
+            except OSError:
+                lost.append(dst)
+                raise
+
+        return slow
+
+    os.replace, os.rename = slowed(os.replace), slowed(os.rename)
+    scoring.forward_for = lambda model: _fake_forward  # the numpy model instead of TensorFlow
+    sample = _fake_sample()
+    errors = []
+
+    def progress(name: str, done: int, total: int) -> None:
+        if done == total:
+            barrier.wait(timeout=60)
+
+    for r in range(RACE_ROUNDS):
+        barrier.wait(timeout=60)
+        try:
+            p = scoring.cached_pass(
+                model_path,
+                sample,
+                cache=Path(cache_root) / f"round{r}",
+                progress=progress,
+                model_loader=_FakeModel,
+            )
+            assert p.n_events == RACE_EVENTS
+        except Exception as exc:
+            errors.append(f"round {r}: {type(exc).__name__}: {exc}")
+    results.put((len(lost), errors, "tensorflow" in sys.modules))
+
+
+def test_two_processes_writing_the_same_pass_both_succeed(tmp_path):
+    import multiprocessing
+
+    from hepfm_core.engine.scoring import open_cached
+
+    model_path = _fake_model_file(tmp_path / "fake.keras")
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    workers = [
+        ctx.Process(
+            target=_race_writer, args=(str(tmp_path / "cache"), str(model_path), barrier, results)
+        )
+        for _ in range(2)
+    ]
+    for w in workers:
+        w.start()
+    reports = [results.get(timeout=120) for _ in workers]
+    for w in workers:
+        w.join(timeout=30)
+    assert [w.exitcode for w in workers] == [0, 0]
+    assert [errors for _, errors, _ in reports] == [[], []]
+    assert not any(tf for _, _, tf in reports)  # the fake model kept TensorFlow out
+    assert sum(n_lost for n_lost, _, _ in reports) > 0  # the writers did collide
+
+    x = np.arange(RACE_EVENTS * 3, dtype=np.float32).reshape(-1, 3) / np.float32(100.0)
+    want_recon = ((x.astype(np.float64) - (x * np.float32(0.75)).astype(np.float64)) ** 2).sum(1)
+    want_mu2 = ((x[:, :2] * np.float32(0.5)).astype(np.float64) ** 2).sum(axis=1)
+    for r in range(RACE_ROUNDS):
+        entries = list((tmp_path / "cache" / f"round{r}" / "passes").iterdir())
+        assert len(entries) == 1, entries  # the loser's temporary folder is gone
+        p = open_cached(entries[0])
+        np.testing.assert_array_equal(p.z_mean, x[:, :2] * np.float32(0.5))
+        np.testing.assert_array_equal(p.z_log_var, x[:, 1:3] - np.float32(1.0))
+        np.testing.assert_allclose(p.recon, want_recon, rtol=1e-12)
+        np.testing.assert_allclose(p.sum_mu2, want_mu2, rtol=1e-12)
+        np.testing.assert_array_equal(p.finite, np.full(RACE_EVENTS, 7, dtype=np.uint8))

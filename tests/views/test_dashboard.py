@@ -1,0 +1,38 @@
+"""The dashboard's view-model: path confinement, the data shown with a model, the report
+button."""
+
+from __future__ import annotations
+
+import pytest
+
+from hepfm_core.common.paths import DATA_ROOT_ENV
+from hepfm_core.engine.evaluate import EvaluationSettings
+from hepfm_core.errors import PathNotAllowedError
+from hepfm_core.views import dashboard as db
+
+
+def test_confine(tmp_path, monkeypatch):
+    (tmp_path / "demo").mkdir()
+    monkeypatch.setenv(DATA_ROOT_ENV, str(tmp_path))
+    assert db.data_root() == tmp_path.resolve()
+    assert db.confine("demo") == (tmp_path / "demo").resolve()
+    assert db.confine(tmp_path / "demo") == (tmp_path / "demo").resolve()
+    for bad in ("/etc", "../", "demo/../../etc"):
+        with pytest.raises(PathNotAllowedError, match="outside the dashboard's data root"):
+            db.confine(bad)
+
+
+def test_data_for_model(upstream_fixture, small_demo, tmp_path):
+    exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
+    own = upstream_fixture / "_processed_datasets"
+    found = db.data_for_model(exp, tmp_path, upstream_fixture)
+    assert found.parent == own.resolve()  # the experiment's own dataset, under the root
+    assert db.data_for_model(exp, tmp_path, tmp_path) == tmp_path  # outside the root: fallback
+    assert db.data_for_model(small_demo[1], tmp_path, upstream_fixture) == tmp_path  # hepfm
+    assert db.data_for_model(tmp_path / "none.keras", tmp_path) == tmp_path  # not found
+
+
+def test_meeting_report_button_writes_a_file(evaluator, tmp_path):
+    path = db.write_meeting_report(evaluator, EvaluationSettings(signals=("zprime_tt",)), tmp_path)
+    assert path.parent == tmp_path / "reports" and path.suffix == ".html"
+    assert path.stat().st_size > 100_000 and "zprime_tt" in path.read_text()

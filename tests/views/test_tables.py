@@ -1,0 +1,48 @@
+"""The tables of an evaluation: counts that add up, formatted metrics, what was not drawn, and
+the one highlight rule of the counts table."""
+
+from __future__ import annotations
+
+from hepfm_core.engine.evaluate import EvaluationSettings
+from hepfm_core.views import tables
+
+
+def test_counts_table_adds_up(evaluator):
+    r = evaluator.evaluate(EvaluationSettings(score="kl", policy="drop"))
+    table = tables.counts_table(r)
+    assert table["sample"].to_list() == ["background", *evaluator.signal_names]
+    for row in table.iter_rows(named=True):
+        causes = sum(row[c] for c in tables.EXCLUSION_CAUSES)
+        assert row["kept"] + row["excluded"] == row["total"]
+        assert row["excluded"] == causes  # under 'drop' every non-OK event is excluded
+
+
+def test_metrics_table_formats(evaluator):
+    r = evaluator.evaluate(EvaluationSettings(signals=("wprime_qq",)))
+    row = tables.metrics_table(r).row(0, named=True)
+    sep = r.signals["wprime_qq"]
+    assert row["AUC"] == f"{sep.auc:.3f} ± {sep.auc_err:.3f}"
+    assert row["ε_S at ε_B=1e-5"] == "n/a: insufficient background"  # 20k background events
+    assert row["kept / total"] == f"{r.samples['wprime_qq'].policy.kept} / 2000"
+
+
+def test_histogram_note(evaluator):
+    r = evaluator.evaluate(EvaluationSettings(score="kl", policy="worst"))
+    _, over = tables.histogram_tables(r, n_bins=20)
+    note = tables.histogram_note(over)
+    bad = r.samples["background"].counts.total - r.samples["background"].counts.ok
+    if bad:
+        assert f"background: 0 below, 0 above, {bad} non-finite" in note
+    else:
+        assert note == "every event is inside the drawn range"
+
+
+def test_highlight_rule_of_the_counts_table(evaluator):
+    r = evaluator.evaluate(EvaluationSettings(score="kl", policy="drop"))
+    for row in tables.counts_table(r).iter_rows(named=True):
+        for column, value in row.items():
+            lit = tables.highlighted(column, value)
+            plain = column in tables.PLAIN_COUNT_COLUMNS
+            assert lit == (not plain and value > 0)
+            style = tables.counts_cell_style(column, value)
+            assert style == (tables.HIGHLIGHT_STYLE if lit else {})
