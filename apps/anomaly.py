@@ -3,7 +3,11 @@ import marimo
 __generated_with = "0.25.2"
 app = marimo.App(width="full", app_title="hepfm · anomaly detection")
 
-with app.setup:
+# The cells that show the dashboard come first, so it reads before the code; the controls and
+# the plumbing (paths, file browsers, widgets) follow. marimo runs cells by their data flow,
+# not by their place in the file.
+
+with app.setup(hide_code=True):
     import marimo as mo
 
     from hepfm_core import vocabulary as vocab
@@ -12,36 +16,6 @@ with app.setup:
     from hepfm_core.sources import detect_kind
     from hepfm_core.views import charts, tables, text
     from hepfm_core.views import dashboard as db
-
-
-@app.cell(hide_code=True)
-def _():
-    # Where data may come from: the data root, and the paths given on the command line.
-    cli = mo.cli_args()
-    root = db.data_root()
-    demo_dir = root / "demo"
-    arg_data = cli.get("data")
-    arg_model = cli.get("model")
-    return arg_data, arg_model, demo_dir, root
-
-
-@app.cell(hide_code=True)
-def _(root):
-    data_browser = mo.ui.file_browser(
-        initial_path=root,
-        selection_mode="directory",
-        multiple=False,
-        restrict_navigation=True,
-        label="data folder (hepfm or upstream dataset)",
-    )
-    model_browser = mo.ui.file_browser(
-        initial_path=root,
-        selection_mode="all",
-        multiple=False,
-        restrict_navigation=True,
-        label="model (.keras file or upstream experiment folder)",
-    )
-    return data_browser, model_browser
 
 
 @app.cell(hide_code=True)
@@ -107,27 +81,6 @@ def _(data_dir, demo_dir, model_path):
 
 
 @app.cell(hide_code=True)
-def _(data_dir, data_ready):
-    mo.stop(not data_ready)
-    try:
-        data_kind = detect_kind(data_dir)
-        kind_error = None
-    except HepfmError as exc:
-        data_kind, kind_error = None, exc
-    normalisation = mo.ui.radio(
-        {label: key for key, label in vocab.SIGNAL_NORMALISATION_LABELS.items()},
-        value=vocab.SIGNAL_NORMALISATION_LABELS["background"],
-        label="signal normalisation",
-    )
-    fill = mo.ui.radio(
-        {label: key for key, label in vocab.FILL_LABELS.items()},
-        value=vocab.FILL_LABELS["median"],
-        label="non-finite raw inputs",
-    )
-    return data_kind, fill, kind_error, normalisation
-
-
-@app.cell(hide_code=True)
 def _(data_dir, data_kind, fill, kind_error, model_path, normalisation):
     mo.stop(
         kind_error is not None,
@@ -157,103 +110,6 @@ def _(data_dir, data_kind, fill, kind_error, model_path, normalisation):
         mo.callout(mo.md(f"**Cannot evaluate.** {load_error}"), kind="danger"),
     )
     return (evaluator,)
-
-
-@app.cell(hide_code=True)
-def _():
-    preset = mo.ui.dropdown(
-        ["custom", *vocab.CLIP_PRESETS], value="±20 (upstream's fix)", label="clip preset"
-    )
-    return (preset,)
-
-
-@app.cell(hide_code=True)
-def _(preset):
-    _bounds = vocab.CLIP_PRESETS.get(preset.value) or (-20.0, 20.0)
-    clip_slider = mo.ui.range_slider(
-        start=-150,
-        stop=150,
-        step=0.1,
-        value=list(_bounds),
-        debounce=True,
-        show_value=True,
-        full_width=True,
-        label="clip z_log_var to",
-    )
-    no_clip = mo.ui.switch(value=preset.value.startswith("none"), label="no clip")
-    return clip_slider, no_clip
-
-
-@app.cell(hide_code=True)
-def _(evaluator):
-    score = mo.ui.dropdown(
-        {label: key for key, label in vocab.SCORE_LABELS.items()},
-        value=vocab.SCORE_LABELS["reconstruction"],
-        label="score",
-    )
-    beta = mo.ui.number(start=0, stop=100, step=0.01, value=1.0, label="β (total)")
-    policy = mo.ui.radio(
-        {label: key for key, label in vocab.POLICY_LABELS.items()},
-        value=vocab.POLICY_LABELS["worst"],
-        label="non-finite policy",
-    )
-    signals = mo.ui.multiselect(
-        list(evaluator.signal_names),
-        value=list(evaluator.signal_names),
-        label="signal samples",
-        full_width=True,
-    )
-    bins = mo.ui.slider(10, 150, value=60, step=5, label="bins", show_value=True)
-    log_y = mo.ui.switch(value=True, label="log y")
-    density = mo.ui.switch(value=False, label="density")
-    report_button = mo.ui.run_button(label="write meeting report", kind="success")
-    return beta, bins, density, log_y, policy, report_button, score, signals
-
-
-@app.cell(hide_code=True)
-def _(
-    beta,
-    bins,
-    clip_slider,
-    data_browser,
-    data_kind,
-    density,
-    fill,
-    log_y,
-    model_browser,
-    no_clip,
-    normalisation,
-    policy,
-    preset,
-    report_button,
-    score,
-    signals,
-):
-    mo.sidebar(
-        mo.vstack(
-            [
-                mo.md("## hepfm"),
-                mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
-                normalisation if data_kind == "upstream" else mo.md(""),
-                fill,
-                preset,
-                no_clip,
-                clip_slider,
-                score,
-                beta,
-                policy,
-                signals,
-                mo.md("**histograms**"),
-                bins,
-                log_y,
-                density,
-                report_button,
-            ],
-            gap=0.75,
-        ),
-        width="340px",
-    )
-    return
 
 
 @app.cell(hide_code=True)
@@ -377,6 +233,154 @@ def _(evaluator, report_button, result, root):
         _shown = mo.callout(mo.md(f"**Cannot write the report.** {exc}"), kind="danger")
     _shown
     return
+
+
+@app.cell(hide_code=True)
+def _(
+    beta,
+    bins,
+    clip_slider,
+    data_browser,
+    data_kind,
+    density,
+    fill,
+    log_y,
+    model_browser,
+    no_clip,
+    normalisation,
+    policy,
+    preset,
+    report_button,
+    score,
+    signals,
+):
+    mo.sidebar(
+        mo.vstack(
+            [
+                mo.md("## hepfm"),
+                mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
+                normalisation if data_kind == "upstream" else mo.md(""),
+                fill,
+                preset,
+                no_clip,
+                clip_slider,
+                score,
+                beta,
+                policy,
+                signals,
+                mo.md("**histograms**"),
+                bins,
+                log_y,
+                density,
+                report_button,
+            ],
+            gap=0.75,
+        ),
+        width="340px",
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _():
+    # Where data may come from: the data root, and the paths given on the command line.
+    cli = mo.cli_args()
+    root = db.data_root()
+    demo_dir = root / "demo"
+    arg_data = cli.get("data")
+    arg_model = cli.get("model")
+    return arg_data, arg_model, demo_dir, root
+
+
+@app.cell(hide_code=True)
+def _(root):
+    data_browser = mo.ui.file_browser(
+        initial_path=root,
+        selection_mode="directory",
+        multiple=False,
+        restrict_navigation=True,
+        label="data folder (hepfm or upstream dataset)",
+    )
+    model_browser = mo.ui.file_browser(
+        initial_path=root,
+        selection_mode="all",
+        multiple=False,
+        restrict_navigation=True,
+        label="model (.keras file or upstream experiment folder)",
+    )
+    return data_browser, model_browser
+
+
+@app.cell(hide_code=True)
+def _(data_dir, data_ready):
+    mo.stop(not data_ready)
+    try:
+        data_kind = detect_kind(data_dir)
+        kind_error = None
+    except HepfmError as exc:
+        data_kind, kind_error = None, exc
+    normalisation = mo.ui.radio(
+        {label: key for key, label in vocab.SIGNAL_NORMALISATION_LABELS.items()},
+        value=vocab.SIGNAL_NORMALISATION_LABELS["background"],
+        label="signal normalisation",
+    )
+    fill = mo.ui.radio(
+        {label: key for key, label in vocab.FILL_LABELS.items()},
+        value=vocab.FILL_LABELS["median"],
+        label="non-finite raw inputs",
+    )
+    return data_kind, fill, kind_error, normalisation
+
+
+@app.cell(hide_code=True)
+def _():
+    preset = mo.ui.dropdown(
+        ["custom", *vocab.CLIP_PRESETS], value="±20 (upstream's fix)", label="clip preset"
+    )
+    return (preset,)
+
+
+@app.cell(hide_code=True)
+def _(preset):
+    _bounds = vocab.CLIP_PRESETS.get(preset.value) or (-20.0, 20.0)
+    clip_slider = mo.ui.range_slider(
+        start=-150,
+        stop=150,
+        step=0.1,
+        value=list(_bounds),
+        debounce=True,
+        show_value=True,
+        full_width=True,
+        label="clip z_log_var to",
+    )
+    no_clip = mo.ui.switch(value=preset.value.startswith("none"), label="no clip")
+    return clip_slider, no_clip
+
+
+@app.cell(hide_code=True)
+def _(evaluator):
+    score = mo.ui.dropdown(
+        {label: key for key, label in vocab.SCORE_LABELS.items()},
+        value=vocab.SCORE_LABELS["reconstruction"],
+        label="score",
+    )
+    beta = mo.ui.number(start=0, stop=100, step=0.01, value=1.0, label="β (total)")
+    policy = mo.ui.radio(
+        {label: key for key, label in vocab.POLICY_LABELS.items()},
+        value=vocab.POLICY_LABELS["worst"],
+        label="non-finite policy",
+    )
+    signals = mo.ui.multiselect(
+        list(evaluator.signal_names),
+        value=list(evaluator.signal_names),
+        label="signal samples",
+        full_width=True,
+    )
+    bins = mo.ui.slider(10, 150, value=60, step=5, label="bins", show_value=True)
+    log_y = mo.ui.switch(value=True, label="log y")
+    density = mo.ui.switch(value=False, label="density")
+    report_button = mo.ui.run_button(label="write meeting report", kind="success")
+    return beta, bins, density, log_y, policy, report_button, score, signals
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ and a check that the suite leaves the git working tree as it found it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Iterator
@@ -148,3 +149,29 @@ def small_data(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("data")
     generate_dataset(out, 5_000, 1_000, GeneratorConfig(seed=3), None)
     return out
+
+
+# Fixtures that train a model or write a demo: every test that needs one (directly or through
+# another fixture) is marked ``slow``, so that ``pytest -m "not slow"`` stays a fast loop.
+SLOW_FIXTURES = frozenset({"small_demo", "small_data", "chromium_launch"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+def strict_loads(text: str):
+    """``json.loads`` that refuses NaN and Infinity tokens (our JSON must be strict)."""
+
+    def refuse(token: str):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="session")
+def strict_json():
+    """The strict JSON loader (a fixture, since test modules do not import conftest)."""
+    return strict_loads

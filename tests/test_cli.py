@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import polars as pl
 import pytest
@@ -17,14 +15,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def strict(text: str):
-    def refuse(token):
-        raise ValueError(token)
-
-    return json.loads(text, parse_constant=refuse)
-
-
-def test_evaluate_writes_json_csv_and_parquet(small_demo, tmp_path, capsys):
+def test_evaluate_writes_json_csv_and_parquet(small_demo, tmp_path, capsys, strict_json):
     data_dir, model = small_demo
     code, out, err = run(
         capsys,
@@ -53,7 +44,7 @@ def test_evaluate_writes_json_csv_and_parquet(small_demo, tmp_path, capsys):
         str(tmp_path / "cache"),
     )
     assert code == 0, err
-    doc = strict((tmp_path / "r.json").read_text())
+    doc = strict_json((tmp_path / "r.json").read_text())
     assert doc["settings"] == {
         "clip": [-20.0, 20.0],
         "score": "kl",
@@ -77,7 +68,7 @@ def test_evaluate_writes_json_csv_and_parquet(small_demo, tmp_path, capsys):
     assert bkg.height == doc["samples"]["background"]["kept"]
 
 
-def test_evaluate_json_to_stdout(small_demo, tmp_path, capsys):
+def test_evaluate_json_to_stdout(small_demo, tmp_path, capsys, strict_json):
     data_dir, model = small_demo
     code, out, _ = run(
         capsys,
@@ -93,22 +84,22 @@ def test_evaluate_json_to_stdout(small_demo, tmp_path, capsys):
         str(tmp_path),
     )
     assert code == 0
-    assert strict(out)["settings"]["policy"] == "worst"
+    assert strict_json(out)["settings"]["policy"] == "worst"
 
 
-def test_evaluate_upstream_fixture(upstream_fixture, tmp_path, capsys):
+def test_evaluate_upstream_fixture(upstream_fixture, tmp_path, capsys, strict_json):
     exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
     common = ["--model", str(exp), "--json", "-", "--quiet", "--cache-dir", str(tmp_path)]
     code, out, err = run(capsys, "evaluate", *common)  # the dataset is found from the experiment
     assert code == 0, err
-    doc = strict(out)
+    doc = strict_json(out)
     assert doc["settings"]["parameterisation"] == "softplus"
     assert doc["samples"]["background"]["total"] == 4000
     # FIXTURE.md: bg-norm reconstruction AUCs 1.0000 (zprime_tt) and 0.9506 (wprime_taunu)
     assert doc["signals"]["wprime_taunu"]["auc"] == pytest.approx(0.9506, abs=0.002)
     assert doc["signals"]["zprime_tt"]["auc"] == pytest.approx(1.0, abs=0.002)
     code, out, _ = run(capsys, "evaluate", *common, "--signal-normalisation", "own")
-    assert strict(out)["signals"]["wprime_taunu"]["auc"] == pytest.approx(0.3540, abs=0.003)
+    assert strict_json(out)["signals"]["wprime_taunu"]["auc"] == pytest.approx(0.3540, abs=0.003)
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,7 @@ def test_export_html_carries_the_charts(data_root, tmp_path, marimo_env):
     assert list(prefix.rglob(f"__marimo__/session/{APP.name}.json"))
 
 
+@pytest.mark.slow  # scores the upstream fixture with TensorFlow
 def test_upstream_experiment_brings_its_dataset(monkeypatch, upstream_fixture, tmp_path):
     root = tmp_path / "root"
     shutil.copytree(upstream_fixture, root)

@@ -109,6 +109,7 @@ def test_padding_rows_are_zero_and_tracks_sorted(blocks):
     assert np.all(np.diff(pt, axis=1)[valid[:, 1:]] <= 0)
 
 
+@pytest.mark.slow  # generates a large sample
 def test_pathology_rates():
     n = 200_000
     cfg = GeneratorConfig(dof0_rate=1e-3, extreme_rate=5e-3)

@@ -20,13 +20,6 @@ def evaluator(small_demo, tmp_path_factory):
     return ev
 
 
-def strict_loads(text: str):
-    def refuse(token):
-        raise ValueError(f"non-standard JSON token {token}")
-
-    return json.loads(text, parse_constant=refuse)
-
-
 @pytest.mark.parametrize(
     ("score", "clip", "policy"),
     list(
@@ -37,13 +30,13 @@ def strict_loads(text: str):
         )
     ),
 )
-def test_nothing_lost(evaluator, score, clip, policy):
+def test_nothing_lost(evaluator, score, clip, policy, strict_json):
     result = evaluator.evaluate(EvaluationSettings(clip=clip, score=score, policy=policy))
     for name, s in result.samples.items():
         assert s.policy.kept + sum(s.policy.excluded.values()) == s.counts.total, name
         assert sum(s.counts.by_cause.values()) == s.counts.total
         assert s.counts.total == evaluator.data.samples[name].n_events
-    strict_loads(json.dumps(result.to_json_dict(), allow_nan=False))
+    strict_json(json.dumps(result.to_json_dict(), allow_nan=False))
 
 
 def test_auc_equals_sklearn_on_guarded_scores(evaluator):

@@ -88,6 +88,7 @@ def test_beta_schedule_quarter_period_reaches_high():
     assert sched.beta(3) == pytest.approx(0.1)  # sin(3 pi/2) = -1
 
 
+@pytest.mark.slow  # trains a model
 def test_training_lowers_the_loss():
     rng = np.random.default_rng(0)
     latent = rng.normal(size=(4000, 2))
@@ -101,6 +102,7 @@ def test_training_lowers_the_loss():
     assert {"loss", "reconstruction", "kl", "beta", "val_loss"} <= set(history.epochs[0])
 
 
+@pytest.mark.slow  # trains a model
 def test_non_finite_loss_stops_training_with_epoch_and_batch():
     x = np.full((512, 4), 3e38, dtype=np.float32)  # squares overflow float32 at once
     cfg = VAEConfig(input_dim=4, encoder_layers=(4,), decoder_layers=(4,), latent_dim=2)
@@ -109,6 +111,7 @@ def test_non_finite_loss_stops_training_with_epoch_and_batch():
     assert "learning-rate" in str(e.value)
 
 
+@pytest.mark.slow  # trains a model
 def test_quality_cut_leaves_out_extreme_events():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(600, 4)).astype(np.float32)
@@ -159,6 +162,7 @@ def test_monitor_patience_and_min_delta():
     assert monitor.should_stop and monitor.best_epoch == 3
 
 
+@pytest.mark.slow  # trains a model
 def test_training_records_fixed_beta_validation_objective():
     rng = np.random.default_rng(2)
     x = np.tanh(rng.normal(size=(600, 2)) @ rng.normal(size=(2, 6))).astype(np.float32)
