@@ -21,6 +21,15 @@ from .vocabulary import (
     SIGNAL_NORMALISATIONS,
 )
 
+__all__ = [
+    "build_parser",
+    "cmd_demo",
+    "cmd_evaluate",
+    "cmd_report",
+    "cmd_train",
+    "main",
+]
+
 
 def _print_epoch(record: dict) -> None:
     print(

@@ -25,6 +25,25 @@ from .model.training import EpochCallback, TrainingSettings, train_on_data
 from .model.vae import VAEConfig
 from .sources import open_data
 
+__all__ = [
+    "BACKGROUND_ENV",
+    "DEFAULT_BACKGROUND",
+    "DEFAULT_SIGNAL",
+    "DEMO_TRAINING",
+    "EPOCHS_ENV",
+    "MIN_BACKGROUND",
+    "MIN_SIGNAL",
+    "MODEL_NAME",
+    "SIGNAL_ENV",
+    "demo_paths",
+    "demo_ready",
+    "demo_sizes",
+    "demo_total_events",
+    "demo_training",
+    "make_demo",
+    "train_on_folder",
+]
+
 DEFAULT_BACKGROUND = 200_000
 DEFAULT_SIGNAL = 10_000
 MIN_BACKGROUND = 1_000

@@ -9,6 +9,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+__all__ = [
+    "CorruptModelError",
+    "DataError",
+    "DataNotFoundError",
+    "EmptySampleError",
+    "FeatureMismatchError",
+    "HepfmError",
+    "MissingGroupError",
+    "ModelError",
+    "ModelInputMismatchError",
+    "ModelNotFoundError",
+    "NoSignalsError",
+    "NotHDF5Error",
+    "PathNotAllowedError",
+    "SettingsError",
+    "TrainingDivergedError",
+    "TruncatedFileError",
+    "UnknownActivationError",
+    "UnsafeModelError",
+    "UpstreamExperimentError",
+    "check_exists",
+]
+
 
 class HepfmError(Exception):
     """Base class of every error a user can cause and fix."""

@@ -19,7 +19,13 @@ from typing import Literal
 
 from .data.dataset import DataSet, check_signal_normalisation
 from .data.hepfm_format import open_hepfm_folder
-from .errors import DataError, DataNotFoundError, ModelNotFoundError, check_exists
+from .errors import (
+    CorruptModelError,
+    DataError,
+    DataNotFoundError,
+    ModelNotFoundError,
+    check_exists,
+)
 from .model.files import LoadedModel, file_fingerprint, load_hepfm_model, read_metadata
 from .upstream.data import open_upstream_dataset
 from .upstream.files import (
@@ -31,7 +37,18 @@ from .upstream.files import (
 )
 from .upstream.matching import find_dataset_for_experiment
 from .upstream.model import detect_parameterisation, load_upstream_experiment
-from .vocabulary import Fill, SignalNormalisation
+from .vocabulary import PARAMETERISATIONS, Fill, Parameterisation, SignalNormalisation
+
+__all__ = [
+    "Kind",
+    "ModelInfo",
+    "dataset_for_model",
+    "describe_model",
+    "detect_kind",
+    "load_model",
+    "model_fingerprint",
+    "open_data",
+]
 
 Kind = Literal["hepfm", "upstream"]
 
@@ -68,7 +85,49 @@ def open_data(
     signal_normalisation: SignalNormalisation = "background",
     fill: Fill = "median",
 ) -> DataSet:
-    """Open a hepfm data folder or an upstream dataset folder, whichever ``path`` is."""
+    """Open a hepfm data folder or an upstream dataset folder, whichever ``path`` is.
+
+    Samples are lazy: their rows are read, filled and standardised on slicing, so a
+    10^7-event folder opens without reading events (an upstream folder is scanned once per
+    file version for its non-finite values and medians, then memoised in the cache).
+
+    Parameters
+    ----------
+    path : str or Path
+        A hepfm data folder (``*.h5`` in hepfm's layout) or an upstream
+        ``_processed_datasets/<id>/`` folder (``dataset.h5``, ``signal_dataset.h5``).
+    signal_normalisation : {"background", "own"}
+        Standardise the signals with the background's parameters (what the model was
+        trained on) or each with its own (upstream's choice).
+    fill : {"median", "none"}
+        Non-finite raw values: fill with the median, counted as imputed (upstream's), or
+        leave them so those events are excluded as ``input_nonfinite``.
+
+    Returns
+    -------
+    DataSet
+        One background and the named signals, sharing their features.
+
+    Raises
+    ------
+    DataError
+        Or one of its subclasses, naming the file and what to do, for anything unusable.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from hepfm_core.data.generator import GeneratorConfig, generate_dataset
+    >>> from hepfm_core.sources import open_data
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> _ = generate_dataset(tmp.name, 500, 100, GeneratorConfig(signals=("zprime_ee",)))
+    >>> data = open_data(tmp.name)
+    >>> data.kind, data.background.n_events, list(data.signals)
+    ('hepfm', 500, ['zprime_ee'])
+    >>> rows = data.signals["zprime_ee"].x[0:3]  # read and standardised now
+    >>> rows.shape, rows.dtype.name
+    ((3, 180), 'float32')
+    >>> tmp.cleanup()
+    """
     check_signal_normalisation(signal_normalisation)
     if detect_kind(path) == "upstream":
         return open_upstream_dataset(path, signal_normalisation=signal_normalisation, fill=fill)
@@ -83,7 +142,7 @@ class ModelInfo:
     path: str
     kind: Kind
     fingerprint: str
-    parameterisation: str
+    parameterisation: Parameterisation
     latent_dim: int | None
     description: str
 
@@ -101,7 +160,52 @@ def model_fingerprint(path: str | Path) -> str:
 
 
 def describe_model(path: str | Path) -> ModelInfo:
-    """Fingerprint and basic facts of a hepfm ``.keras`` file or an upstream experiment."""
+    """Fingerprint and basic facts of a hepfm ``.keras`` file or an upstream experiment.
+
+    Reads files only, never TensorFlow: a hepfm file's metadata and weights member, an
+    experiment's config, checkpoint files and saved graph. This is what finding a cached
+    scoring pass needs, so an evaluation whose passes are cached imports no TensorFlow.
+
+    Parameters
+    ----------
+    path : str or Path
+        A hepfm ``.keras`` file, or an upstream experiment folder (or a folder below it).
+
+    Returns
+    -------
+    ModelInfo
+        Path, kind, fingerprint (:func:`model_fingerprint`), variance parameterisation,
+        latent size and a one-line description.
+
+    Raises
+    ------
+    ModelError
+        Or one of its subclasses, naming the file and what to do.
+
+    Examples
+    --------
+    An upstream experiment as far as this function reads one: its config, and checkpoint
+    files (empty here: they are hashed, not loaded). Without the encoder's saved graph the
+    parameterisation is upstream's current one, softplus:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from hepfm_core.sources import describe_model
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> exp = Path(tmp.name) / "001_Foundation_VAE_Model"
+    >>> for part in ("encoder", "decoder"):
+    ...     weights = exp / "models" / "foundation_model" / part / "variables"
+    ...     weights.mkdir(parents=True)
+    ...     _ = (weights / "variables.index").write_bytes(b"")
+    >>> config = "foundation_model_training: {model: {architecture: {latent_dim: 16}}}"
+    >>> _ = (exp / "_experiment_config.yaml").write_text(config)
+    >>> info = describe_model(exp)
+    >>> info.kind, info.parameterisation, info.latent_dim, info.fingerprint[:9]
+    ('upstream', 'softplus', 16, 'upstream-')
+    >>> info.description
+    'upstream experiment 001_Foundation_VAE_Model (softplus variance)'
+    >>> tmp.cleanup()
+    """
     path = check_exists(
         Path(path),
         ModelNotFoundError,
@@ -110,7 +214,13 @@ def describe_model(path: str | Path) -> ModelInfo:
     )
     if path.is_file():
         cfg = read_metadata(path).get("config", {})
-        param = str(cfg.get("parameterisation", "exp"))
+        param = cfg.get("parameterisation", "exp")
+        if param not in PARAMETERISATIONS:
+            raise CorruptModelError(
+                f"{path.name} names an unknown variance parameterisation {param!r}",
+                path,
+                f"retrain or copy the model file again; known: {', '.join(PARAMETERISATIONS)}",
+            )
         return ModelInfo(
             path=str(path.resolve()),
             kind="hepfm",
@@ -136,7 +246,45 @@ def describe_model(path: str | Path) -> ModelInfo:
 
 
 def load_model(path: str | Path) -> LoadedModel:
-    """Load a hepfm ``.keras`` model (safe mode) or rebuild an upstream experiment's VAE."""
+    """Load a hepfm ``.keras`` model (safe mode) or rebuild an upstream experiment's VAE.
+
+    Imports TensorFlow (seconds). A hepfm file is loaded with Keras ``safe_mode=True``, so a
+    file carrying code (a Lambda layer) is refused; an upstream experiment's VAE is rebuilt
+    in float32 from its config and its checkpoint weights copied on, every shape checked.
+
+    Parameters
+    ----------
+    path : str or Path
+        A hepfm ``.keras`` file, or an upstream experiment folder (or a folder below it).
+
+    Returns
+    -------
+    LoadedModel
+        Encoder and decoder (float32 Keras models), config, fingerprint (the same as
+        :func:`describe_model`'s), feature names and normalisation when known.
+
+    Raises
+    ------
+    ModelError
+        Or one of its subclasses (not found, corrupt, unsafe, an unusable experiment).
+
+    Examples
+    --------
+    Errors are typed and say what to do; a missing path fails before TensorFlow is imported:
+
+    >>> from hepfm_core.errors import ModelNotFoundError
+    >>> from hepfm_core.sources import load_model
+    >>> try:
+    ...     load_model("no/such/model.keras")
+    ... except ModelNotFoundError as exc:
+    ...     print(exc.what, "|", exc.todo)
+    model not found: model.keras | check the path; `hepfm demo` trains the demo model
+
+    With a model (``hepfm demo`` trains one into ``<data root>/demo``; not run here)::
+
+        model = load_model("data/demo/model.keras")
+        z_mean, z_log_var, x_hat = model.predict(x)  # x: (n, 180) float32 inputs
+    """
     path = check_exists(
         Path(path),
         ModelNotFoundError,

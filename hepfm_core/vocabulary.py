@@ -11,6 +11,37 @@ import enum
 from collections.abc import Sequence
 from typing import Literal, get_args
 
+__all__ = [
+    "BACKGROUND_COLOUR",
+    "CLIP_PRESETS",
+    "DEFAULT_BKG_EFFS",
+    "FILLS",
+    "FILL_DESCRIPTIONS",
+    "FILL_LABELS",
+    "HIGHLIGHT_COLOUR",
+    "KL_FORMS",
+    "PARAMETERISATIONS",
+    "POLICIES",
+    "POLICY_LABELS",
+    "SCORES",
+    "SCORE_LABELS",
+    "SCORE_TITLES",
+    "SIGNAL_NORMALISATIONS",
+    "SIGNAL_NORMALISATION_DESCRIPTIONS",
+    "SIGNAL_NORMALISATION_LABELS",
+    "SIGNAL_PALETTE",
+    "SOFTPLUS_EPS",
+    "Cause",
+    "Fill",
+    "KLForm",
+    "Parameterisation",
+    "Policy",
+    "Role",
+    "Score",
+    "SignalNormalisation",
+    "sample_colours",
+]
+
 # -- settings -----------------------------------------------------------------------------
 Score = Literal["reconstruction", "kl", "total", "radius"]
 Parameterisation = Literal["exp", "softplus"]
@@ -20,12 +51,12 @@ Fill = Literal["median", "none"]
 SignalNormalisation = Literal["background", "own"]
 Role = Literal["background", "signal"]
 
-SCORES: tuple[str, ...] = get_args(Score)
-PARAMETERISATIONS: tuple[str, ...] = get_args(Parameterisation)
-KL_FORMS: tuple[str, ...] = get_args(KLForm)
-POLICIES: tuple[str, ...] = get_args(Policy)
-FILLS: tuple[str, ...] = get_args(Fill)
-SIGNAL_NORMALISATIONS: tuple[str, ...] = get_args(SignalNormalisation)
+SCORES: tuple[Score, ...] = get_args(Score)
+PARAMETERISATIONS: tuple[Parameterisation, ...] = get_args(Parameterisation)
+KL_FORMS: tuple[KLForm, ...] = get_args(KLForm)
+POLICIES: tuple[Policy, ...] = get_args(Policy)
+FILLS: tuple[Fill, ...] = get_args(Fill)
+SIGNAL_NORMALISATIONS: tuple[SignalNormalisation, ...] = get_args(SignalNormalisation)
 
 SOFTPLUS_EPS = 1e-6
 """Added to ``softplus(s)`` in the softplus parameterisation (as upstream does)."""

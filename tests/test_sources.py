@@ -3,9 +3,11 @@ folder-level errors), model identity without TensorFlow, and the data that goes 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from hepfm_core.data.generator import GeneratorConfig, generate_block
 from hepfm_core.data.hepfm_format import SampleWriter, read_header
 from hepfm_core.data.normalisation import Normalisation
 from hepfm_core.errors import (
+    CorruptModelError,
     DataError,
     DataNotFoundError,
     FeatureMismatchError,
@@ -149,6 +152,17 @@ def test_upstream_fingerprint_follows_the_weights(upstream_fixture, tmp_path):
 def test_missing_model(tmp_path):
     with pytest.raises(ModelNotFoundError):
         describe_model(tmp_path / "nothing.keras")
+
+
+def test_model_file_with_unknown_parameterisation(tmp_path):
+    """A model file's metadata is read, not trusted: an unknown variance form is refused."""
+    path = tmp_path / "odd.keras"
+    config = {"input_dim": 3, "latent_dim": 2, "parameterisation": "sigmoid"}
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("model.weights.h5", b"weights")
+        zf.writestr("hepfm_metadata.json", json.dumps({"config": config}))
+    with pytest.raises(CorruptModelError, match="unknown variance parameterisation 'sigmoid'"):
+        describe_model(path)
 
 
 def test_dataset_for_model(upstream_fixture, small_demo):

@@ -14,6 +14,13 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+__all__ = [
+    "PUBLISH_ATTEMPTS",
+    "TMP_MARK",
+    "cache_dir",
+    "publish_dir",
+]
+
 TMP_MARK = ".tmp-"
 """Infix of temporary and discarded folders: ``<entry name>.tmp-<random>``."""
 PUBLISH_ATTEMPTS = 3

@@ -8,6 +8,12 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "ArrayHasher",
+    "combine",
+    "hash_stream",
+]
+
 
 class ArrayHasher:
     """Incremental hash of row blocks fed in order.
@@ -29,7 +35,7 @@ class ArrayHasher:
         elif layout != self._layout:
             self._h.update(layout.encode())
         if block.size:
-            self._h.update(memoryview(block).cast("B"))
+            self._h.update(block.data.cast("B"))
 
     def hexdigest(self) -> str:
         return self._h.hexdigest()

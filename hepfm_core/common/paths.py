@@ -18,6 +18,17 @@ import os
 import tomllib
 from pathlib import Path
 
+__all__ = [
+    "DATA_ROOT_ENV",
+    "DEMO_FOLDER",
+    "PACKAGE_DIR",
+    "PROJECT_NAME",
+    "checkout_root",
+    "data_root",
+    "demo_dir",
+    "user_data_dir",
+]
+
 DATA_ROOT_ENV = "HEPFM_DATA_ROOT"
 PROJECT_NAME = "hepfm"
 DEMO_FOLDER = "demo"

@@ -6,6 +6,11 @@ import sys
 import time
 from collections.abc import Callable
 
+__all__ = [
+    "Progress",
+    "TextProgress",
+]
+
 Progress = Callable[[str, int, int], None]
 """``(label, done, total)``: called as a long step (a sample's generation or scoring) advances."""
 

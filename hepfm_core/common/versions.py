@@ -11,6 +11,14 @@ from collections.abc import Sequence
 
 from .. import __version__
 
+__all__ = [
+    "RESULT_LIBRARIES",
+    "installed_version",
+    "library_versions",
+    "model_versions",
+    "vega_versions",
+]
+
 RESULT_LIBRARIES = (
     "hepfm",
     "numpy",

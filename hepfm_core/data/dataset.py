@@ -14,6 +14,12 @@ from ..vocabulary import (
 )
 from .samples import Sample
 
+__all__ = [
+    "DataSet",
+    "check_consistent",
+    "check_signal_normalisation",
+]
+
 
 @dataclass(frozen=True, eq=False)
 class DataSet:

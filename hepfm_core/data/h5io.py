@@ -17,6 +17,13 @@ from ..errors import (
 )
 from .normalisation import Normalisation
 
+__all__ = [
+    "HDF5_SIGNATURE",
+    "H5Matrix",
+    "open_h5",
+    "require",
+]
+
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
@@ -78,7 +85,8 @@ class H5Matrix:
 
     Several datasets (upstream's aggregators and scalars) are flattened per event and
     concatenated in the given order. Each slice opens the file, so views are cheap to keep,
-    safe to share between threads, and never hold the sample in memory.
+    safe to share between threads, and never hold the sample in memory. A
+    ``samples.NormalisedRows``: what a lazy ``Sample.x`` holds.
     """
 
     def __init__(

@@ -27,6 +27,17 @@ from .h5io import H5Matrix, open_h5
 from .normalisation import Normalisation
 from .samples import InputAccounting, Provenance, Sample
 
+__all__ = [
+    "CHUNK_ROWS",
+    "EVENTS",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "SampleWriter",
+    "open_hepfm_folder",
+    "read_header",
+    "read_sample",
+]
+
 FORMAT_NAME = "hepfm-sample"
 FORMAT_VERSION = 1
 EVENTS = "events"
@@ -214,8 +225,8 @@ def read_sample(
     )
     return Sample(
         name=header["name"],
-        role=header["role"],  # type: ignore[arg-type]
-        x=matrix,  # type: ignore[arg-type]
+        role=header["role"],
+        x=matrix,
         feature_names=tuple(header["feature_names"]),
         provenance=provenance,
         accounting=accounting,
@@ -240,7 +251,7 @@ def open_hepfm_folder(
             "keep one file with role 'background' in the folder",
         )
     background = read_sample(backgrounds[0], fill=fill)
-    bg_norm = background.x.normalisation  # type: ignore[attr-defined]
+    bg_norm = background.normalisation
     signals: dict[str, Sample] = {}
     for f, h in headers.items():
         if h["role"] != "signal":

@@ -20,6 +20,15 @@ import numpy as np
 
 from .samples import Sample
 
+__all__ = [
+    "MAX_IMPUTED_FRACTION",
+    "STATUS_IMPUTED",
+    "Imputation",
+    "branch_of",
+    "imputation_of",
+    "imputed_verdict",
+]
+
 STATUS_IMPUTED = "imputed_input"
 """Status of a metric that would rest on fill values instead of data."""
 
@@ -75,7 +84,43 @@ class Imputation:
 
 
 def imputation_of(sample: Sample) -> Imputation:
-    """The imputation of one sample, from the accounting its reader recorded."""
+    """The imputation of one sample, from the accounting its reader recorded.
+
+    Reads no events: the reader counted the non-finite raw values while reading (or, for
+    hepfm's files, while writing), before it filled them.
+
+    Parameters
+    ----------
+    sample : Sample
+        A sample as a reader returned it, with its ``accounting``.
+
+    Returns
+    -------
+    Imputation
+        Events with filled values, filled values per branch, columns without any finite
+        value; all zero or empty unless the reader filled (``fill="median"``).
+
+    Examples
+    --------
+    Three of 200 events had a non-finite ``pt`` that the reader filled with the median:
+
+    >>> import numpy as np
+    >>> from hepfm_core.data.imputation import imputation_of
+    >>> from hepfm_core.data.samples import InputAccounting, Provenance, Sample
+    >>> sample = Sample(
+    ...     name="zprime_ee",
+    ...     role="signal",
+    ...     x=np.zeros((200, 2), dtype=np.float32),
+    ...     feature_names=("track00_pt", "track00_d0"),
+    ...     provenance=Provenance(source="memory", group="", fingerprint="example"),
+    ...     accounting=InputAccounting(np.array([3, 0]), events_with_nonfinite=3, filled="median"),
+    ... )
+    >>> imputed = imputation_of(sample)
+    >>> imputed.events, imputed.values_per_feature, imputed.fraction
+    (3, {'pt': 3}, 0.015)
+    >>> imputed.problem()  # above 1 %: metrics on this sample would rest on fill values
+    '3 of 200 events (1.5 %) carry filled raw values, above the 1 % limit'
+    """
     acc = sample.accounting
     if acc.filled != "median":
         return Imputation(acc.filled, sample.n_events, 0, {}, ())

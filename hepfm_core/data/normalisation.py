@@ -14,6 +14,12 @@ from typing import Any
 
 import numpy as np
 
+__all__ = [
+    "STD_FLOOR",
+    "Normalisation",
+    "branch_statistics",
+]
+
 STD_FLOOR = 1e-8
 
 

@@ -2,11 +2,105 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ..vocabulary import Role
+from .normalisation import Normalisation
+
+__all__ = [
+    "BlockRows",
+    "InputAccounting",
+    "NormalisedRows",
+    "Provenance",
+    "RowSource",
+    "Sample",
+    "row_blocks",
+]
+
+
+class RowSource(Protocol):
+    """Rows of a ``(events, features)`` matrix, read by row slices: what ``Sample.x`` holds.
+
+    An ``np.ndarray`` (or memory map) is one; so is a lazy matrix that reads and normalises
+    the rows of a file only when sliced (``h5io.H5Matrix``), so that a 10^7-event sample
+    need not sit in memory.
+    """
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """``(events, features)``."""
+        ...
+
+    def __getitem__(self, rows: slice, /) -> np.ndarray:
+        """The rows ``rows`` as a ``(k, features)`` array."""
+        ...
+
+
+@runtime_checkable
+class NormalisedRows(RowSource, Protocol):
+    """A row source that turns stored raw values into model inputs, and says how."""
+
+    @property
+    def normalisation(self) -> Normalisation | None:
+        """Applied to the raw values on every slice; None when they are passed as read."""
+        ...
+
+
+@runtime_checkable
+class BlockRows(RowSource, Protocol):
+    """A row source that reads itself in consecutive blocks faster than by slicing
+    (``h5io.H5Matrix``: compressed chunks decoded in threads, normalised as decoded)."""
+
+    def blocks(
+        self, block_rows: int, *, pad: bool = False, stop: int | None = None
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, block)`` pairs covering rows ``0:stop`` in order, as ``row_blocks``."""
+        ...
+
+
+def row_blocks(
+    rows: RowSource, block_rows: int, *, pad: bool = False, stop: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(start, float32 block)`` pairs covering rows ``0:stop`` (default: all) in order.
+
+    With ``pad`` every block has exactly ``block_rows`` rows: the last one is zero-padded
+    (for a model compiled on one input shape). A block may be a view of ``rows`` or a buffer
+    that is reused: it is valid until the next one is requested. A :class:`BlockRows` source
+    reads its blocks itself; any other is sliced, a lazy one a block ahead in a thread.
+    """
+    n = rows.shape[0] if stop is None else min(int(stop), rows.shape[0])
+    if isinstance(rows, BlockRows):
+        yield from rows.blocks(block_rows, pad=pad, stop=n)
+        return
+    width = int(rows.shape[1])
+    tail = np.zeros((block_rows, width), dtype=np.float32) if pad else None
+
+    def read(start: int) -> np.ndarray:
+        return np.ascontiguousarray(rows[start : min(start + block_rows, n)], dtype=np.float32)
+
+    def padded(block: np.ndarray) -> np.ndarray:
+        if tail is None or block.shape[0] == block_rows:
+            return block
+        tail[: block.shape[0]] = block
+        tail[block.shape[0] :] = 0.0
+        return tail
+
+    starts = range(0, n, block_rows)
+    if isinstance(rows, np.ndarray):  # slices are views: nothing to read ahead
+        for start in starts:
+            yield start, padded(read(start))
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending: Future[np.ndarray] | None = None
+        for i, start in enumerate(starts):
+            block = (pending or pool.submit(read, start)).result()
+            pending = pool.submit(read, start + block_rows) if i + 1 < len(starts) else None
+            yield start, padded(block)
 
 
 @dataclass(frozen=True)
@@ -28,7 +122,12 @@ class InputAccounting:
 
     @classmethod
     def empty(cls, n_features: int) -> InputAccounting:
+        """Nothing found: no non-finite value in any of ``n_features`` inputs."""
         return cls(np.zeros(n_features, dtype=np.int64), 0)
+
+
+# The default of ``Sample.accounting``, replaced by ``InputAccounting.empty(n_features)``.
+_NOT_COUNTED = InputAccounting(np.zeros(0, dtype=np.int64), 0)
 
 
 @dataclass(frozen=True)
@@ -50,19 +149,20 @@ class Provenance:
 class Sample:
     """A float32 matrix ``(events, features)`` with feature names, name, role, provenance.
 
-    ``x`` may be an ``np.ndarray`` or any array-like with ``shape`` and slicing (an h5py
-    dataset wrapper), so a 10^7-event sample need not sit in memory.
+    ``x`` is a :class:`RowSource`: an ``np.ndarray``, or a lazy matrix read by row slices
+    (``h5io.H5Matrix``), so a 10^7-event sample need not sit in memory. ``accounting``
+    defaults to "no non-finite raw value found".
     """
 
     name: str
     role: Role
-    x: np.ndarray
+    x: RowSource
     feature_names: tuple[str, ...]
     provenance: Provenance
-    accounting: InputAccounting = field(default=None)  # type: ignore[assignment]
+    accounting: InputAccounting = _NOT_COUNTED
 
     def __post_init__(self) -> None:
-        if self.accounting is None:
+        if self.accounting is _NOT_COUNTED:
             object.__setattr__(self, "accounting", InputAccounting.empty(self.n_features))
 
     @property
@@ -73,7 +173,13 @@ class Sample:
     def n_features(self) -> int:
         return int(self.x.shape[1])
 
-    def chunks(self, chunk_size: int = 65536):
+    @property
+    def normalisation(self) -> Normalisation | None:
+        """What turned the stored raw values into ``x``: the lazy matrix's normalisation;
+        None for an in-memory array (its values are taken as they are)."""
+        return self.x.normalisation if isinstance(self.x, NormalisedRows) else None
+
+    def chunks(self, chunk_size: int = 65536) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(start, float32 block)`` pairs covering the sample in order."""
         for start in range(0, self.n_events, chunk_size):
             yield start, np.asarray(self.x[start : start + chunk_size], dtype=np.float32)

@@ -19,6 +19,13 @@ import polars as pl
 
 from ..errors import SettingsError
 
+__all__ = [
+    "DEFAULT_RANGE",
+    "histogram_table",
+    "overflow_table",
+    "shared_log_edges",
+]
+
 DEFAULT_RANGE: tuple[float, float] = (1e-3, 1.0)
 
 
@@ -48,7 +55,35 @@ def shared_log_edges(
     extreme values stay visible instead of going to the overflow count). ``lo`` / ``hi``
     override either end. If no sample has a positive finite value the range is
     ``DEFAULT_RANGE`` (1e-3 .. 1); a single distinct value gets one decade around it.
-    Raises ``SettingsError`` for ``n_bins < 1`` or bounds that are not ``0 < lo < hi < inf``.
+
+    Parameters
+    ----------
+    samples : mapping of str to np.ndarray
+        Each sample's scores, 1-D; NaN, +-inf and values <= 0 are allowed (and ignored here).
+    n_bins : int
+        Number of bins, at least 1.
+    lo, hi : float, optional
+        Fixed ends of the range (finite and positive); None for the data's.
+
+    Returns
+    -------
+    np.ndarray
+        ``n_bins + 1`` increasing, read-only edges, ``lo`` and ``hi`` exactly at the ends.
+
+    Raises
+    ------
+    SettingsError
+        For ``n_bins < 1`` or bounds that are not ``0 < lo < hi < inf``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepfm_core.engine.binning import shared_log_edges
+    >>> samples = {"background": np.array([0.5, 1.0, 2.0, 5.0]), "signal": np.array([3.0, 10.0])}
+    >>> shared_log_edges(samples, n_bins=2).round(4).tolist()  # 0.5 .. 10, sqrt(5) between
+    [0.5, 2.2361, 10.0]
+    >>> shared_log_edges(samples, n_bins=2, hi=1e3).round(4).tolist()
+    [0.5, 22.3607, 1000.0]
     """
     if int(n_bins) != n_bins or n_bins < 1:
         raise SettingsError(
@@ -95,6 +130,37 @@ def histogram_table(
     the areas then sum to the fraction of the sample inside the range, and a sample with many
     non-finite scores visibly has less area. An empty sample has value 0 in every bin.
     Values may contain NaN and +-inf (they are counted by :func:`overflow_table`).
+
+    Parameters
+    ----------
+    samples : mapping of str to np.ndarray
+        Each sample's scores, 1-D.
+    edges : np.ndarray
+        Finite, strictly increasing bin edges (:func:`shared_log_edges`); bins are
+        ``[lo, hi)``, the last one closed.
+    density : bool
+        Divide each count by the sample's total and the bin's width.
+
+    Returns
+    -------
+    pl.DataFrame
+        Columns ``sample, bin, lo, hi, count, value``, ``len(samples) * (len(edges) - 1)``
+        rows.
+
+    Examples
+    --------
+    The signal's +inf is in no bin (:func:`overflow_table` counts it), so its density
+    integrates to 2/3:
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.binning import histogram_table
+    >>> samples = {"background": np.array([0.5, 1.0, 2.0, 5.0]), "signal": np.array([3.0, np.inf])}
+    >>> table = histogram_table(samples, np.array([0.5, 2.5, 10.0]))
+    >>> table.select("sample", "bin", "count").rows()
+    [('background', 0, 3), ('background', 1, 1), ('signal', 0, 0), ('signal', 1, 1)]
+    >>> dens = histogram_table(samples, np.array([0.5, 2.5, 10.0]), density=True)
+    >>> [round(v, 4) for v in dens["value"]]
+    [0.375, 0.0333, 0.0, 0.0667]
     """
     e = _check_edges(edges)
     n_bins = e.size - 1

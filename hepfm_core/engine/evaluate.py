@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,12 @@ from ..vocabulary import (
     Cause,
     Fill,
     KLForm,
+    Parameterisation,
     Policy,
     Score,
     SignalNormalisation,
 )
-from .guards import GuardCounts, GuardedScores, GuardSettings, guard, prepare
+from .guards import GuardCounts, GuardedScores, GuardSettings, PreparedPass, guard, prepare
 from .metrics import (
     DEFAULT_BKG_EFFS,
     BackgroundRef,
@@ -44,10 +46,38 @@ from .passes import ScoringPass
 from .policy import PolicyScores, apply_policy
 from .scoring import cached_pass
 
+__all__ = [
+    "EvaluationResult",
+    "EvaluationSettings",
+    "Evaluator",
+    "SampleResult",
+    "roc_rows",
+    "write_scores",
+]
+
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """Everything the cheap part depends on (the scoring pass depends on none of it)."""
+    """Everything the cheap part depends on (the scoring pass depends on none of it).
+
+    ``clip``: bounds on z_log_var, or None; ``score``: reconstruction, kl, total
+    (reconstruction + ``beta`` * KL) or radius; ``policy``: what metrics do with non-finite
+    scores (``worst`` ranks them most anomalous, ``drop`` excludes them); ``kl_form``: for
+    softplus models, the true KL or upstream's; ``signals``: which signals (None: all).
+    Validated at once, before any expensive work: a bad setting is a ``SettingsError``.
+
+    Examples
+    --------
+    >>> from hepfm_core.engine.evaluate import EvaluationSettings
+    >>> from hepfm_core.errors import SettingsError
+    >>> EvaluationSettings(clip=(-20, 20), score="total", beta=0.5).to_json_dict()
+    {'clip': [-20.0, 20.0], 'score': 'total', 'beta': 0.5, 'policy': 'worst', 'kl_form': 'true'}
+    >>> try:
+    ...     EvaluationSettings(clip=(5, -5))
+    ... except SettingsError as exc:
+    ...     print(exc.what)
+    clip bounds are inverted: lo=5.0 > hi=-5.0
+    """
 
     clip: tuple[float, float] | None = None
     score: Score = "reconstruction"
@@ -71,12 +101,12 @@ class EvaluationSettings:
         object.__setattr__(self, "clip", checked.clip)
         object.__setattr__(self, "beta", checked.beta)
 
-    def guard_settings(self, parameterisation: str) -> GuardSettings:
+    def guard_settings(self, parameterisation: Parameterisation) -> GuardSettings:
         return GuardSettings(
             clip=self.clip,
             score=self.score,
             beta=self.beta,
-            parameterisation=parameterisation,  # type: ignore[arg-type]
+            parameterisation=parameterisation,
             kl_form=self.kl_form,
         )
 
@@ -148,6 +178,25 @@ class Evaluator:
 
     Thread-safe for the dashboard: viewers of one server process share one Evaluator per
     (data, model, normalisation), hence one memory-mapped copy of each pass.
+
+    Parameters
+    ----------
+    data : DataSet
+        The background and signals (``sources.open_data``).
+    model_path : str or Path
+        A hepfm ``.keras`` file or an upstream experiment folder.
+    cache : str or Path, optional
+        Where scoring passes are cached; ``$HEPFM_CACHE_DIR`` or ``~/.cache/hepfm`` when None.
+
+    Examples
+    --------
+    Needs a model, and TensorFlow for a sample's first scoring (``hepfm demo`` writes the
+    demo's data and model into ``<data root>/demo``); not run here::
+
+        ev = Evaluator.open("data/demo", "data/demo/model.keras")
+        ev.score_all()  # once: every sample through the model, cached on disk
+        result = ev.evaluate(EvaluationSettings(score="kl", clip=(-20.0, 20.0)))
+        result.signals["zprime_ee"].auc, result.samples["zprime_ee"].policy.kept
     """
 
     def __init__(
@@ -162,7 +211,7 @@ class Evaluator:
         self.model_info: ModelInfo = describe_model(model_path)
         self.cache = cache
         self._passes: dict[str, ScoringPass] = {}
-        self._prepared: dict[tuple[str, str, str], Any] = {}
+        self._prepared: dict[tuple[str, str, str], PreparedPass] = {}
         self._bkg_refs: dict[tuple, BackgroundRef] = {}
         self._last_guarded: dict[str, tuple[GuardSettings, GuardedScores]] = {}
         self._lock = threading.RLock()
@@ -177,6 +226,12 @@ class Evaluator:
         fill: Fill = "median",
         cache: str | Path | None = None,
     ) -> Evaluator:
+        """An Evaluator of the data folder ``data_dir`` (``sources.open_data`` with
+        ``signal_normalisation`` and ``fill``) and the model at ``model_path``.
+
+        Opens the data lazily and describes the model from its files: no events are read,
+        no TensorFlow is imported (that happens in :meth:`score_all`, once per sample).
+        """
         data = open_data(data_dir, signal_normalisation=signal_normalisation, fill=fill)
         return cls(data, model_path, cache=cache)
 
@@ -186,7 +241,7 @@ class Evaluator:
         return self.data.background.accounting.filled
 
     @property
-    def parameterisation(self) -> str:
+    def parameterisation(self) -> Parameterisation:
         return self.model_info.parameterisation
 
     @property
@@ -194,7 +249,20 @@ class Evaluator:
         return tuple(self.data.signals)
 
     def score_all(self, progress: Progress | None = None) -> dict[str, ScoringPass]:
-        """Run (or open from cache) the scoring pass of every sample."""
+        """Run (or open from cache) the scoring pass of every sample.
+
+        Parameters
+        ----------
+        progress : Progress, optional
+            Called ``(sample, events scored, events)`` as each sample advances.
+
+        Returns
+        -------
+        dict of str to ScoringPass
+            Per sample name, the model's outputs for every event (memory-mapped from the
+            cache). The model is loaded, and TensorFlow imported, only for a sample whose
+            pass is not cached yet (``scoring.cached_pass``).
+        """
         with self._lock:
             loaded = {}
 
@@ -214,13 +282,13 @@ class Evaluator:
                     )
             return dict(self._passes)
 
-    def _prepared_pass(self, name: str, kl_form: str):
+    def _prepared_pass(self, name: str, kl_form: KLForm) -> PreparedPass:
         key = (name, self.parameterisation, kl_form)
         if key not in self._prepared:
-            self._prepared[key] = prepare(self.score_all()[name], self.parameterisation, kl_form)  # type: ignore[arg-type]
+            self._prepared[key] = prepare(self.score_all()[name], self.parameterisation, kl_form)
         return self._prepared[key]
 
-    def _guarded(self, name: str, kl_form: str, gs: GuardSettings) -> GuardedScores:
+    def _guarded(self, name: str, kl_form: KLForm, gs: GuardSettings) -> GuardedScores:
         """Guarded scores of one sample; the last setting is kept, so asking again with only
         the policy changed (the dashboard's worst-vs-drop sentence) costs no guard pass."""
         last = self._last_guarded.get(name)
@@ -243,9 +311,33 @@ class Evaluator:
         return tuple(requested)
 
     def evaluate(
-        self, settings: EvaluationSettings, *, bkg_effs=DEFAULT_BKG_EFFS
+        self, settings: EvaluationSettings, *, bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS
     ) -> EvaluationResult:
-        """Guards, policy and metrics for ``settings`` (milliseconds once passes exist)."""
+        """Guards, policy and metrics for ``settings`` (milliseconds once passes exist).
+
+        Scores every sample (:meth:`score_all`) if not done yet. Then per sample the guarded
+        scores (``guards.guard``) and the policy's view (``policy.apply_policy``), and per
+        signal the separation from the background (``metrics.separation``), withheld with
+        status ``imputed_input`` when the inputs are too much fill (``data.imputation``).
+
+        Parameters
+        ----------
+        settings : EvaluationSettings
+            Clip, score, beta, policy, KL form and signals.
+        bkg_effs : sequence of float
+            Background efficiencies of the working points.
+
+        Returns
+        -------
+        EvaluationResult
+            Counts per sample (``kept + excluded == total``), separation per signal,
+            provenance; ``to_json_dict()`` is strict JSON.
+
+        Raises
+        ------
+        SettingsError
+            For a signal the data does not hold.
+        """
         signals = self.check_signals(settings.signals)
         gs = settings.guard_settings(self.parameterisation)
         with self._lock:
@@ -276,7 +368,10 @@ class Evaluator:
 
     @staticmethod
     def _separation(
-        ref: BackgroundRef, samples: dict[str, SampleResult], name: str, bkg_effs
+        ref: BackgroundRef,
+        samples: dict[str, SampleResult],
+        name: str,
+        bkg_effs: Sequence[float],
     ) -> Separation:
         """The signal's metrics, or their absence when they would rest on fill values."""
         why = imputed_verdict(samples["background"].imputation, samples[name].imputation, name)

@@ -19,6 +19,14 @@ import numpy as np
 from ..vocabulary import SOFTPLUS_EPS
 from .passes import ScoringPass
 
+__all__ = [
+    "RECOMPUTE_ROWS",
+    "clipped_latent_score",
+    "kl_from",
+    "radius_from",
+    "variance",
+]
+
 RECOMPUTE_ROWS = 4096
 """Rows a clip recompute processes at a time: small enough for the temporaries to stay in cache."""
 

@@ -141,9 +141,51 @@ def separation(
 ) -> Separation:
     """AUC +- Hanley-McNeil error, exact ROC, eff_S at each eff_B target and max SIC.
 
-    ``min_bkg_pass``: the fewest background events that must pass a cut for its efficiency to
-    mean something; it gates the working points and the range of the max SIC.
-    ``max_points``: size limit of the thinned ROC for plotting.
+    The AUC is Mann-Whitney's statistic with ties counted half,
+    ``AUC = (#(s > b) + #(s == b) / 2) / (n_s n_b)`` over all signal-background pairs, from
+    exact integer counts (so it is invariant under any strictly increasing transform of the
+    score, and ``+inf`` scores tie with each other); its error is
+    :func:`hanley_mcneil_se`. A working point is the loosest cut ``score > t`` whose
+    background efficiency is at most the target, with exact :data:`EFF_INTERVAL` intervals;
+    the max SIC is the largest ``eff_S / sqrt(eff_B)``.
+
+    Parameters
+    ----------
+    background : BackgroundRef
+        The background's kept scores, sorted once (:func:`prepare_background`).
+    signal : np.ndarray
+        The signal's kept scores, 1-D, finite or ``+inf`` (NaN or ``-inf`` raise
+        ``ValueError``: the non-finite policy must have removed or mapped them).
+    bkg_effs : sequence of float
+        Background efficiency targets of the working points, each in (0, 1].
+    min_bkg_pass : int
+        The fewest background events that must pass a cut for its efficiency to mean
+        something; it gates the working points and the range of the max SIC.
+    max_points : int
+        Size limit of the thinned ROC for plotting.
+
+    Returns
+    -------
+    Separation
+        Status ``"ok"`` and every number; or, without background or signal events, the
+        status, its reason and no number (never a made-up AUC of 0.5).
+
+    Examples
+    --------
+    The signal event at 3 ties with a background event (half a win), the others beat every
+    background event: AUC = (2 + 1/2 + 4 + 4) / 12.
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.metrics import prepare_background, separation
+    >>> background = prepare_background(np.array([1.0, 2.0, 3.0, 4.0]))
+    >>> sep = separation(background, np.array([3.0, 5.0, np.inf]), bkg_effs=[0.5], min_bkg_pass=1)
+    >>> print(sep.status, sep.auc, f"{sep.auc_err:.3f}")
+    ok 0.875 0.155
+    >>> wp = sep.working_points[0]  # the cut score > 2 passes half the background
+    >>> print(wp.threshold, wp.eff_sig, f"[{wp.eff_sig_lower:.3f}, {wp.eff_sig_upper:.3f}]")
+    2.0 1.0 [0.541, 1.000]
+    >>> separation(background, np.array([])).status
+    'no_signal_events'
     """
     effs = check_effs(bkg_effs)
     if min_bkg_pass < 0:

@@ -11,6 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = [
+    "DECODER_FINITE",
+    "ENCODER_FINITE",
+    "F16_OVERFLOW",
+    "F32_OVERFLOW",
+    "INPUT_FINITE",
+    "RECON_F16_OVERFLOW",
+    "RECON_F32_OVERFLOW",
+    "ScoringPass",
+    "overflow_threshold",
+    "read_only",
+]
+
 # Bits of ``ScoringPass.finite``: which stage of the forward pass was entirely finite.
 INPUT_FINITE = np.uint8(1)
 ENCODER_FINITE = np.uint8(2)  # z_mean and z_log_var all finite

@@ -16,6 +16,11 @@ from ..vocabulary import POLICIES, Cause, Policy
 from .guards import GuardedScores
 from .passes import read_only
 
+__all__ = [
+    "PolicyScores",
+    "apply_policy",
+]
+
 
 @dataclass(frozen=True, eq=False)
 class PolicyScores:
@@ -45,7 +50,43 @@ def apply_policy(guarded: GuardedScores, policy: Policy) -> PolicyScores:
 
     ``drop`` (upstream's behaviour) excludes every non-OK event. ``worst`` excludes only
     ``INPUT_NONFINITE`` events (bad data, not model behaviour) and keeps every other non-OK
-    event with score +inf, so it ranks as the most anomalous instead of vanishing.
+    event with score +inf, so it ranks as the most anomalous instead of vanishing: dropping
+    the events whose score overflowed hides exactly the most anomalous signal events.
+
+    Parameters
+    ----------
+    guarded : GuardedScores
+        From ``guards.guard``: scores (NaN where not OK) and their causes.
+    policy : {"worst", "drop"}
+        What happens to events without a finite score.
+
+    Returns
+    -------
+    PolicyScores
+        The kept events' scores (finite, or +inf under ``worst``) and the excluded counts per
+        cause; ``kept + sum(excluded) == total`` always.
+
+    Raises
+    ------
+    SettingsError
+        For an unknown policy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepfm_core.engine.guards import GuardSettings, guard, prepare
+    >>> from hepfm_core.engine.passes import ScoringPass
+    >>> from hepfm_core.engine.policy import apply_policy
+    >>> s = np.array([[0.0], [20.0], [800.0]], dtype=np.float32)  # exp(800): KL overflow
+    >>> ok = np.full(3, 7, dtype=np.uint8)  # input, encoder and decoder finite
+    >>> pass_ = ScoringPass(np.ones((3, 1), np.float32), s, np.ones(3), np.ones(3), ok)
+    >>> guarded = guard(prepare(pass_), GuardSettings(score="kl"))
+    >>> worst = apply_policy(guarded, "worst")
+    >>> print([f"{v:.3g}" for v in worst.values], worst.kept, worst.excluded)
+    ['0.5', '2.43e+08', 'inf'] 3 {'input_nonfinite': 0}
+    >>> drop = apply_policy(guarded, "drop")
+    >>> print(drop.kept, drop.excluded["kl_overflow"], sum(drop.excluded.values()))
+    2 1 1
     """
     if policy not in _EXCLUDED_BY:
         raise SettingsError(

@@ -23,6 +23,18 @@ from ..vocabulary import SOFTPLUS_EPS
 from .latent import RECOMPUTE_ROWS
 from .passes import ScoringPass, overflow_threshold
 
+__all__ = [
+    "F16",
+    "F32",
+    "Range",
+    "lowp_kl",
+    "lowp_nonfinite",
+    "lowp_parts",
+    "range_of",
+    "running_sum",
+    "sum_overflows",
+]
+
 
 @dataclass(frozen=True)
 class Range:

@@ -13,6 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+__all__ = [
+    "BackgroundRef",
+    "Counts",
+    "RocCurve",
+    "as_1d",
+    "bad_values_message",
+    "prepare_background",
+    "roc_curve",
+    "sorted_signal",
+    "thin_roc",
+]
+
 
 @dataclass(frozen=True, eq=False)
 class BackgroundRef:
@@ -46,7 +58,31 @@ class RocCurve:
 def prepare_background(scores: np.ndarray) -> BackgroundRef:
     """Sort the background scores once (a copy; the input is not touched).
 
-    Raises ``ValueError`` for a non-1-D array or any NaN / ``-inf`` value.
+    Every signal is then compared against this one sorted copy by binary search, so a
+    signal of ``m`` events costs ``O(m log n)``, never a sort of the union.
+
+    Parameters
+    ----------
+    scores : np.ndarray
+        The background's kept scores, 1-D, finite or ``+inf``.
+
+    Returns
+    -------
+    BackgroundRef
+        The sorted, read-only scores and their number.
+
+    Raises
+    ------
+    ValueError
+        For a non-1-D array or any NaN / ``-inf`` value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepfm_core.engine.metrics import prepare_background
+    >>> ref = prepare_background(np.array([3.0, np.inf, 1.0, 2.0]))
+    >>> ref.n, ref.scores.tolist()
+    (4, [1.0, 2.0, 3.0, inf])
     """
     x = as_1d(scores, "background")
     ordered = np.sort(x)

@@ -1,11 +1,18 @@
 """The scoring pass: every event once through encoder and decoder, cached on disk.
 
-This is the only step that needs TensorFlow. Events go through one compiled function in
-chunks of ``CHUNK_EVENTS`` (float32 model, z = z_mean); per event it keeps raw z_mean and
-z_log_var, the float64 reconstruction error and sum of z_mean^2, and which stages were
-finite. The result is written as ``.npy`` files under the cache directory, keyed by the
-model's and the sample's fingerprints, and reopened memory-mapped: a second request imports
-no TensorFlow, and dashboard viewers in one process share the same pages.
+This is the only step that needs TensorFlow. Events go through one function compiled with
+XLA on a fixed input shape, ``CHUNK_EVENTS`` rows (the last chunk zero-padded, so it is
+compiled once per model and never again); float32 model, z = z_mean. Per event it keeps raw
+z_mean and z_log_var, the float64 reconstruction error and sum of z_mean^2 (both summed in
+float64 inside the compiled graph), and which stages were finite. The result is written as
+``.npy`` files under the cache directory, keyed by the model's and the sample's
+fingerprints, and reopened memory-mapped: a second request imports no TensorFlow, and
+dashboard viewers in one process share the same pages.
+
+Precision: XLA's kernels round float32 differently from TensorFlow's own (the matrix
+products block and fuse differently), so the pass differs from an uncompiled forward pass
+by float32 rounding only: a relative difference up to about 1e-5 on z_mean, z_log_var and
+recon (the benchmark reports the largest one it sees, ``max_rel_diff_vs_reference``).
 """
 
 from __future__ import annotations
@@ -14,8 +21,8 @@ import json
 import threading
 import weakref
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,7 +30,7 @@ from ..common.cache import cache_dir as default_cache_dir
 from ..common.cache import publish_dir
 from ..common.fingerprint import combine
 from ..common.progress import Progress
-from ..data.samples import Sample
+from ..data.samples import Sample, row_blocks
 from ..sources import ModelInfo, describe_model, load_model
 from .passes import (
     DECODER_FINITE,
@@ -36,19 +43,39 @@ from .passes import (
     ScoringPass,
 )
 
-SCORING_VERSION = 2  # 2: float16/float32 flags at max + half an ulp
+__all__ = [
+    "CHUNK_EVENTS",
+    "FIELDS",
+    "SCORING_VERSION",
+    "CompiledForward",
+    "Forward",
+    "cached_pass",
+    "chunk_bits",
+    "finite_bits",
+    "forward_for",
+    "make_forward",
+    "open_cached",
+    "pass_key",
+    "run_pass",
+]
+
+SCORING_VERSION = 3  # 3: XLA on fixed chunks (float32 rounding); 2: f16/f32 flags at max + ulp/2
 CHUNK_EVENTS = 8192
-"""Events per read and per model call.
+"""Events per read and per model call: the compiled input shape.
 
 Measured on 2 cores (benchmarks/bench_engine.py): 8192 needs a quarter to a third less CPU
-per event end-to-end than 32768 (about 40% less in the model part), whose temporaries (47 MB
-for a float64 chunk) overflow the caches and the allocator's reuse threshold, so every chunk
-pays fresh page faults (about 1 per event, against 0.03); 16384 is about the same as 8192,
+per event end-to-end than 32768, whose temporaries overflow the caches and the allocator's
+reuse threshold, so every chunk pays fresh page faults; 16384 is about the same as 8192,
 4096 is slower. A multiple of the 2048-row chunks of hepfm's files, so each compressed HDF5
-chunk is inflated exactly once. Results differ from other chunk sizes only by float32
+chunk is decoded exactly once. Results differ from other chunk sizes only by float32
 rounding (the matrix kernels block by batch size).
 """
 FIELDS = ("z_mean", "z_log_var", "sum_mu2", "recon", "finite")
+
+# Where the reconstruction sum is below float16's overflow threshold T, every
+# |x_i - x_hat_i| < sqrt(T) < 256, so |x_hat_i| < |x_i| + 256: the decoder output can reach T
+# only on events with some |x_i| >= T - 256 (a margin of 512 covers the rounding).
+_F16_XHAT_MARGIN = 512.0
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -70,45 +97,80 @@ def open_cached(directory: Path) -> ScoringPass:
     return ScoringPass(**arrays)
 
 
+class Forward(Protocol):
+    """What ``run_pass`` calls: the model on one chunk, and its decoder on a few events."""
+
+    chunk_events: int | None
+    """The one batch size it accepts (inputs are zero-padded to it), or None: any."""
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """float32 ``x (n, d)`` -> ``z_mean, z_log_var (n, k)`` float32, ``recon, sum_mu2
+        (n,)`` float64."""
+        ...
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """float32 ``x_hat`` of the latent points ``z`` (the few events whose reconstruction
+        must be looked at: non-finite, or near float16's maximum)."""
+        ...
+
+
+class CompiledForward:
+    """A model's forward pass as one ``tf.function`` (see :func:`make_forward`)."""
+
+    def __init__(self, model, chunk_events: int | None, jit_compile: bool) -> None:
+        import tensorflow as tf
+
+        encoder, decoder = model.encoder, model.decoder
+        self.chunk_events = chunk_events
+        self.jit_compile = jit_compile
+        self._decoder = decoder
+        spec = tf.TensorSpec([chunk_events, model.config.input_dim], tf.float32)
+
+        @tf.function(input_signature=[spec], jit_compile=jit_compile)
+        def forward(x):
+            z_mean, z_log_var = encoder(x, training=False)
+            x_hat = decoder(z_mean, training=False)
+            diff = tf.cast(x, tf.float64) - tf.cast(x_hat, tf.float64)
+            recon = tf.reduce_sum(diff * diff, axis=1)
+            mu = tf.cast(z_mean, tf.float64)
+            sum_mu2 = tf.reduce_sum(mu * mu, axis=1)
+            return z_mean, z_log_var, recon, sum_mu2
+
+        self._fn = forward
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        z_mean, z_log_var, recon, sum_mu2 = (t.numpy() for t in self._fn(x))
+        return z_mean, z_log_var, recon, sum_mu2
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        return np.asarray(self._decoder(np.asarray(z, dtype=np.float32), training=False))
+
+
+def make_forward(
+    model, *, chunk_events: int | None = CHUNK_EVENTS, jit_compile: bool = True
+) -> CompiledForward:
+    """The forward function ``x -> (z_mean, z_log_var, recon, sum_mu2)`` of ``model``.
+
+    Compiled with XLA on inputs of exactly ``chunk_events`` rows by default: compiled once,
+    at the first call. The reconstruction error and the sum of z_mean^2 are summed in
+    float64 inside the graph (cheaper there than in numpy: XLA fuses cast, difference, square
+    and sum into one loop). ``jit_compile=False, chunk_events=None`` is the uncompiled graph
+    of scoring version 2, which the benchmark keeps as its reference.
+    """
+    return CompiledForward(model, chunk_events, jit_compile)
+
+
 _forwards: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def forward_for(model):
-    """The compiled forward function of ``model``, traced once per model object."""
-    fn = _forwards.get(model)
+def forward_for(model, chunk_events: int = CHUNK_EVENTS) -> Forward:
+    """The compiled forward function of ``model`` on ``chunk_events`` rows, built once per
+    model object and chunk size."""
+    per_model = _forwards.setdefault(model, {})
+    fn = per_model.get(chunk_events)
     if fn is None:
-        fn = _forwards[model] = make_forward(model)
+        fn = per_model[chunk_events] = make_forward(model, chunk_events=chunk_events)
     return fn
-
-
-def make_forward(model, *, losses_dtype=None):
-    """A compiled function ``x -> (z_mean, z_log_var, recon, sum_mu2, max|x_hat|, finite)``.
-
-    The reconstruction error and sum of z_mean^2 are computed in float64 (``losses_dtype``
-    exists only so the benchmark can price that choice against float32).
-    """
-    import tensorflow as tf
-
-    encoder, decoder = model.encoder, model.decoder
-    d = model.config.input_dim
-    dtype = losses_dtype or tf.float64
-
-    @tf.function(input_signature=[tf.TensorSpec([None, d], tf.float32)])
-    def forward(x):
-        z_mean, z_log_var = encoder(x, training=False)
-        x_hat = decoder(z_mean, training=False)
-        diff = tf.cast(x, dtype) - tf.cast(x_hat, dtype)
-        recon = tf.cast(tf.reduce_sum(diff * diff, axis=1), tf.float64)
-        mu = tf.cast(z_mean, dtype)
-        sum_mu2 = tf.cast(tf.reduce_sum(mu * mu, axis=1), tf.float64)
-        enc_ok = tf.reduce_all(tf.math.is_finite(z_mean), axis=1) & tf.reduce_all(
-            tf.math.is_finite(z_log_var), axis=1
-        )
-        dec_ok = tf.reduce_all(tf.math.is_finite(x_hat), axis=1)
-        xhat_max = tf.reduce_max(tf.abs(x_hat), axis=1)
-        return z_mean, z_log_var, recon, sum_mu2, xhat_max, enc_ok, dec_ok
-
-    return forward
 
 
 def finite_bits(
@@ -135,6 +197,45 @@ def finite_bits(
     return bits
 
 
+def chunk_bits(
+    forward: Forward,
+    x: np.ndarray,
+    z_mean: np.ndarray,
+    z_log_var: np.ndarray,
+    recon: np.ndarray,
+    sum_mu2: np.ndarray,
+    x_bound: float | None = None,
+) -> np.ndarray:
+    """The ``finite`` bytes of one chunk from the compiled outputs, as :func:`finite_bits`
+    would give them from every input and reconstruction.
+
+    A float64 sum of squared differences of float32 values cannot overflow, so a finite
+    ``recon`` means x and x_hat were finite, and ``sum_mu2`` is finite exactly where z_mean
+    is. The decoder runs again (``forward.decode``) only on the events that need their
+    x_hat: a non-finite recon (which stage was it?), or where float16's maximum is within
+    reach (|x| near it; never with clipped inputs, ``x_bound``, the largest |x| possible).
+    """
+    with np.errstate(invalid="ignore"):
+        fin = np.isfinite(recon)
+        x_ok = fin.copy()
+        dec_ok = fin.copy()
+        enc_ok = np.isfinite(sum_mu2) & np.isfinite(z_log_var).all(axis=1)
+        xhat_max = np.zeros(recon.shape[0], dtype=np.float32)
+        check = ~fin
+        limit = F16_OVERFLOW - _F16_XHAT_MARGIN
+        if x_bound is None or not x_bound < limit:
+            if not max(float(x.max(initial=0.0)), -float(x.min(initial=0.0))) < limit:
+                check |= (np.abs(x) >= limit).any(axis=1) & (recon < F16_OVERFLOW)
+    rows = np.flatnonzero(check)
+    if rows.size:
+        x_ok[rows] = np.isfinite(x[rows]).all(axis=1)
+        x_hat = forward.decode(z_mean[rows])
+        dec_ok[rows] = np.isfinite(x_hat).all(axis=1)
+        with np.errstate(invalid="ignore"):
+            xhat_max[rows] = np.abs(x_hat).max(axis=1)
+    return finite_bits(x_ok, enc_ok, dec_ok, recon, xhat_max)
+
+
 def run_pass(
     model,
     sample: Sample,
@@ -142,15 +243,18 @@ def run_pass(
     *,
     chunk_events: int = CHUNK_EVENTS,
     progress: Progress | None = None,
-    forward=None,
+    forward: Forward | None = None,
 ) -> ScoringPass:
     """Score every event of ``sample``; into ``.npy`` files under ``out_dir`` if given.
 
-    Reading (HDF5 decompression, normalisation) of the next chunk overlaps the model call.
+    Reading (``data.samples.row_blocks``: HDF5 chunks decoded and normalised in threads)
+    runs ahead of the model, which sees chunks of ``forward.chunk_events`` rows (the last
+    one zero-padded), or of ``chunk_events`` for a forward function that takes any size.
     """
     model.check_input(sample.n_features, sample.feature_names, sample.provenance.source)
     n, k = sample.n_events, model.config.latent_dim
-    forward = forward or forward_for(model)
+    forward = forward or forward_for(model, chunk_events)
+    size = forward.chunk_events or chunk_events
     shapes = {
         "z_mean": ((n, k), np.float32),
         "z_log_var": ((n, k), np.float32),
@@ -158,6 +262,7 @@ def run_pass(
         "recon": ((n,), np.float64),
         "finite": ((n,), np.uint8),
     }
+    arrays: dict[str, Any]
     if out_dir is None:
         arrays = {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
     else:
@@ -166,29 +271,22 @@ def run_pass(
             name: np.lib.format.open_memmap(out_dir / f"{name}.npy", "w+", dtype, shape)
             for name, (shape, dtype) in shapes.items()
         }
-    starts = list(range(0, n, chunk_events))
-
-    def read(start: int) -> np.ndarray:
-        return np.asarray(sample.x[start : start + chunk_events], dtype=np.float32)
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(read, starts[0]) if starts else None
-        for i, start in enumerate(starts):
-            x = pending.result()
-            if i + 1 < len(starts):
-                pending = pool.submit(read, starts[i + 1])
-            stop = start + x.shape[0]
-            x_ok = np.isfinite(x).all(axis=1)
-            z_mean, z_log_var, recon, sum_mu2, xhat_max, enc_ok, dec_ok = (
-                t.numpy() for t in forward(x)
-            )
-            arrays["z_mean"][start:stop] = z_mean
-            arrays["z_log_var"][start:stop] = z_log_var
-            arrays["recon"][start:stop] = recon
-            arrays["sum_mu2"][start:stop] = sum_mu2
-            arrays["finite"][start:stop] = finite_bits(x_ok, enc_ok, dec_ok, recon, xhat_max)
-            if progress:
-                progress(sample.name, stop, n)
+    norm = sample.normalisation
+    x_bound = None if norm is None or norm.clip is None else float(norm.clip)
+    pad = forward.chunk_events is not None
+    for start, x in row_blocks(sample.x, size, pad=pad):
+        stop = min(start + size, n)
+        m = stop - start
+        z_mean, z_log_var, recon, sum_mu2 = (a[:m] for a in forward(x))
+        arrays["z_mean"][start:stop] = z_mean
+        arrays["z_log_var"][start:stop] = z_log_var
+        arrays["recon"][start:stop] = recon
+        arrays["sum_mu2"][start:stop] = sum_mu2
+        arrays["finite"][start:stop] = chunk_bits(
+            forward, x[:m], z_mean, z_log_var, recon, sum_mu2, x_bound
+        )
+        if progress:
+            progress(sample.name, stop, n)
     for arr in arrays.values():
         if isinstance(arr, np.memmap):
             arr.flush()
@@ -209,6 +307,36 @@ def cached_pass(
     for the same pass (dashboard viewers) wait for one computation and share its arrays.
     Across processes, the pass is written beside the cache entry and published with one
     rename (``cache.publish_dir``): if another process published it first, its copy is used.
+    The cache key is the scoring version, the model's fingerprint and the sample's (which
+    covers its normalisation and fill), so a changed model or input is a new pass.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        A hepfm ``.keras`` file or an upstream experiment folder.
+    sample : Sample
+        The events to score.
+    cache : str or Path, optional
+        The cache folder; ``$HEPFM_CACHE_DIR`` or ``~/.cache/hepfm`` when None.
+    progress : Progress, optional
+        Called ``(sample name, events scored, events)``; once, complete, for a cached pass.
+    model_loader : callable, optional
+        Returns the loaded model when a pass must be computed (one model shared by several
+        samples); ``sources.load_model(model_path)`` when None.
+
+    Returns
+    -------
+    ScoringPass
+        Read-only, memory-mapped arrays; the same object for every later request in this
+        process.
+
+    Examples
+    --------
+    A first pass needs TensorFlow and a model (``hepfm demo`` writes both); not run here::
+
+        data = open_data("data/demo")
+        scores = cached_pass("data/demo/model.keras", data.background)
+        scores.recon[:5], scores.z_log_var.shape  # (n,) float64, (n, latent) float32
     """
     info = describe_model(model_path)
     key = pass_key(info, sample)

@@ -17,6 +17,21 @@ import numpy as np
 from .intervals import clopper_pearson
 from .roc import Counts
 
+__all__ = [
+    "STATUS_INSUFFICIENT_BACKGROUND",
+    "STATUS_NO_BACKGROUND",
+    "STATUS_NO_SIGNAL",
+    "STATUS_OK",
+    "STATUS_TIED_BACKGROUND",
+    "WorkingPoint",
+    "check_effs",
+    "empty_working_point",
+    "format_eff",
+    "json_float",
+    "max_sic",
+    "working_point",
+]
+
 STATUS_OK = "ok"
 STATUS_NO_BACKGROUND = "no_background_events"
 STATUS_NO_SIGNAL = "no_signal_events"
@@ -156,9 +171,9 @@ def working_point(core: Counts, target: float, min_bkg_pass: int) -> WorkingPoin
             achieved_bkg_eff_lower=bkg_lo,
             achieved_bkg_eff_upper=bkg_hi,
         )
-    reason = None
+    shortfall = None
     if n_pass < allowed:
-        reason = (
+        shortfall = (
             f"background ties at the cut: achieved eff_B={achieved:.3g} "
             f"({n_pass} events) instead of {key}"
         )
@@ -169,7 +184,7 @@ def working_point(core: Counts, target: float, min_bkg_pass: int) -> WorkingPoin
     return WorkingPoint(
         target_bkg_eff=target,
         status=STATUS_OK,
-        reason=reason,
+        reason=shortfall,
         eff_sig=eff,
         eff_sig_err=math.sqrt(eff * (1.0 - eff) / ns),
         achieved_bkg_eff=achieved,

@@ -23,7 +23,21 @@ from ..common.fingerprint import hash_stream
 from ..common.versions import model_versions
 from ..data.normalisation import Normalisation
 from ..errors import CorruptModelError, ModelInputMismatchError, UnsafeModelError
+from ..vocabulary import Parameterisation
 from .vae import VAEConfig
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "KERAS_WEIGHTS_MEMBER",
+    "METADATA_MEMBER",
+    "LoadedModel",
+    "file_fingerprint",
+    "load_hepfm_model",
+    "read_metadata",
+    "save_model",
+    "weights_fingerprint",
+]
 
 METADATA_MEMBER = "hepfm_metadata.json"
 KERAS_WEIGHTS_MEMBER = "model.weights.h5"
@@ -51,7 +65,7 @@ class LoadedModel:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def parameterisation(self) -> str:
+    def parameterisation(self) -> Parameterisation:
         return self.config.parameterisation
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

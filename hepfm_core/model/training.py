@@ -19,6 +19,17 @@ from ..errors import TrainingDivergedError
 from .files import save_model
 from .vae import VAEConfig, build_decoder, build_encoder, kl_per_event, variance
 
+__all__ = [
+    "BetaSchedule",
+    "EpochCallback",
+    "TrainingHistory",
+    "TrainingSettings",
+    "ValidationMonitor",
+    "background_inputs",
+    "train_on_data",
+    "train_vae",
+]
+
 
 @dataclass(frozen=True)
 class BetaSchedule:
@@ -27,6 +38,12 @@ class BetaSchedule:
     During ``warmup`` epochs beta moves linearly from ``start`` to ``cycle_low``; afterwards
     it oscillates between ``cycle_low`` and ``cycle_high`` with period ``cycle_period``
     epochs as ``low + (high - low) * (sin(2 pi p) + 1) / 2``, p the phase in the period.
+
+    Examples
+    --------
+    >>> from hepfm_core.model.training import BetaSchedule
+    >>> [round(BetaSchedule().beta(epoch), 4) for epoch in range(7)]
+    [0.0, 0.005, 0.055, 0.1, 0.055, 0.01, 0.055]
     """
 
     start: float = 0.0
@@ -143,13 +160,41 @@ def train_vae(
     cfg: VAEConfig,
     settings: TrainingSettings,
     on_epoch: EpochCallback | None = None,
-):
+) -> tuple[Any, Any, TrainingHistory]:
     """Train encoder and decoder on background inputs ``x`` ``(n, D)`` float32.
 
     Adam with clipnorm, the beta schedule per epoch, early stopping on the validation
     objective at the fixed ``settings.resolved_monitor_beta()`` (see ``ValidationMonitor``)
     restoring the best weights. A non-finite loss stops at once with a
-    ``TrainingDivergedError`` naming the epoch and batch. Returns (encoder, decoder, history).
+    ``TrainingDivergedError`` naming the epoch and batch. The loss per event is
+    ``sum_i (x_i - x_hat_i)^2 + beta * KL``, with z sampled as ``z_mean + sqrt(v) * eps``.
+
+    Parameters
+    ----------
+    x : np.ndarray
+        Model inputs ``(n, D)``, all finite; events with any ``|input|`` above
+        ``settings.max_abs_input`` are left out (counted in the history).
+    cfg : VAEConfig
+        The architecture; ``cfg.input_dim`` must be ``D``.
+    settings : TrainingSettings
+        Epochs, batch size, learning rate, validation fraction, stopping, seed.
+    on_epoch : callable, optional
+        Called with each epoch's record (loss, reconstruction, KL, beta, validation).
+
+    Returns
+    -------
+    (encoder, decoder, TrainingHistory)
+        The Keras models with the best epoch's weights, and the per-epoch history.
+
+    Examples
+    --------
+    Needs TensorFlow (seconds to import, then the training itself); not run here::
+
+        x, background = background_inputs(open_data("data/demo"), max_events=20_000)
+        encoder, decoder, history = train_vae(
+            x, VAEConfig(input_dim=x.shape[1]), TrainingSettings(epochs=4)
+        )
+        history.best_epoch, history.epochs[-1]["val_objective"]
     """
     import keras
     import tensorflow as tf
@@ -313,7 +358,37 @@ def train_on_data(
     settings: TrainingSettings | None = None,
     on_epoch: EpochCallback | None = None,
 ) -> Path:
-    """Train on the background of ``data``; write ``out`` (.keras) with hepfm's metadata."""
+    """Train on the background of ``data``; write ``out`` (.keras) with hepfm's metadata.
+
+    What ``hepfm train`` and the demo run: :func:`train_vae` on the background's inputs,
+    then ``files.save_model`` with the feature names, the background's normalisation, the
+    settings, the history and the data's fingerprint.
+
+    Parameters
+    ----------
+    data : DataSet
+        Its background is the training data (at most ``settings.max_events`` events).
+    out : str or Path
+        The model file to write, ending in ``.keras``.
+    config : VAEConfig, optional
+        The architecture (its ``input_dim`` is set to the data's); the default when None.
+    settings : TrainingSettings, optional
+        The default when None.
+    on_epoch : callable, optional
+        Called with each epoch's record.
+
+    Returns
+    -------
+    Path
+        ``out``, written whole (the file appears only once complete).
+
+    Examples
+    --------
+    Needs TensorFlow; not run here::
+
+        path = train_on_data(open_data("data/demo"), "my_model.keras")
+        describe_model(path).fingerprint
+    """
     settings = settings or TrainingSettings()
     x, bg = background_inputs(data, settings.max_events)
     config = config or VAEConfig(input_dim=bg.n_features)
@@ -326,7 +401,7 @@ def train_on_data(
         decoder,
         config,
         feature_names=bg.feature_names,
-        normalisation=bg.x.normalisation,  # type: ignore[attr-defined]
+        normalisation=bg.normalisation,
         extra={
             "training": settings.to_dict(),
             "history": history.to_dict(),

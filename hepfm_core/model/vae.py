@@ -18,6 +18,15 @@ from typing import Any
 from ..errors import UnknownActivationError
 from ..vocabulary import PARAMETERISATIONS, SOFTPLUS_EPS, Parameterisation
 
+__all__ = [
+    "KNOWN_ACTIVATIONS",
+    "VAEConfig",
+    "build_decoder",
+    "build_encoder",
+    "kl_per_event",
+    "variance",
+]
+
 KNOWN_ACTIVATIONS = (
     "relu",
     "tanh",

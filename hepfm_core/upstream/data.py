@@ -37,9 +37,17 @@ from ..errors import (
     TruncatedFileError,
     check_exists,
 )
-from ..vocabulary import FILLS, Fill, SignalNormalisation
+from ..vocabulary import FILLS, Fill, Role, SignalNormalisation
 from .files import BACKGROUND_FILE, DATASET_CONFIG, SIGNAL_FILE, branch_name, read_yaml
 from .scan import Scan, scan
+
+__all__ = [
+    "CLIP",
+    "DEFAULT_BRANCHES",
+    "PARAMS_ATTR",
+    "open_upstream_dataset",
+    "upstream_feature_names",
+]
 
 PARAMS_ATTR = "normalization_params"
 CLIP = 10.0
@@ -397,11 +405,11 @@ def open_upstream_dataset(
     return DataSet("upstream", str(folder), background, signals, signal_normalisation)
 
 
-def _sample(layout: _Layout, role: str, norm: Normalisation, found: Scan, fill: str) -> Sample:
+def _sample(layout: _Layout, role: Role, norm: Normalisation, found: Scan, fill: str) -> Sample:
     return Sample(
         name=layout.name,
-        role=role,  # type: ignore[arg-type]
-        x=layout.matrix(norm),  # type: ignore[arg-type]
+        role=role,
+        x=layout.matrix(norm),
         feature_names=layout.feature_names,
         provenance=Provenance(
             source=str(layout.file.resolve()),

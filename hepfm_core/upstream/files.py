@@ -15,6 +15,23 @@ from typing import Any
 from ..common.fingerprint import hash_stream
 from ..errors import DataError, UpstreamExperimentError
 
+__all__ = [
+    "BACKGROUND_FILE",
+    "DATASET_CONFIG",
+    "EXPERIMENT_CONFIG",
+    "EXPERIMENT_INFO",
+    "FINGERPRINT_PREFIX",
+    "MODEL_PARTS",
+    "MODEL_SUBDIR",
+    "SIGNAL_FILE",
+    "branch_name",
+    "configured_experiment_root",
+    "experiment_fingerprint",
+    "experiment_root",
+    "read_experiment_config",
+    "read_yaml",
+]
+
 BACKGROUND_FILE = "dataset.h5"
 SIGNAL_FILE = "signal_dataset.h5"
 DATASET_CONFIG = "_dataset_config.yaml"

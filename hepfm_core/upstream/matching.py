@@ -23,6 +23,11 @@ from .files import (
     read_yaml,
 )
 
+__all__ = [
+    "DatasetMatch",
+    "find_dataset_for_experiment",
+]
+
 
 @dataclass(frozen=True)
 class DatasetMatch:
@@ -105,7 +110,8 @@ def _dataset_keys(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _compare(a: dict[str, Any], b: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(keys that agree, keys that differ) among those both configs state."""
-    same, differ = [], []
+    same: list[str] = []
+    differ: list[str] = []
     for key in sorted(set(a) & set(b)):
         (same if a[key] == b[key] else differ).append(key)
     return same, differ

@@ -25,6 +25,7 @@ from ..errors import (
 )
 from ..model.files import LoadedModel
 from ..model.vae import KNOWN_ACTIVATIONS, VAEConfig, build_decoder, build_encoder
+from ..vocabulary import Parameterisation
 from .data import upstream_feature_names
 from .files import (
     EXPERIMENT_CONFIG,
@@ -35,6 +36,16 @@ from .files import (
     read_experiment_config,
 )
 from .matching import find_dataset_for_experiment
+
+__all__ = [
+    "BN_ATTRS",
+    "BN_EPSILON",
+    "CHECKPOINT",
+    "DENSE_ATTRS",
+    "KEY",
+    "detect_parameterisation",
+    "load_upstream_experiment",
+]
 
 CHECKPOINT = Path("variables") / "variables"
 KEY = "layer_with_weights-{i}/{attr}/.ATTRIBUTES/VARIABLE_VALUE"
@@ -242,7 +253,7 @@ def _assign(model, plan, tensors: dict[str, np.ndarray], part_dir: Path) -> None
         layer.set_weights(values)
 
 
-def detect_parameterisation(encoder_dir: Path) -> tuple[str, str]:
+def detect_parameterisation(encoder_dir: Path) -> tuple[Parameterisation, str]:
     """Upstream's current sampling uses softplus; older versions used exp. Look at the graph."""
     try:
         graph = (encoder_dir / "saved_model.pb").read_bytes()
@@ -305,7 +316,7 @@ def load_upstream_experiment(path: str | Path) -> LoadedModel:
         decoder_layers=tuple(arch["decoder_layers"]),
         latent_dim=arch["latent_dim"],
         activation=arch["activation"],
-        parameterisation=parameterisation,  # type: ignore[arg-type]
+        parameterisation=parameterisation,
     )
     enc_plan = _plan(draft, "encoder")
     dec_plan = _plan(draft, "decoder")

@@ -19,6 +19,15 @@ from ..common.cache import cache_dir
 from ..common.fingerprint import ArrayHasher
 from ..data.h5io import H5Matrix
 
+__all__ = [
+    "MEDIAN_BUDGET_BYTES",
+    "MEMO_FILE",
+    "MEMO_MAX_ENTRIES",
+    "SCAN_VALUES",
+    "Scan",
+    "scan",
+]
+
 # Raw values read per block while scanning (float64): bounds memory whatever the file size.
 SCAN_VALUES = 1 << 23
 MEDIAN_BUDGET_BYTES = 1 << 28
@@ -61,6 +70,8 @@ def _memo_get(key: str | None, n_features: int) -> Scan | None:
     if key is None:
         return None
     entry = _memo_load().get(key)
+    if not isinstance(entry, dict):
+        return None
     try:
         nonfinite = np.zeros(n_features, dtype=np.int64)
         for col, count in entry["nonfinite"].items():

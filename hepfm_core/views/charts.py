@@ -1,5 +1,10 @@
 """Altair charts from pre-binned tables and thinned curves; nothing here knows about models.
 
+One builder per figure (``loss_histogram``, ``roc_chart``, ``rejection_chart``), called by
+the app with one evaluation's rows and by the offline report with the rows of every grid
+point at once (long format: each row tagged with its grid point in the ``GRID`` column) plus
+``Widgets``: the parameters the report's controls set and the filters that follow them.
+
 One colour per sample everywhere (``vocabulary.sample_colours``): the background grey and filled,
 signals outlined in distinct colours. Axis titles carry units; log axes where physicists
 expect them (loss distributions, background rejection).
@@ -7,7 +12,10 @@ expect them (loss distributions, background rejection).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -19,6 +27,53 @@ from ..vocabulary import BACKGROUND_COLOUR, DEFAULT_BKG_EFFS, SCORE_TITLES
 WIDTH = 360
 HEIGHT = 300
 HIST_WIDTH = 640
+CURVE_POINTS = 300  # per signal on screen: the thinned curve keeps the shape on log axes
+DIGITS = 6
+"""Significant digits of every plotted number (finer than any screen or print resolves)."""
+GRID = "grid"
+"""The column that tags a row of long-format data with its grid point (the report's)."""
+
+
+@dataclass(frozen=True)
+class ChartSize:
+    """Sizes of one rendering: the app's (the default), the report's page, or slides."""
+
+    width: int = WIDTH
+    height: int = HEIGHT
+    hist_width: int = HIST_WIDTH
+    hist_height: int = HEIGHT
+    stroke: float = 1.8
+    outline: float | None = None  # the background's outline (None: Vega-Lite's default)
+    note_size: float = 10  # the labels of the rejection chart's reference lines
+
+
+APP = ChartSize()
+
+
+@dataclass(frozen=True)
+class Widgets:
+    """How a chart of long-format rows follows the report's controls.
+
+    ``params`` are added to the chart (the page's controls set them); ``grid`` is a Vega
+    expression giving the grid key to draw (matched with each row's ``GRID``), ``samples``
+    one giving the samples to draw (background included) and ``signals`` the signals among
+    them: they are also the legends' entries, in that order.
+    """
+
+    params: tuple[alt.Parameter, ...]
+    grid: str
+    samples: str
+    signals: str
+
+    def follow(self, chart: alt.Chart) -> alt.Chart:
+        """``chart`` filtered to the selected grid point and samples."""
+        return chart.transform_filter(
+            f"datum.{GRID} === ({self.grid}) && indexof({self.samples}, datum.sample) >= 0"
+        )
+
+    def per_grid(self, values: Mapping[str, float], default: float) -> alt.ExprRef:
+        """A Vega expression: the selected grid point's value in ``values`` (else ``default``)."""
+        return alt.ExprRef(expr=f"{json.dumps(dict(values))}[{self.grid}] || {default!r}")
 
 
 def _colour_scale(colours: Mapping[str, str], present: Sequence[str]) -> alt.Scale:
@@ -26,14 +81,84 @@ def _colour_scale(colours: Mapping[str, str], present: Sequence[str]) -> alt.Sca
     return alt.Scale(domain=names, range=[colours[n] for n in names])
 
 
-def _signal_colour(colours: Mapping[str, str], present: Sequence[str], corner: str) -> alt.Color:
+def _legend(shown: str | None, **kwargs: Any) -> Any:
+    """A legend; ``shown``: a Vega expression listing its entries (the samples the report's
+    widgets show). The app's (``shown`` None) lists every sample plotted."""
+    if shown is not None:
+        kwargs["values"] = alt.ExprRef(expr=shown)
+    return alt.Legend(**kwargs) if kwargs else alt.Undefined
+
+
+def _signal_colour(
+    colours: Mapping[str, str], present: Sequence[str], corner: str, widgets: Widgets | None
+) -> alt.Color:
     """The signal colour encoding, its legend inside the plot at ``corner`` (empty there)."""
+    shown = widgets.signals if widgets else None
+    legend = _legend(shown, orient=corner, fillColor="white", padding=4)
     return alt.Color(
-        "sample:N",
-        scale=_colour_scale(colours, present),
-        title="signal",
-        legend=alt.Legend(orient=corner, fillColor="white", padding=4),
+        "sample:N", scale=_colour_scale(colours, present), title="signal", legend=legend
     )
+
+
+def _with_params(chart: alt.LayerChart | alt.FacetChart, widgets: Widgets | None) -> alt.LayerChart:
+    """``chart`` (a layer chart) with the widgets' parameters (unchanged without widgets)."""
+    out = chart if widgets is None else chart.add_params(*widgets.params)
+    assert isinstance(out, alt.LayerChart)
+    return out
+
+
+def _chart(rows: pl.DataFrame, widgets: Widgets | None) -> alt.Chart:
+    """A chart of ``rows``; with ``widgets``, of the rows they select."""
+    chart = alt.Chart(rows)
+    return chart if widgets is None else widgets.follow(chart)
+
+
+def _title(text: str, subtitle: str | Sequence[str] | None) -> alt.Title:
+    lines = subtitle if isinstance(subtitle, str) else list(subtitle or [""])
+    return alt.Title(text, subtitle=lines)
+
+
+def _grid_keys(frame: pl.DataFrame) -> list[str]:
+    return [GRID] if GRID in frame.columns else []
+
+
+def step_points(hist: pl.DataFrame, *, log_y: bool = True) -> pl.DataFrame:
+    """The vertices of step histograms: (``GRID``,) sample, edge, value, floor.
+
+    ``hist`` is ``binning.histogram_table``'s frame (sample, bin, lo, hi, count, value),
+    optionally with a ``GRID`` column. Each bin contributes its left edge, and each sample gets
+    a closing point at the last right edge, so ``interpolate="step-after"`` draws the exact
+    step shape. A filled area needs a baseline; zero does not exist on a log axis, so
+    ``floor`` is half the smallest plotted value of the grid point (0 on a linear axis).
+    """
+    keys = _grid_keys(hist)
+    groups = [*keys, "sample"]
+    last = (
+        hist.sort("bin")
+        .group_by(groups, maintain_order=True)
+        .agg(pl.col("hi").last().alias("lo"), pl.col("value").last())
+    )
+    pts = pl.concat([hist.select(*groups, "lo", "value"), last.select(*groups, "lo", "value")])
+    pts = pts.rename({"lo": "edge"})
+    # Keep each sample between its first and last filled bin; on a log axis empty bins
+    # inside that span are drawn at the floor, so a step never bridges a gap.
+    span = (
+        hist.filter(pl.col("value") > 0)
+        .group_by(groups)
+        .agg(pl.col("lo").min().alias("first"), pl.col("hi").max().alias("last"))
+    )
+    pts = (
+        pts.join(span, on=groups, maintain_order="left")
+        .filter((pl.col("edge") >= pl.col("first")) & (pl.col("edge") <= pl.col("last")))
+        .drop("first", "last")
+        .with_columns(pl.col("edge", "value").round_sig_figs(DIGITS))
+    )
+    if not log_y:
+        return pts.with_columns(floor=pl.lit(0.0))
+    floor = (pl.col("value").filter(pl.col("value") > 0).min() / 2.0).round_sig_figs(DIGITS)
+    floor = floor.over(keys) if keys else floor
+    pts = pts.with_columns(floor=floor)
+    return pts.with_columns(pl.col("value").clip(lower_bound=pl.col("floor")))
 
 
 def loss_histogram(
@@ -43,69 +168,66 @@ def loss_histogram(
     score: str,
     density: bool = False,
     log_y: bool = True,
-    subtitle: str | None = None,
+    subtitle: str | Sequence[str] | None = None,
+    widgets: Widgets | None = None,
+    size: ChartSize = APP,
 ) -> alt.LayerChart:
     """Step histograms on shared log-spaced bins: background filled, signals outlined.
 
-    ``hist`` is ``binning.histogram_table``'s frame (sample, bin, lo, hi, count, value).
-    Each bin contributes its left edge, and each sample gets a closing point at the last
-    right edge, so ``interpolate="step-after"`` draws the exact step shape.
+    ``hist``: ``binning.histogram_table``'s frame (see ``step_points``); with ``widgets``,
+    the frames of every grid point of ``score`` in one, tagged in ``GRID``.
     """
-    last = (
-        hist.sort("bin")
-        .group_by("sample", maintain_order=True)
-        .agg(pl.col("hi").last().alias("lo"), pl.col("value").last())
-    )
-    pts = pl.concat([hist.select("sample", "lo", "value"), last.select("sample", "lo", "value")])
-    pts = pts.rename({"lo": "edge"})
-    # Keep each sample between its first and last filled bin; on a log axis empty bins
-    # inside that span are drawn at the floor, so a step never bridges a gap.
-    span = (
-        hist.filter(pl.col("value") > 0)
-        .group_by("sample")
-        .agg(pl.col("lo").min().alias("first"), pl.col("hi").max().alias("last"))
-    )
-    pts = (
-        pts.join(span, on="sample")
-        .filter((pl.col("edge") >= pl.col("first")) & (pl.col("edge") <= pl.col("last")))
-        .drop("first", "last")
-    )
+    pts = step_points(hist, log_y=log_y)
     present = pts["sample"].unique().to_list()
-    colour = alt.Color("sample:N", scale=_colour_scale(colours, present), title="sample")
+    colour = alt.Color(
+        "sample:N",
+        scale=_colour_scale(colours, present),
+        title="sample",
+        legend=_legend(widgets.samples if widgets else None),
+    )
     y_title = "fraction of events per unit score" if density else "events per bin"
     x = alt.X(
         "edge:Q",
         scale=alt.Scale(type="log"),
         axis=alt.Axis(format="~e", title=SCORE_TITLES.get(score, score)),
     )
-    # A filled area needs a baseline; zero does not exist on a log axis, so the background
-    # is filled down to half the smallest plotted value and the axis starts there.
-    floor = 0.0
-    positive = pts.filter(pl.col("value") > 0)
-    if log_y and positive.height:
-        floor = float(positive["value"].min()) / 2.0
-        pts = pts.with_columns(pl.col("value").clip(lower_bound=floor))
-    y_scale = (
-        alt.Scale(type="log", domainMin=floor, clamp=True) if log_y else alt.Scale(type="linear")
-    )
+    # the axis starts at the floor (one per grid point) that the background is filled to
+    y_scale = alt.Scale(type="linear")
+    if log_y:
+        lowest = float(pts.select(pl.col("floor").min()).item() or 0.0)
+        domain_min: float | alt.ExprRef = lowest
+        if widgets is not None:
+            floors = pts.group_by(GRID, maintain_order=True).agg(pl.col("floor").first())
+            per_grid = dict(zip(floors[GRID], floors["floor"], strict=True))
+            domain_min = widgets.per_grid(per_grid, lowest)
+        y_scale = alt.Scale(type="log", domainMin=domain_min, clamp=True)
     y = alt.Y("value:Q", scale=y_scale, title=y_title)
-    base = alt.Chart(pts).encode(x=x, y=y, color=colour, tooltip=["sample:N", "edge:Q", "value:Q"])
+    base = _chart(pts, widgets).encode(
+        x=x, y=y, color=colour, tooltip=["sample:N", "edge:Q", "value:Q"]
+    )
     bkg = (
         base.transform_filter(alt.datum.sample == "background")
-        .mark_area(interpolate="step-after", opacity=0.45, line={"color": BACKGROUND_COLOUR})
-        .encode(y2=alt.datum(floor))
+        .mark_area(
+            interpolate="step-after",
+            opacity=0.45,
+            line={"color": BACKGROUND_COLOUR}
+            | ({} if size.outline is None else {"strokeWidth": size.outline}),
+        )
+        .encode(y2="floor:Q")
     )
     sig = base.transform_filter(alt.datum.sample != "background").mark_line(
-        interpolate="step-after", strokeWidth=1.8
+        interpolate="step-after", strokeWidth=size.stroke
     )
-    title = alt.Title("Loss distributions", subtitle=subtitle or "")
-    return alt.layer(bkg, sig).properties(width=HIST_WIDTH, height=HEIGHT, title=title)
+    chart = alt.layer(bkg, sig).properties(
+        width=size.hist_width,
+        height=size.hist_height,
+        title=_title("Loss distributions", subtitle or ""),
+    )
+    return _with_params(chart, widgets)
 
 
-CURVE_POINTS = 300  # per signal on screen: the thinned curve keeps the shape on log axes
-
-
-def _curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
+def curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
+    """The thinned ROC of every signal with a defined curve: sample, fpr, tpr."""
     frames = []
     for name, sep in separations.items():
         if sep.roc_thinned is None or not sep.ok:
@@ -122,14 +244,27 @@ def _curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
         )
     if not frames:
         return pl.DataFrame(schema={"sample": pl.String, "fpr": pl.Float64, "tpr": pl.Float64})
-    return pl.concat(frames).with_columns(pl.col("fpr", "tpr").round_sig_figs(6))
+    return pl.concat(frames).with_columns(pl.col("fpr", "tpr").round_sig_figs(DIGITS))
+
+
+def _curves(curves: Mapping[str, Separation] | pl.DataFrame) -> pl.DataFrame:
+    return curves if isinstance(curves, pl.DataFrame) else curve_frame(curves)
 
 
 def roc_chart(
-    separations: Mapping[str, Separation], colours: Mapping[str, str], subtitle: str = ""
+    curves: Mapping[str, Separation] | pl.DataFrame,
+    colours: Mapping[str, str],
+    subtitle: str | Sequence[str] = "",
+    *,
+    widgets: Widgets | None = None,
+    size: ChartSize = APP,
 ) -> alt.LayerChart:
-    """Signal efficiency vs background efficiency, with the random-guess diagonal."""
-    df = _curve_frame(separations)
+    """Signal efficiency vs background efficiency, with the random-guess diagonal.
+
+    ``curves``: an evaluation's separations, or ``curve_frame``'s rows (with ``widgets``,
+    those of every grid point, tagged in ``GRID``).
+    """
+    df = _curves(curves)
     present = df["sample"].unique().to_list()
     diag = (
         alt.Chart(pl.DataFrame({"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}))
@@ -137,26 +272,34 @@ def roc_chart(
         .encode(x="fpr:Q", y="tpr:Q")
     )
     lines = (
-        alt.Chart(df)
-        .mark_line(strokeWidth=1.8)
+        _chart(df, widgets)
+        .mark_line(strokeWidth=size.stroke)
         .encode(
             x=alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
-            color=_signal_colour(colours, present, "bottom-right"),
+            color=_signal_colour(colours, present, "bottom-right", widgets),
             tooltip=["sample:N", "fpr:Q", "tpr:Q"],
         )
     )
-    return alt.layer(diag, lines).properties(
-        width=WIDTH, height=HEIGHT, title=alt.Title("ROC", subtitle=subtitle)
+    chart = alt.layer(diag, lines).properties(
+        width=size.width, height=size.height, title=_title("ROC", subtitle)
     )
+    return _with_params(chart, widgets)
 
 
 def rejection_chart(
-    separations: Mapping[str, Separation], colours: Mapping[str, str], subtitle: str = ""
+    curves: Mapping[str, Separation] | pl.DataFrame,
+    colours: Mapping[str, str],
+    subtitle: str | Sequence[str] = "",
+    *,
+    widgets: Widgets | None = None,
+    size: ChartSize = APP,
 ) -> alt.LayerChart:
-    """Background rejection 1/ε_B (log) vs signal efficiency, lines at ε_B = 1e-2 ... 1e-5."""
-    df = _curve_frame(separations).filter(pl.col("fpr") > 0)
-    df = df.with_columns((1.0 / pl.col("fpr")).alias("rejection"))
+    """Background rejection 1/ε_B (log) vs signal efficiency, lines at ε_B = 1e-2 ... 1e-5.
+
+    ``curves`` as for ``roc_chart`` (the same rows: the rejection is computed in the chart).
+    """
+    df = _curves(curves)
     present = df["sample"].unique().to_list()
     refs = pl.DataFrame(
         {
@@ -167,12 +310,14 @@ def rejection_chart(
     rules = alt.Chart(refs).mark_rule(strokeDash=[2, 3], color="#999999").encode(y="rejection:Q")
     labels = (
         alt.Chart(refs)
-        .mark_text(align="right", dx=-4, dy=-6, fontSize=10, color="#666666")
-        .encode(y="rejection:Q", x=alt.value(WIDTH), text="text:N")
+        .mark_text(align="right", dx=-4, dy=-6, fontSize=size.note_size, color="#666666")
+        .encode(y="rejection:Q", x=alt.value(size.width), text="text:N")
     )
     lines = (
-        alt.Chart(df)
-        .mark_line(strokeWidth=1.8)
+        _chart(df, widgets)
+        .transform_filter(alt.datum.fpr > 0)
+        .transform_calculate(rejection=1 / alt.datum.fpr)
+        .mark_line(strokeWidth=size.stroke)
         .encode(
             x=alt.X("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y(
@@ -181,10 +326,11 @@ def rejection_chart(
                 scale=alt.Scale(type="log"),
                 axis=alt.Axis(format="~e", values=[10.0**k for k in range(0, 9)]),
             ),
-            color=_signal_colour(colours, present, "bottom-left"),
+            color=_signal_colour(colours, present, "bottom-left", widgets),
             tooltip=["sample:N", "tpr:Q", "rejection:Q"],
         )
     )
-    return alt.layer(rules, labels, lines).properties(
-        width=WIDTH, height=HEIGHT, title=alt.Title("Background rejection", subtitle=subtitle)
+    chart = alt.layer(rules, labels, lines).properties(
+        width=size.width, height=size.height, title=_title("Background rejection", subtitle)
     )
+    return _with_params(chart, widgets)

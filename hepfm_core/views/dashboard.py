@@ -16,7 +16,18 @@ from ..common import paths
 from ..engine.evaluate import EvaluationSettings, Evaluator
 from ..errors import HepfmError, PathNotAllowedError
 from ..sources import dataset_for_model
+from ..vocabulary import Fill, Policy, Score, SignalNormalisation
 from .report import write_report
+
+__all__ = [
+    "confine",
+    "data_for_model",
+    "data_root",
+    "project_root",
+    "settings_for",
+    "shared_evaluator",
+    "write_meeting_report",
+]
 
 _evaluators: dict[tuple[str, str, str, str], Evaluator] = {}
 _evaluators_lock = threading.Lock()
@@ -69,9 +80,9 @@ def data_for_model(model_path: Path, fallback: Path, root: Path | None = None) -
 def shared_evaluator(
     data_dir: Path,
     model_path: Path,
-    normalisation: str,
+    normalisation: SignalNormalisation,
     cache: str | Path | None = None,
-    fill: str = "median",
+    fill: Fill = "median",
 ) -> Evaluator:
     """One Evaluator per (data, model, signal normalisation, fill) in this process."""
     key = (str(data_dir), str(model_path), normalisation, fill)
@@ -81,8 +92,8 @@ def shared_evaluator(
             ev = Evaluator.open(
                 data_dir,
                 model_path,
-                signal_normalisation=normalisation,  # type: ignore[arg-type]
-                fill=fill,  # type: ignore[arg-type]
+                signal_normalisation=normalisation,
+                fill=fill,
                 cache=cache,
             )
             _evaluators[key] = ev
@@ -92,18 +103,14 @@ def shared_evaluator(
 def settings_for(
     *,
     clip: tuple[float, float] | None,
-    score: str,
+    score: Score,
     beta: float,
-    policy: str,
+    policy: Policy,
     signals: list[str],
 ) -> EvaluationSettings:
     """The evaluation settings the sidebar's controls describe."""
     return EvaluationSettings(
-        clip=clip,
-        score=score,  # type: ignore[arg-type]
-        beta=beta,
-        policy=policy,  # type: ignore[arg-type]
-        signals=tuple(signals),
+        clip=clip, score=score, beta=beta, policy=policy, signals=tuple(signals)
     )
 
 

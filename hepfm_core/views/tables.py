@@ -16,6 +16,20 @@ from ..engine.metrics import EFF_INTERVAL, format_eff
 from ..vocabulary import HIGHLIGHT_COLOUR, Cause
 from .text import format_interval
 
+__all__ = [
+    "EXCLUSION_CAUSES",
+    "HIGHLIGHT_STYLE",
+    "IMPUTED_COLUMN",
+    "PLAIN_COUNT_COLUMNS",
+    "background_working_points",
+    "counts_cell_style",
+    "counts_table",
+    "highlighted",
+    "histogram_note",
+    "histogram_tables",
+    "metrics_table",
+]
+
 EXCLUSION_CAUSES = [c.label for c in Cause if c != Cause.OK]
 IMPUTED_COLUMN = "imputed (kept)"
 PLAIN_COUNT_COLUMNS = ("sample", "total", "kept")
@@ -25,7 +39,12 @@ HIGHLIGHT_STYLE = {"backgroundColor": HIGHLIGHT_COLOUR, "fontWeight": "bold"}
 
 def highlighted(column: str, value: object) -> bool:
     """Whether a cell of the counts table stands out: a count above zero outside the plain
-    columns (sample, total, kept)."""
+    columns (sample, total, kept).
+
+    >>> from hepfm_core.views.tables import highlighted
+    >>> highlighted("kl_overflow", 3), highlighted("kl_overflow", 0), highlighted("kept", 3)
+    (True, False, False)
+    """
     return column not in PLAIN_COUNT_COLUMNS and isinstance(value, int) and value > 0
 
 
@@ -36,7 +55,31 @@ def counts_cell_style(column: str, value: object) -> dict[str, str]:
 
 def counts_table(result: EvaluationResult) -> pl.DataFrame:
     """Per sample: total, kept, excluded, imputed (kept, beside excluded), each cause,
-    outside clip, non-finite without guards."""
+    outside clip, non-finite without guards.
+
+    Nothing is lost silently: ``kept + excluded == total`` in every row, and the imputed
+    events (scored on fill values) are counted beside the excluded ones.
+
+    Parameters
+    ----------
+    result : EvaluationResult
+        One setting's evaluation (``Evaluator.evaluate``).
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per sample, the background first; integer counts. Cells that stand out are
+        those :func:`highlighted` says.
+
+    Examples
+    --------
+    With an evaluation of the demo (needs its model; not run here)::
+
+        result = Evaluator.open("data/demo", "data/demo/model.keras").evaluate(
+            EvaluationSettings(score="kl")
+        )
+        counts_table(result).select("sample", "total", "kept", "excluded", "kl_overflow")
+    """
     rows = []
     for name, s in result.samples.items():
         row = {
@@ -82,7 +125,31 @@ def background_working_points(result: EvaluationResult) -> str:
 
 def metrics_table(result: EvaluationResult) -> pl.DataFrame:
     """Per signal: AUC ± error, eff_S [interval] at each eff_B (or why not), max SIC,
-    kept/total."""
+    kept/total.
+
+    Numbers are formatted for reading; a metric that does not exist says why (``n/a:`` and
+    the status or reason), never a made-up value.
+
+    Parameters
+    ----------
+    result : EvaluationResult
+        One setting's evaluation (``Evaluator.evaluate``).
+
+    Returns
+    -------
+    pl.DataFrame
+        One row per signal; string cells. Columns ``signal``, ``AUC``, one ``ε_S at
+        ε_B=<target>`` per working point, ``max SIC``, ``kept / total``.
+
+    Examples
+    --------
+    With an evaluation of the demo (needs its model; not run here)::
+
+        result = Evaluator.open("data/demo", "data/demo/model.keras").evaluate(
+            EvaluationSettings(score="total", beta=0.1, clip=(-20.0, 20.0))
+        )
+        metrics_table(result).select("signal", "AUC")
+    """
     rows = []
     for name, sep in result.signals.items():
         s = result.samples[name]

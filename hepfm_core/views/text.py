@@ -10,7 +10,18 @@ from dataclasses import replace
 from ..data.imputation import STATUS_IMPUTED
 from ..engine.evaluate import EvaluationResult, Evaluator
 from ..engine.metrics import EFF_INTERVAL, format_eff
-from ..vocabulary import DEFAULT_BKG_EFFS
+from ..vocabulary import DEFAULT_BKG_EFFS, Policy
+
+__all__ = [
+    "format_interval",
+    "guard_summary",
+    "imputation_sentence",
+    "normalisation_note",
+    "percent",
+    "provenance_line",
+    "short_number",
+    "summary_table",
+]
 
 
 def short_number(x: float) -> str:
@@ -21,7 +32,12 @@ def short_number(x: float) -> str:
 
 
 def format_interval(value: float, lower: float | None, upper: float | None) -> str:
-    """``value [lower, upper]``: an efficiency with its (asymmetric) interval."""
+    """``value [lower, upper]``: an efficiency with its (asymmetric) interval.
+
+    >>> from hepfm_core.views.text import format_interval
+    >>> format_interval(0.25, 0.1832, 0.3279), format_interval(0.004, 0.0021, 0.0069)
+    ('0.250 [0.183, 0.328]', '4.0e-03 [2.1e-03, 6.9e-03]')
+    """
     if lower is None or upper is None:
         return short_number(value)
     return f"{short_number(value)} [{short_number(lower)}, {short_number(upper)}]"
@@ -70,7 +86,12 @@ def imputation_sentence(result: EvaluationResult) -> str:
 
 
 def percent(part: int, total: int) -> str:
-    """A percentage with two significant digits, so 2 of 200,000 does not read as 0.00 %."""
+    """A percentage with two significant digits, so 2 of 200,000 does not read as 0.00 %.
+
+    >>> from hepfm_core.views.text import percent
+    >>> percent(2, 200_000), percent(1, 3), percent(0, 0)
+    ('0.001 %', '33 %', 'n/a')
+    """
     return f"{100 * part / total:.2g} %" if total else "n/a"
 
 
@@ -160,7 +181,7 @@ def _guard_sentences(result: EvaluationResult, evaluator: Evaluator) -> str:
             f"No event's {score} score would overflow even without guards, in float32 or "
             "float16, for these samples."
         )
-    other = "drop" if s.policy == "worst" else "worst"
+    other: Policy = "drop" if s.policy == "worst" else "worst"
     alt = evaluator.evaluate(replace(s, policy=other, signals=tuple(result.signals)))
     focus = worst[0] if worst and worst[0] in result.signals else next(iter(result.signals), None)
     if focus is None:

@@ -55,7 +55,8 @@ def test_nonfinite_inputs_flagged(small_demo, demo_model):
     # Whether NaN survives the network depends on the CPU kernels (a ReLU may map NaN to 0),
     # so the input bit alone decides: those events are input_nonfinite, whatever came out.
     assert np.all((p.finite[~bad_input] & (INPUT_FINITE | ENCODER_FINITE | DECODER_FINITE)) == 7)
-    from hepfm_core.engine.guards import Cause, GuardSettings, guard, prepare
+    from hepfm_core.engine.guards import GuardSettings, guard, prepare
+    from hepfm_core.vocabulary import Cause
 
     causes = guard(prepare(p, "exp", "true"), GuardSettings()).causes
     np.testing.assert_array_equal(causes == Cause.INPUT_NONFINITE, bad_input)
@@ -151,24 +152,20 @@ RACE_EVENTS = 300
 RACE_RENAME_DELAY_S = 0.003
 
 
-class _FakeTensor:
-    """What run_pass reads from a forward function's outputs: ``.numpy()``."""
+class _FakeForward:
+    """A numpy model in place of the compiled one: what run_pass calls (any chunk size)."""
 
-    def __init__(self, a: np.ndarray) -> None:
-        self.a = a
+    chunk_events = None
 
-    def numpy(self) -> np.ndarray:
-        return self.a
+    def __call__(self, x: np.ndarray):
+        z_mean, z_log_var, x_hat = x[:, :2] * 0.5, x[:, 1:3] - 1.0, x * 0.75
+        diff = x.astype(np.float64) - x_hat.astype(np.float64)
+        recon = (diff * diff).sum(axis=1)
+        sum_mu2 = (z_mean.astype(np.float64) ** 2).sum(axis=1)
+        return z_mean, z_log_var, recon, sum_mu2
 
-
-def _fake_forward(x: np.ndarray):
-    z_mean, z_log_var, x_hat = x[:, :2] * 0.5, x[:, 1:3] - 1.0, x * 0.75
-    diff = x.astype(np.float64) - x_hat.astype(np.float64)
-    recon = (diff * diff).sum(axis=1)
-    sum_mu2 = (z_mean.astype(np.float64) ** 2).sum(axis=1)
-    ok = np.ones(x.shape[0], dtype=bool)
-    outs = (z_mean, z_log_var, recon, sum_mu2, np.abs(x_hat).max(axis=1), ok, ok)
-    return tuple(_FakeTensor(a) for a in outs)
+    def decode(self, z: np.ndarray) -> np.ndarray:  # never needed: every event is finite
+        raise AssertionError("decode called")
 
 
 class _FakeModel:
@@ -231,7 +228,7 @@ def _race_writer(cache_root, model_path, barrier, results) -> None:
         return slow
 
     os.replace, os.rename = slowed(os.replace), slowed(os.rename)
-    scoring.forward_for = lambda model: _fake_forward  # the numpy model instead of TensorFlow
+    scoring.forward_for = lambda model, chunk: _FakeForward()  # numpy instead of TensorFlow
     sample = _fake_sample()
     errors = []
 

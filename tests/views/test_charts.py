@@ -58,3 +58,75 @@ def test_png_rendering():
     assert header[:8] == b"\x89PNG\r\n\x1a\n"
     width = int.from_bytes(header[16:20], "big")
     assert width > 2 * charts.WIDTH  # scale 2
+
+
+# -- the report's path: long-format rows and widgets ----------------------------------------
+def _widgets() -> charts.Widgets:
+    import altair as alt
+
+    return charts.Widgets(
+        params=(alt.param(name="g", value="a"), alt.param(name="s", value=["background", "sig"])),
+        grid="g",
+        samples="s",
+        signals="slice(s, 1)",
+    )
+
+
+def _two_grid_points() -> pl.DataFrame:
+    edges = np.array([1.0, 10.0, 100.0, 1000.0])
+    a = histogram_table({"background": np.array([2.0, 3.0, 500.0]), "sig": np.array([20.0])}, edges)
+    b = histogram_table({"background": np.array([2.0] * 8), "sig": np.array([20.0] * 4)}, edges)
+    return pl.concat(
+        [a.select(pl.lit("a").alias(charts.GRID), pl.all()),
+         b.select(pl.lit("b").alias(charts.GRID), pl.all())]
+    )  # fmt: skip
+
+
+def test_step_points_per_grid_point():
+    """Long-format bins give each grid point the steps and floor it would get alone."""
+    both = _two_grid_points()
+    pts = charts.step_points(both)
+    for key in ("a", "b"):
+        alone = charts.step_points(both.filter(pl.col(charts.GRID) == key).drop(charts.GRID))
+        part = pts.filter(pl.col(charts.GRID) == key).drop(charts.GRID)
+        assert part.sort(part.columns).equals(alone.sort(alone.columns))
+    assert pts.group_by(charts.GRID).agg(pl.col("floor").first()).sort(charts.GRID)[
+        "floor"
+    ].to_list() == [0.5, 2.0]
+
+
+def test_widgets_filter_and_parameterise_the_same_chart():
+    """With widgets: the same layers, filtered to the selected grid point and samples, the
+    parameters added, legends listing the shown samples, the log axis floor per grid point.
+    Without: no parameter, no filter on the grid (the app's chart)."""
+    both = _two_grid_points()
+    colours = sample_colours(["sig"])
+    app = charts.loss_histogram(
+        both.filter(pl.col(charts.GRID) == "a").drop(charts.GRID), colours, score="kl"
+    ).to_dict()
+    page = charts.loss_histogram(both, colours, score="kl", widgets=_widgets()).to_dict()
+    assert "params" not in app and [p["name"] for p in page["params"]] == ["g", "s"]
+    assert [lay["mark"] for lay in app["layer"]] == [lay["mark"] for lay in page["layer"]]
+    filters = [t["filter"] for lay in page["layer"] for t in lay.get("transform", [])]
+    assert any(f"datum.{charts.GRID} === (g)" in str(f) for f in filters)
+    assert not any(charts.GRID in str(t) for lay in app["layer"] for t in lay.get("transform", []))
+    colour = page["layer"][0]["encoding"]["color"]
+    assert colour["legend"]["values"] == {"expr": "s"}
+    floor = page["layer"][0]["encoding"]["y"]["scale"]["domainMin"]["expr"]
+    assert floor.startswith('{"a": 0.5, "b": 2.0}[g]')
+    assert app["layer"][0]["encoding"]["y"]["scale"]["domainMin"] == 0.5
+
+
+def test_curves_from_rows_equal_curves_from_separations():
+    """The report passes ``curve_frame`` rows; the app its separations: the same chart."""
+    rng = np.random.default_rng(2)
+    ref = prepare_background(rng.normal(size=5000))
+    seps = {"sig": separation(ref, rng.normal(1.5, size=1000))}
+    colours = sample_colours(["sig"])
+    for build in (charts.roc_chart, charts.rejection_chart):
+        assert build(seps, colours).to_dict() == build(charts.curve_frame(seps), colours).to_dict()
+    rows = charts.curve_frame(seps).select(pl.lit("a").alias(charts.GRID), pl.all())
+    roc = charts.roc_chart(rows, colours, widgets=_widgets()).to_dict()
+    lines = roc["layer"][1]
+    assert lines["encoding"]["color"]["legend"]["values"] == {"expr": "slice(s, 1)"}
+    assert lines["encoding"]["color"]["legend"]["orient"] == "bottom-right"

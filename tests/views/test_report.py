@@ -1,4 +1,5 @@
-"""The meeting report: one offline HTML file, interactive, whose tables equal `hepfm evaluate`.
+"""The meeting report: one offline HTML file, interactive, whose tables equal `hepfm evaluate`,
+and whose figures come from the app's own chart functions.
 
 The browser test opens the file in Debian's chromium (playwright) with every non-file request
 aborted and the context offline. Screenshots go to ``$HEPFM_SCREENSHOTS`` when set.
@@ -6,29 +7,38 @@ aborted and the context offline. Screenshots go to ``$HEPFM_SCREENSHOTS`` when s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import struct
 import time
+from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
 
 from hepfm_core.cli import main
-from hepfm_core.views.report import grid
-from hepfm_core.views.report.page import FIGURE_NAMES, FIGURE_SCALE, VIEWS
+from hepfm_core.engine.evaluate import EvaluationSettings
+from hepfm_core.views import charts, tables, text
+from hepfm_core.views.report import figures, grid, page
+from hepfm_core.views.report.figures import FIGURE_NAMES, FIGURE_SCALE
 from hepfm_core.views.text import format_interval
+from hepfm_core.vocabulary import sample_colours
 
 # The report's settings: a grid clip, a non-default score and policy, three of six signals.
 SETTINGS = ["--clip", "-20", "20", "--score", "kl", "--policy", "drop"]
 SIGNALS = ["wprime_qq", "zprime_ee", "zprime_tt"]
+KEY = "kl|-20:20"
 # A second grid point the widgets reach (same policy: the grid keeps the report's policy).
 OTHER = ["--no-clip", "--score", "reconstruction", "--policy", "drop"]
+OTHER_KEY = "reconstruction|none"
 
 
-def strict(text: str):
-    def refuse(token):
+def strict(text: str) -> Any:
+    def refuse(token: str) -> None:
         raise ValueError(token)
 
     return json.loads(text, parse_constant=refuse)
@@ -71,6 +81,73 @@ def scripts(text: str) -> list[tuple[str, str]]:
     return re.findall(r"<script\b([^>]*)>(.*?)</script>", text, re.S | re.I)
 
 
+class PageTables(HTMLParser):
+    """The data tables of a page as the template wrote them: per table its attributes,
+    caption, column names and rows (sample, hidden, cells with text, title and class)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: list[dict[str, Any]] = []
+        self._table: dict[str, Any] | None = None
+        self._row: dict[str, Any] | None = None
+        self._cell: dict[str, Any] | None = None
+        self._caption: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "table" and "data" in (a.get("class") or "").split():
+            self._table = {"attrs": a, "caption": "", "columns": [], "rows": []}
+            self.tables.append(self._table)
+        elif self._table is None:
+            return
+        elif tag == "caption":
+            self._caption = []
+        elif tag == "th" and a.get("scope") == "col":
+            self._table["columns"].append(a["data-column"])
+        elif tag == "tr" and "data-sample" in a:
+            self._row = {"sample": a["data-sample"], "hidden": "hidden" in a, "cells": []}
+            self._table["rows"].append(self._row)
+        elif tag == "td" or (tag == "th" and a.get("scope") == "row"):
+            self._cell = {"tag": tag, "attrs": a, "text": []}
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell["text"].append(data)
+        elif self._caption is not None:
+            self._caption.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "caption" and self._table is not None and self._caption is not None:
+            self._table["caption"] = "".join(self._caption).strip()
+            self._caption = None
+        elif tag in ("td", "th") and self._cell is not None and self._row is not None:
+            a = self._cell["attrs"]
+            self._row["cells"].append(
+                {
+                    "text": "".join(self._cell["text"]).strip(),
+                    "title": a.get("title"),
+                    "class": a.get("class") or "",
+                }
+            )
+            self._cell = None
+        elif tag == "table":
+            self._table = self._row = None
+
+
+def page_tables(path: Path) -> list[dict[str, Any]]:
+    parser = PageTables()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.tables
+
+
+def find_table(found: list[dict[str, Any]], kind: str, key: str) -> dict[str, Any]:
+    hits = [
+        t for t in found if kind in t["attrs"]["class"].split() and t["attrs"]["data-grid"] == key
+    ]
+    assert len(hits) == 1, (kind, key)
+    return hits[0]
+
+
 # -- expectations from `hepfm evaluate`'s JSON, formatted as the dashboard formats them ------
 def expected_metrics(doc: dict) -> dict[str, list[str]]:
     rows = {}
@@ -110,29 +187,30 @@ def expected_counts(doc: dict) -> dict[str, dict[str, int]]:
     return out
 
 
-def table_rows(cells: list[dict]) -> dict[str, dict[int, dict]]:
-    rows: dict[str, dict[int, dict]] = {}
-    for cell in cells:
-        rows.setdefault(cell["s"], {})[cell["c"]] = cell
-    return rows
-
-
-def check_metrics(cells: list[dict], doc: dict, signals: list[str]) -> None:
-    rows = table_rows(cells)
+def check_metrics(rows: dict[str, list[str]], doc: dict, signals: list[str]) -> None:
+    """``rows``: sample -> the texts of its row (its header cell first)."""
     expected = expected_metrics(doc)
     assert sorted(rows) == sorted(signals)
     for name in signals:
-        assert [rows[name][c]["t"] for c in sorted(rows[name])] == expected[name], name
+        assert rows[name] == expected[name], name
 
 
-def check_counts(cells: list[dict], doc: dict, columns: list[str], samples: list[str]) -> None:
-    rows = table_rows(cells)
+def check_counts(
+    rows: dict[str, list[str]], doc: dict, columns: list[str], samples: list[str]
+) -> None:
     expected = expected_counts(doc)
     assert sorted(rows) == sorted(samples)
     for name in samples:
-        got = {columns[c]: cell["v"] for c, cell in rows[name].items() if c > 0}
-        assert got == expected[name], name
-        assert all(rows[name][c]["t"] == f"{got[columns[c]]:,}" for c in rows[name] if c > 0)
+        assert rows[name][0] == name
+        assert rows[name][1:] == [f"{expected[name][c]:,}" for c in columns[1:]], name
+
+
+def texts(table: dict[str, Any], shown_only: bool = True) -> dict[str, list[str]]:
+    return {
+        r["sample"]: [c["text"] for c in r["cells"]]
+        for r in table["rows"]
+        if not (shown_only and r["hidden"])
+    }
 
 
 # -- the file -------------------------------------------------------------------------------
@@ -144,6 +222,7 @@ def test_no_external_references(written):
     text = written[0].read_text(encoding="utf-8")
     found = scripts(text)
     assert len(found) == 3
+    assert len(re.findall(r"</script", text, re.I)) == 3  # no script ends early
     for attrs, body in found:
         assert "src" not in attrs.lower()
         assert not re.search(r"""(import\s*\(|from)\s*["'](https?:)?//""", body)
@@ -160,54 +239,127 @@ def test_no_external_references(written):
         assert "fetch(" not in body and "XMLHttpRequest" not in body
 
 
+def test_inlined_code_cannot_end_its_element():
+    code = 'const a = "</script>", b = "</SCRIPT >"; /* <!-- */'
+    safe = str(page.inline_script(code))
+    assert not re.search(r"</script|<!--", safe, re.I)
+    assert safe == code.replace("</", "<\\/").replace("<!--", "<\\!--")
+    assert "</style" not in str(page.inline_style("a::after { content: '</style>' }"))
+
+
 def test_size_and_thin_data(written):
     out = written[0]
-    assert out.stat().st_size < 5_000_000
+    assert out.stat().st_size < 3_000_000
     doc = embedded(out)
-    sets = doc["datasets"]
     n_points = len(grid.GRID_SCORES) * len(grid.clip_choices((-20.0, 20.0)))
-    assert len({r["g"] for r in sets["histograms"]}) == n_points
-    assert all(len(r["x"]) == len(r["y"]) <= grid.HIST_BINS + 1 for r in sets["histograms"])
-    assert all(len(r["fpr"]) <= grid.CURVE_POINTS for r in sets["curves"])
+    rows = {name: figures.unpack(packed) for name, packed in doc["datasets"].items()}
+    hist = [r for data in rows.values() for r in data if "edge" in r]
+    curves = [r for data in rows.values() for r in data if "fpr" in r and charts.GRID in r]
+    assert len({r[charts.GRID] for r in hist}) == n_points
+    per_sample = pl.DataFrame(hist).group_by(charts.GRID, "sample").len()
+    assert per_sample["len"].max() <= grid.HIST_BINS + 1
+    per_curve = pl.DataFrame(curves).group_by(charts.GRID, "sample").len()
+    assert per_curve["len"].max() <= charts.CURVE_POINTS
+    # the ROC and the rejection views read one dataset, stored once
+    assert set(doc["uses"]["roc"]) & set(doc["uses"]["rejection"])
 
 
 def test_tables_equal_evaluate_json(written):
-    """The embedded tables at the report's settings hold `hepfm evaluate`'s numbers."""
+    """The HTML tables of the report's grid point hold `hepfm evaluate`'s numbers, with the
+    unticked signals' rows hidden; every grid point is there for the widgets."""
     out, _, doc, other, _ = written
-    page = embedded(out)
-    assert page["settings"]["signals"] == SIGNALS
-    assert page["settings"] | {"signals": None} == doc["settings"] | {"signals": None}
-    key = page["current"]
-    assert key == "kl|-20:20"
-    metrics = [c for c in page["datasets"]["metrics"] if c["g"] == key and c["s"] in SIGNALS]
-    check_metrics(metrics, doc, SIGNALS)
-    for name, s in doc["signals"].items():
-        cells = table_rows(metrics)[name]
-        assert cells[1].get("v") == s["auc"] and cells[1].get("e") == s["auc_err"]
-        effs = [cells[c].get("v") for c in range(2, 2 + len(s["working_points"]))]
-        assert effs == [wp["eff_sig"] for wp in s["working_points"]]
-    counts = [c for c in page["datasets"]["counts"] if c["g"] == key]
+    page_doc = embedded(out)
+    assert page_doc["settings"]["signals"] == SIGNALS
+    assert page_doc["settings"] | {"signals": None} == doc["settings"] | {"signals": None}
+    assert page_doc["current"] == KEY
+    found = page_tables(out)
+    n_points = len(grid.GRID_SCORES) * len(grid.clip_choices((-20.0, 20.0)))
+    assert len(found) == 2 * n_points
+    assert [t["attrs"]["data-grid"] == KEY for t in found].count(True) == 2
+    assert all(("hidden" in t["attrs"]) == (t["attrs"]["data-grid"] != KEY) for t in found)
+
+    metrics = find_table(found, "metrics", KEY)
+    assert (
+        metrics["caption"]
+        == "Metrics per signal: KL divergence, clip z_log_var ±20 (upstream's fix)"
+    )
+    check_metrics(texts(metrics), doc, SIGNALS)
+    counts = find_table(found, "counts", KEY)
     samples = ["background", *SIGNALS]
-    check_counts([c for c in counts if c["s"] in samples], doc, page["count_columns"], samples)
+    check_counts(texts(counts), doc, counts["columns"], samples)
+    # the hidden rows hold the other signals (`OTHER` evaluates them all), ready for their box
+    assert sorted(texts(counts, shown_only=False)) == sorted(["background", *other["signals"]])
     # Every grid point is there for the widgets, e.g. the one `OTHER` evaluates.
-    other_cells = [c for c in page["datasets"]["metrics"] if c["g"] == "reconstruction|none"]
-    check_metrics(other_cells, other, list(other["signals"]))
+    other_metrics = find_table(found, "metrics", OTHER_KEY)
+    check_metrics(texts(other_metrics, shown_only=False), other, list(other["signals"]))
+    other_counts = find_table(found, "counts", OTHER_KEY)
+    names = ["background", *other["signals"]]
+    check_counts(texts(other_counts, shown_only=False), other, other_counts["columns"], names)
+
+
+def test_cells_carry_highlights_reasons_and_intervals(written):
+    """Shading follows `tables.highlighted`; every "n/a" says why in its title; efficiencies
+    carry their Clopper-Pearson interval and, in the title, the ε_B their cut reached."""
+    found = page_tables(written[0])
+    seen_na = 0
+    for table in found:
+        kind = table["attrs"]["class"].split()
+        for row in table["rows"]:
+            for column, cell in zip(table["columns"][1:], row["cells"][1:], strict=True):
+                if "counts" in kind:
+                    value = int(cell["text"].replace(",", ""))
+                    assert ("highlight" in cell["class"]) == tables.highlighted(column, value)
+                elif cell["text"].startswith("n/a"):
+                    seen_na += 1
+                    assert cell["title"], (column, cell)
+                elif column.startswith("ε_S at"):
+                    assert re.fullmatch(r"\S+ \[\S+, \S+\]", cell["text"]), cell
+    assert seen_na, "the small demo has working points without enough background"
+    counts = find_table(found, "counts", KEY)
+    assert tables.IMPUTED_COLUMN in counts["columns"]
+
+
+def test_not_drawn_notes_per_grid_point_and_sample(written):
+    """Under the histograms: per grid point, `tables.histogram_note` of each sample with
+    values outside the bins (shown while its box is ticked), else that every event is drawn."""
+    text = written[0].read_text(encoding="utf-8")
+    lists = re.findall(
+        r'<ul class="note not-drawn" data-grid="([^"]+)"([^>]*)>(.*?)</ul>', text, re.S
+    )
+    n_points = len(grid.GRID_SCORES) * len(grid.clip_choices((-20.0, 20.0)))
+    assert len(lists) == n_points and len({key for key, _, _ in lists}) == n_points
+    some = 0
+    for key, attrs, body in lists:
+        assert ("hidden" in attrs) == (key != KEY)
+        assert body.strip().endswith(
+            '<li class="all-drawn">every event is inside the drawn range</li>'
+        )
+        for sample, hidden, note in re.findall(
+            r'<li data-sample="([^"]+)"( hidden)?>(.*?)</li>', body
+        ):
+            some += 1
+            assert note.startswith(f"not drawn: {sample}: "), note
+            assert bool(hidden) == (sample not in ["background", *SIGNALS])
+    assert some, "the small demo has values outside the bins at some grid point"
 
 
 def test_figures_png_and_svg(written):
-    figures = written[1]
+    figures_dir = written[1]
     for name in FIGURE_NAMES:
-        png = (figures / f"{name}.png").read_bytes()
+        png = (figures_dir / f"{name}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR"
         width, height = struct.unpack(">II", png[16:24])
-        svg = (figures / f"{name}.svg").read_text()
+        svg = (figures_dir / f"{name}.svg").read_text()
         m = re.search(r'<svg[^>]*\bwidth="([\d.]+)"[^>]*\bheight="([\d.]+)"', svg)
         assert m, name
         w, h = float(m.group(1)), float(m.group(2))
         assert abs(width - FIGURE_SCALE * w) <= 1 and abs(height - FIGURE_SCALE * h) <= 1
-        assert width >= 1200, (name, width)
+        assert 1200 <= width <= 4000 and 1000 <= height <= 2000, (name, width, height)
         fonts = [float(x) for x in re.findall(r'font-size="([\d.]+)(?:px)?"', svg)]
         assert fonts and min(fonts) >= 14, (name, min(fonts))
+        assert "policy 'drop'" in svg and "[-20, 20]" in svg  # the settings under the title
+        # the report's signals only, as on the page when it opens
+        assert all(s in svg for s in SIGNALS) and "wprime_taunu" not in svg, name
 
 
 def test_clip_choices_add_the_reports_own_bounds():
@@ -236,10 +388,108 @@ def test_report_on_upstream_fixture(upstream_fixture, tmp_path):
     experiment = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
     out = tmp_path / "up.html"
     assert main(["report", "--model", str(experiment), "--out", str(out), "--quiet"]) == 0
-    page = embedded(out)
-    assert page["provenance"]["data_kind"] == "upstream"
-    assert {c["s"] for c in page["datasets"]["counts"]} >= {"background"}
-    assert out.stat().st_size < 5_000_000
+    assert embedded(out)["provenance"]["data_kind"] == "upstream"
+    assert all(
+        "background" in texts(t) for t in page_tables(out) if "counts" in t["attrs"]["class"]
+    )
+    assert out.stat().st_size < 3_000_000
+
+
+# -- one builder per figure -----------------------------------------------------------------
+BUILDERS = ("loss_histogram", "roc_chart", "rejection_chart")
+
+
+@pytest.fixture(scope="module")
+def report_settings(evaluator) -> EvaluationSettings:
+    return EvaluationSettings(
+        clip=(-20.0, 20.0), score="kl", policy="drop", signals=tuple(evaluator.signal_names)
+    )
+
+
+@pytest.fixture(scope="module")
+def report_data(evaluator, report_settings):
+    return grid.collect(evaluator, report_settings)
+
+
+def _shape(spec: dict) -> list[tuple[str, dict[str, tuple]]]:
+    """Per layer: the mark and, per channel bound to a field, the field, type and axis."""
+    out = []
+    for layer in spec["layer"]:
+        mark = layer["mark"] if isinstance(layer["mark"], str) else layer["mark"]["type"]
+        channels = {
+            name: (enc.get("field"), enc.get("type"), json.dumps(enc.get("axis"), sort_keys=True))
+            for name, enc in layer.get("encoding", {}).items()
+            if isinstance(enc, dict) and "field" in enc
+        }
+        out.append((mark, channels))
+    return out
+
+
+def test_app_and_report_draw_each_figure_with_one_builder(
+    evaluator, report_settings, report_data, monkeypatch
+):
+    """The app's cells and the report call the same chart function per figure, on the same
+    rows at the report's grid point; the marks and encodings they get are the same."""
+    calls: dict[str, list[tuple[tuple, dict, Any]]] = {name: [] for name in BUILDERS}
+
+    def spying(name: str) -> Any:
+        original = getattr(charts, name)
+
+        def spy(*args, **kwargs):
+            chart = original(*args, **kwargs)
+            calls[name].append((args, kwargs, chart))
+            return chart
+
+        return spy
+
+    for name in BUILDERS:
+        monkeypatch.setattr(charts, name, spying(name))
+
+    # the app's cells (apps/anomaly.py) at the dashboard's defaults, every signal ticked
+    result = evaluator.evaluate(report_settings)
+    colours = sample_colours(evaluator.signal_names)
+    hist, over = tables.histogram_tables(result, n_bins=60)
+    charts.loss_histogram(
+        hist, colours, score="kl", density=False, log_y=True, subtitle=tables.histogram_note(over)
+    )
+    charts.roc_chart(result.signals, colours)
+    charts.rejection_chart(result.signals, colours, text.normalisation_note(result))
+    app = {name: found[0] for name, found in calls.items()}
+    # the report: the page's views and the slides' figures
+    figures.page_charts(report_data)
+    figures.figure_charts(report_data)
+
+    def at_key(rows: pl.DataFrame) -> pl.DataFrame:
+        part = rows.filter(pl.col(charts.GRID) == KEY).drop(charts.GRID)
+        return part.sort(part.columns)
+
+    page_hist = next(c for c in calls["loss_histogram"][1:] if c[1].get("score") == "kl")
+    assert page_hist[1]["widgets"] is not None
+    assert at_key(page_hist[0][0]).equals(hist.sort(hist.columns))
+    app_curves = charts.curve_frame(result.signals)
+    for name in ("roc_chart", "rejection_chart"):
+        page_call = next(c for c in calls[name][1:] if c[1].get("widgets") is not None)
+        assert at_key(page_call[0][0]).equals(app_curves.sort(app_curves.columns)), name
+        slide_call = next(c for c in calls[name][1:] if c[1].get("widgets") is None)
+        at_page = page_call[0][0].filter(pl.col(charts.GRID) == KEY).drop(charts.GRID)
+        assert slide_call[0][0].equals(at_page), name  # every signal is the report's here
+    for name in BUILDERS:
+        # (the histograms of the other scores differ in their axis title, rightly)
+        report_calls = [c for c in calls[name][1:] if c[1].get("score", "kl") == "kl"]
+        assert report_calls, f"the report never called charts.{name}"
+        app_spec = app[name][2].to_dict()
+        specs = [figures.to_spec(chart) for _, _, chart in report_calls]
+        assert all(_shape(spec) == _shape(app_spec) for spec in specs), name
+        # the page's view follows the widgets; the app's chart has no parameter
+        assert "params" not in app_spec
+        assert any("params" in spec for spec in specs)
+
+
+def test_template_escapes_what_it_is_given(report_data):
+    """Autoescape: text from files and models is shown, never run."""
+    evil = dataclasses.replace(report_data, summary='<img src=x onerror="alert(1)">')
+    html = page.render_html(evil, "/* bundle */")
+    assert "<img src=x" not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
 
 
 # -- in the browser -------------------------------------------------------------------------
@@ -247,24 +497,27 @@ DRAWN = """(id) => {
   const names = new Set();
   const walk = (node) => {
     if (!node) return;
-    if (node.datum && typeof node.datum.s === "string") names.add(node.datum.s);
+    if (node.datum && typeof node.datum.sample === "string") names.add(node.datum.sample);
     if (node.items) node.items.forEach(walk);
   };
   walk(window.hepfmReport.views[id].scenegraph().root);
   return [...names].sort();
 }"""
 
-CELLS = """(id) => {
-  const cells = [];
-  const walk = (node) => {
-    if (!node) return;
-    if (node.mark && node.mark.marktype === "text" && node.datum && node.datum.s !== undefined)
-      cells.push({s: node.datum.s, c: node.datum.c, t: node.text, v: node.datum.v});
-    if (node.items) node.items.forEach(walk);
-  };
-  walk(window.hepfmReport.views[id].scenegraph().root);
-  return cells;
+SHOWN_TABLE = """(kind) => {
+  const shown = [...document.querySelectorAll("table." + kind)].filter((t) => t.checkVisibility());
+  if (shown.length !== 1) return {count: shown.length};
+  const columns = [...shown[0].querySelectorAll("thead th")].map((th) => th.dataset.column);
+  const rows = {};
+  for (const tr of shown[0].querySelectorAll("tbody tr")) {
+    const cells = [...tr.cells].map((c) => c.textContent.trim());
+    if (tr.checkVisibility()) rows[tr.dataset.sample] = cells;
+  }
+  return {count: 1, key: shown[0].dataset.grid, columns: columns, rows: rows};
 }"""
+
+SHOWN_VIEWS = """() => [...document.querySelectorAll(".view")]
+  .filter((v) => v.checkVisibility()).map((v) => v.id)"""
 
 
 def wait_until(check, timeout_s: float = 20.0):
@@ -283,10 +536,6 @@ def test_page_offline_renders_and_follows_widgets(written, tmp_path, chromium_la
     from playwright.sync_api import sync_playwright
 
     out, _, doc, other, _ = written
-    page_doc = embedded(out)
-    signals = list(page_doc["settings"]["signals"])
-    all_signals = [s for s in page_doc["colours"] if s != "background"]
-    columns = list(page_doc["count_columns"])
     shots = Path(os.environ.get("HEPFM_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
@@ -304,43 +553,49 @@ def test_page_offline_renders_and_follows_widgets(written, tmp_path, chromium_la
                 route.abort()
 
         context.route("**/*", gate)
-        page = context.new_page()
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(out.resolve().as_uri())
-        page.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
+        page_ = context.new_page()
+        page_.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page_.on("pageerror", lambda e: errors.append(str(e)))
+        page_.goto(out.resolve().as_uri())
+        page_.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
         assert requests == [out.resolve().as_uri()]
-        for view in VIEWS:
-            assert page.locator(f"#view-{view} svg").count() >= 1, view
-            assert page.evaluate(DRAWN, view), f"{view} draws nothing"
-        assert page.evaluate(DRAWN, "roc") == sorted(signals)
-        assert page.evaluate(DRAWN, "hist") == sorted(["background", *signals])
-        check_metrics(page.evaluate(CELLS, "metrics"), doc, signals)
-        check_counts(page.evaluate(CELLS, "counts"), doc, columns, ["background", *signals])
-        page.screenshot(path=str(shots / "report.png"), full_page=True)
+        assert page_.evaluate(SHOWN_VIEWS) == ["view-hist-kl", "view-roc", "view-rejection"]
+        for view in ("hist-kl", "roc", "rejection"):
+            assert page_.locator(f"#view-{view} svg").count() >= 1, view
+        assert page_.evaluate(DRAWN, "roc") == sorted(SIGNALS)
+        assert page_.evaluate(DRAWN, "rejection") == sorted(SIGNALS)
+        assert page_.evaluate(DRAWN, "hist-kl") == sorted(["background", *SIGNALS])
+        metrics = page_.evaluate(SHOWN_TABLE, "metrics")
+        assert metrics["key"] == KEY
+        check_metrics(metrics["rows"], doc, SIGNALS)
+        counts = page_.evaluate(SHOWN_TABLE, "counts")
+        check_counts(counts["rows"], doc, counts["columns"], ["background", *SIGNALS])
+        page_.screenshot(path=str(shots / "report.png"), full_page=True)
 
-        # Unticking a signal removes it from every view; ticking another adds it.
-        gone, added = signals[0], next(s for s in all_signals if s not in signals)
-        page.locator(f"#controls-signals .vega-bind:has-text('{gone}') input").uncheck()
-        page.locator(f"#controls-signals .vega-bind:has-text('{added}') input").check()
-        now = sorted([*signals[1:], added])
-        for view in ("roc", "rejection", "metrics"):
-            wait_until(lambda v=view: page.evaluate(DRAWN, v) == now)
-        for view in ("hist", "counts"):
-            wait_until(lambda v=view: page.evaluate(DRAWN, v) == ["background", *now])
+        # Unticking a signal removes it from every view and table; ticking another adds it.
+        boxes = page_.locator("#controls input[name=signal]")
+        names = [boxes.nth(i).get_attribute("value") for i in range(boxes.count())]
+        assert sorted(names) == sorted(other["signals"])  # `OTHER` evaluates every signal
+        gone, added = SIGNALS[0], next(s for s in names if s not in SIGNALS)
+        page_.locator(f"#controls input[name=signal][value='{gone}']").uncheck()
+        page_.locator(f"#controls input[name=signal][value='{added}']").check()
+        now = sorted([*SIGNALS[1:], added])
+        for view in ("roc", "rejection"):
+            wait_until(lambda v=view: page_.evaluate(DRAWN, v) == now)
+        wait_until(lambda: page_.evaluate(DRAWN, "hist-kl") == ["background", *now])
+        assert sorted(page_.evaluate(SHOWN_TABLE, "metrics")["rows"]) == now
 
         # Another score and clip: the tables show `hepfm evaluate`'s numbers for them.
-        page.locator("#controls-score input[value='reconstruction']").check()
-        page.locator("#controls-clip input[value='none']").check()
-        wanted = expected_metrics(other)
-        wait_until(
-            lambda: (
-                {c["t"] for c in page.evaluate(CELLS, "metrics")}
-                >= {t for s in now for t in wanted[s]}
-            )
-        )
-        check_metrics(page.evaluate(CELLS, "metrics"), other, now)
-        check_counts(page.evaluate(CELLS, "counts"), other, columns, ["background", *now])
-        page.screenshot(path=str(shots / "report_switched.png"), full_page=True)
+        page_.locator("#controls input[name=score][value='reconstruction']").check()
+        page_.locator("#controls input[name=clip][value='none']").check()
+        wait_until(lambda: page_.evaluate(SHOWN_TABLE, "metrics").get("key") == OTHER_KEY)
+        check_metrics(page_.evaluate(SHOWN_TABLE, "metrics")["rows"], other, now)
+        counts = page_.evaluate(SHOWN_TABLE, "counts")
+        check_counts(counts["rows"], other, counts["columns"], ["background", *now])
+        assert page_.evaluate(SHOWN_VIEWS) == [
+            "view-hist-reconstruction", "view-roc", "view-rejection"
+        ]  # fmt: skip
+        wait_until(lambda: page_.evaluate(DRAWN, "hist-reconstruction") == ["background", *now])
+        page_.screenshot(path=str(shots / "report_switched.png"), full_page=True)
         browser.close()
     assert not errors, errors

@@ -1,26 +1,25 @@
-"""The report's data: every score x clip of a small grid, evaluated and turned into the
-JSON-ready rows (histogram steps, thinned curves, table cells) the page's views filter."""
+"""The report's data: every score x clip of a small grid, evaluated, and turned into what the
+page shows: the charts' rows (one frame per figure, each row tagged with its grid point) and
+each grid point's tables and notes, formatted by ``views.tables`` and ``views.text``."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
 import polars as pl
 
 from ...common.versions import vega_versions
 from ...engine.evaluate import EvaluationResult, EvaluationSettings, Evaluator
-from ...engine.metrics import thin_roc
-from ...vocabulary import CLIP_PRESETS, SCORES, sample_colours
-from ..tables import counts_table, highlighted, histogram_tables, metrics_table
-from ..text import format_interval, guard_summary
+from ...vocabulary import CLIP_PRESETS, SCORE_LABELS, SCORES, Score, sample_colours
+from ..charts import GRID, curve_frame
+from ..tables import background_working_points, histogram_note, histogram_tables
+from ..text import guard_summary, normalisation_note
+from .cells import Table, counts_cells, metrics_cells
 
-GRID_SCORES: tuple[str, ...] = SCORES
-HIST_BINS = 60
-CURVE_POINTS = 300
+GRID_SCORES = cast("tuple[Score, ...]", SCORES)
+HIST_BINS = 60  # the dashboard's default
 
 
 @dataclass(frozen=True)
@@ -59,10 +58,62 @@ def grid_key(score: str, clip: str) -> str:
     return f"{score}|{clip}"
 
 
-# -- the report's data ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class GridPoint:
+    """One score x clip of the grid: the charts' rows (tagged with ``key`` in ``GRID``), the
+    tables and the notes."""
+
+    key: str
+    score: str
+    clip: ClipChoice
+    hist: pl.DataFrame  # tables.histogram_tables' bins
+    overflow: pl.DataFrame  # tables.histogram_tables' values outside the bins
+    curves: pl.DataFrame  # charts.curve_frame
+    counts: Table
+    metrics: Table
+    reached: str  # tables.background_working_points
+
+    def hist_note(self, samples: Sequence[str] | None = None) -> str:
+        """``tables.histogram_note``: what the bins leave out (of ``samples``, default all)."""
+        over = self.overflow
+        if samples is not None:
+            over = over.filter(pl.col("sample").is_in(samples))
+        return histogram_note(over)
+
+    def hist_notes(self) -> tuple[str, dict[str, str]]:
+        """The note when every value is drawn, and the note of each sample with values the
+        bins leave out (the page shows those of the samples ticked)."""
+        every = self.hist_note([])
+        notes = {name: self.hist_note([name]) for name in self.overflow["sample"]}
+        return every, {name: note for name, note in notes.items() if note != every}
+
+    @property
+    def label(self) -> str:
+        """The grid point in words (a table's caption)."""
+        return f"{SCORE_LABELS[self.score]}, clip z_log_var {self.clip.label}"
+
+
+def grid_point(result: EvaluationResult, clip: ClipChoice, n_bins: int = HIST_BINS) -> GridPoint:
+    """Everything the page shows of one evaluation (pure)."""
+    key = grid_key(result.settings.score, clip.key)
+    hist, overflow = histogram_tables(result, n_bins=n_bins)
+    tag = pl.lit(key).alias(GRID)
+    return GridPoint(
+        key=key,
+        score=result.settings.score,
+        clip=clip,
+        hist=hist.select(tag, pl.all()),
+        overflow=overflow,
+        curves=curve_frame(result.signals).select(tag, pl.all()),
+        counts=counts_cells(result),
+        metrics=metrics_cells(result),
+        reached=background_working_points(result),
+    )
+
+
 @dataclass(frozen=True)
 class ReportData:
-    """Everything the page shows, as JSON-ready values (no arrays, no NaN)."""
+    """Everything the page shows: the settings, the grid's points, the words around them."""
 
     settings: EvaluationSettings
     parameterisation: str
@@ -70,15 +121,10 @@ class ReportData:
     shown: tuple[str, ...]
     colours: dict[str, str]
     clips: tuple[ClipChoice, ...]
-    histograms: list[dict[str, Any]]
-    curves: list[dict[str, Any]]
-    counts: list[dict[str, Any]]
-    metrics: list[dict[str, Any]]
-    notes: dict[str, dict[str, str]]
-    count_columns: tuple[str, ...]
-    metric_columns: tuple[str, ...]
+    points: tuple[GridPoint, ...]
     provenance: dict[str, Any]
     summary: str
+    normalisation: str
     versions: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -86,158 +132,20 @@ class ReportData:
         return grid_key(self.settings.score, clip_key(self.settings.clip))
 
     @property
+    def current(self) -> GridPoint:
+        return next(p for p in self.points if p.key == self.current_key)
+
+    @property
     def samples(self) -> tuple[str, ...]:
         return ("background", *self.signals)
 
+    def hist_rows(self, score: str) -> pl.DataFrame:
+        """The histogram bins of every grid point of ``score``, in one frame."""
+        return pl.concat([p.hist for p in self.points if p.score == score])
 
-def _sig(x: float, digits: int = 6) -> float:
-    """``x`` rounded to ``digits`` significant figures (plain float for JSON)."""
-    return float(f"{float(x):.{digits}g}")
-
-
-def _finite(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-def not_drawn(overflow: pl.DataFrame) -> dict[str, str]:
-    """Per sample, in words, the values a log-binned histogram leaves out ('' for none)."""
-    notes = {}
-    for row in overflow.iter_rows(named=True):
-        nonfinite = row["nonfinite"] + row["posinf"] + row["neginf"]
-        parts = [
-            f"{row['underflow']:,} below range (incl. ≤ 0)" if row["underflow"] else "",
-            f"{row['overflow']:,} above range" if row["overflow"] else "",
-            f"{nonfinite:,} non-finite" if nonfinite else "",
-        ]
-        notes[row["sample"]] = ", ".join(p for p in parts if p)
-    return notes
-
-
-def histogram_rows(
-    result: EvaluationResult, key: str, index: Mapping[str, int], n_bins: int = HIST_BINS
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Step points of every sample's loss histogram (shared log bins) and, per sample, what
-    the bins leave out.
-
-    Each sample keeps its first to last filled bin; the points are the left edges plus the
-    last right edge (for ``step-after``), with empty bins raised to a floor of half the
-    smallest count so a log axis shows them as gaps at the bottom, never as a bridge.
-    """
-    hist, over = histogram_tables(result, n_bins=n_bins)
-    notes = not_drawn(over)
-    per_sample = {}
-    positive = []
-    for name in result.samples:
-        part = hist.filter(hist["sample"] == name).sort("bin")
-        values = part["value"].to_numpy()
-        edges = np.append(part["lo"].to_numpy(), part["hi"].to_numpy()[-1:])
-        filled = np.flatnonzero(values > 0)
-        if filled.size:
-            per_sample[name] = (values, edges, int(filled[0]), int(filled[-1]))
-            positive.append(float(values[filled].min()))
-    floor = min(positive) / 2.0 if positive else 0.5
-    rows = []
-    for name, (values, edges, first, last) in per_sample.items():
-        y = np.maximum(np.append(values[first : last + 1], values[last]), floor)
-        x = edges[first : last + 2]
-        rows.append(
-            {
-                "g": key,
-                "s": name,
-                "i": index[name],
-                "f": _sig(floor),
-                "x": [_sig(v) for v in x],
-                "y": [_sig(v) for v in y],
-            }
-        )
-    return rows, notes
-
-
-def curve_rows(
-    result: EvaluationResult, key: str, index: Mapping[str, int], points: int = CURVE_POINTS
-) -> list[dict[str, Any]]:
-    """Thinned ROC vertices (eff_B, eff_S) of every signal with a defined curve."""
-    rows = []
-    for name, sep in result.signals.items():
-        if not sep.ok or sep.roc_thinned is None:
-            continue
-        curve = thin_roc(sep.roc_thinned, max_points=points)
-        rows.append(
-            {
-                "g": key,
-                "s": name,
-                "i": index[name],
-                "fpr": [_sig(v) for v in np.asarray(curve.fpr)],
-                "tpr": [_sig(v) for v in np.asarray(curve.tpr)],
-            }
-        )
-    return rows
-
-
-def count_cells(
-    result: EvaluationResult, key: str, index: Mapping[str, int]
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """The counts table as column names and one cell per (sample, column); the cells that
-    stand out (``tables.highlighted``) are marked."""
-    table = counts_table(result)
-    cells = []
-    for row in table.iter_rows(named=True):
-        name = row["sample"]
-        for c, column in enumerate(table.columns):
-            value = row[column]
-            cell: dict[str, Any] = {"g": key, "s": name, "i": index[name], "c": c}
-            if column == "sample":
-                cell["t"] = name
-            else:
-                cell |= {"t": f"{value:,}", "v": int(value)}
-                if highlighted(column, value):
-                    cell["h"] = 1
-            cells.append(cell)
-    return table.columns, cells
-
-
-def _reached(wp) -> str | None:
-    """The background side of a working point, for a cell's tooltip."""
-    if wp.achieved_bkg_eff is None or wp.n_bkg_pass is None:
-        return None
-    reached = format_interval(
-        wp.achieved_bkg_eff, wp.achieved_bkg_eff_lower, wp.achieved_bkg_eff_upper
-    )
-    return f"ε_B reached {reached} ({wp.n_bkg_pass:,} background events pass)"
-
-
-def metric_cells(
-    result: EvaluationResult, key: str, index: Mapping[str, int]
-) -> tuple[list[str], list[dict[str, Any]]]:
-    """The metrics table as column names and one cell per (signal, column), with
-    the raw numbers and the reason behind any 'n/a' (the cell's tooltip)."""
-    table = metrics_table(result)
-    cells = []
-    for row in table.iter_rows():
-        name = row[0]
-        sep = result.signals[name]
-        sample = result.samples[name]
-        raw: list[dict[str, Any]] = [{}]
-        raw.append({"v": _finite(sep.auc), "e": _finite(sep.auc_err), "tip": sep.reason})
-        for wp in sep.working_points:
-            raw.append(
-                {
-                    "v": _finite(wp.eff_sig),
-                    "e": _finite(wp.eff_sig_err),
-                    "lo": _finite(wp.eff_sig_lower),
-                    "hi": _finite(wp.eff_sig_upper),
-                    "tip": wp.reason or _reached(wp),
-                }
-            )
-        raw.append({"v": _finite(sep.max_sic), "tip": sep.max_sic_reason})
-        raw.append({"v": sample.policy.kept, "n": sample.counts.total})
-        if len(raw) != len(row):  # the metrics table changed shape: fail loudly
-            raise RuntimeError(f"metrics table has {len(row)} columns, expected {len(raw)}")
-        for c, text in enumerate(row):
-            cell = {"g": key, "s": name, "i": index[name], "c": c, "t": str(text)}
-            cell |= {k: v for k, v in raw[c].items() if v is not None}
-            cells.append(cell)
-    return table.columns, cells
+    def curve_rows(self) -> pl.DataFrame:
+        """The thinned ROC curves of every grid point, in one frame."""
+        return pl.concat([p.curves for p in self.points])
 
 
 def build_report_data(
@@ -250,45 +158,21 @@ def build_report_data(
     summary: str = "",
     versions: Mapping[str, str] | None = None,
 ) -> ReportData:
-    """Pre-binned, thinned, formatted tables of every grid point (pure)."""
-    index = {"background": -1} | {name: i for i, name in enumerate(signals)}
-    histograms: list[dict[str, Any]] = []
-    curves: list[dict[str, Any]] = []
-    counts: list[dict[str, Any]] = []
-    metrics: list[dict[str, Any]] = []
-    notes: dict[str, dict[str, str]] = {}
-    count_columns: list[str] = []
-    metric_columns: list[str] = []
-    parameterisation = ""
-    provenance: dict[str, Any] = {}
-    for (score, ck), result in results.items():
-        key = grid_key(score, ck)
-        rows, notes[key] = histogram_rows(result, key, index)
-        histograms += rows
-        curves += curve_rows(result, key, index)
-        count_columns, cells = count_cells(result, key, index)
-        counts += cells
-        metric_columns, cells = metric_cells(result, key, index)
-        metrics += cells
-        parameterisation = result.parameterisation
-        if score == settings.score and ck == clip_key(settings.clip):
-            provenance = result.provenance
+    """The grid's points from its evaluations, keyed by (score, clip key) (pure)."""
+    by_key = {c.key: c for c in clips}
+    points = tuple(grid_point(result, by_key[ck]) for (_, ck), result in results.items())
+    current = results[(settings.score, clip_key(settings.clip))]
     return ReportData(
         settings=settings,
-        parameterisation=parameterisation,
+        parameterisation=current.parameterisation,
         signals=tuple(signals),
         shown=tuple(signals if shown is None else shown),
         colours=sample_colours(signals),
         clips=tuple(clips),
-        histograms=histograms,
-        curves=curves,
-        counts=counts,
-        metrics=metrics,
-        notes=notes,
-        count_columns=tuple(count_columns),
-        metric_columns=tuple(metric_columns),
-        provenance=provenance,
+        points=points,
+        provenance=current.provenance,
         summary=summary,
+        normalisation=normalisation_note(current),
         versions=dict(versions or {}),
     )
 
@@ -298,7 +182,7 @@ def collect(evaluator: Evaluator, settings: EvaluationSettings) -> ReportData:
     shown = evaluator.check_signals(settings.signals)
     signals = evaluator.signal_names
     clips = clip_choices(settings.clip)
-    results = {}
+    results: dict[tuple[str, str], EvaluationResult] = {}
     for score in GRID_SCORES:
         for choice in clips:
             point = replace(settings, score=score, clip=choice.clip, signals=signals)
