@@ -37,15 +37,8 @@ OTHER = ["--no-clip", "--score", "reconstruction", "--policy", "drop"]
 OTHER_KEY = "reconstruction|none"
 
 
-def strict(text: str) -> Any:
-    def refuse(token: str) -> None:
-        raise ValueError(token)
-
-    return json.loads(text, parse_constant=refuse)
-
-
 @pytest.fixture(scope="module")
-def written(small_demo, tmp_path_factory):
+def written(small_demo, tmp_path_factory, strict_json):
     """(report, figures folder, evaluate JSON at the report's settings, at OTHER, seconds)."""
     data_dir, model = small_demo
     tmp = tmp_path_factory.mktemp("report")
@@ -63,18 +56,18 @@ def written(small_demo, tmp_path_factory):
     for settings in ([*SETTINGS, "--signals", ",".join(SIGNALS)], OTHER):
         path = tmp / f"evaluate{len(docs)}.json"
         assert main(["evaluate", *common, *settings, "--json", str(path)]) == 0
-        docs.append(strict(path.read_text()))
+        docs.append(strict_json(path.read_text()))
     return out, figures, docs[0], docs[1], seconds
 
 
-def embedded(path: Path) -> dict:
-    """The report's data as the page's script reads it."""
+def embedded(path: Path, strict_json) -> dict:
+    """The report's data as the page's script reads it (strict JSON)."""
     text = path.read_text(encoding="utf-8")
     m = re.search(
         r'<script type="application/json" id="hepfm-report-data">(.*?)</script>', text, re.S
     )
     assert m, "no embedded report data"
-    return strict(m.group(1))
+    return strict_json(m.group(1))
 
 
 def scripts(text: str) -> list[tuple[str, str]]:
@@ -247,10 +240,10 @@ def test_inlined_code_cannot_end_its_element():
     assert "</style" not in str(page.inline_style("a::after { content: '</style>' }"))
 
 
-def test_size_and_thin_data(written):
+def test_size_and_thin_data(written, strict_json):
     out = written[0]
     assert out.stat().st_size < 3_000_000
-    doc = embedded(out)
+    doc = embedded(out, strict_json)
     n_points = len(grid.GRID_SCORES) * len(grid.clip_choices((-20.0, 20.0)))
     rows = {name: figures.unpack(packed) for name, packed in doc["datasets"].items()}
     hist = [r for data in rows.values() for r in data if "edge" in r]
@@ -264,11 +257,11 @@ def test_size_and_thin_data(written):
     assert set(doc["uses"]["roc"]) & set(doc["uses"]["rejection"])
 
 
-def test_tables_equal_evaluate_json(written):
+def test_tables_equal_evaluate_json(written, strict_json):
     """The HTML tables of the report's grid point hold `hepfm evaluate`'s numbers, with the
     unticked signals' rows hidden; every grid point is there for the widgets."""
     out, _, doc, other, _ = written
-    page_doc = embedded(out)
+    page_doc = embedded(out, strict_json)
     assert page_doc["settings"]["signals"] == SIGNALS
     assert page_doc["settings"] | {"signals": None} == doc["settings"] | {"signals": None}
     assert page_doc["current"] == KEY
@@ -383,12 +376,12 @@ def test_report_errors_exit_2(small_demo, tmp_path, capsys):
     assert "cannot" in capsys.readouterr().err
 
 
-def test_report_on_upstream_fixture(upstream_fixture, tmp_path):
+def test_report_on_upstream_fixture(upstream_fixture, tmp_path, strict_json):
     """The data folder is found from the experiment; the page carries its samples."""
     experiment = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
     out = tmp_path / "up.html"
     assert main(["report", "--model", str(experiment), "--out", str(out), "--quiet"]) == 0
-    assert embedded(out)["provenance"]["data_kind"] == "upstream"
+    assert embedded(out, strict_json)["provenance"]["data_kind"] == "upstream"
     assert all(
         "background" in texts(t) for t in page_tables(out) if "counts" in t["attrs"]["class"]
     )
