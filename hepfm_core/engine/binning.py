@@ -21,17 +21,26 @@ from ..errors import SettingsError
 
 __all__ = [
     "DEFAULT_RANGE",
+    "Tally",
     "histogram_table",
+    "histogram_table_from_tallies",
     "overflow_table",
+    "overflow_table_from_tallies",
     "shared_log_edges",
+    "tally",
 ]
 
 DEFAULT_RANGE: tuple[float, float] = (1e-3, 1.0)
 
 
-@dataclass(frozen=True)
-class _Tally:
-    """Counts of one sample against one set of edges."""
+@dataclass(frozen=True, eq=False)
+class Tally:
+    """Counts of one sample against one set of edges (:func:`tally`).
+
+    ``counts`` per bin; ``underflow`` / ``overflow``: finite values below / above the edges;
+    ``nan``, ``posinf``, ``neginf``: the non-finite values; all of them add up to ``total``.
+    Tallies of parts of a sample on the same edges add up to the sample's tally.
+    """
 
     counts: np.ndarray  # (n_bins,) int64
     total: int
@@ -163,13 +172,25 @@ def histogram_table(
     [0.375, 0.0333, 0.0, 0.0667]
     """
     e = _check_edges(edges)
+    return histogram_table_from_tallies(
+        {name: _tally(x, e) for name, x in samples.items()}, e, density=density
+    )
+
+
+def histogram_table_from_tallies(
+    tallies: Mapping[str, Tally], edges: np.ndarray, *, density: bool = False
+) -> pl.DataFrame:
+    """:func:`histogram_table` from each sample's :class:`Tally` on ``edges`` (e.g. summed
+    over partitions of the samples)."""
+    e = _check_edges(edges)
     n_bins = e.size - 1
     names: list[str] = []
     counts: list[np.ndarray] = []
     values: list[np.ndarray] = []
     width = np.diff(e)
-    for name, x in samples.items():
-        tally = _tally(x, e)
+    for name, tally in tallies.items():
+        if tally.counts.shape != (n_bins,):
+            raise ValueError(f"the tally of {name!r} has {tally.counts.size} bins, not {n_bins}")
         names.append(str(name))
         counts.append(tally.counts)
         if density:
@@ -205,9 +226,14 @@ def overflow_table(samples: Mapping[str, np.ndarray], edges: np.ndarray) -> pl.D
     ``nonfinite`` = NaN, ``posinf`` / ``neginf`` = +inf / -inf. The six counts sum to ``total``.
     """
     e = _check_edges(edges)
+    return overflow_table_from_tallies({name: _tally(x, e) for name, x in samples.items()}, e)
+
+
+def overflow_table_from_tallies(tallies: Mapping[str, Tally], edges: np.ndarray) -> pl.DataFrame:
+    """:func:`overflow_table` from each sample's :class:`Tally` on ``edges``."""
+    _check_edges(edges)
     rows = []
-    for name, x in samples.items():
-        t = _tally(x, e)
+    for name, t in tallies.items():
         rows.append(
             {
                 "sample": str(name),
@@ -259,7 +285,22 @@ def _check_edges(edges: np.ndarray) -> np.ndarray:
     return e
 
 
-def _tally(x: np.ndarray, edges: np.ndarray) -> _Tally:
+def tally(x: np.ndarray, edges: np.ndarray) -> Tally:
+    """Count the values ``x`` (1-D; NaN and +-inf allowed) against ``edges``: bins, values
+    outside them and non-finite values, adding up to ``x.size``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepfm_core.engine.binning import tally
+    >>> t = tally(np.array([0.0, 1.0, 3.0, 99.0, np.nan, np.inf]), np.array([0.5, 2.5, 10.0]))
+    >>> t.counts.tolist(), t.underflow, t.overflow, t.nan, t.posinf, t.total
+    ([1, 1], 1, 1, 1, 1, 6)
+    """
+    return _tally(x, _check_edges(edges))
+
+
+def _tally(x: np.ndarray, edges: np.ndarray) -> Tally:
     """Count one sample against ``edges``: ``[e_i, e_i+1)``, the last bin closed.
 
     The bins are ``np.histogram``'s (explicit edges: the last bin is closed, values outside
@@ -274,7 +315,7 @@ def _tally(x: np.ndarray, edges: np.ndarray) -> _Tally:
     neginf = int(np.count_nonzero(a == -np.inf))
     posinf = int(np.count_nonzero(a == np.inf))
     total = int(a.size)
-    return _Tally(
+    return Tally(
         counts=counts.astype(np.int64, copy=False),
         total=total,
         underflow=below - neginf,

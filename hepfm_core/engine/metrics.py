@@ -65,6 +65,7 @@ __all__ = [
     "prepare_background",
     "roc_curve",
     "separation",
+    "separation_from_counts",
     "thin_roc",
     "withheld_separation",
 ]
@@ -187,11 +188,31 @@ def separation(
     >>> separation(background, np.array([])).status
     'no_signal_events'
     """
-    effs = check_effs(bkg_effs)
-    if min_bkg_pass < 0:
-        raise ValueError(f"min_bkg_pass must be >= 0, got {min_bkg_pass}")
+    effs = _checked(bkg_effs, min_bkg_pass)
     s = sorted_signal(signal)
-    nb, ns = background.n, int(s.size)
+    with np.errstate(all="raise", under="ignore"):
+        core = Counts.build(background, s)
+    return separation_from_counts(
+        core, bkg_effs=effs, min_bkg_pass=min_bkg_pass, max_points=max_points
+    )
+
+
+def separation_from_counts(
+    core: Counts,
+    *,
+    bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+    min_bkg_pass: int = 10,
+    max_points: int = 1000,
+) -> Separation:
+    """:func:`separation` from the integer counts of one (background, signal) pair.
+
+    Why: the counts can come from one sorted background (``Counts.build``, what
+    :func:`separation` does) or be summed over partitions of the background
+    (``partitions.merge_separation``); both then run this same code, so a merged result
+    equals the single-process one. Parameters and result as :func:`separation`.
+    """
+    effs = _checked(bkg_effs, min_bkg_pass)
+    nb, ns = core.nb, core.ns
     if nb == 0:
         return _degenerate(
             STATUS_NO_BACKGROUND,
@@ -209,7 +230,6 @@ def separation(
             effs,
         )
     with np.errstate(all="raise", under="ignore"):
-        core = Counts.build(background, s)
         auc = core.auc()
         roc = core.roc()
         wps = tuple(working_point(core, e, min_bkg_pass) for e in effs)
@@ -230,6 +250,13 @@ def separation(
         max_sic_eff_bkg=sic_b,
         max_sic_reason=sic_reason,
     )
+
+
+def _checked(bkg_effs: Sequence[float], min_bkg_pass: int) -> tuple[float, ...]:
+    effs = check_effs(bkg_effs)
+    if min_bkg_pass < 0:
+        raise ValueError(f"min_bkg_pass must be >= 0, got {min_bkg_pass}")
+    return effs
 
 
 def _degenerate(status: str, reason: str, nb: int, ns: int, effs: tuple[float, ...]) -> Separation:

@@ -10,20 +10,53 @@ sorted background, never a sort of the union. NaN or ``-inf`` scores are a progr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 __all__ = [
     "BackgroundRef",
+    "BackgroundTail",
     "Counts",
+    "RankedScore",
     "RocCurve",
     "as_1d",
     "bad_values_message",
+    "distinct_scores",
     "prepare_background",
     "roc_curve",
     "sorted_signal",
     "thin_roc",
 ]
+
+
+@dataclass(frozen=True)
+class RankedScore:
+    """The ``k``-th largest background score and how many background scores reach it.
+
+    ``above``: background events with a score ``> value``; ``at_or_above``: ``>= value``
+    (they differ by the events tied at ``value``).
+    """
+
+    value: float
+    above: int
+    at_or_above: int
+
+
+class BackgroundTail(Protocol):
+    """What the working points and the max SIC read of the background: its size and the
+    scores at a few ranks from the top, with the counts above them.
+
+    A sorted array answers for any rank (:class:`BackgroundRef`); a merge of partitions
+    answers for the ranks it selected (``selection.RankTable``), which is all they need.
+    """
+
+    @property
+    def n(self) -> int: ...
+
+    def at_rank(self, k: int) -> RankedScore:
+        """The ``k``-th largest score (``1 <= k <= n``) and the counts above it."""
+        ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +68,18 @@ class BackgroundRef:
 
     scores: np.ndarray
     n: int
+
+    def at_rank(self, k: int) -> RankedScore:
+        """The ``k``-th largest score (``1 <= k <= n``) and the counts above it."""
+        if not 1 <= k <= self.n:
+            raise ValueError(f"rank {k} outside 1..{self.n}")
+        b = self.scores
+        value = b[self.n - k]
+        return RankedScore(
+            value=float(value),
+            above=self.n - int(np.searchsorted(b, value, side="right")),
+            at_or_above=self.n - int(np.searchsorted(b, value, side="left")),
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,11 +198,28 @@ def thin_roc(roc: RocCurve, max_points: int = 1000) -> RocCurve:
     return RocCurve(*parts)
 
 
+def distinct_scores(sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of the sorted ``sig`` (ascending) and how many events hold each.
+
+    ``+inf`` values tie with each other: they are one distinct value.
+    """
+    first = np.empty(sig.size, dtype=bool)
+    first[:1] = True
+    np.not_equal(sig[1:], sig[:-1], out=first[1:])  # +inf == +inf: a tie, as intended
+    starts = np.flatnonzero(first)
+    return sig[starts], np.diff(np.append(starts, sig.size))
+
+
 @dataclass(frozen=True, eq=False)
 class Counts:
-    """Integer counts shared by all metrics of one (background, signal) pair."""
+    """Integer counts shared by all metrics of one (background, signal) pair.
 
-    bkg: np.ndarray  # sorted ascending
+    The background enters only through ``tail`` (its size and top ranks) and the two count
+    arrays, so the same counts can come from one sorted array (:meth:`build`) or be summed
+    over partitions of the background (``partitions.merge_separation``).
+    """
+
+    tail: BackgroundTail
     sig: np.ndarray  # sorted ascending
     values: np.ndarray  # distinct signal scores, ascending
     counts: np.ndarray  # signal events at each distinct score
@@ -166,12 +228,7 @@ class Counts:
 
     @classmethod
     def build(cls, background: BackgroundRef, sig: np.ndarray) -> Counts:
-        first = np.empty(sig.size, dtype=bool)
-        first[:1] = True
-        np.not_equal(sig[1:], sig[:-1], out=first[1:])  # +inf == +inf: a tie, as intended
-        starts = np.flatnonzero(first)
-        values = sig[starts]
-        counts = np.diff(np.append(starts, sig.size))
+        values, counts = distinct_scores(sig)
         b = background.scores
         below = np.searchsorted(b, values, side="left")
         # A second binary search only for values that some background event ties with.
@@ -180,7 +237,7 @@ class Counts:
         tied = inside[b[below[inside]] == values[inside]]
         at_or_below[tied] = np.searchsorted(b, values[tied], side="right")
         return cls(
-            bkg=b,
+            tail=background,
             sig=sig,
             values=values,
             counts=counts,
@@ -190,7 +247,7 @@ class Counts:
 
     @property
     def nb(self) -> int:
-        return int(self.bkg.size)
+        return int(self.tail.n)
 
     @property
     def ns(self) -> int:

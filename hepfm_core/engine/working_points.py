@@ -29,6 +29,7 @@ __all__ = [
     "format_eff",
     "json_float",
     "max_sic",
+    "needed_ranks",
     "working_point",
 ]
 
@@ -135,6 +136,36 @@ def empty_working_point(target: float, status: str, reason: str) -> WorkingPoint
     )
 
 
+def _allowed(nb: int, target: float) -> int:
+    """The most background events a cut at efficiency ``target`` may pass."""
+    return min(math.floor(nb * target + _COUNT_TOL), nb)
+
+
+def needed_ranks(nb: int, bkg_effs: Sequence[float], min_bkg_pass: int) -> tuple[int, ...]:
+    """The ranks ``k`` (``k``-th largest background score) that :func:`working_point` and
+    :func:`max_sic` read from a background of ``nb`` events, ascending and distinct.
+
+    Why: a merge of background partitions selects exactly these order statistics
+    (``selection.py``) instead of sorting the whole background. A superset: a target whose
+    working point turns out ``insufficient_background`` still names its rank.
+
+    Examples
+    --------
+    >>> from hepfm_core.engine.working_points import needed_ranks
+    >>> needed_ranks(1_000_000, [1e-2, 1e-3], min_bkg_pass=10)  # 10_001, 1_001, and 10 (SIC)
+    (10, 1001, 10001)
+    """
+    ranks = set()
+    for target in check_effs(bkg_effs):
+        allowed = _allowed(nb, target)
+        if allowed < nb:
+            ranks.add(allowed + 1)
+    need = max(min_bkg_pass, 1)
+    if need <= nb:
+        ranks.add(need)
+    return tuple(sorted(ranks))
+
+
 def working_point(core: Counts, target: float, min_bkg_pass: int) -> WorkingPoint:
     """Signal efficiency at the loosest cut whose background efficiency is <= ``target``."""
     nb, ns = core.nb, core.ns
@@ -146,11 +177,14 @@ def working_point(core: Counts, target: float, min_bkg_pass: int) -> WorkingPoin
             f"(need >= {min_bkg_pass})"
         )
         return empty_working_point(target, STATUS_INSUFFICIENT_BACKGROUND, reason)
-    allowed = min(math.floor(expected + _COUNT_TOL), nb)
+    allowed = _allowed(nb, target)
     # The loosest cut passing <= `allowed` events sits at the (allowed+1)-th largest score:
     # any lower cut passes that event too. Ties there may make it pass fewer.
-    threshold = float(core.bkg[nb - allowed - 1]) if allowed < nb else -math.inf
-    n_pass = nb - int(np.searchsorted(core.bkg, threshold, side="right"))
+    if allowed < nb:
+        at_cut = core.tail.at_rank(allowed + 1)
+        threshold, n_pass = at_cut.value, at_cut.above
+    else:
+        threshold, n_pass = -math.inf, nb
     n_sig = ns - int(np.searchsorted(core.sig, threshold, side="right"))
     achieved = n_pass / nb
     if n_pass < min_bkg_pass:
@@ -214,8 +248,9 @@ def max_sic(
     tp_ge = np.cumsum(counts)
     fp = np.concatenate(((nb - core.bkg_at_or_below)[::-1], (nb - core.bkg_below)[::-1], [nb]))
     tp = np.concatenate((tp_ge - counts, tp_ge, [ns]))
-    edge = core.bkg[nb - need]
-    fp_edge = nb - int(np.searchsorted(core.bkg, edge, side="left"))
+    at_edge = core.tail.at_rank(need)
+    edge = at_edge.value
+    fp_edge = at_edge.at_or_above
     tp_edge = ns - int(np.searchsorted(core.sig, edge, side="left"))
     fp = np.append(fp, fp_edge)
     tp = np.append(tp, tp_edge)
