@@ -190,13 +190,22 @@ class Evaluator:
 
     Examples
     --------
-    Needs a model, and TensorFlow for a sample's first scoring (``hepfm demo`` writes the
-    demo's data and model into ``<data root>/demo``); not run here::
+    A tiny demo (data and a model trained for one epoch; TensorFlow, some seconds)::
 
-        ev = Evaluator.open("data/demo", "data/demo/model.keras")
-        ev.score_all()  # once: every sample through the model, cached on disk
-        result = ev.evaluate(EvaluationSettings(score="kl", clip=(-20.0, 20.0)))
-        result.signals["zprime_ee"].auc, result.samples["zprime_ee"].policy.kept
+    >>> import tempfile
+    >>> from hepfm_core.demo import make_demo
+    >>> from hepfm_core.model.training import TrainingSettings
+    >>> folder = tempfile.mkdtemp()
+    >>> data, model = make_demo(folder, n_background=2_000, n_signal=300, seed=1,
+    ...                         progress=lambda *a: None, training=TrainingSettings(epochs=1))
+    >>> ev = Evaluator.open(data, model, cache=folder + "/cache")
+    >>> _ = ev.score_all()  # once: every sample through the model, cached on disk
+    >>> result = ev.evaluate(EvaluationSettings(score="kl", clip=(-20.0, 20.0)))
+    >>> zp = result.samples["zprime_ee"]
+    >>> zp.counts.total, zp.policy.kept + sum(zp.policy.excluded.values())
+    (300, 300)
+    >>> result.signals["zprime_ee"].status, 0.0 <= result.signals["zprime_ee"].auc <= 1.0
+    ('ok', True)
     """
 
     def __init__(
