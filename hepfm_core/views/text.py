@@ -86,13 +86,17 @@ def imputation_sentence(result: EvaluationResult) -> str:
 
 
 def percent(part: int, total: int) -> str:
-    """A percentage with two significant digits, so 2 of 200,000 does not read as 0.00 %.
+    """A percentage with two significant digits, so 2 of 200,000 does not read as 0.00 %
+    (whole percents from 10 % up, so that all of a sample reads 100 %, not 1e+02 %).
 
     >>> from hepfm_core.views.text import percent
-    >>> percent(2, 200_000), percent(1, 3), percent(0, 0)
-    ('0.001 %', '33 %', 'n/a')
+    >>> percent(2, 200_000), percent(1, 3), percent(800, 800), percent(0, 0)
+    ('0.001 %', '33 %', '100 %', 'n/a')
     """
-    return f"{100 * part / total:.2g} %" if total else "n/a"
+    if not total:
+        return "n/a"
+    value = 100 * part / total
+    return f"{value:.0f} %" if value >= 10 else f"{value:.2g} %"
 
 
 def summary_table(result: EvaluationResult) -> str:
