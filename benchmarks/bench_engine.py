@@ -4,26 +4,31 @@ Three measurements, each printed as absolute figures and as ratios against a bas
 in the same run (see benchmarks/README.md):
 
 (a) scoring throughput: hepfm's pass (``scoring.run_pass`` / ``cached_pass`` on a miss)
-    end-to-end on the whole background (HDF5 read, inflate, normalise, model, float64 losses,
-    ``.npy`` cache), and on in-memory input; the baseline calls encoder and decoder eagerly
-    per 1024-event batch with float32 numpy losses, as the upstream pipeline did. Also the
-    knobs tried (chunk size, XLA, float32 reconstruction, HDF5 chunk cache).
+    end-to-end on the whole background (HDF5 read, Blosc2 decode, normalise, XLA model,
+    float64 losses, ``.npy`` cache), and on in-memory input; CPU per event of reading and of
+    the model; bytes per event on disk in format versions 1 (gzip) and 2 (Blosc2); the
+    largest difference from the uncompiled forward pass (scoring version 2). The baseline
+    calls encoder and decoder eagerly per 1024-event batch with float32 numpy losses, as the
+    upstream pipeline did, in a process of its own with fixed thread settings.
 (b) time to recompute guards and all metrics for all signals after a clip change
     (``Evaluator.evaluate``), against a naive full float64 recompute with scikit-learn.
 (c) cache bytes per event, and peak RSS per phase.
 
-Run ``uv run python benchmarks/bench_engine.py --help``.
+``--json OUT`` writes the figures as one flat JSON object. Run
+``uv run python benchmarks/bench_engine.py --help``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import platform
 import resource
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,10 +45,18 @@ DEMO_SIGNAL = 10_000
 QUICK_BACKGROUND = 300_000
 HERE = Path(__file__).resolve().parent
 DATA_ROOT = HERE / ".data"
-OLD_CHUNK = 32768  # scoring.CHUNK_EVENTS before this benchmark
 
-GOAL_SPEEDUP = 10.0
-GOAL_RATE = 0.9e6
+# The baseline's code (upstream_scores) and thread settings are frozen, so that runs compare:
+# TensorFlow's intra- and inter-op pools of 2 threads each (its defaults on the 2-core
+# development machine), set in a process of its own before TensorFlow starts.
+BASELINE_INTRA_OP_THREADS = 2
+BASELINE_INTER_OP_THREADS = 2
+
+GOAL_IN_MEMORY_SPEEDUP = 20.0
+GOAL_IN_MEMORY_RATE = 0.5e6
+GOAL_END_TO_END_SPEEDUP = 15.0
+GOAL_READ_SHARE = 0.25  # reading at most a quarter of the pass's CPU
+GOAL_DISK_RATIO = 1.3  # version 2 bytes per event at most 1.3x version 1's (gzip)
 GOAL_EVALUATE_MS = 250.0
 GOAL_BYTES_PER_EVENT = 150.0
 
@@ -180,6 +193,7 @@ def ensure_data(args: argparse.Namespace) -> tuple[Path, Path]:
         if not (args.data and args.model):
             sys.exit("give both --data and --model, or neither")
         return Path(args.data), Path(args.model)
+    from hepfm_core.data.hepfm_format import FORMAT_VERSION, read_header, repack_folder
     from hepfm_core.demo import demo_ready, make_demo
 
     n = QUICK_BACKGROUND if args.quick else FULL_BACKGROUND
@@ -189,29 +203,23 @@ def ensure_data(args: argparse.Namespace) -> tuple[Path, Path]:
         t0 = time.perf_counter()
         make_demo(out, n_background=n, n_signal=DEMO_SIGNAL)
         print(f"  done in {time.perf_counter() - t0:.0f} s")
+    elif read_header(out / "background.h5")["format_version"] < FORMAT_VERSION:
+        print(f"rewriting the demo data under {out} in format version {FORMAT_VERSION} ...")
+        repack_folder(out)
     return out, out / "model.keras"
-
-
-class HeadRows:
-    """The first ``n`` rows of a lazily read matrix, sliceable like it."""
-
-    def __init__(self, x, n: int) -> None:
-        self.x = x
-        self.shape = (int(n), int(x.shape[1]))
-        self.normalisation = getattr(x, "normalisation", None)
-
-    def __getitem__(self, rows: slice):
-        return self.x[slice(rows.start, min(rows.stop, self.shape[0]))]
 
 
 def head_sample(sample, n: int):
     """A sample cut to its first ``n`` events, with its own fingerprint (own cache key)."""
     from hepfm_core.common.fingerprint import combine
+    from hepfm_core.data.h5io import H5Matrix
 
     if n >= sample.n_events:
         return sample
+    x = sample.x
+    head = H5Matrix(x.path, x.datasets, x.normalisation, n, x.shape[1])
     prov = replace(sample.provenance, fingerprint=combine(sample.provenance.fingerprint, "head", n))
-    return replace(sample, x=HeadRows(sample.x, n), provenance=prov)
+    return replace(sample, x=head, provenance=prov)
 
 
 def in_memory_sample(sample, x: np.ndarray):
@@ -231,7 +239,10 @@ def read_rows(sample, n: int, chunk: int = 8192) -> np.ndarray:
 
 # -- baselines ----------------------------------------------------------------------------
 def upstream_scores(model, x: np.ndarray, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """What the upstream pipeline did: eager Keras calls per batch, float32 numpy losses."""
+    """What the upstream pipeline did: eager Keras calls per batch, float32 numpy losses.
+
+    Frozen (with ``BASELINE_*_THREADS``): the baseline every ratio of this script divides by.
+    """
     n = x.shape[0]
     recon = np.empty(n, dtype=np.float32)
     kl = np.empty(n, dtype=np.float32)
@@ -244,6 +255,44 @@ def upstream_scores(model, x: np.ndarray, batch: int = 1024) -> tuple[np.ndarray
             recon[start : start + batch] = np.sum((xb - xh) ** 2, axis=1)
             kl[start : start + batch] = -0.5 * np.sum(1.0 + zl - zm**2 - np.exp(zl), axis=1)
     return recon, kl
+
+
+def baseline_worker(data: str, model_path: str, n: int, reps: int) -> None:
+    """The baseline's own process: fixed TensorFlow threads, ``reps`` runs on the first ``n``
+    background events in memory; prints one JSON line of wall and CPU seconds."""
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(BASELINE_INTRA_OP_THREADS)
+    tf.config.threading.set_inter_op_parallelism_threads(BASELINE_INTER_OP_THREADS)
+    from hepfm_core.sources import load_model, open_data
+
+    model = load_model(model_path)
+    x = read_rows(open_data(data).background, n)
+    upstream_scores(model, x[:2048])  # warm-up (the first eager call builds the graph)
+    runs = Runs("baseline", n)
+    for _ in range(reps):
+        runs.add(lambda: upstream_scores(model, x))
+    print(json.dumps({"wall": runs.wall, "cpu": runs.cpu, "faults": runs.faults}))
+
+
+def measure_baseline(data_dir: Path, model_path: Path, n: int, reps: int) -> Runs:
+    """``baseline_worker`` in a fresh process (nothing this one set or compiled touches it)."""
+    worker = ["--baseline-worker", str(data_dir), str(model_path), str(n), str(reps)]
+    out = subprocess.run(
+        [sys.executable, __file__, *worker],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+    )
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    runs = Runs(
+        f"baseline: eager Keras per 1024 + numpy f32, TF threads "
+        f"{BASELINE_INTRA_OP_THREADS}/{BASELINE_INTER_OP_THREADS} (first {n})",
+        n,
+    )
+    runs.wall, runs.cpu, runs.faults = doc["wall"], doc["cpu"], doc["faults"]
+    return runs
 
 
 def naive_scores(pass_, clip: tuple[float, float], score: str, parameterisation: str):
@@ -282,28 +331,12 @@ def naive_evaluate(passes, signals, clip, score, parameterisation) -> dict[str, 
     return aucs
 
 
-# -- forward variants (measurement only) ---------------------------------------------------
-def xla_forward(model):
-    """hepfm's forward function compiled with XLA (``jit_compile=True``)."""
-    import tensorflow as tf
-
+# -- the reference --------------------------------------------------------------------------
+def reference_forward(model):
+    """The forward pass of scoring version 2: uncompiled TensorFlow on chunks of any size."""
     from hepfm_core.engine.scoring import make_forward
 
-    fn = make_forward(model)
-    return tf.function(fn.python_function, input_signature=fn.input_signature, jit_compile=True)
-
-
-def float32_recon_forward(model):
-    """hepfm's forward with the losses summed in float32.
-
-    Not acceptable for hepfm (it overflows where float64 does not): it only prices the
-    float64 part of the graph.
-    """
-    import tensorflow as tf
-
-    from hepfm_core.engine.scoring import make_forward
-
-    return make_forward(model, losses_dtype=tf.float32)
+    return make_forward(model, chunk_events=None, jit_compile=False)
 
 
 def max_rel_diff(a, b) -> float:
@@ -323,9 +356,11 @@ def max_rel_diff(a, b) -> float:
 # -- phases -------------------------------------------------------------------------------
 @dataclass
 class Summary:
-    """Rows of the final table: (measurement, hepfm, baseline, ratio, goal)."""
+    """Rows of the final table (measurement, hepfm, baseline, ratio, goal), and the figures
+    for ``--json`` (flat: one key per number)."""
 
     rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+    figures: dict[str, object] = field(default_factory=dict)
 
     def add(self, what: str, hepfm: str, base: str = "", ratio: str = "", goal: str = "") -> None:
         self.rows.append((what, hepfm, base, ratio, goal))
@@ -341,138 +376,91 @@ def met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def measure_in_memory(args, model, bg, x_mem: np.ndarray) -> tuple[Runs, Runs, Runs, Runs]:
-    """Baseline and hepfm's pass (with its variants) on the same in-memory events.
+def measure_read(sample, label: str, reps: int) -> Runs:
+    """Reading alone as the pass reads: ``row_blocks`` of the pass's chunks, padded."""
+    from hepfm_core.data.samples import row_blocks
+    from hepfm_core.engine.scoring import CHUNK_EVENTS
 
-    Returns the runs of the baseline, the default pass, XLA and the float32 reconstruction.
-    """
-    from hepfm_core.engine import scoring
-    from hepfm_core.engine.scoring import run_pass
+    def read() -> None:
+        for _ in row_blocks(sample.x, CHUNK_EVENTS, pad=True):
+            pass
 
-    reps = args.reps
-    m = x_mem.shape[0]
-    nb = min(args.baseline_events, m)
-    x_base = x_mem[:nb]
-    upstream_scores(model, x_base[:2048])  # warm-up (first eager call builds the graph)
-    base = Runs(f"baseline: eager Keras per 1024 + numpy f32 (first {nb})", nb)
+    runs = Runs(label, sample.n_events)
+    read()  # warm-up: the file's pages, the decoder
     for _ in range(reps):
-        base.add(lambda: upstream_scores(model, x_base))
-    print(base.line())
-
-    mem = in_memory_sample(bg, x_mem)
-    variants: dict[str, dict] = {
-        f"hepfm pass in memory, chunk {scoring.CHUNK_EVENTS} (default)": {},
-        f"hepfm pass in memory, chunk {OLD_CHUNK} (previous default)": {"chunk_events": OLD_CHUNK},
-    }
-    for c in args.chunk_sweep:
-        if c not in (scoring.CHUNK_EVENTS, OLD_CHUNK):
-            variants[f"hepfm pass in memory, chunk {c}"] = {"chunk_events": c}
-    variants[f"  + XLA jit_compile=True, chunk {scoring.CHUNK_EVENTS}"] = {
-        "forward": xla_forward(model)
-    }
-    variants["  + recon in float32 (prices the float64 part)"] = {
-        "forward": float32_recon_forward(model)
-    }
-    runs = {label: Runs(label, m) for label in variants}
-    outputs = {}
-    for label, kw in variants.items():  # warm-up: tracing / XLA compilation
-        outputs[label] = run_pass(model, mem, None, **kw)
-    for _ in range(reps):
-        for label, kw in variants.items():  # interleaved, so load changes hit all alike
-            runs[label].add(lambda kw=kw: run_pass(model, mem, None, **kw))
-    default = runs[next(iter(variants))]
-    ref_out = outputs[next(iter(variants))]
-    for label, r in runs.items():
-        dev = max_rel_diff(ref_out, outputs[label])
-        print(r.line(base) + f"  max rel diff {dev:.1e}")
-    xla = runs[f"  + XLA jit_compile=True, chunk {scoring.CHUNK_EVENTS}"]
-    f32 = runs["  + recon in float32 (prices the float64 part)"]
-    return base, default, xla, f32
+        runs.add(read)
+    return runs
 
 
-def phase_scoring(args, data, model_path, cache: Path, phases: Phases, summary: Summary):
-    from hepfm_core.engine import scoring
-    from hepfm_core.engine.scoring import cached_pass, run_pass
+def file_bytes_per_event(path: Path) -> float:
+    from hepfm_core.data.hepfm_format import read_header
+
+    return path.stat().st_size / read_header(path)["n_events"]
+
+
+def phase_scoring(args, data, data_dir, model_path, cache, phases: Phases, summary: Summary):
+    from hepfm_core.data.h5io import READ_THREADS
+    from hepfm_core.data.hepfm_format import read_sample, repack_file
+    from hepfm_core.engine.scoring import CHUNK_EVENTS, cached_pass, run_pass
     from hepfm_core.sources import load_model
 
     reps = args.reps
+    fig = summary.figures
     bg = data.background
     n_bg = bg.n_events
+    m = min(args.memory_events, n_bg)
+    nb = min(args.baseline_events, n_bg)
+
+    phases.start("(a) scoring: baseline, in a process of its own", "baseline")
+    base = measure_baseline(data_dir, model_path, nb, reps)
+    print(base.line())
 
     phases.start("(a) scoring: load model", "load model")
     t0 = time.perf_counter()
     model = load_model(model_path)
     print(f"  model {model.config} loaded in {time.perf_counter() - t0:.1f} s")
 
-    m = min(args.memory_events, n_bg)
-    phases.start(f"(a) scoring: reading the first {m} background events")
-    x_mem = read_rows(bg, m, scoring.CHUNK_EVENTS)  # also the warm-up (first file opens)
+    phases.start(f"(a) scoring: reading the background ({n_bg} events)")
+    read_v2 = measure_read(bg, f"read + decode + normalise, {READ_THREADS} thread(s)", reps)
+    print(read_v2.line())
+    x_mem = read_rows(bg, m, CHUNK_EVENTS)
 
-    def read_only() -> None:
-        for start in range(0, m, scoring.CHUNK_EVENTS):
-            bg.x[start : min(start + scoring.CHUNK_EVENTS, m)]
-
-    runs_read = Runs(f"H5Matrix slices of {scoring.CHUNK_EVENTS}, read+normalise, 1 thread", m)
-    for _ in range(reps):
-        runs_read.add(read_only)
-    read_lines = [runs_read.line()]
-    h5x = getattr(bg.x, "x", bg.x)
-    if hasattr(h5x, "path") and hasattr(h5x, "datasets") and len(h5x.datasets) == 1:
-        import h5py
-
-        def inflate(rdcc: int | None) -> None:
-            kw = {} if rdcc is None else {"rdcc_nbytes": rdcc, "rdcc_nslots": 10007}
-            with h5py.File(h5x.path, "r", **kw) as h5:
-                ds = h5[h5x.datasets[0]]
-                for start in range(0, m, scoring.CHUNK_EVENTS):
-                    ds[start : min(start + scoring.CHUNK_EVENTS, m)]
-
-        for label, rdcc in (("default", None), ("64 MiB", 64 << 20)):
-            r = Runs(f"h5py inflate only, float32, chunk cache {label}", m)
-            inflate(rdcc)
-            for _ in range(reps):
-                r.add(lambda rdcc=rdcc: inflate(rdcc))
-            read_lines.append(r.line())
-    print("\n".join(read_lines))
-
-    phases.start("(a) scoring: baseline and hepfm on in-memory input", "in-memory runs")
-    base, default, xla, f32 = measure_in_memory(args, model, bg, x_mem)
-    mem_rate = default.rate
-    del x_mem  # not held during the whole-background pass (its peak RSS)
-
-    phases.start("(a) scoring: end-to-end on a subset, chunk sizes")
-    sub = head_sample(bg, m)
-    e2e = {
-        c: Runs(f"hepfm pass end-to-end, first {m}, chunk {c}", m)
-        for c in (scoring.CHUNK_EVENTS, OLD_CHUNK)
+    phases.start("(a) scoring: in memory, hepfm and the reference", "in-memory runs")
+    mem = in_memory_sample(bg, x_mem)
+    variants = {
+        f"hepfm pass in memory (XLA, chunks of {CHUNK_EVENTS})": {},
+        "reference: scoring version 2 (uncompiled)": {"forward": reference_forward(model)},
     }
-    scratch = cache / "bench-scratch"
+    runs = {label: Runs(label, m) for label in variants}
+    outputs = {label: run_pass(model, mem, None, **kw) for label, kw in variants.items()}
     for _ in range(reps):
-        for c, r in e2e.items():
-            r.add(lambda c=c: run_pass(model, sub, scratch / f"sub-{c}", chunk_events=c))
-            shutil.rmtree(scratch, ignore_errors=True)
-    old, new = e2e[OLD_CHUNK], e2e[scoring.CHUNK_EVENTS]
-    for r in e2e.values():
-        print(r.line(old))
+        for label, kw in variants.items():  # interleaved, so load changes hit all alike
+            runs[label].add(lambda kw=kw, mem=mem: run_pass(model, mem, None, **kw))
+    default, reference = runs.values()
+    out_default, out_reference = outputs.values()
+    dev = max_rel_diff(out_reference, out_default)
+    same_bits = bool(np.array_equal(out_reference.finite, out_default.finite))
+    for r in runs.values():
+        print(r.line(base))
+    print(
+        f"  largest relative difference from the reference: {dev:.1e}; finite bits equal: "
+        f"{same_bits}"
+    )
+    del x_mem, mem, outputs, out_default, out_reference
 
     phases.start(
         f"(a) scoring: hepfm pass end-to-end, whole background ({n_bg} events)",
         "whole-background pass",
     )
-    full = Runs(f"hepfm pass end-to-end, {n_bg} events, cached_pass miss", n_bg)
+    full = Runs(f"hepfm pass end-to-end, {n_bg} events, format version 2", n_bg)
     t0 = time.perf_counter()
     full.add(lambda: cached_pass(model_path, bg, cache=cache, model_loader=lambda: model))
     print(f"  first pass (cached_pass, fresh cache): {time.perf_counter() - t0:.1f} s")
+    scratch = cache / "bench-scratch"
     for i in range(args.full_reps - 1):
         full.add(lambda i=i: run_pass(model, bg, scratch / f"full-{i}"))
         shutil.rmtree(scratch, ignore_errors=True)
     print(full.line(base))
-    cores = int(machine()["nproc"])
-    bound = cores / ((runs_read.cpu_us_per_event + default.cpu_us_per_event) * 1e-6)
-    print(
-        f"  CPU bound: {cores} cores / ({runs_read.cpu_us_per_event:.2f} us read+normalise + "
-        f"{default.cpu_us_per_event:.2f} us in-memory pass) = {bound / 1e6:.3f} M ev/s"
-    )
     sig_events = sum(s.n_events for s in data.signals.values())
     sig = Runs(f"signals ({len(data.signals)} samples) end-to-end", sig_events)
     sig.add(
@@ -483,49 +471,106 @@ def phase_scoring(args, data, model_path, cache: Path, phases: Phases, summary: 
     )
     print(sig.line())
 
-    e2e_ratio = full.rate / base.rate
+    phases.start("(a) scoring: the background in format version 1 (gzip)", "version 1")
+    v2_path = Path(bg.provenance.source)
+    v1_path = cache / "v1" / v2_path.name
+    v1_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(v2_path, v1_path)
+    t0 = time.perf_counter()
+    repack_file(v1_path, "gzip")
+    print(f"  rewritten with gzip in {time.perf_counter() - t0:.1f} s")
+    bytes_v2, bytes_v1 = file_bytes_per_event(v2_path), file_bytes_per_event(v1_path)
+    print(f"  bytes per event on disk: version 2 {bytes_v2:.1f}, version 1 {bytes_v1:.1f}")
+    v1 = head_sample(read_sample(v1_path, bg.normalisation), n_bg)
+    read_v1 = measure_read(head_sample(v1, m), f"version 1: read + inflate + normalise, {m}", reps)
+    print(read_v1.line())
+    full_v1 = Runs(f"hepfm pass end-to-end, {n_bg} events, format version 1", n_bg)
+    full_v1.add(lambda: run_pass(model, v1, scratch / "v1"))
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(v1_path.parent, ignore_errors=True)
+    print(full_v1.line(base))
+
+    mem_ratio, e2e_ratio = default.rate / base.rate, full.rate / base.rate
+    read_share = read_v2.cpu_us_per_event / (read_v2.cpu_us_per_event + default.cpu_us_per_event)
+    disk_ratio = bytes_v2 / bytes_v1
+    fig.update(
+        scoring_in_memory_ev_s=default.rate,
+        scoring_in_memory_events=m,
+        scoring_end_to_end_ev_s=full.rate,
+        scoring_end_to_end_events=n_bg,
+        scoring_end_to_end_v1_ev_s=full_v1.rate,
+        scoring_signals_ev_s=sig.rate,
+        reference_in_memory_ev_s=reference.rate,
+        baseline_ev_s=base.rate,
+        baseline_events=nb,
+        baseline_intra_op_threads=BASELINE_INTRA_OP_THREADS,
+        baseline_inter_op_threads=BASELINE_INTER_OP_THREADS,
+        in_memory_speedup=mem_ratio,
+        end_to_end_speedup=e2e_ratio,
+        end_to_end_over_in_memory=full.rate / default.rate,
+        max_rel_diff_vs_reference=dev,
+        finite_bits_equal_reference=same_bits,
+        cpu_us_per_event_read=read_v2.cpu_us_per_event,
+        cpu_us_per_event_read_v1=read_v1.cpu_us_per_event,
+        cpu_us_per_event_model=default.cpu_us_per_event,
+        cpu_us_per_event_reference=reference.cpu_us_per_event,
+        cpu_us_per_event_end_to_end=full.cpu_us_per_event,
+        cpu_us_per_event_baseline=base.cpu_us_per_event,
+        read_share_of_cpu=read_share,
+        read_threads=READ_THREADS,
+        bytes_per_event_disk=bytes_v2,
+        bytes_per_event_disk_v1=bytes_v1,
+        disk_ratio_v2_over_v1=disk_ratio,
+        goal_in_memory_met=bool(
+            mem_ratio >= GOAL_IN_MEMORY_SPEEDUP and default.rate >= GOAL_IN_MEMORY_RATE
+        ),
+        goal_end_to_end_met=bool(e2e_ratio >= GOAL_END_TO_END_SPEEDUP),
+        goal_read_share_met=bool(read_share <= GOAL_READ_SHARE),
+        goal_disk_met=bool(disk_ratio <= GOAL_DISK_RATIO),
+    )
     summary.add(
-        f"scoring end-to-end, {n_bg:,} bkg events (ev/s)",
+        f"scoring in memory, first {m:,} bkg events (ev/s)",
+        f"{default.rate / 1e6:.3f} M",
+        f"{base.rate / 1e6:.3f} M",
+        f"x{mem_ratio:.1f}",
+        f">= x{GOAL_IN_MEMORY_SPEEDUP:.0f}: {met(mem_ratio >= GOAL_IN_MEMORY_SPEEDUP)}; "
+        f">= {GOAL_IN_MEMORY_RATE / 1e6:.1f} M/s: {met(default.rate >= GOAL_IN_MEMORY_RATE)}",
+    )
+    summary.add(
+        f"scoring end-to-end, {n_bg:,} bkg events, version 2 file (ev/s)",
         f"{full.rate / 1e6:.3f} M ({full.wall_median:.1f} s)",
         f"{base.rate / 1e6:.3f} M (in memory)",
         f"x{e2e_ratio:.1f}",
-        f">= x{GOAL_SPEEDUP:.0f}: {met(e2e_ratio >= GOAL_SPEEDUP)}; "
-        f">= {GOAL_RATE / 1e6:.1f} M/s: {met(full.rate >= GOAL_RATE)}",
+        f">= x{GOAL_END_TO_END_SPEEDUP:.0f}: {met(e2e_ratio >= GOAL_END_TO_END_SPEEDUP)}",
     )
     summary.add(
-        f"scoring CPU per event: end-to-end ({n_bg:,}) / in memory ({m:,})",
-        f"{full.cpu_us_per_event:.2f} / {default.cpu_us_per_event:.2f} us",
-        f"- / {base.cpu_us_per_event:.2f} us",
+        "CPU per event: read (decode + normalise) / model pass / end-to-end",
+        f"{read_v2.cpu_us_per_event:.2f} / {default.cpu_us_per_event:.2f} / "
+        f"{full.cpu_us_per_event:.2f} us",
+        f"- / {base.cpu_us_per_event:.2f} / - us",
+        f"read {100 * read_share:.0f} % of read + model",
+        f"<= {100 * GOAL_READ_SHARE:.0f} %: {met(read_share <= GOAL_READ_SHARE)}",
+    )
+    summary.add(
+        "disk bytes per event: version 2 (Blosc2 LZ4) / version 1 (gzip)",
+        f"{bytes_v2:.1f} / {bytes_v1:.1f}",
         "",
+        f"x{disk_ratio:.2f}",
+        f"<= x{GOAL_DISK_RATIO}: {met(disk_ratio <= GOAL_DISK_RATIO)}",
+    )
+    summary.add(
+        "version 1 (gzip) file: end-to-end (ev/s) / CPU per event read",
+        f"{full_v1.rate / 1e6:.3f} M / {read_v1.cpu_us_per_event:.2f} us",
         "",
-    )
-    summary.add(
-        f"scoring model part, in memory, {m:,} events (ev/s)",
-        f"{mem_rate / 1e6:.3f} M",
-        f"{base.rate / 1e6:.3f} M",
-        f"x{mem_rate / base.rate:.1f}",
-        f">= x{GOAL_SPEEDUP:.0f}: {met(mem_rate / base.rate >= GOAL_SPEEDUP)}",
-    )
-    summary.add(
-        "in memory: XLA jit / float32 recon (not adopted) vs default",
-        f"{xla.rate / 1e6:.3f} / {f32.rate / 1e6:.3f} M ev/s",
-        f"{mem_rate / 1e6:.3f} M ev/s",
-        f"x{xla.rate / mem_rate:.2f} / x{f32.rate / mem_rate:.2f}",
-        "",
-    )
-    summary.add(
-        f"chunk {scoring.CHUNK_EVENTS} vs {OLD_CHUNK}, end-to-end {m:,} events",
-        f"{new.rate / 1e6:.3f} M ev/s, CPU {new.cpu_us_per_event:.2f} us/ev",
-        f"{old.rate / 1e6:.3f} M ev/s, CPU {old.cpu_us_per_event:.2f} us/ev",
-        f"x{new.rate / old.rate:.2f} (CPU x{old.cpu_us_per_event / new.cpu_us_per_event:.2f})",
+        f"x{full_v1.rate / base.rate:.1f}",
         "",
     )
     summary.add(
-        f"CPU per event: read+normalise (1 thread) + in-memory pass, {m:,} events",
-        f"{runs_read.cpu_us_per_event:.2f} + {default.cpu_us_per_event:.2f} us",
+        "reference (scoring version 2, uncompiled), in memory: ev/s / largest rel. difference",
+        f"{reference.rate / 1e6:.3f} M / {dev:.1e}",
         "",
-        "",
-        f"{cores} cores bound the pass at {bound / 1e6:.2f} M ev/s",
+        f"hepfm x{default.rate / reference.rate:.2f}",
+        "finite bits equal" if same_bits else "finite bits DIFFER",
     )
 
 
@@ -593,6 +638,8 @@ def phase_evaluate(args, data, model_path, cache: Path, phases: Phases, summary:
         ms = 1e3 * np.asarray(times[(score, "worst")] + times[(score, "drop")])
         base_ms = 1e3 * float(np.median(naive[score]))
         med = float(np.median(ms))
+        summary.figures[f"evaluate_ms_median_{score}"] = med
+        summary.figures[f"evaluate_naive_ms_median_{score}"] = base_ms
         summary.add(
             f"evaluate after clip change, {score}: median / p90 (ms)",
             f"{med:.0f} / {np.percentile(ms, 90):.0f}",
@@ -622,6 +669,7 @@ def phase_cache(data, cache: Path, phases: Phases, summary: Summary) -> None:
         total_events += events
     per_event = total_bytes / max(total_events, 1)
     print(f"  {total_bytes / 2**20:.1f} MiB for {total_events} events: {per_event:.1f} B/event")
+    summary.figures["cache_bytes_per_event"] = per_event
     summary.add(
         "cache bytes per event (all samples)",
         f"{per_event:.1f}",
@@ -637,18 +685,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--data", help="hepfm data folder (default: made under benchmarks/.data/)")
     p.add_argument("--model", help="hepfm .keras model (default: made with the data)")
     p.add_argument("--cache-dir", help="scoring cache (default: a fresh temporary folder)")
-    p.add_argument("--quick", action="store_true", help="smoke run: 300k events, fewer repeats")
+    p.add_argument("--quick", action="store_true", help="smoke run: 300k events, smaller subsets")
     p.add_argument("--events", type=int, help="use only the first N background events")
     p.add_argument("--reps", type=int, help="repeats of each short measurement (default 3)")
     p.add_argument("--full-reps", type=int, help="repeats of the whole-background pass (3)")
+    p.add_argument("--json", metavar="OUT", help="also write the figures as flat JSON to OUT")
+    p.add_argument("--baseline-worker", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     quick = args.quick
-    args.reps = args.reps or (2 if quick else 3)
-    args.full_reps = args.full_reps or (1 if quick else 3)
+    args.reps = args.reps or 3
+    args.full_reps = args.full_reps or 3
     args.events = args.events or (QUICK_BACKGROUND if quick else None)
     args.memory_events = 65_536 if quick else 262_144
-    args.baseline_events = 20_000 if quick else 200_000
-    args.chunk_sweep = (8192,) if quick else (4096, 16384)
+    args.baseline_events = args.memory_events  # the same events as the in-memory pass
     args.clips = 4 if quick else 12
     args.naive_clips = 1 if quick else 2
     return args
@@ -656,6 +705,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.baseline_worker:
+        data, model, n, reps = args.baseline_worker
+        baseline_worker(data, model, int(n), int(reps))
+        return 0
     started = _dt.datetime.now().astimezone()
     command = "uv run python benchmarks/bench_engine.py " + shlex.join(
         sys.argv[1:] if argv is None else argv
@@ -688,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = Summary()
     total0 = time.perf_counter()
     try:
-        phase_scoring(args, data, model_path, cache, phases, summary)
+        phase_scoring(args, data, data_dir, model_path, cache, phases, summary)
         phase_evaluate(args, data, model_path, cache, phases, summary)
         phase_cache(data, cache, phases, summary)
         phases.end()
@@ -704,14 +757,31 @@ def main(argv: list[str] | None = None) -> int:
         f"max {max(peak for _, _, peak in phases.peaks):.0f}",
     )
     load1 = os.getloadavg()
+    total = time.perf_counter() - total0
+    summary.figures.update(
+        peak_rss_mib_max=max(peak for _, _, peak in phases.peaks),
+        command=command,
+        date=f"{started:%Y-%m-%d %H:%M %Z}",
+        cores=int(info["nproc"]),
+        cpu=info["cpu"],
+        memory=info["memory"],
+        python=info["python"],
+        load_average_start=load0[0],
+        load_average_end=load1[0],
+        total_s=total,
+    )
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(summary.figures, indent=1, allow_nan=False) + "\n")
     print("\n== summary\n")
     print(f"`{command}`  ")
     print(
         f"{started:%Y-%m-%d}, {info['nproc']} cores ({info['cpu']}), {info['memory']} RAM, "
         f"Python {info['python']}; load average {load0[0]:.2f} at start, {load1[0]:.2f} at end; "
-        f"total {time.perf_counter() - total0:.0f} s. Baseline: upstream-style eager Keras per "
-        "1024 events with float32 numpy losses (scoring), naive float64 recompute plus "
-        "scikit-learn roc_curve/roc_auc_score per signal (evaluate).\n"
+        f"total {total:.0f} s. Baseline: upstream-style eager Keras per 1024 events with float32 "
+        f"numpy losses, TensorFlow threads {BASELINE_INTRA_OP_THREADS} intra-op / "
+        f"{BASELINE_INTER_OP_THREADS} inter-op in a process of its own (scoring), naive float64 "
+        "recompute plus scikit-learn roc_curve/roc_auc_score per signal (evaluate).\n"
     )
     print(summary.markdown())
     if not phases.resettable:

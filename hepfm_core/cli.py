@@ -1,4 +1,4 @@
-"""The ``hepfm`` command: demo, train, evaluate, report.
+"""The ``hepfm`` command: demo, train, evaluate, report, repack.
 
 Exit codes: 0 done, 2 a user error (the message on stderr, no traceback).
 """
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from .errors import HepfmError
 from .vocabulary import (
+    COMPRESSIONS,
+    DEFAULT_COMPRESSION,
     FILLS,
     KL_FORMS,
     PARAMETERISATIONS,
@@ -25,6 +27,7 @@ __all__ = [
     "build_parser",
     "cmd_demo",
     "cmd_evaluate",
+    "cmd_repack",
     "cmd_report",
     "cmd_train",
     "main",
@@ -54,6 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seed=args.seed,
         train=not args.no_train,
         on_epoch=_print_epoch,
+        compression=args.compression,
     )
     print(f"demo data: {data_dir}")
     if model:
@@ -186,6 +190,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repack(args: argparse.Namespace) -> int:
+    from .data.hepfm_format import repack_folder
+
+    t0 = time.perf_counter()
+    results = repack_folder(args.dir, args.compression)
+    for r in results:
+        if r.skipped:
+            print(f"{r.path.name}: left as it is ({r.skipped})")
+        else:
+            print(
+                f"{r.path.name}: format version {r.from_version} -> {r.to_version}, "
+                f"{r.bytes_before / 1e6:.1f} -> {r.bytes_after / 1e6:.1f} MB"
+            )
+    print(f"{len(results)} files in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
 def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
     clip = p.add_mutually_exclusive_group()
     clip.add_argument(
@@ -245,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--no-train", action="store_true", help="write the data only")
+    _add_compression_argument(demo)
     demo.set_defaults(func=cmd_demo)
 
     train = sub.add_parser("train", help="train the VAE on a data folder's background")
@@ -288,7 +310,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(func=cmd_report)
+
+    pack = sub.add_parser(
+        "repack",
+        help="rewrite a hepfm data folder's files with another compression (one file at a time,"
+        " atomically; content and fingerprints unchanged)",
+    )
+    pack.add_argument("dir", help="hepfm data folder")
+    _add_compression_argument(pack)
+    pack.set_defaults(func=cmd_repack)
     return parser
+
+
+def _add_compression_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        default=DEFAULT_COMPRESSION,
+        help="of the data files: Blosc2 lz4 (default) or zstd, format version 2; gzip, version"
+        " 1, for readers without hdf5plugin",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from .errors import SettingsError
 from .model.training import EpochCallback, TrainingSettings, train_on_data
 from .model.vae import VAEConfig
 from .sources import open_data
+from .vocabulary import DEFAULT_COMPRESSION, Compression
 
 __all__ = [
     "BACKGROUND_ENV",
@@ -116,11 +117,13 @@ def make_demo(
     progress: Progress | None = None,
     on_epoch: EpochCallback | None = None,
     training: TrainingSettings | None = None,
+    compression: Compression = DEFAULT_COMPRESSION,
 ) -> tuple[Path, Path | None]:
     """Write the demo data folder and (unless ``train`` is False) its model.
 
     None for ``out``, the sizes or ``training`` means the default, read from the
-    environment (see the module docstring).
+    environment (see the module docstring). ``compression``: of the data files (gzip writes
+    format version 1, for readers without hdf5plugin).
     """
     data_dir, model_path = demo_paths(out)
     if n_background is None or n_signal is None:
@@ -129,7 +132,9 @@ def make_demo(
         n_signal = env_signal if n_signal is None else n_signal
     training = training if training is not None else demo_training()
     progress = progress or TextProgress()
-    generate_dataset(data_dir, n_background, n_signal, GeneratorConfig(seed=seed), progress)
+    generate_dataset(
+        data_dir, n_background, n_signal, GeneratorConfig(seed=seed), progress, compression
+    )
     if not train:
         return data_dir, None
     train_on_folder(data_dir, model_path, settings=replace(training, seed=seed), on_epoch=on_epoch)

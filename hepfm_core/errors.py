@@ -16,6 +16,7 @@ __all__ = [
     "EmptySampleError",
     "FeatureMismatchError",
     "HepfmError",
+    "MissingCodecError",
     "MissingGroupError",
     "ModelError",
     "ModelInputMismatchError",
@@ -67,6 +68,10 @@ class TruncatedFileError(DataError):
 
 class MissingGroupError(DataError):
     """An expected HDF5 group, dataset or attribute is missing."""
+
+
+class MissingCodecError(DataError):
+    """A file is compressed with a filter this installation cannot decode."""
 
 
 class FeatureMismatchError(DataError):

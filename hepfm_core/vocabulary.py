@@ -14,7 +14,9 @@ from typing import Literal, get_args
 __all__ = [
     "BACKGROUND_COLOUR",
     "CLIP_PRESETS",
+    "COMPRESSIONS",
     "DEFAULT_BKG_EFFS",
+    "DEFAULT_COMPRESSION",
     "FILLS",
     "FILL_DESCRIPTIONS",
     "FILL_LABELS",
@@ -32,6 +34,7 @@ __all__ = [
     "SIGNAL_PALETTE",
     "SOFTPLUS_EPS",
     "Cause",
+    "Compression",
     "Fill",
     "KLForm",
     "Parameterisation",
@@ -50,6 +53,8 @@ Policy = Literal["drop", "worst"]
 Fill = Literal["median", "none"]
 SignalNormalisation = Literal["background", "own"]
 Role = Literal["background", "signal"]
+Compression = Literal["lz4", "zstd", "gzip"]
+"""Of hepfm's data files: Blosc2 LZ4 or Zstd (format version 2), or gzip (version 1)."""
 
 SCORES: tuple[Score, ...] = get_args(Score)
 PARAMETERISATIONS: tuple[Parameterisation, ...] = get_args(Parameterisation)
@@ -57,6 +62,8 @@ KL_FORMS: tuple[KLForm, ...] = get_args(KLForm)
 POLICIES: tuple[Policy, ...] = get_args(Policy)
 FILLS: tuple[Fill, ...] = get_args(Fill)
 SIGNAL_NORMALISATIONS: tuple[SignalNormalisation, ...] = get_args(SignalNormalisation)
+COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
+DEFAULT_COMPRESSION: Compression = "lz4"
 
 SOFTPLUS_EPS = 1e-6
 """Added to ``softplus(s)`` in the softplus parameterisation (as upstream does)."""

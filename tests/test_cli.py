@@ -145,3 +145,69 @@ def test_user_errors_exit_2_with_message(small_demo, tmp_path, capsys, setup, ar
     assert code == 2
     assert message in err
     assert "Traceback" not in err and err.startswith("hepfm: error:")
+
+
+# -- repack ---------------------------------------------------------------------------------
+def test_repack_rewrites_a_folder_and_keeps_it_usable(small_data, tmp_path, capsys):
+    import shutil
+
+    from hepfm_core.data.hepfm_format import read_header
+    from hepfm_core.sources import open_data
+
+    folder = tmp_path / "data"
+    shutil.copytree(small_data, folder)
+    before = {f.name: read_header(f)["fingerprint"] for f in folder.glob("*.h5")}
+    code, out, err = run(capsys, "repack", str(folder), "--compression", "gzip")
+    assert code == 0, err
+    assert "format version 2 -> 1" in out and f"{len(before)} files" in out
+    assert {f.name: read_header(f)["format_version"] for f in folder.glob("*.h5")} == dict.fromkeys(
+        before, 1
+    )
+    code, out, err = run(capsys, "repack", str(folder))  # back to the default, Blosc2 LZ4
+    assert code == 0, err
+    assert "format version 1 -> 2" in out
+    assert {f.name: read_header(f)["fingerprint"] for f in folder.glob("*.h5")} == before
+    assert sorted(p.name for p in folder.iterdir()) == sorted(before)  # nothing left beside
+    code, out, _ = run(capsys, "repack", str(folder))
+    assert code == 0 and "left as it is (already lz4)" in out
+    assert open_data(folder).background.n_events == 5_000
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing", "data folder not found"),
+        ("empty", "holds no .h5 sample files"),
+        ("garbage", "not an HDF5 file"),
+        ("file", "is not a folder"),
+    ],
+)
+def test_repack_bad_input_exits_2(tmp_path, capsys, setup, message):
+    target = tmp_path / "d"
+    if setup in ("empty", "garbage"):
+        target.mkdir()
+    if setup == "garbage":
+        (target / "background.h5").write_text("not hdf5")
+    if setup == "file":
+        target.write_text("x")
+    code, _out, err = run(capsys, "repack", str(target))
+    assert code == 2
+    assert message in err
+    assert "Traceback" not in err and err.startswith("hepfm: error:")
+
+
+def test_no_native_log_lines_in_a_real_run(small_demo, tmp_path):
+    """A real process: TensorFlow's and XLA's start-up lines reach neither stream."""
+    import subprocess
+    import sys
+
+    data_dir, model = small_demo
+    args = ["evaluate", "--data", str(data_dir), "--model", str(model), "--quiet"]
+    args += ["--cache-dir", str(tmp_path / "cache")]
+    out = subprocess.run(
+        [sys.executable, "-m", "hepfm_core.cli", *args], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "wprime_qq" in out.stdout
+    for noise in ("XLA", "absl", "oneDNN", "cpu_feature_guard", "tensorflow/"):
+        assert noise not in out.stderr and noise not in out.stdout, noise

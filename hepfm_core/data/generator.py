@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..common.progress import Progress
+from ..vocabulary import DEFAULT_COMPRESSION, Compression
 from .hepfm_format import SampleWriter
 from .normalisation import Normalisation, branch_statistics
 
@@ -325,6 +326,7 @@ def write_sample(
     normalisation: Normalisation | None = None,
     progress: Progress | None = None,
     first_block: np.ndarray | None = None,
+    compression: Compression = DEFAULT_COMPRESSION,
 ) -> Path:
     """Generate and write one sample chunk by chunk; returns the file path."""
     n_chunks = -(-n_events // CHUNK_EVENTS)
@@ -355,6 +357,7 @@ def write_sample(
                         "extreme_rate": config.extreme_rate,
                         "degenerate_rate": config.degenerate_rate,
                     },
+                    compression=compression,
                 )
             writer.write(block)
             blocks_done += n
@@ -374,6 +377,7 @@ def generate_dataset(
     n_signal: int,
     config: GeneratorConfig | None = None,
     progress: Progress | None = None,
+    compression: Compression = DEFAULT_COMPRESSION,
 ) -> dict[str, Path]:
     """Write a hepfm data folder: background.h5 and one file per signal.
 
@@ -393,6 +397,9 @@ def generate_dataset(
         Tracks per event, pathology rates, seed, signals; the defaults when None.
     progress : Progress, optional
         Called ``(sample, events written, events)`` after every chunk.
+    compression : {"lz4", "zstd", "gzip"}
+        Blosc2 LZ4 (the default) or Zstd: format version 2; gzip: version 1, for readers
+        without hdf5plugin.
 
     Returns
     -------
@@ -422,9 +429,18 @@ def generate_dataset(
     norm = estimate_normalisation(first, config)
     paths = {
         "background": write_sample(
-            out / "background.h5", "background", n_background, config, norm, progress, first
+            out / "background.h5",
+            "background",
+            n_background,
+            config,
+            norm,
+            progress,
+            first,
+            compression,
         )
     }
     for name in config.signals:
-        paths[name] = write_sample(out / f"{name}.h5", name, n_signal, config, norm, progress)
+        paths[name] = write_sample(
+            out / f"{name}.h5", name, n_signal, config, norm, progress, compression=compression
+        )
     return paths

@@ -5,6 +5,11 @@ Files store raw physical values, chunked and compressed, with everything a reade
 root attributes: format version, feature names and units, the normalisation to apply (the
 background's, shared by every file of a folder), the non-finite accounting and a content
 fingerprint computed while writing, so that opening a 10^7-event file reads no events.
+
+Format version 2 compresses with Blosc2 (LZ4 by default, or Zstd; byte shuffle) through the
+HDF5 filter of ``hdf5plugin``; version 1, gzip level 1 with byte shuffle, stays readable and
+is still written on request (``compression="gzip"``) for readers without that filter.
+``repack_folder`` (``hepfm repack``) rewrites a folder from one to the other.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import datetime as _dt
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +26,23 @@ import h5py
 import numpy as np
 
 from ..common.fingerprint import ArrayHasher, combine
-from ..errors import DataError, EmptySampleError, MissingGroupError, NoSignalsError
-from ..vocabulary import Fill, Role, SignalNormalisation
+from ..errors import (
+    DataError,
+    DataNotFoundError,
+    EmptySampleError,
+    MissingGroupError,
+    NoSignalsError,
+)
+from ..vocabulary import (
+    COMPRESSIONS,
+    DEFAULT_COMPRESSION,
+    Compression,
+    Fill,
+    Role,
+    SignalNormalisation,
+)
 from .dataset import DataSet, check_consistent
-from .h5io import H5Matrix, open_h5
+from .h5io import BLOSC2_FILTER, H5Matrix, blosc2_options, open_h5, require_blosc2
 from .normalisation import Normalisation
 from .samples import InputAccounting, Provenance, Sample
 
@@ -32,23 +51,53 @@ __all__ = [
     "EVENTS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "RepackResult",
     "SampleWriter",
+    "format_version_for",
     "open_hepfm_folder",
     "read_header",
     "read_sample",
+    "repack_file",
+    "repack_folder",
 ]
 
 FORMAT_NAME = "hepfm-sample"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest version this hepfm reads and writes: 2 (Blosc2); 1 (gzip) is read too."""
 EVENTS = "events"
 CHUNK_ROWS = 2048
+
+_LEVELS = {"lz4": 5, "zstd": 1, "gzip": 1}
+"""Default levels. Measured on the demo background (720 raw bytes per event, 2 cores):
+LZ4 5 446 B/event, decoded at 0.16 us/event on one thread; Zstd 1 407 B/event, 0.28 us;
+gzip 1 417 B/event, 1.8 us. Higher LZ4 or Zstd levels gain 1-2 % for 2-4x slower writes."""
+
+
+def format_version_for(compression: Compression) -> int:
+    """The format version of a file compressed with ``compression``: gzip is version 1."""
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"unknown compression {compression!r}; one of {COMPRESSIONS}")
+    return 1 if compression == "gzip" else 2
+
+
+def _compression_options(
+    compression: Compression, level: int | None, where: str | Path
+) -> dict[str, Any]:
+    """``create_dataset`` keywords for the events of a file compressed with ``compression``."""
+    format_version_for(compression)  # a known one
+    level = _LEVELS[compression] if level is None else int(level)
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": level, "shuffle": True}
+    return blosc2_options(compression, level, where)
 
 
 class SampleWriter:
     """Write one sample in blocks; the file appears under its name only once complete.
 
     Memory stays bounded by the block size whatever the number of events. The fingerprint
-    and the non-finite counts are accumulated from the blocks as written.
+    and the non-finite counts are accumulated from the blocks as written. ``compression``
+    "lz4" or "zstd" (Blosc2) writes format version 2, "gzip" version 1 (readable without
+    ``hdf5plugin``); ``compression_level`` defaults to 5 for LZ4, 1 for Zstd and gzip.
     """
 
     def __init__(
@@ -62,7 +111,8 @@ class SampleWriter:
         n_tracks: int,
         normalisation: Normalisation,
         metadata: dict[str, Any] | None = None,
-        compression_level: int = 1,
+        compression: Compression = DEFAULT_COMPRESSION,
+        compression_level: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.tmp_path = self.path.with_name(self.path.name + ".partial")
@@ -72,22 +122,15 @@ class SampleWriter:
         self._nonfinite = np.zeros(self.n_features, dtype=np.int64)
         self._events_nonfinite = 0
         self._n = 0
+        version = format_version_for(compression)
+        options = _compression_options(compression, compression_level, self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._h5 = h5py.File(self.tmp_path, "w")
-        self._ds = self._h5.create_dataset(
-            EVENTS,
-            shape=(0, self.n_features),
-            maxshape=(None, self.n_features),
-            dtype=np.float32,
-            chunks=(CHUNK_ROWS, self.n_features),
-            compression="gzip",
-            compression_opts=compression_level,
-            shuffle=True,
-        )
+        self._ds = _create_events(self._h5, self.n_features, options)
         feature_names = [f"track{t:02d}_{b}" for t in range(n_tracks) for b in branch_names]
         attrs = self._h5.attrs
         attrs["format"] = FORMAT_NAME
-        attrs["format_version"] = FORMAT_VERSION
+        attrs["format_version"] = version
         attrs["name"] = name
         attrs["role"] = role
         attrs["n_tracks"] = n_tracks
@@ -135,6 +178,18 @@ class SampleWriter:
             self.abort()
 
 
+def _create_events(h5: h5py.File, n_features: int, options: dict[str, Any]) -> h5py.Dataset:
+    """The empty, growable ``/events`` dataset: float32, chunks of ``CHUNK_ROWS`` events."""
+    return h5.create_dataset(
+        EVENTS,
+        shape=(0, n_features),
+        maxshape=(None, n_features),
+        dtype=np.float32,
+        chunks=(CHUNK_ROWS, n_features),
+        **options,
+    )
+
+
 def _attr(h5: h5py.File, key: str, path: Path) -> Any:
     if key not in h5.attrs:
         raise MissingGroupError(
@@ -163,6 +218,8 @@ def read_header(path: str | Path) -> dict[str, Any]:
                 path,
                 "upgrade hepfm",
             )
+        if version >= 2:
+            require_blosc2(path)
         if EVENTS not in h5:
             raise MissingGroupError(
                 f"{path.name} has no '{EVENTS}' dataset", path, "regenerate the file"
@@ -183,6 +240,7 @@ def read_header(path: str | Path) -> dict[str, Any]:
             "n_events": int(shape[0]),
             "n_features": int(shape[1]),
             "created": str(h5.attrs.get("created", "")),
+            "format_version": version,
         }
 
 
@@ -292,3 +350,115 @@ def _own_normalisation(path: Path, header: dict) -> Normalisation:
         stored.clip,
         source=f"{header['name']} (own)",
     )
+
+
+# -- rewriting files ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class RepackResult:
+    """What ``repack_file`` did to one file: sizes before and after, or why it was left."""
+
+    path: Path
+    from_version: int
+    to_version: int
+    bytes_before: int
+    bytes_after: int
+    skipped: str = ""
+
+    @property
+    def n_bytes_saved(self) -> int:
+        return self.bytes_before - self.bytes_after
+
+
+def _events_compression(ds: h5py.Dataset) -> str:
+    """ "gzip", "lz4", "zstd" or another filter's name: how ``ds`` is compressed now."""
+    if ds.compression == "gzip":
+        return "gzip"
+    plist = ds.id.get_create_plist()
+    for i in range(plist.get_nfilters()):
+        code, _flags, values, _name = plist.get_filter(i)
+        if code == BLOSC2_FILTER and len(values) > 6:  # cd_values[6]: the codec's number
+            codec = int(values[6])
+            return {1: "lz4", 2: "lz4hc", 5: "zstd"}.get(codec, f"blosc2 codec {codec}")
+    return str(ds.compression)
+
+
+def repack_file(
+    path: str | Path,
+    compression: Compression = DEFAULT_COMPRESSION,
+    *,
+    compression_level: int | None = None,
+    block_rows: int = 65536,
+) -> RepackResult:
+    """Rewrite one hepfm sample file with ``compression``; nothing else changes.
+
+    Every attribute is kept, the format version set to the compression's (2 for Blosc2, 1
+    for gzip). The raw rows are hashed while copied and must give the file's content
+    fingerprint, or nothing is replaced (so a sample's fingerprints, and the scoring passes
+    cached under them, stay valid). The new file is written beside the old one as
+    ``*.partial`` and renamed over it: an interrupted repack leaves the old file whole. A
+    file already compressed with ``compression`` is left as it is (``skipped``).
+    """
+    path = Path(path)
+    header = read_header(path)
+    version = format_version_for(compression)
+    before = path.stat().st_size
+    with open_h5(path) as src:
+        if _events_compression(src[EVENTS]) == compression:
+            return RepackResult(path, version, version, before, before, "already " + compression)
+    options = _compression_options(compression, compression_level, path)
+    tmp = path.with_name(path.name + ".partial")
+    n, d = header["n_events"], header["n_features"]
+    hasher = ArrayHasher()
+    try:
+        with open_h5(path) as src, h5py.File(tmp, "w") as dst:
+            for key, value in src.attrs.items():
+                dst.attrs[key] = value
+            dst.attrs["format_version"] = version
+            for name in src:
+                if name != EVENTS:
+                    src.copy(src[name], dst, name=name)
+            events = _create_events(dst, d, options)
+            events.resize(n, axis=0)
+            rows = H5Matrix(path, [EVENTS], None, n, d)
+            for start, block in rows.blocks(block_rows):
+                hasher.update(block)
+                events[start : start + block.shape[0]] = block
+        if n and hasher.hexdigest() != header["fingerprint"]:  # no rows: nothing to check
+            raise DataError(
+                f"{path.name}: its rows do not hash to its stored content fingerprint "
+                f"({hasher.hexdigest()} against {header['fingerprint']}); left unchanged",
+                path,
+                "the file was changed or damaged after it was written: regenerate it",
+            )
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return RepackResult(path, header["format_version"], version, before, path.stat().st_size)
+
+
+def repack_folder(
+    path: str | Path,
+    compression: Compression = DEFAULT_COMPRESSION,
+    *,
+    compression_level: int | None = None,
+) -> list[RepackResult]:
+    """``repack_file`` on every ``*.h5`` of a hepfm data folder.
+
+    Every file's header is checked first, so a folder with a file that is not in hepfm's
+    layout is refused before any file is rewritten.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataNotFoundError(
+            f"data folder not found: {path}", path, "give a hepfm data folder (`hepfm demo`)"
+        )
+    if not path.is_dir():
+        raise DataError(f"{path} is not a folder", path, "give the folder that holds the .h5 files")
+    files = sorted(path.glob("*.h5"))
+    if not files:
+        raise DataError(
+            f"{path} holds no .h5 sample files", path, "give a hepfm data folder (`hepfm demo`)"
+        )
+    for f in files:
+        read_header(f)
+    return [repack_file(f, compression, compression_level=compression_level) for f in files]

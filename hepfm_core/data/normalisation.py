@@ -58,6 +58,34 @@ class Normalisation:
             np.clip(x, -self.clip, self.clip, out=x)
         return x.astype(np.float32)
 
+    def apply_into(self, raw: np.ndarray, out: np.ndarray, *, step_rows: int = 256) -> None:
+        """``out[...] = self.apply(raw)``, bit for bit, in steps of ``step_rows`` rows.
+
+        The same float64 operations in the same order, on a few rows at a time: the float64
+        temporaries stay in the CPU cache and nothing of the block's size is allocated, so
+        each value is fetched once. Threads may call it at once (numpy releases the GIL in
+        its loops). Fill values enter as ``(fill - mean) / std``, what ``apply`` computes
+        for a filled value.
+        """
+        if raw.shape != out.shape or raw.ndim != 2 or raw.shape[1] != self.n_features:
+            raise ValueError(f"raw {raw.shape} and out {out.shape} must be (n, {self.n_features})")
+        scale = np.maximum(self.stds, STD_FLOOR)
+        with np.errstate(over="ignore", invalid="ignore"):
+            filled = (self.fill - self.means) / scale
+        tmp = np.empty((min(step_rows, raw.shape[0]), raw.shape[1]), dtype=np.float64)
+        for start in range(0, raw.shape[0], step_rows):
+            r = raw[start : start + step_rows]
+            t = tmp[: r.shape[0]]
+            with np.errstate(over="ignore", invalid="ignore"):
+                np.subtract(r, self.means, out=t, dtype=np.float64)
+                np.divide(t, scale, out=t)
+            finite = np.isfinite(r)
+            if not finite.all():
+                np.copyto(t, filled, where=~finite)
+            if self.clip is not None:
+                np.clip(t, -self.clip, self.clip, out=t)
+            out[start : start + step_rows] = t
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "means": [float(v) for v in self.means],

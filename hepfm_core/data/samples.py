@@ -54,7 +54,7 @@ class NormalisedRows(RowSource, Protocol):
 @runtime_checkable
 class BlockRows(RowSource, Protocol):
     """A row source that reads itself in consecutive blocks faster than by slicing
-    (``h5io.H5Matrix``: compressed chunks decoded in threads, normalised as decoded)."""
+    (``h5io.H5Matrix``: compressed chunks decoded and normalised in a thread, ahead)."""
 
     def blocks(
         self, block_rows: int, *, pad: bool = False, stop: int | None = None

@@ -1,16 +1,29 @@
-"""hepfm's HDF5 layout: round trip, self-description, accounting, typed errors."""
+"""hepfm's HDF5 layout: round trips in both versions (Blosc2 and gzip), self-description,
+accounting, rewriting a folder, typed errors."""
 
 from __future__ import annotations
+
+import os
 
 import h5py
 import numpy as np
 import pytest
 
-from hepfm_core.data.hepfm_format import SampleWriter, read_header, read_sample
+from hepfm_core.data import h5io
+from hepfm_core.data.hepfm_format import (
+    FORMAT_VERSION,
+    SampleWriter,
+    read_header,
+    read_sample,
+    repack_file,
+    repack_folder,
+)
 from hepfm_core.data.normalisation import Normalisation
 from hepfm_core.errors import (
+    DataError,
     DataNotFoundError,
     EmptySampleError,
+    MissingCodecError,
     MissingGroupError,
     NotHDF5Error,
     TruncatedFileError,
@@ -24,7 +37,7 @@ def norm(clip=None) -> Normalisation:
     return Normalisation.per_branch([1.0, -2.0], [2.0, 0.5], N_TRACKS, fill=[0.5, 7.0], clip=clip)
 
 
-def write(path, blocks, name="bkg", role="background", normalisation=None):
+def write(path, blocks, name="bkg", role="background", normalisation=None, compression="lz4"):
     with SampleWriter(
         path,
         name=name,
@@ -33,20 +46,39 @@ def write(path, blocks, name="bkg", role="background", normalisation=None):
         units=("mm", "GeV"),
         n_tracks=N_TRACKS,
         normalisation=normalisation or norm(),
+        compression=compression,
     ) as w:
         for b in blocks:
             w.write(b)
     return path
 
 
-def test_round_trip_raw_values_and_header(tmp_path):
-    rng = np.random.default_rng(0)
-    raw = rng.normal(size=(5000, 6)).astype(np.float32)
+def raw_sample(n=5000, seed=0):
+    rng = np.random.default_rng(seed)
+    raw = rng.normal(size=(n, 6)).astype(np.float32)
     raw[10, 1] = np.inf
     raw[20, 1] = np.nan
     raw[20, 4] = np.nan
-    path = write(tmp_path / "s.h5", [raw[:3000], raw[3000:]])
+    return raw
+
+
+def bits(a):
+    """The bytes of a float32 array: equal exactly where the values are equal bit for bit
+    (NaN included)."""
+    return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+
+
+# Version 2 (Blosc2 LZ4 or Zstd, byte shuffle) is written by default; version 1 (gzip) on
+# request, for readers without hdf5plugin. Both read the same.
+@pytest.mark.parametrize(
+    ("compression", "version", "filter_key"),
+    [("lz4", 2, "32026"), ("zstd", 2, "32026"), ("gzip", 1, "gzip")],
+)
+def test_round_trip_raw_values_and_header(tmp_path, compression, version, filter_key):
+    raw = raw_sample()
+    path = write(tmp_path / "s.h5", [raw[:3000], raw[3000:]], compression=compression)
     h = read_header(path)
+    assert h["format_version"] == version <= FORMAT_VERSION
     assert h["n_events"] == 5000 and h["n_features"] == 6
     assert h["feature_names"] == [
         "track00_a",
@@ -61,8 +93,16 @@ def test_round_trip_raw_values_and_header(tmp_path):
     assert h["events_with_nonfinite"] == 2
     with h5py.File(path) as f:
         stored = f["events"][:]
-        assert f["events"].compression == "gzip" and f["events"].chunks is not None
-    np.testing.assert_array_equal(stored, raw)  # raw physical values, bit for bit (NaN == NaN)
+        assert filter_key in f["events"]._filters and f["events"].chunks == (2048, 6)
+        assert f.attrs["format_version"] == version
+    np.testing.assert_array_equal(bits(stored), bits(raw))  # raw physical values, bit for bit
+    # the blocks of the threaded reader are what slicing gives, bit for bit
+    s = read_sample(path)
+    sliced = np.asarray(s.x[0:5000])
+    for block_rows in (700, 2048, 4096, 8192):
+        blocks = [(start, b.copy()) for start, b in s.x.blocks(block_rows)]
+        assert [start for start, _ in blocks] == list(range(0, 5000, block_rows))
+        np.testing.assert_array_equal(bits(np.concatenate([b for _, b in blocks])), bits(sliced))
 
 
 def test_read_sample_normalises_and_fills(tmp_path):
@@ -166,3 +206,192 @@ def test_zero_events(tmp_path):
     p = write(tmp_path / "z.h5", [np.zeros((0, 6), np.float32)])
     with pytest.raises(EmptySampleError, match="zero events"):
         read_sample(p)
+
+
+# -- version 2 and the threaded reader ------------------------------------------------------
+def test_blosc2_chunks_decoded_outside_hdf5_as_hdf5_reads_them(tmp_path):
+    # h5io reads the raw chunks and decodes them itself (in threads, outside h5py's lock):
+    # chunk by chunk, the same bytes as HDF5's own filter gives, for both codecs and gzip
+    raw = raw_sample(5000)
+    for compression in ("lz4", "zstd", "gzip"):
+        path = write(tmp_path / f"{compression}.h5", [raw], compression=compression)
+        with h5py.File(path) as f:
+            ds = f["events"]
+            filters = h5io._direct_filters(ds)
+            assert filters is not None
+            for start in range(0, 5000, 2048):
+                mask, chunk = ds.id.read_direct_chunk((start, 0))
+                assert mask == 0
+                out = np.empty((2048, 6), dtype=np.float32)
+                h5io.decode_chunk(chunk, filters, out)
+                rows = min(2048, 5000 - start)
+                np.testing.assert_array_equal(bits(out[:rows]), bits(ds[start : start + rows]))
+
+
+def test_blosc2_frames_of_other_layouts_decode_too():
+    # a b2nd array whose blocks split the rows is not in C order inside its chunk, and a
+    # frame without b2nd metadata holds plain bytes: both decode to the array
+    blosc2 = pytest.importorskip("blosc2")
+    a = np.arange(512 * 6, dtype=np.float32).reshape(512, 6) * np.float32(0.5)
+    out = np.empty_like(a)
+    split = blosc2.asarray(a, chunks=(512, 6), blocks=(64, 3))
+    h5io.decode_chunk(split.to_cframe(), (h5io.BLOSC2_FILTER,), out)
+    np.testing.assert_array_equal(out, a)
+    plain = blosc2.SChunk(chunksize=a.nbytes // 2, data=a.tobytes(), cparams={"typesize": 4})
+    out[...] = 0
+    h5io.decode_chunk(plain.to_cframe(), (h5io.BLOSC2_FILTER,), out)
+    np.testing.assert_array_equal(out, a)
+
+
+def test_blocks_pad_stop_and_raw(tmp_path):
+    raw = raw_sample(5000)
+    path = write(tmp_path / "s.h5", [raw], normalisation=norm(clip=3.0))
+    s = read_sample(path)
+    sliced = np.asarray(s.x[0:4500])
+    padded = [(start, b.copy()) for start, b in s.x.blocks(2000, pad=True, stop=4500)]
+    assert [start for start, _ in padded] == [0, 2000, 4000]
+    assert all(b.shape == (2000, 6) for _, b in padded)
+    np.testing.assert_array_equal(bits(padded[-1][1][:500]), bits(sliced[4000:]))
+    assert not padded[-1][1][500:].any()  # zero padding
+    got = np.concatenate([b[: min(2000, 4500 - start)] for start, b in padded])
+    np.testing.assert_array_equal(bits(got), bits(sliced))
+    # without a normalisation, the raw values; more threads, the same
+    matrix = h5io.H5Matrix(path, ["events"], None, 5000, 6)
+    got = np.concatenate([b.copy() for _, b in matrix.blocks(3000, threads=2)])
+    np.testing.assert_array_equal(bits(got), bits(raw))
+
+
+def test_blocks_of_other_layouts_are_sliced(tmp_path):
+    # several datasets, or a float64 one: read by slicing, same values
+    path = tmp_path / "m.h5"
+    a = np.arange(50 * 4, dtype=np.float64).reshape(50, 4)
+    with h5py.File(path, "w") as f:
+        f["a"] = a
+        f["b"] = a[:, :2] * -1.0
+    n = Normalisation(np.full(6, 1.0), np.full(6, 2.0), np.zeros(6), clip=None)
+    m = h5io.H5Matrix(path, ["a", "b"], n, 50, 6)
+    got = np.concatenate([b.copy() for _, b in m.blocks(16, pad=False)])
+    np.testing.assert_array_equal(got, m[0:50])
+
+
+def test_a_damaged_chunk_is_a_typed_error(tmp_path):
+    raw = raw_sample(20000)
+    path = write(tmp_path / "t.h5", [raw])
+    with h5py.File(path) as f:
+        offset = f["events"].id.get_chunk_info(3).byte_offset
+    with open(path, "r+b") as fh:  # garble the fourth chunk's compressed bytes
+        fh.seek(offset + 200)
+        fh.write(os.urandom(4096))
+    s = read_sample(path)
+    with pytest.raises(TruncatedFileError, match=r"t\.h5"):
+        for _ in s.x.blocks(4096):
+            pass
+
+
+def test_version_2_without_hdf5plugin_says_so(tmp_path, monkeypatch):
+    path = write(tmp_path / "s.h5", [raw_sample(100)])
+    monkeypatch.setattr(h5io, "_hdf5plugin", None)
+    with pytest.raises(MissingCodecError, match="hdf5plugin") as e:
+        read_sample(path)
+    assert "s.h5" in str(e.value) and "--compression gzip" in str(e.value)
+    with pytest.raises(MissingCodecError, match="hdf5plugin"):
+        write(tmp_path / "new.h5", [raw_sample(100)])
+    # gzip (version 1) needs no plugin, to write or to read
+    old = write(tmp_path / "v1.h5", [raw_sample(100)], compression="gzip")
+    assert read_header(old)["format_version"] == 1 and read_sample(old).n_events == 100
+
+
+def test_version_1_file_as_written_before_version_2(tmp_path):
+    # a version-1 file laid out by hand as hepfm wrote them (gzip 1 + shuffle), still read
+    raw = raw_sample(3000)
+    v2 = write(tmp_path / "v2.h5", [raw])
+    path = tmp_path / "v1.h5"
+    with h5py.File(v2) as src, h5py.File(path, "w") as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        dst.attrs["format_version"] = 1
+        dst.create_dataset(
+            "events",
+            data=raw,
+            maxshape=(None, 6),
+            chunks=(2048, 6),
+            compression="gzip",
+            compression_opts=1,
+            shuffle=True,
+        )
+    a, b = read_sample(path), read_sample(v2)
+    assert read_header(path)["format_version"] == 1
+    assert a.provenance.fingerprint == b.provenance.fingerprint  # the same raw content
+    np.testing.assert_array_equal(bits(a.x[0:3000]), bits(b.x[0:3000]))
+
+
+# -- repack -----------------------------------------------------------------------------------
+def folder_of_version_1(tmp_path):
+    folder = tmp_path / "data"
+    write(folder / "background.h5", [raw_sample(5000, 1)], compression="gzip")
+    write(folder / "sig.h5", [raw_sample(700, 2)], "sig", "signal", compression="gzip")
+    return folder
+
+
+def test_repack_an_empty_sample(tmp_path):
+    path = write(tmp_path / "z.h5", [np.zeros((0, 6), np.float32)], compression="gzip")
+    fingerprint = read_header(path)["fingerprint"]
+    assert repack_file(path).to_version == 2
+    assert read_header(path)["fingerprint"] == fingerprint and read_header(path)["n_events"] == 0
+
+
+def test_repack_folder_to_version_2_keeps_content_and_fingerprints(tmp_path):
+    folder = folder_of_version_1(tmp_path)
+    before = {
+        f.name: (read_header(f), np.asarray(read_sample(f).x[0:700])) for f in folder.iterdir()
+    }
+    samples = {f.name: read_sample(f).provenance.fingerprint for f in folder.iterdir()}
+    results = repack_folder(folder)
+    assert sorted(r.path.name for r in results) == ["background.h5", "sig.h5"]
+    assert all((r.from_version, r.to_version, r.skipped) == (1, 2, "") for r in results)
+    assert sorted(p.name for p in folder.iterdir()) == ["background.h5", "sig.h5"]  # no .partial
+    for f in folder.iterdir():
+        h = read_header(f)
+        old, x = before[f.name]
+        assert h["format_version"] == 2
+        for key in ("fingerprint", "name", "role", "feature_names", "metadata", "created"):
+            assert h[key] == old[key]
+        np.testing.assert_array_equal(h["nonfinite_per_feature"], old["nonfinite_per_feature"])
+        s = read_sample(f)
+        assert s.provenance.fingerprint == samples[f.name]  # the scoring cache key
+        np.testing.assert_array_equal(bits(s.x[0:700]), bits(x))
+        with h5py.File(f) as h5:
+            assert "32026" in h5["events"]._filters
+    # again: nothing to do; and back to gzip (version 1) for readers without the plugin
+    assert all(r.skipped == "already lz4" for r in repack_folder(folder))
+    back = repack_folder(folder, "gzip")
+    assert all(r.to_version == 1 for r in back)
+    assert read_header(folder / "sig.h5")["fingerprint"] == before["sig.h5"][0]["fingerprint"]
+
+
+def test_repack_refuses_a_file_whose_rows_do_not_match_its_fingerprint(tmp_path):
+    folder = folder_of_version_1(tmp_path)
+    path = folder / "sig.h5"
+    with h5py.File(path, "r+") as f:
+        f.attrs["fingerprint"] = "0" * 32  # as if the rows had changed since writing
+    data = path.read_bytes()
+    with pytest.raises(DataError, match="content fingerprint"):
+        repack_file(path)
+    assert path.read_bytes() == data  # left as it was, and no partial file beside it
+    assert sorted(p.name for p in folder.iterdir()) == ["background.h5", "sig.h5"]
+
+
+def test_repack_bad_input_rewrites_nothing(tmp_path):
+    with pytest.raises(DataNotFoundError, match="not found"):
+        repack_folder(tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"no \.h5"):
+        repack_folder(tmp_path / "empty")
+    folder = folder_of_version_1(tmp_path)
+    with pytest.raises(DataError, match="not a folder"):
+        repack_folder(folder / "sig.h5")
+    (folder / "zz_notes.h5").write_text("not hdf5")
+    data = (folder / "sig.h5").read_bytes()
+    with pytest.raises(NotHDF5Error, match=r"zz_notes\.h5"):
+        repack_folder(folder)
+    assert (folder / "sig.h5").read_bytes() == data  # checked before any file was rewritten

@@ -54,3 +54,21 @@ def test_branch_statistics_includes_padding_and_ignores_nonfinite():
     branch1 = np.array([10.0, 20.0, 0.0])
     np.testing.assert_allclose(means, [branch0.mean(), branch1.mean()])
     np.testing.assert_allclose(stds, [branch0.std(), branch1.std()])
+
+
+@pytest.mark.parametrize("clip", [None, 2.5])
+@pytest.mark.parametrize("fill", ["median", "none"])
+def test_apply_into_is_apply_bit_for_bit(clip, fill):
+    # the reader's chunked, in-place normalisation against apply: every bit, NaN included
+    rng = np.random.default_rng(5)
+    fills = rng.normal(size=7) if fill == "median" else np.full(7, np.nan)
+    norm = Normalisation(rng.normal(size=7), np.abs(rng.normal(size=7)), fills, clip=clip)
+    raw = (rng.standard_cauchy(size=(1000, 7)) * 5).astype(np.float32)
+    raw[3, 2], raw[10, 0], raw[11, 6], raw[999, 1] = np.nan, np.inf, -np.inf, np.nan
+    out = np.empty_like(raw)
+    for step in (1, 64, 999, 4096):
+        out[...] = 7.0
+        norm.apply_into(raw, out, step_rows=step)
+        np.testing.assert_array_equal(out.view(np.uint32), norm.apply(raw).view(np.uint32))
+    with pytest.raises(ValueError, match="must be"):
+        norm.apply_into(raw, out[:10])

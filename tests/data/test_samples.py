@@ -52,3 +52,34 @@ def test_lazy_sample_normalisation_is_its_matrix(tmp_path):
     assert s.normalisation is s.x.normalisation
     assert s.normalisation is not None and s.normalisation.fingerprint() == norm.fingerprint()
     np.testing.assert_array_equal(s.x[0:2], [[0.0, 1.0], [2.0, -1.0]])
+
+
+class _LazyRows:
+    """A lazy row source that is not a BlockRows: sliced, a block ahead."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        self.x = x
+        self.shape = x.shape
+        self.slices: list[tuple[int, int]] = []
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        self.slices.append((rows.start, rows.stop))
+        return self.x[rows].astype(np.float64)  # any dtype: blocks are float32
+
+
+def test_row_blocks_of_arrays_and_lazy_sources():
+    from hepfm_core.data.samples import BlockRows, row_blocks
+
+    x = np.arange(10 * 3, dtype=np.float32).reshape(10, 3)
+    views = list(row_blocks(x, 4))
+    assert [(s, b.shape[0]) for s, b in views] == [(0, 4), (4, 4), (8, 2)]
+    assert np.shares_memory(views[0][1], x)  # an array's blocks are views, nothing copied
+    padded = [(s, b.copy()) for s, b in row_blocks(x, 4, pad=True, stop=9)]
+    assert all(b.shape == (4, 3) for _, b in padded)
+    np.testing.assert_array_equal(padded[2][1], [[24, 25, 26], [0, 0, 0], [0, 0, 0], [0, 0, 0]])
+    lazy = _LazyRows(x)
+    assert not isinstance(lazy, BlockRows)
+    blocks = [(s, b.copy()) for s, b in row_blocks(lazy, 4)]
+    assert sorted(lazy.slices) == [(0, 4), (4, 8), (8, 10)]
+    assert all(b.dtype == np.float32 for _, b in blocks)
+    np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), x)

@@ -42,6 +42,101 @@ def test_pass_matches_model_outputs_in_float64(small_demo, demo_model):
     np.testing.assert_array_equal(f16, (recon > 65504) | (np.abs(xh).max(axis=1) > 65504))
 
 
+def test_compiled_once_on_a_fixed_shape_whatever_the_chunks(small_demo, demo_model):
+    # the last chunk is zero-padded to the compiled shape: one trace, one XLA compilation
+    from hepfm_core.engine.scoring import forward_for, run_pass
+    from hepfm_core.sources import open_data
+
+    data = open_data(small_demo[0])
+    forward = forward_for(demo_model, 700)
+    for sample in (data.signals["wprime_qq"], data.signals["zprime_bb"]):  # 2000: 3 chunks
+        run_pass(demo_model, sample, chunk_events=700)
+    assert forward.chunk_events == 700 and forward_for(demo_model, 700) is forward
+    assert forward._fn.experimental_get_tracing_count() == 1
+
+
+def test_read_from_file_equals_in_memory_and_reference(small_demo, demo_model):
+    # the threaded reader feeds the model exactly the normalised rows slicing gives; against
+    # the uncompiled forward pass of scoring version 2, only float32 rounding differs
+    from dataclasses import replace
+
+    from hepfm_core.engine.scoring import make_forward, run_pass
+    from hepfm_core.sources import open_data
+
+    sample = open_data(small_demo[0]).background  # 20000 events: 3 chunks, the last padded
+    x = np.asarray(sample.x[0 : sample.n_events])
+    from_file = run_pass(demo_model, sample)
+    in_memory = run_pass(demo_model, replace(sample, x=x))
+    for name in ("z_mean", "z_log_var", "recon", "sum_mu2", "finite"):
+        np.testing.assert_array_equal(getattr(from_file, name), getattr(in_memory, name))
+    reference = make_forward(demo_model, chunk_events=None, jit_compile=False)
+    ref = run_pass(demo_model, replace(sample, x=x), forward=reference)
+    np.testing.assert_array_equal(from_file.finite, ref.finite)
+    for name in ("z_mean", "z_log_var", "recon", "sum_mu2"):
+        a, b = getattr(from_file, name).astype(np.float64), getattr(ref, name).astype(np.float64)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+class _ShiftForward:
+    """A numpy 'model' whose reconstruction is its input plus one (z = x, x_hat = z + 1),
+    compiled on chunks of 64 rows: every x_hat is known, so every flag can be checked."""
+
+    chunk_events = 64
+
+    def __call__(self, x: np.ndarray):
+        assert x.shape[0] == self.chunk_events  # padded by run_pass
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = x.astype(np.float64) - self.decode(x).astype(np.float64)
+            sum_mu2 = (x.astype(np.float64) ** 2).sum(axis=1)
+            return x.copy(), np.zeros_like(x), (diff * diff).sum(axis=1), sum_mu2
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        return z + np.float32(1.0)
+
+
+class _ShiftModel:
+    def __init__(self) -> None:
+        from hepfm_core.model.vae import VAEConfig
+
+        self.config = VAEConfig(input_dim=3, encoder_layers=(4,), decoder_layers=(4,), latent_dim=3)
+
+    def check_input(self, n_features, feature_names, where) -> None:
+        assert n_features == 3
+
+
+@pytest.mark.parametrize("scale", [1.0, 30000.0])
+def test_flags_from_recon_and_the_events_decoded_again(scale):
+    # recon is 3 wherever x is finite, so float16 overflows only through |x_hat| = |x + 1|
+    # (from 65520 on): run_pass decodes again only the events near that, and the non-finite
+    # ones; its flags must be finite_bits' own from every x_hat
+    from hepfm_core.data.samples import Provenance, Sample
+    from hepfm_core.engine.scoring import finite_bits, run_pass
+
+    rng = np.random.default_rng(3)
+    x = (rng.normal(size=(300, 3)) * scale).astype(np.float32)
+    x[7, 1], x[8, 0], x[200, 2] = np.nan, np.inf, -np.inf
+    x[50] = [0.0, -2.0, 65519.5]  # x_hat 65520.5: rounds to inf in float16
+    x[51] = [0.0, -2.0, 65518.0]  # x_hat 65519: finite in float16
+    sample = Sample("s", "signal", x, ("a", "b", "c"), Provenance("memory", "", "id"))
+    forward = _ShiftForward()
+    p = run_pass(_ShiftModel(), sample, forward=forward)
+    x_hat = forward.decode(x)
+    with np.errstate(invalid="ignore", over="ignore"):
+        recon = ((x.astype(np.float64) - x_hat.astype(np.float64)) ** 2).sum(axis=1)
+        want = finite_bits(
+            np.isfinite(x).all(axis=1),
+            np.isfinite(x).all(axis=1),
+            np.isfinite(x_hat).all(axis=1),
+            recon,
+            np.abs(x_hat).max(axis=1),
+        )
+    np.testing.assert_array_equal(p.finite, want)
+    assert p.finite[50] & RECON_F16_OVERFLOW and not p.finite[51] & RECON_F16_OVERFLOW
+    assert ((p.finite & INPUT_FINITE) == 0).sum() == 3
+    flagged16 = ((want & RECON_F16_OVERFLOW) > 0).sum()  # non-finite, row 50, and large x
+    assert flagged16 == 4 if scale == 1.0 else flagged16 > 10
+
+
 def test_nonfinite_inputs_flagged(small_demo, demo_model):
     from hepfm_core.engine.scoring import run_pass
     from hepfm_core.sources import open_data
