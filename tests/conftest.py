@@ -175,3 +175,21 @@ def strict_loads(text: str):
 def strict_json():
     """The strict JSON loader (a fixture, since test modules do not import conftest)."""
     return strict_loads
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No data-root or demo variables set (``HEPFM_DATA_ROOT``, ``XDG_DATA_HOME``, the
+    ``HEPFM_DEMO_*`` sizes)."""
+    from hepfm_core import demo
+    from hepfm_core.common import paths
+
+    for name in (
+        paths.DATA_ROOT_ENV,
+        "XDG_DATA_HOME",
+        demo.BACKGROUND_ENV,
+        demo.SIGNAL_ENV,
+        demo.EPOCHS_ENV,
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch

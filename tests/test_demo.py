@@ -10,20 +10,6 @@ from hepfm_core.errors import SettingsError
 from hepfm_core.sources import open_data
 
 
-@pytest.fixture
-def no_env(monkeypatch) -> pytest.MonkeyPatch:
-    """No data-root or demo variables set."""
-    for name in (
-        paths.DATA_ROOT_ENV,
-        "XDG_DATA_HOME",
-        demo.BACKGROUND_ENV,
-        demo.SIGNAL_ENV,
-        demo.EPOCHS_ENV,
-    ):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def test_cli_demo_out_defaults_to_the_demo_dir(no_env, tmp_path):
     from hepfm_core.cli import build_parser
 

@@ -13,20 +13,6 @@ from hepfm_core.views import dashboard as db
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def no_env(monkeypatch) -> pytest.MonkeyPatch:
-    """No data-root or demo variables set, and a fake home."""
-    for name in (
-        paths.DATA_ROOT_ENV,
-        "XDG_DATA_HOME",
-        demo.BACKGROUND_ENV,
-        demo.SIGNAL_ENV,
-        demo.EPOCHS_ENV,
-    ):
-        monkeypatch.delenv(name, raising=False)
-    return monkeypatch
-
-
 def fake_package(tmp_path: Path, pyproject: str | None, apps: bool) -> Path:
     """A folder laid out like a checkout (or not) with a ``hepfm_core`` package in it."""
     root = tmp_path / "tree"
