@@ -81,14 +81,16 @@ def _(data_dir, demo_dir, model_path):
 
 
 @app.cell(hide_code=True)
-def _(data_dir, data_kind, fill, kind_error, model_path, normalisation):
+def _(arg_scheduler, data_dir, data_kind, fill, kind_error, model_path, normalisation):
     mo.stop(
         kind_error is not None,
         mo.callout(mo.md(f"**Cannot open the data.** {kind_error}"), kind="danger"),
     )
     _norm = normalisation.value if data_kind == "upstream" else "background"
     try:
-        evaluator = db.shared_evaluator(data_dir, model_path, _norm, fill=fill.value)
+        evaluator = db.shared_evaluator(
+            data_dir, model_path, _norm, fill=fill.value, scheduler=arg_scheduler
+        )
         _total = sum(s.n_events for s in evaluator.data.samples.values())
         _done = {}
         with mo.status.progress_bar(
@@ -113,7 +115,7 @@ def _(data_dir, data_kind, fill, kind_error, model_path, normalisation):
 
 
 @app.cell(hide_code=True)
-def _(beta, clip_slider, evaluator, no_clip, policy, score, signals):
+def _(beta, bins, clip_slider, evaluator, no_clip, policy, score, signals):
     mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
     try:
         settings = db.settings_for(
@@ -123,7 +125,7 @@ def _(beta, clip_slider, evaluator, no_clip, policy, score, signals):
             policy=policy.value,
             signals=list(signals.value),
         )
-        result = evaluator.evaluate(settings)
+        result = evaluator.evaluate(settings, n_bins=bins.value)
         settings_error = None
     except HepfmError as exc:
         result, settings_error = None, exc
@@ -289,7 +291,9 @@ def _():
     demo_dir = root / "demo"
     arg_data = cli.get("data")
     arg_model = cli.get("model")
-    return arg_data, arg_model, demo_dir, root
+    # a Dask cluster for samples too large for this server: -- --scheduler tcp://host:port
+    arg_scheduler = cli.get("scheduler") or cli.get("scheduler-file")
+    return arg_data, arg_model, arg_scheduler, demo_dir, root
 
 
 @app.cell(hide_code=True)

@@ -1,4 +1,4 @@
-"""The ``hepfm`` command: demo, train, evaluate, report, repack.
+"""The ``hepfm`` command: demo, train, evaluate, report, repack, cluster.
 
 Exit codes: 0 done, 2 a user error (the message on stderr, no traceback).
 """
@@ -6,10 +6,12 @@ Exit codes: 0 done, 2 a user error (the message on stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import HepfmError
 from .vocabulary import (
@@ -25,6 +27,7 @@ from .vocabulary import (
 
 __all__ = [
     "build_parser",
+    "cmd_cluster",
     "cmd_demo",
     "cmd_evaluate",
     "cmd_repack",
@@ -127,67 +130,139 @@ def _resolve_data(args: argparse.Namespace) -> str:
     )
 
 
-def _scored_evaluator(args: argparse.Namespace):
-    """Settings checked first, then the data and model opened and every sample scored."""
+def _cluster_spec(args: argparse.Namespace):
+    """The cluster the flags name, or None: the single-process path."""
+    if args.scheduler is None and args.scheduler_file is None and args.workers is None:
+        return None
+    from .cluster.connect import ClusterSpec
+
+    return ClusterSpec(
+        scheduler=args.scheduler,
+        scheduler_file=args.scheduler_file,
+        workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        connect_timeout=args.connect_timeout,
+    )
+
+
+@contextlib.contextmanager
+def _scored_evaluator(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
+    """Settings checked first, then the data and model opened and every sample scored: in
+    this process, or on the Dask cluster the flags name (closed on the way out)."""
     from .common.progress import TextProgress
     from .engine.evaluate import Evaluator
 
     settings = _settings_from(args)
-    evaluator = Evaluator.open(
-        _resolve_data(args),
-        args.model,
-        signal_normalisation=args.signal_normalisation,
-        fill=args.fill,
-        cache=args.cache_dir,
-    )
-    evaluator.check_signals(settings.signals)
-    evaluator.score_all(progress=None if args.quiet else TextProgress())
-    return settings, evaluator
+    spec = _cluster_spec(args)
+    data = _resolve_data(args)
+    with contextlib.ExitStack() as stack:
+        if spec is None:
+            evaluator: Any = Evaluator.open(
+                data,
+                args.model,
+                signal_normalisation=args.signal_normalisation,
+                fill=args.fill,
+                cache=args.cache_dir,
+            )
+        else:
+            from .cluster.connect import open_cluster
+            from .cluster.evaluator import ClusterEvaluator
+
+            cluster = stack.enter_context(open_cluster(spec))
+            evaluator = ClusterEvaluator.open(
+                data,
+                args.model,
+                cluster=cluster,
+                signal_normalisation=args.signal_normalisation,
+                fill=args.fill,
+                cache=args.cache_dir,
+                partition_events=args.partition_events,
+            )
+        evaluator.check_signals(settings.signals)
+        evaluator.score_all(progress=None if args.quiet else TextProgress())
+        yield settings, evaluator
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .engine.evaluate import roc_rows, write_scores
+    from .engine.evaluate import roc_rows
     from .views.text import summary_table
 
-    settings, evaluator = _scored_evaluator(args)
-    result = evaluator.evaluate(settings)
-    doc = result.to_json_dict()
-    text = json.dumps(doc, indent=1, allow_nan=False)
-    if args.json == "-":
-        print(text)
-    else:
-        if args.json:
-            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(args.json).write_text(text)
-        print(summary_table(result))
-    if args.roc_csv:
-        import polars as pl
+    with _scored_evaluator(args) as (settings, evaluator):
+        result = evaluator.evaluate(settings)
+        doc = result.to_json_dict()
+        text = json.dumps(doc, indent=1, allow_nan=False)
+        if args.json == "-":
+            print(text)
+        else:
+            if args.json:
+                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+                Path(args.json).write_text(text)
+            print(summary_table(result))
+        if args.roc_csv:
+            import polars as pl
 
-        pl.DataFrame(
-            roc_rows(result),
-            schema={
-                "signal": pl.String,
-                "threshold": pl.Float64,
-                "fpr": pl.Float64,
-                "tpr": pl.Float64,
-            },
-        ).write_csv(args.roc_csv)
-    if args.scores_out:
-        write_scores(result, args.scores_out)
+            pl.DataFrame(
+                roc_rows(result),
+                schema={
+                    "signal": pl.String,
+                    "threshold": pl.Float64,
+                    "fpr": pl.Float64,
+                    "tpr": pl.Float64,
+                },
+            ).write_csv(args.roc_csv)
+        if args.scores_out:
+            evaluator.write_scores(result, args.scores_out)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from .views.report import write_report
 
-    settings, evaluator = _scored_evaluator(args)
-    path = write_report(evaluator, settings, args.out, figures=args.figures)
+    with _scored_evaluator(args) as (settings, evaluator):
+        path = write_report(evaluator, settings, args.out, figures=args.figures)
     print(f"report: {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.figures:
         print(f"figures: {args.figures}")
     return 0
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    """Start a batch-system Dask cluster, write its scheduler file, hold it until Ctrl-C."""
+    from .cluster.jobqueue import BatchSettings, batch_cluster
+
+    settings = BatchSettings(
+        cores=args.cores,
+        memory=args.memory,
+        walltime=args.walltime,
+        queue=args.queue,
+        account=args.account,
+        interface=args.interface,
+        job_directives=tuple(args.job_directive or ()),
+        prologue=tuple(args.prologue or ()),
+    )
+    cluster = batch_cluster(args.system, settings)
+    try:
+        if args.print_job_script:
+            print(cluster.job_script())
+            return 0
+        from distributed import Client
+
+        client = Client(cluster)
+        Path(args.scheduler_file).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        client.write_scheduler_file(str(Path(args.scheduler_file).expanduser()))
+        cluster.scale(jobs=args.jobs)
+        print(
+            f"scheduler {cluster.scheduler_address}, file {args.scheduler_file}: {args.jobs} "
+            f"{args.system} jobs submitted. In another shell: hepfm evaluate ... "
+            f"--scheduler-file {args.scheduler_file}. Ctrl-C stops the cluster.",
+            flush=True,
+        )
+        while True:
+            time.sleep(3600)
+    finally:
+        cluster.close()
 
 
 def cmd_repack(args: argparse.Namespace) -> int:
@@ -237,6 +312,43 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
         "default) or none (exclude those events as input_nonfinite)",
     )
     p.add_argument("--cache-dir", default=None, help="where scoring passes are cached")
+    _add_cluster_arguments(p)
+
+
+def _add_cluster_arguments(p: argparse.ArgumentParser) -> None:
+    from .cluster.connect import DEFAULT_CONNECT_TIMEOUT
+    from .cluster.evaluator import DEFAULT_PARTITION_EVENTS
+
+    g = p.add_argument_group("cluster (Dask; without these flags everything runs in this process)")
+    where = g.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, default=None, help="start a local cluster of N worker processes"
+    )
+    where.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="an existing cluster: tcp://host:port"
+    )
+    where.add_argument(
+        "--scheduler-file",
+        default=None,
+        metavar="FILE",
+        help="an existing cluster whose scheduler wrote this file (dask-jobqueue, "
+        "`dask scheduler --scheduler-file`)",
+    )
+    g.add_argument("--threads-per-worker", type=int, default=1, help="threads of each local worker")
+    g.add_argument(
+        "--partition-events",
+        type=int,
+        default=DEFAULT_PARTITION_EVENTS,
+        help=f"events per partition, a multiple of the scoring chunk (default "
+        f"{DEFAULT_PARTITION_EVENTS})",
+    )
+    g.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        help=f"seconds to reach the scheduler and see a worker (default "
+        f"{DEFAULT_CONNECT_TIMEOUT:g})",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -311,6 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(func=cmd_report)
 
+    _add_cluster_parser(sub)
+
     pack = sub.add_parser(
         "repack",
         help="rewrite a hepfm data folder's files with another compression (one file at a time,"
@@ -320,6 +434,41 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compression_argument(pack)
     pack.set_defaults(func=cmd_repack)
     return parser
+
+
+def _add_cluster_parser(sub) -> None:
+    systems = ("slurm", "pbs", "sge", "lsf", "htcondor")
+    cl = sub.add_parser(
+        "cluster",
+        help="start a Dask cluster on a batch system (dask-jobqueue) for --scheduler-file",
+    )
+    cl.add_argument("system", choices=systems, help="the batch system")
+    cl.add_argument("--jobs", type=int, default=1, help="worker jobs to submit")
+    cl.add_argument("--cores", type=int, default=1, help="threads of each worker job")
+    cl.add_argument("--memory", default="4GiB", help="memory of each worker job")
+    cl.add_argument("--walltime", default="01:00:00", help="HH:MM:SS of each worker job")
+    cl.add_argument("--queue", default=None, help="queue or partition")
+    cl.add_argument("--account", default=None, help="project or account to charge")
+    cl.add_argument("--interface", default=None, help="network interface, e.g. ib0")
+    cl.add_argument(
+        "--job-directive",
+        action="append",
+        help="an extra header line of the job script (repeatable), e.g. --gres=gpu:1",
+    )
+    cl.add_argument(
+        "--prologue", action="append", help="a shell line run before the worker (repeatable)"
+    )
+    cl.add_argument(
+        "--scheduler-file",
+        default="hepfm-scheduler.json",
+        help="where to write the scheduler's address (pass it to --scheduler-file)",
+    )
+    cl.add_argument(
+        "--print-job-script",
+        action="store_true",
+        help="print the job script each worker job runs, submit nothing",
+    )
+    cl.set_defaults(func=cmd_cluster)
 
 
 def _add_compression_argument(p: argparse.ArgumentParser) -> None:

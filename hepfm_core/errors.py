@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 __all__ = [
+    "ClusterError",
     "CorruptModelError",
     "DataError",
     "DataNotFoundError",
@@ -47,6 +48,14 @@ class HepfmError(Exception):
         if todo:
             parts.append(f"what to do: {todo}")
         super().__init__("\n  ".join(parts))
+
+    def __reduce__(self):
+        """Pickled with its parts (a Dask task's error reaches the client whole)."""
+        return (type(self), (self.what, self.where, self.todo))
+
+
+class ClusterError(HepfmError):
+    """A Dask cluster cannot be reached or used (address, workers, their hepfm)."""
 
 
 # -- data ---------------------------------------------------------------------------------

@@ -297,8 +297,9 @@ class H5Matrix:
         pad: bool = False,
         stop: int | None = None,
         threads: int = READ_THREADS,
+        start: int = 0,
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """``(start, block)`` pairs of model inputs covering rows ``0:stop``, in order.
+        """``(row, block)`` pairs of model inputs covering rows ``start:stop``, in order.
 
         Blocks of ``block_rows`` rows (the last one zero-padded to that with ``pad``), each
         valid until the next is requested (the buffers are reused), values bit for bit those
@@ -308,38 +309,38 @@ class H5Matrix:
         ahead of the consumer; otherwise one thread reads slices, a block ahead.
         """
         n = self.shape[0] if stop is None else min(int(stop), self.shape[0])
-        if n <= 0:
+        start = max(0, int(start))
+        if n <= start:
             return
         try:
             h5 = h5py.File(self.path, "r")
         except OSError as exc:
-            raise self._read_error(slice(0, n), exc) from exc
+            raise self._read_error(slice(start, n), exc) from exc
         with h5:
             ds = h5.get(self.datasets[0]) if len(self.datasets) == 1 else None
             filters = _direct_filters(ds) if isinstance(ds, h5py.Dataset) else None
             if ds is None or filters is None:
-                yield from self._sliced_blocks(block_rows, pad, n)
+                yield from self._sliced_blocks(block_rows, pad, start, n)
             else:
-                yield from self._decoded_blocks(ds, filters, block_rows, pad, n, threads)
+                yield from self._decoded_blocks(ds, filters, block_rows, pad, start, n, threads)
 
-    def _sliced_blocks(self, block_rows: int, pad: bool, n: int):
+    def _sliced_blocks(self, block_rows: int, pad: bool, first: int, n: int):
         ring = [_aligned_empty((block_rows, self.shape[1])) for _ in range(2)]
 
         def read(i: int) -> int:
-            start = i * block_rows
-            rows = slice(start, min(start + block_rows, n))
-            values = self[rows]
+            lo = first + i * block_rows
+            values = self[lo : min(lo + block_rows, n)]
             ring[i % 2][: values.shape[0]] = values
             return values.shape[0]
 
-        count = -(-n // block_rows)
+        count = -(-(n - first) // block_rows)
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending: Future[int] = pool.submit(read, 0)
             for i in range(count):
                 rows = pending.result()
                 if i + 1 < count:
                     pending = pool.submit(read, i + 1)
-                yield i * block_rows, self._padded(ring[i % 2], rows, pad)
+                yield first + i * block_rows, self._padded(ring[i % 2], rows, pad)
 
     @staticmethod
     def _padded(buf: np.ndarray, rows: int, pad: bool) -> np.ndarray:
@@ -354,6 +355,7 @@ class H5Matrix:
         filters: tuple[int, ...],
         block_rows: int,
         pad: bool,
+        first: int,
         n: int,
         threads: int,
     ):
@@ -390,7 +392,8 @@ class H5Matrix:
 
         def tasks(i: int) -> list[tuple[int, int, int, int]]:
             """(chunk start, first row, end row in the chunk, row in the block) of block i."""
-            lo, hi = i * block_rows, min((i + 1) * block_rows, n)
+            lo = first + i * block_rows
+            hi = min(lo + block_rows, n)
             out = []
             for c0 in range(lo - lo % chunk_rows, hi, chunk_rows):
                 a, b = max(lo, c0) - c0, min(hi, c0 + chunk_rows) - c0
@@ -404,7 +407,7 @@ class H5Matrix:
                 rows = slice(chunk_start + a, chunk_start + b)
                 raise self._read_error(rows, exc) from exc
 
-        count = -(-n // block_rows)
+        count = -(-(n - first) // block_rows)
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             inflight: dict[int, list[Future[None]]] = {}
 
@@ -420,8 +423,9 @@ class H5Matrix:
                 for i in range(count):
                     for f in inflight.pop(i):
                         f.result()
-                    rows = min(block_rows, n - i * block_rows)
-                    yield i * block_rows, self._padded(ring[i % len(ring)], rows, pad)
+                    lo = first + i * block_rows
+                    rows = min(block_rows, n - lo)
+                    yield lo, self._padded(ring[i % len(ring)], rows, pad)
                     if i + depth + 1 < count:
                         submit(i + depth + 1)
             finally:  # the consumer stopped early or a read failed: drop what is queued

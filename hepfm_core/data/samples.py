@@ -57,16 +57,24 @@ class BlockRows(RowSource, Protocol):
     (``h5io.H5Matrix``: compressed chunks decoded and normalised in a thread, ahead)."""
 
     def blocks(
-        self, block_rows: int, *, pad: bool = False, stop: int | None = None
+        self, block_rows: int, *, pad: bool = False, stop: int | None = None, start: int = 0
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """``(start, block)`` pairs covering rows ``0:stop`` in order, as ``row_blocks``."""
+        """``(row, block)`` pairs covering rows ``start:stop`` in order, as ``row_blocks``."""
         ...
 
 
 def row_blocks(
-    rows: RowSource, block_rows: int, *, pad: bool = False, stop: int | None = None
+    rows: RowSource,
+    block_rows: int,
+    *,
+    pad: bool = False,
+    stop: int | None = None,
+    start: int = 0,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """``(start, float32 block)`` pairs covering rows ``0:stop`` (default: all) in order.
+    """``(row, float32 block)`` pairs covering rows ``start:stop`` (default: all) in order.
+
+    ``start``: where a partition of the sample begins (blocks then start there, so a
+    partition on a multiple of ``block_rows`` sees the very blocks of a whole-sample pass).
 
     With ``pad`` every block has exactly ``block_rows`` rows: the last one is zero-padded
     (for a model compiled on one input shape). A block may be a view of ``rows`` or a buffer
@@ -75,13 +83,13 @@ def row_blocks(
     """
     n = rows.shape[0] if stop is None else min(int(stop), rows.shape[0])
     if isinstance(rows, BlockRows):
-        yield from rows.blocks(block_rows, pad=pad, stop=n)
+        yield from rows.blocks(block_rows, pad=pad, stop=n, start=start)
         return
     width = int(rows.shape[1])
     tail = np.zeros((block_rows, width), dtype=np.float32) if pad else None
 
-    def read(start: int) -> np.ndarray:
-        return np.ascontiguousarray(rows[start : min(start + block_rows, n)], dtype=np.float32)
+    def read(row: int) -> np.ndarray:
+        return np.ascontiguousarray(rows[row : min(row + block_rows, n)], dtype=np.float32)
 
     def padded(block: np.ndarray) -> np.ndarray:
         if tail is None or block.shape[0] == block_rows:
@@ -90,17 +98,17 @@ def row_blocks(
         tail[block.shape[0] :] = 0.0
         return tail
 
-    starts = range(0, n, block_rows)
+    starts = range(max(0, int(start)), n, block_rows)
     if isinstance(rows, np.ndarray):  # slices are views: nothing to read ahead
-        for start in starts:
-            yield start, padded(read(start))
+        for row in starts:
+            yield row, padded(read(row))
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending: Future[np.ndarray] | None = None
-        for i, start in enumerate(starts):
-            block = (pending or pool.submit(read, start)).result()
-            pending = pool.submit(read, start + block_rows) if i + 1 < len(starts) else None
-            yield start, padded(block)
+        for i, row in enumerate(starts):
+            block = (pending or pool.submit(read, row)).result()
+            pending = pool.submit(read, row + block_rows) if i + 1 < len(starts) else None
+            yield row, padded(block)
 
 
 @dataclass(frozen=True)

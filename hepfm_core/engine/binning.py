@@ -20,6 +20,7 @@ import polars as pl
 from ..errors import SettingsError
 
 __all__ = [
+    "DEFAULT_BINS",
     "DEFAULT_RANGE",
     "Tally",
     "histogram_table",
@@ -31,6 +32,8 @@ __all__ = [
 ]
 
 DEFAULT_RANGE: tuple[float, float] = (1e-3, 1.0)
+DEFAULT_BINS = 60
+"""Log bins of the loss histograms (the dashboard's slider starts here)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +56,7 @@ class Tally:
 
 def shared_log_edges(
     samples: Mapping[str, np.ndarray],
-    n_bins: int = 60,
+    n_bins: int = DEFAULT_BINS,
     lo: float | None = None,
     hi: float | None = None,
 ) -> np.ndarray:

@@ -7,9 +7,10 @@ dashboard calls on every slider move and what ``hepfm evaluate`` calls once.
 
 from __future__ import annotations
 
+import abc
 import datetime as _dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from ..vocabulary import (
     Score,
     SignalNormalisation,
 )
+from .binning import DEFAULT_BINS, Tally
 from .guards import GuardCounts, GuardedScores, GuardSettings, PreparedPass, guard, prepare
 from .metrics import (
     DEFAULT_BKG_EFFS,
@@ -42,16 +44,20 @@ from .metrics import (
     separation,
     withheld_separation,
 )
+from .partitions import PolicyCounts
 from .passes import ScoringPass
 from .policy import PolicyScores, apply_policy
 from .scoring import cached_pass
 
 __all__ = [
+    "BaseEvaluator",
+    "BinnedScores",
     "EvaluationResult",
     "EvaluationSettings",
     "Evaluator",
     "SampleResult",
     "roc_rows",
+    "scores_frame",
     "write_scores",
 ]
 
@@ -124,14 +130,18 @@ class EvaluationSettings:
 class SampleResult:
     """One sample under one setting: guard counts, the policy's view, the scores, and what
     the reader filled in (``imputation``: imputed events are kept, counted beside ``excluded``).
+
+    ``guarded`` (per-event scores and causes) and ``policy.values`` exist where the scores
+    live in this process; a result merged from a cluster's partitions holds the counts only
+    (``policy`` is then ``partitions.PolicyCounts``) and ``guarded`` is None.
     """
 
     name: str
     role: str
     counts: GuardCounts
-    policy: PolicyScores
-    guarded: GuardedScores
+    policy: PolicyScores | PolicyCounts
     imputation: Imputation
+    guarded: GuardedScores | None = None
 
     @property
     def imputed(self) -> int:
@@ -153,15 +163,32 @@ class SampleResult:
         }
 
 
+@dataclass(frozen=True)
+class BinnedScores:
+    """Every sample's guarded scores counted on shared log bins (``binning.Tally``): what a
+    result merged from a cluster carries instead of the scores themselves."""
+
+    edges: np.ndarray
+    tallies: dict[str, Tally]
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.edges.size - 1)
+
+
 @dataclass(frozen=True, eq=False)
 class EvaluationResult:
-    """Everything one setting gives: per-sample counts and per-signal separation."""
+    """Everything one setting gives: per-sample counts and per-signal separation.
+
+    ``binned``: the histograms, for a result whose samples hold no per-event scores.
+    """
 
     settings: EvaluationSettings
     parameterisation: str
     samples: dict[str, SampleResult]
     signals: dict[str, Separation]
     provenance: dict[str, Any] = field(default_factory=dict)
+    binned: BinnedScores | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         settings = self.settings.to_json_dict() | {"parameterisation": self.parameterisation}
@@ -173,7 +200,105 @@ class EvaluationResult:
         }
 
 
-class Evaluator:
+class BaseEvaluator(abc.ABC):
+    """What every evaluator of one data folder and one model has, wherever its scores live.
+
+    :class:`Evaluator` keeps the scores in this process; ``cluster.ClusterEvaluator`` keeps
+    them on a Dask cluster's workers. Views and the app take either.
+    """
+
+    def __init__(
+        self,
+        data: DataSet,
+        model_path: str | Path,
+        *,
+        cache: str | Path | None = None,
+    ) -> None:
+        self.data = data
+        self.model_path = Path(model_path)
+        self.model_info: ModelInfo = describe_model(model_path)
+        self.cache = cache
+        self._lock = threading.RLock()
+
+    @property
+    def fill(self) -> str:
+        """How the reader treated non-finite raw values ("median" or "none")."""
+        return self.data.background.accounting.filled
+
+    @property
+    def parameterisation(self) -> Parameterisation:
+        return self.model_info.parameterisation
+
+    @property
+    def signal_names(self) -> tuple[str, ...]:
+        return tuple(self.data.signals)
+
+    @abc.abstractmethod
+    def score_all(self, progress: Progress | None = None) -> Mapping[str, object]:
+        """Score every sample once (or find its scores cached); per sample what was made."""
+
+    @abc.abstractmethod
+    def evaluate(
+        self,
+        settings: EvaluationSettings,
+        *,
+        bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+        n_bins: int = DEFAULT_BINS,
+    ) -> EvaluationResult:
+        """Guards, policy and metrics for ``settings``."""
+
+    def write_scores(self, result: EvaluationResult, out_dir: str | Path) -> list[Path]:
+        """Per sample of ``result``, its per-event scores as Parquet (:func:`write_scores`)."""
+        return write_scores(result, out_dir)
+
+    def check_signals(self, requested: tuple[str, ...] | None) -> tuple[str, ...]:
+        if requested is None:
+            return self.signal_names
+        unknown = [s for s in requested if s not in self.data.signals]
+        if unknown:
+            raise SettingsError(
+                f"unknown signal sample(s): {', '.join(unknown)}",
+                self.data.path,
+                f"choose among: {', '.join(self.signal_names)}",
+            )
+        return tuple(requested)
+
+    def withheld(
+        self, samples: Mapping[str, SampleResult], name: str, bkg_effs: Sequence[float]
+    ) -> Separation | None:
+        """The signal's metrics withheld (status ``imputed_input``) when they would rest on
+        fill values; None when they can be computed."""
+        why = imputed_verdict(samples["background"].imputation, samples[name].imputation, name)
+        if why is None:
+            return None
+        return withheld_separation(
+            STATUS_IMPUTED,
+            why,
+            samples["background"].policy.kept,
+            samples[name].policy.kept,
+            bkg_effs,
+        )
+
+    def provenance(self) -> dict[str, Any]:
+        fps = {"model": self.model_info.fingerprint}
+        fps |= {name: s.provenance.fingerprint for name, s in self.data.samples.items()}
+        return {
+            "model": self.model_info.path,
+            "model_kind": self.model_info.kind,
+            "model_description": self.model_info.description,
+            "data": str(Path(self.data.path).resolve()),
+            "data_kind": self.data.kind,
+            "signal_normalisation": self.data.signal_normalisation,
+            "signal_normalisation_description": self.data.describe_normalisation(),
+            "fill": self.fill,
+            "fill_description": FILL_DESCRIPTIONS[self.fill],
+            "fingerprints": fps,
+            "versions": library_versions(),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        }
+
+
+class Evaluator(BaseEvaluator):
     """One data folder and one model; scoring passes computed once, settings applied fast.
 
     Thread-safe for the dashboard: viewers of one server process share one Evaluator per
@@ -215,15 +340,11 @@ class Evaluator:
         *,
         cache: str | Path | None = None,
     ) -> None:
-        self.data = data
-        self.model_path = Path(model_path)
-        self.model_info: ModelInfo = describe_model(model_path)
-        self.cache = cache
+        super().__init__(data, model_path, cache=cache)
         self._passes: dict[str, ScoringPass] = {}
         self._prepared: dict[tuple[str, str, str], PreparedPass] = {}
         self._bkg_refs: dict[tuple, BackgroundRef] = {}
         self._last_guarded: dict[str, tuple[GuardSettings, GuardedScores]] = {}
-        self._lock = threading.RLock()
 
     @classmethod
     def open(
@@ -243,19 +364,6 @@ class Evaluator:
         """
         data = open_data(data_dir, signal_normalisation=signal_normalisation, fill=fill)
         return cls(data, model_path, cache=cache)
-
-    @property
-    def fill(self) -> str:
-        """How the reader treated non-finite raw values ("median" or "none")."""
-        return self.data.background.accounting.filled
-
-    @property
-    def parameterisation(self) -> Parameterisation:
-        return self.model_info.parameterisation
-
-    @property
-    def signal_names(self) -> tuple[str, ...]:
-        return tuple(self.data.signals)
 
     def score_all(self, progress: Progress | None = None) -> dict[str, ScoringPass]:
         """Run (or open from cache) the scoring pass of every sample.
@@ -307,20 +415,12 @@ class Evaluator:
         self._last_guarded[name] = (gs, guarded)
         return guarded
 
-    def check_signals(self, requested: tuple[str, ...] | None) -> tuple[str, ...]:
-        if requested is None:
-            return self.signal_names
-        unknown = [s for s in requested if s not in self.data.signals]
-        if unknown:
-            raise SettingsError(
-                f"unknown signal sample(s): {', '.join(unknown)}",
-                self.data.path,
-                f"choose among: {', '.join(self.signal_names)}",
-            )
-        return tuple(requested)
-
     def evaluate(
-        self, settings: EvaluationSettings, *, bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS
+        self,
+        settings: EvaluationSettings,
+        *,
+        bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+        n_bins: int = DEFAULT_BINS,
     ) -> EvaluationResult:
         """Guards, policy and metrics for ``settings`` (milliseconds once passes exist).
 
@@ -335,6 +435,9 @@ class Evaluator:
             Clip, score, beta, policy, KL form and signals.
         bkg_effs : sequence of float
             Background efficiencies of the working points.
+        n_bins : int
+            Histogram bins, for an evaluator whose scores stay on a cluster (its result
+            carries the histograms); here the scores themselves are in the result.
 
         Returns
         -------
@@ -351,12 +454,13 @@ class Evaluator:
         gs = settings.guard_settings(self.parameterisation)
         with self._lock:
             samples: dict[str, SampleResult] = {}
+            kept: dict[str, PolicyScores] = {}
             for name in ("background", *signals):
                 sample = self.data.samples[name]
                 guarded = self._guarded(name, settings.kl_form, gs)
-                pol = apply_policy(guarded, settings.policy)
+                kept[name] = apply_policy(guarded, settings.policy)
                 samples[name] = SampleResult(
-                    name, sample.role, guarded.counts, pol, guarded, imputation_of(sample)
+                    name, sample.role, guarded.counts, kept[name], imputation_of(sample), guarded
                 )
             # The sorted background depends only on what changes its scores: a clip change
             # leaves the reconstruction score untouched, so its sort is reused.
@@ -369,44 +473,15 @@ class Evaluator:
             )
             ref = self._bkg_refs.get(bkg_key)
             if ref is None:
-                ref = prepare_background(samples["background"].policy.values)
+                ref = prepare_background(kept["background"].values)
                 self._bkg_refs.clear()  # keep one: the background sort is 20 MB at 2.7M events
                 self._bkg_refs[bkg_key] = ref
-            seps = {name: self._separation(ref, samples, name, bkg_effs) for name in signals}
+            seps = {
+                name: self.withheld(samples, name, bkg_effs)
+                or separation(ref, kept[name].values, bkg_effs=bkg_effs)
+                for name in signals
+            }
         return EvaluationResult(settings, self.parameterisation, samples, seps, self.provenance())
-
-    @staticmethod
-    def _separation(
-        ref: BackgroundRef,
-        samples: dict[str, SampleResult],
-        name: str,
-        bkg_effs: Sequence[float],
-    ) -> Separation:
-        """The signal's metrics, or their absence when they would rest on fill values."""
-        why = imputed_verdict(samples["background"].imputation, samples[name].imputation, name)
-        if why is not None:
-            return withheld_separation(
-                STATUS_IMPUTED, why, ref.n, samples[name].policy.kept, bkg_effs
-            )
-        return separation(ref, samples[name].policy.values, bkg_effs=bkg_effs)
-
-    def provenance(self) -> dict[str, Any]:
-        fps = {"model": self.model_info.fingerprint}
-        fps |= {name: s.provenance.fingerprint for name, s in self.data.samples.items()}
-        return {
-            "model": self.model_info.path,
-            "model_kind": self.model_info.kind,
-            "model_description": self.model_info.description,
-            "data": str(Path(self.data.path).resolve()),
-            "data_kind": self.data.kind,
-            "signal_normalisation": self.data.signal_normalisation,
-            "signal_normalisation_description": self.data.describe_normalisation(),
-            "fill": self.fill,
-            "fill_description": FILL_DESCRIPTIONS[self.fill],
-            "fingerprints": fps,
-            "versions": library_versions(),
-            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        }
 
 
 def roc_rows(result: EvaluationResult) -> list[dict[str, Any]]:
@@ -420,27 +495,39 @@ def roc_rows(result: EvaluationResult) -> list[dict[str, Any]]:
     return rows
 
 
-def write_scores(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
-    """Per sample, one Parquet file: event index, guarded score (null if not OK), cause."""
+def scores_frame(guarded: GuardedScores, kept: np.ndarray, first_event: int = 0):
+    """The Parquet rows of events ``first_event...``: event index, guarded score (null if
+    not OK), cause (code and label), and whether the policy kept the event."""
     import polars as pl
 
+    labels = [c.label for c in Cause]
+    scores = np.asarray(guarded.scores)
+    causes = np.asarray(guarded.causes)
+    return pl.DataFrame(
+        {
+            "event": np.arange(first_event, first_event + scores.size, dtype=np.int64),
+            "score": scores,
+            "cause": causes,
+            "cause_label": pl.Series(np.asarray(labels)[causes]).cast(pl.Enum(labels)),
+            "kept": np.asarray(kept),
+        }
+    ).with_columns(pl.col("score").fill_nan(None))
+
+
+def write_scores(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
+    """Per sample, one Parquet file of :func:`scores_frame` rows, ``<out_dir>/<sample>.parquet``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    labels = [c.label for c in Cause]
     paths = []
     for name, s in result.samples.items():
-        scores = np.asarray(s.guarded.scores)
-        causes = np.asarray(s.guarded.causes)
-        df = pl.DataFrame(
-            {
-                "event": np.arange(scores.size, dtype=np.int64),
-                "score": scores,
-                "cause": causes,
-                "cause_label": pl.Series(np.asarray(labels)[causes]).cast(pl.Enum(labels)),
-                "kept": np.asarray(s.policy.kept_mask),
-            }
-        ).with_columns(pl.col("score").fill_nan(None))
+        if s.guarded is None or not isinstance(s.policy, PolicyScores):
+            raise SettingsError(
+                f"the scores of {name!r} stayed on the cluster: this result holds counts only",
+                "--scores-out",
+                "write them with the cluster evaluator's write_scores (hepfm evaluate "
+                "--scores-out does), or evaluate without a cluster",
+            )
         path = out / f"{name}.parquet"
-        df.write_parquet(path)
+        scores_frame(s.guarded, s.policy.kept_mask).write_parquet(path)
         paths.append(path)
     return paths

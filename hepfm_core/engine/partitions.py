@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..vocabulary import DEFAULT_BKG_EFFS, Policy
-from .binning import Tally, shared_log_edges
+from .binning import DEFAULT_BINS, Tally, shared_log_edges
 from .guards import GuardCounts, GuardedScores
 from .metrics import Separation, separation_from_counts
 from .policy import PolicyScores
@@ -158,7 +158,7 @@ def merge_counts(parts: Sequence[PartitionCounts]) -> tuple[GuardCounts, PolicyC
 # -- histograms ---------------------------------------------------------------------------
 def merge_edges(
     parts: Sequence[PartitionCounts],
-    n_bins: int = 60,
+    n_bins: int = DEFAULT_BINS,
     lo: float | None = None,
     hi: float | None = None,
 ) -> np.ndarray:

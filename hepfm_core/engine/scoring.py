@@ -304,15 +304,22 @@ def run_pass(
     chunk_events: int = CHUNK_EVENTS,
     progress: Progress | None = None,
     forward: Forward | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> ScoringPass:
     """Score every event of ``sample``; into ``.npy`` files under ``out_dir`` if given.
 
     Reading (``data.samples.row_blocks``: HDF5 chunks decoded and normalised in a thread)
     runs ahead of the model, which sees chunks of ``forward.chunk_events`` rows (the last one
     zero-padded), or of ``chunk_events`` for a forward function that takes any size.
+    ``rows``: only the events ``start:stop`` (a partition; the pass then holds those, in
+    order). A partition that starts on a multiple of the chunk size gives its events the very
+    chunks, hence the very arithmetic, of the whole-sample pass.
     """
     model.check_input(sample.n_features, sample.feature_names, sample.provenance.source)
-    n, k = sample.n_events, model.config.latent_dim
+    first, end = (0, sample.n_events) if rows is None else rows
+    if not 0 <= first <= end <= sample.n_events:
+        raise ValueError(f"rows {first}:{end} are not inside the {sample.n_events} events")
+    n, k = end - first, model.config.latent_dim
     forward = forward or forward_for(model, chunk_events)
     size = forward.chunk_events or chunk_events
     shapes = {
@@ -334,7 +341,8 @@ def run_pass(
     norm = sample.normalisation
     x_bound = None if norm is None or norm.clip is None else float(norm.clip)
     pad = forward.chunk_events is not None
-    for start, x in row_blocks(sample.x, size, pad=pad):
+    for row, x in row_blocks(sample.x, size, pad=pad, start=first, stop=end):
+        start = row - first
         stop = min(start + size, n)
         m = stop - start
         z_mean, z_log_var, recon, sum_mu2 = (a[:m] for a in forward(x))

@@ -12,8 +12,10 @@ import datetime as _dt
 import threading
 from pathlib import Path
 
+from ..cluster.connect import Cluster, ClusterSpec, open_cluster
+from ..cluster.evaluator import ClusterEvaluator
 from ..common import paths
-from ..engine.evaluate import EvaluationSettings, Evaluator
+from ..engine.evaluate import BaseEvaluator, EvaluationSettings, Evaluator
 from ..errors import HepfmError, PathNotAllowedError
 from ..sources import dataset_for_model
 from ..vocabulary import Fill, Policy, Score, SignalNormalisation
@@ -25,12 +27,14 @@ __all__ = [
     "data_root",
     "project_root",
     "settings_for",
+    "shared_cluster",
     "shared_evaluator",
     "write_meeting_report",
 ]
 
-_evaluators: dict[tuple[str, str, str, str], Evaluator] = {}
-_evaluators_lock = threading.Lock()
+_evaluators: dict[tuple[str, str, str, str, str], BaseEvaluator] = {}
+_clusters: dict[str, Cluster] = {}
+_evaluators_lock = threading.RLock()
 
 
 def project_root() -> Path:
@@ -77,25 +81,54 @@ def data_for_model(model_path: Path, fallback: Path, root: Path | None = None) -
         return fallback
 
 
+def shared_cluster(scheduler: str) -> Cluster:
+    """One connection per scheduler in this process (``tcp://host:port``, or the path of a
+    scheduler file), checked like the CLI's (``cluster.connect.open_cluster``)."""
+    with _evaluators_lock:
+        cluster = _clusters.get(scheduler)
+        if cluster is None:
+            is_file = not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://"))
+            spec = ClusterSpec(
+                scheduler=None if is_file else scheduler,
+                scheduler_file=scheduler if is_file else None,
+            )
+            cluster = _clusters[scheduler] = open_cluster(spec)
+        return cluster
+
+
 def shared_evaluator(
     data_dir: Path,
     model_path: Path,
     normalisation: SignalNormalisation,
     cache: str | Path | None = None,
     fill: Fill = "median",
-) -> Evaluator:
-    """One Evaluator per (data, model, signal normalisation, fill) in this process."""
-    key = (str(data_dir), str(model_path), normalisation, fill)
+    scheduler: str | None = None,
+) -> BaseEvaluator:
+    """One evaluator per (data, model, signal normalisation, fill, scheduler) in this
+    process; on the Dask cluster at ``scheduler`` when given (samples too large for this
+    server's memory: a slider move then fans out to the workers)."""
+    key = (str(data_dir), str(model_path), normalisation, fill, scheduler or "")
+    cluster = shared_cluster(scheduler) if scheduler else None
     with _evaluators_lock:
         ev = _evaluators.get(key)
         if ev is None:
-            ev = Evaluator.open(
-                data_dir,
-                model_path,
-                signal_normalisation=normalisation,
-                fill=fill,
-                cache=cache,
-            )
+            if cluster is None:
+                ev = Evaluator.open(
+                    data_dir,
+                    model_path,
+                    signal_normalisation=normalisation,
+                    fill=fill,
+                    cache=cache,
+                )
+            else:
+                ev = ClusterEvaluator.open(
+                    data_dir,
+                    model_path,
+                    cluster=cluster,
+                    signal_normalisation=normalisation,
+                    fill=fill,
+                    cache=cache,
+                )
             _evaluators[key] = ev
         return ev
 
@@ -115,7 +148,7 @@ def settings_for(
 
 
 def write_meeting_report(
-    evaluator: Evaluator, settings: EvaluationSettings, root: Path | None = None
+    evaluator: BaseEvaluator, settings: EvaluationSettings, root: Path | None = None
 ) -> Path:
     """The app's report button: ``hepfm report`` for the current settings, under the root."""
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")

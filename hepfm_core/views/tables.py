@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import polars as pl
 
-from ..engine.binning import histogram_table, overflow_table, shared_log_edges
+from ..engine.binning import (
+    DEFAULT_BINS,
+    histogram_table,
+    histogram_table_from_tallies,
+    overflow_table,
+    overflow_table_from_tallies,
+    shared_log_edges,
+)
 from ..engine.evaluate import EvaluationResult
 from ..engine.metrics import EFF_INTERVAL, format_eff
 from ..vocabulary import HIGHLIGHT_COLOUR, Cause
@@ -176,12 +183,29 @@ def metrics_table(result: EvaluationResult) -> pl.DataFrame:
 
 
 def histogram_tables(
-    result: EvaluationResult, n_bins: int = 60, density: bool = False
+    result: EvaluationResult, n_bins: int = DEFAULT_BINS, density: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Binned guarded scores of every sample (shared log bins) and what fell outside them."""
-    values = {name: s.guarded.scores for name, s in result.samples.items()}
-    edges = shared_log_edges(values, n_bins=n_bins)
-    return histogram_table(values, edges, density=density), overflow_table(values, edges)
+    """Binned guarded scores of every sample (shared log bins) and what fell outside them.
+
+    From the scores where the result holds them; from its tallies (``result.binned``) where
+    the scores stayed on a cluster: the same bins and counts.
+    """
+    values = {n: s.guarded.scores for n, s in result.samples.items() if s.guarded is not None}
+    if len(values) == len(result.samples):
+        edges = shared_log_edges(values, n_bins=n_bins)
+        return histogram_table(values, edges, density=density), overflow_table(values, edges)
+    binned = result.binned
+    if binned is None or binned.n_bins != n_bins:
+        have = "no histograms" if binned is None else f"{binned.n_bins} bins"
+        raise ValueError(
+            f"this result's scores stayed on a cluster and it holds {have}, not {n_bins} "
+            "bins: evaluate with n_bins={n_bins}"
+        )
+    tallies = {n: binned.tallies[n] for n in result.samples}
+    return (
+        histogram_table_from_tallies(tallies, binned.edges, density=density),
+        overflow_table_from_tallies(tallies, binned.edges),
+    )
 
 
 def histogram_note(overflow: pl.DataFrame) -> str:

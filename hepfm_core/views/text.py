@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..data.imputation import STATUS_IMPUTED
-from ..engine.evaluate import EvaluationResult, Evaluator
+from ..engine.evaluate import BaseEvaluator, EvaluationResult
 from ..engine.metrics import EFF_INTERVAL, format_eff
 from ..vocabulary import DEFAULT_BKG_EFFS, Policy
 
@@ -151,7 +151,7 @@ def summary_table(result: EvaluationResult) -> str:
 
 
 # -- plain language -----------------------------------------------------------------------
-def guard_summary(result: EvaluationResult, evaluator: Evaluator) -> str:
+def guard_summary(result: EvaluationResult, evaluator: BaseEvaluator) -> str:
     """Two or three sentences on what the guards (and the reader's fill) did for these
     settings."""
     imputed = imputation_sentence(result)
@@ -159,7 +159,7 @@ def guard_summary(result: EvaluationResult, evaluator: Evaluator) -> str:
     return f"{text} {imputed}" if imputed else text
 
 
-def _guard_sentences(result: EvaluationResult, evaluator: Evaluator) -> str:
+def _guard_sentences(result: EvaluationResult, evaluator: BaseEvaluator) -> str:
     s = result.settings
     saved = [
         (name, r.counts.unguarded_nonfinite_f32, r.counts.unguarded_nonfinite_f16, r.counts.total)
@@ -213,7 +213,14 @@ def normalisation_note(result: EvaluationResult) -> str:
 def provenance_line(result: EvaluationResult) -> str:
     p = result.provenance
     fp = p["fingerprints"]
-    return (
+    line = (
         f"model: {p['model_description']} [{fp['model'][:12]}] · data: {p['data']} "
         f"({p['data_kind']}) · {p['signal_normalisation_description']}"
     )
+    cluster = p.get("cluster")
+    if cluster:
+        line += (
+            f" · computed on the Dask cluster {cluster['scheduler']} ({cluster['workers']} "
+            f"workers, {cluster['threads']} threads): every change is recomputed there"
+        )
+    return line

@@ -11,7 +11,7 @@ from typing import Any, cast
 import polars as pl
 
 from ...common.versions import vega_versions
-from ...engine.evaluate import EvaluationResult, EvaluationSettings, Evaluator
+from ...engine.evaluate import BaseEvaluator, EvaluationResult, EvaluationSettings
 from ...vocabulary import CLIP_PRESETS, SCORE_LABELS, SCORES, Score, sample_colours
 from ..charts import GRID, curve_frame
 from ..tables import background_working_points, histogram_note, histogram_tables
@@ -177,7 +177,7 @@ def build_report_data(
     )
 
 
-def collect(evaluator: Evaluator, settings: EvaluationSettings) -> ReportData:
+def collect(evaluator: BaseEvaluator, settings: EvaluationSettings) -> ReportData:
     """Evaluate every score x clip of the grid (all signals) and build the report's data."""
     shown = evaluator.check_signals(settings.signals)
     signals = evaluator.signal_names
@@ -186,7 +186,7 @@ def collect(evaluator: Evaluator, settings: EvaluationSettings) -> ReportData:
     for score in GRID_SCORES:
         for choice in clips:
             point = replace(settings, score=score, clip=choice.clip, signals=signals)
-            results[(score, choice.key)] = evaluator.evaluate(point)
+            results[(score, choice.key)] = evaluator.evaluate(point, n_bins=HIST_BINS)
     summary = guard_summary(evaluator.evaluate(replace(settings, signals=shown)), evaluator)
     return build_report_data(
         results,

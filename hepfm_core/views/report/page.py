@@ -13,7 +13,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from ...engine.evaluate import EvaluationSettings, Evaluator
+from ...engine.evaluate import BaseEvaluator, EvaluationSettings
 from ...engine.metrics import EFF_INTERVAL
 from ...errors import SettingsError
 from ...vocabulary import SCORE_LABELS
@@ -171,7 +171,7 @@ def _write(path: Path, payload: bytes) -> None:
 
 
 def write_report(
-    evaluator: Evaluator,
+    evaluator: BaseEvaluator,
     settings: EvaluationSettings,
     out: str | Path,
     *,

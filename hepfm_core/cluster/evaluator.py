@@ -1,0 +1,424 @@
+"""The evaluator whose scores live on a Dask cluster: same settings in, same result out.
+
+``ClusterEvaluator`` answers ``evaluate(settings)`` with the very ``EvaluationResult`` the
+single-process ``engine.evaluate.Evaluator`` gives (counts equal, metrics from the same
+integer counts, so AUCs agree to the last bit; JSON the same but for the provenance's
+``cluster``), while no machine holds more than one partition's events:
+
+1. ``score_all``: every sample cut into partitions of whole scoring chunks
+   (``partition_bounds``), each scored into a shard on some worker (``tasks.score_partition``),
+   then prepared there (``guards.prepare``, clip-independent, kept on the worker as a Dask
+   result: a lost worker's are recomputed from their lineage, its shards found on disk).
+2. ``evaluate``: per partition, guarded scores under the setting; round one ships counts
+   (and a signal's kept scores); the client merges them, picks the shared histogram bins and
+   the background ranks the working points read; round two ships each partition's tally and
+   a background partition's summary (top scores and Mann-Whitney counts against every
+   signal); with too many top scores to ship, a sketch and a windows' round instead
+   (``engine.selection``). The merge runs the single-process metric code
+   (``engine.partitions``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..common.cache import cache_dir as default_cache_dir
+from ..common.progress import Progress
+from ..data.dataset import DataSet
+from ..data.imputation import imputation_of
+from ..engine.binning import DEFAULT_BINS
+from ..engine.evaluate import (
+    BaseEvaluator,
+    BinnedScores,
+    EvaluationResult,
+    EvaluationSettings,
+    SampleResult,
+    scores_frame,
+)
+from ..engine.metrics import DEFAULT_BKG_EFFS, Separation
+from ..engine.partitions import (
+    merge_background,
+    merge_counts,
+    merge_edges,
+    merge_tallies,
+    signal_values,
+)
+from ..engine.scoring import CHUNK_EVENTS, pass_key
+from ..engine.selection import merge_windows, plan_windows
+from ..engine.working_points import needed_ranks
+from ..errors import ClusterError, SettingsError
+from ..sources import open_data
+from ..vocabulary import Fill, KLForm, SignalNormalisation
+from . import tasks
+from .connect import Cluster
+
+__all__ = [
+    "DEFAULT_PARTITION_EVENTS",
+    "TOP_SCORES_BUDGET",
+    "ClusterEvaluator",
+    "partition_bounds",
+]
+
+DEFAULT_PARTITION_EVENTS = 128 * CHUNK_EVENTS
+"""Events per partition (2^20): a few seconds of scoring on one thread, about 100 MB of
+shard, small enough that a lost worker costs little and large enough that the scheduler's
+overhead per task (about a millisecond) is nothing."""
+
+TOP_SCORES_BUDGET = 64 * 2**20
+"""Bytes of top background scores all partitions may ship in one round; beyond it the
+background is sketched first and the working points' ranks read in a second round."""
+
+MIN_BKG_PASS = 10  # as metrics.separation's default
+
+
+def partition_bounds(n_events: int, partition_events: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive partitions covering ``n_events`` (at least one, maybe
+    empty). Every start is a multiple of ``partition_events``.
+
+    >>> partition_bounds(10, 4)
+    [(0, 4), (4, 8), (8, 10)]
+    >>> partition_bounds(0, 4)
+    [(0, 0)]
+    """
+    if partition_events < 1:
+        raise ValueError(f"partitions need at least one event, not {partition_events}")
+    starts = range(0, max(n_events, 1), partition_events)
+    return [(a, min(a + partition_events, n_events)) for a in starts]
+
+
+def check_partition_events(partition_events: int) -> int:
+    """A partition size on the scoring chunk's grid: then every event of a partition meets
+    the very chunk (hence arithmetic) it meets in the single-process pass."""
+    if partition_events < CHUNK_EVENTS or partition_events % CHUNK_EVENTS:
+        raise SettingsError(
+            f"partition size {partition_events} is not a multiple of the scoring chunk "
+            f"({CHUNK_EVENTS} events)",
+            "--partition-events",
+            f"use a multiple of {CHUNK_EVENTS}, e.g. {DEFAULT_PARTITION_EVENTS}",
+        )
+    return partition_events
+
+
+class ClusterEvaluator(BaseEvaluator):
+    """One data folder and one model, scored and evaluated on a Dask cluster.
+
+    Parameters
+    ----------
+    data : DataSet
+        Opened on the client (headers only: no events are read here).
+    model_path : str or Path
+        A hepfm ``.keras`` file or an upstream experiment folder, at a path the workers see.
+    cluster : Cluster
+        From ``connect.open_cluster``.
+    data_ref : tasks.DataRef
+        How the workers open the same data.
+    cache : str or Path, optional
+        The cache folder, resolved here and passed to every task: it must be on a
+        filesystem all workers see.
+    partition_events : int
+        Events per partition, a multiple of the scoring chunk.
+    """
+
+    def __init__(
+        self,
+        data: DataSet,
+        model_path: str | Path,
+        *,
+        cluster: Cluster,
+        data_ref: tasks.DataRef,
+        cache: str | Path | None = None,
+        partition_events: int = DEFAULT_PARTITION_EVENTS,
+    ) -> None:
+        super().__init__(data, Path(model_path).resolve(), cache=cache)
+        self.cluster = cluster
+        self.data_ref = data_ref
+        self.cache_root = default_cache_dir(cache).resolve()
+        self.partition_events = check_partition_events(partition_events)
+        self._shards: dict[str, list[Any]] = {}
+        self._prepared: dict[tuple[str, KLForm], list[Any]] = {}
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: str | Path,
+        model_path: str | Path,
+        *,
+        cluster: Cluster,
+        signal_normalisation: SignalNormalisation = "background",
+        fill: Fill = "median",
+        cache: str | Path | None = None,
+        partition_events: int = DEFAULT_PARTITION_EVENTS,
+    ) -> ClusterEvaluator:
+        """The data folder ``data_dir`` and the model at ``model_path`` on ``cluster``."""
+        path = str(Path(data_dir).resolve())
+        data = open_data(path, signal_normalisation=signal_normalisation, fill=fill)
+        ref = tasks.DataRef(path, signal_normalisation, fill)
+        return cls(
+            data,
+            model_path,
+            cluster=cluster,
+            data_ref=ref,
+            cache=cache,
+            partition_events=partition_events,
+        )
+
+    @property
+    def client(self):
+        return self.cluster.client
+
+    # -- scoring ------------------------------------------------------------------------
+    def partition_tasks(self, name: str) -> list[tasks.PartitionTask]:
+        """The partitions of one sample, as the tasks that score them."""
+        sample = self.data.samples[name]
+        key = pass_key(self.model_info, sample)
+        return [
+            tasks.PartitionTask(
+                data=self.data_ref,
+                sample=name,
+                sample_fingerprint=sample.provenance.fingerprint,
+                model_path=str(self.model_path),
+                model_fingerprint=self.model_info.fingerprint,
+                start=a,
+                stop=b,
+                cache=str(self.cache_root),
+                pass_key=key,
+            )
+            for a, b in partition_bounds(sample.n_events, self.partition_events)
+        ]
+
+    def score_all(self, progress: Progress | None = None) -> dict[str, list[tasks.ShardRef]]:
+        """Every sample's shards, scored on the workers (or found published).
+
+        Returns, per sample, its shards in row order. ``progress`` is called
+        ``(sample, events scored, events)`` as shards complete.
+        """
+        from distributed import as_completed
+
+        with self._lock:
+            todo = {n: self.partition_tasks(n) for n in self.data.samples if n not in self._shards}
+            futures = {
+                n: [
+                    self.client.submit(tasks.score_partition, t, key=_key("score", t), pure=False)
+                    for t in ts
+                ]
+                for n, ts in todo.items()
+            }
+            done = dict.fromkeys(todo, 0)
+            owner = {
+                f.key: (n, t) for n, fs in futures.items() for f, t in zip(fs, todo[n], strict=True)
+            }
+            with _cluster_errors(self.cluster):
+                for f in as_completed([f for fs in futures.values() for f in fs]):
+                    if f.status == "error":
+                        f.result()  # raises the task's error here
+                    name, task = owner[f.key]
+                    done[name] += task.n_events
+                    if progress:
+                        progress(name, done[name], self.data.samples[name].n_events)
+            self._shards.update(futures)
+            with _cluster_errors(self.cluster):
+                return {n: self.client.gather(fs) for n, fs in self._shards.items()}
+
+    def _prepared_parts(self, name: str, kl_form: KLForm) -> list[Any]:
+        """Futures of the sample's prepared partitions (on the workers; made once)."""
+        key = (name, kl_form)
+        if key not in self._prepared:
+            if name not in self._shards:
+                self.score_all()
+            self._prepared[key] = [
+                self.client.submit(
+                    tasks.prepare_partition,
+                    shard,
+                    self.parameterisation,
+                    kl_form,
+                    key=f"hepfm-prepare-{kl_form}-{shard.key}",
+                )
+                for shard in self._shards[name]
+            ]
+        return self._prepared[key]
+
+    # -- evaluation -----------------------------------------------------------------------
+    def evaluate(
+        self,
+        settings: EvaluationSettings,
+        *,
+        bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+        n_bins: int = DEFAULT_BINS,
+    ) -> EvaluationResult:
+        """Guards, policy and metrics for ``settings``, computed where the scores live.
+
+        The same result as ``Evaluator.evaluate`` (counts equal, metrics from the same
+        integer counts), but its samples hold counts only, and it carries the histograms
+        on ``n_bins`` shared log bins (``result.binned``).
+        """
+        signals = self.check_signals(settings.signals)
+        gs = settings.guard_settings(self.parameterisation)
+        names = ("background", *signals)
+        submit = self.client.submit
+        with self._lock, _cluster_errors(self.cluster):
+            guarded = {
+                n: [
+                    submit(tasks.guard_partition, p, gs, settings.policy, n, i, pure=False)
+                    for i, p in enumerate(self._prepared_parts(n, settings.kl_form))
+                ]
+                for n in names
+            }
+            # round one: counts, score ranges, the signals' kept scores
+            first = self.client.gather(
+                {
+                    n: [submit(tasks.round_one, g, n != "background", pure=False) for g in parts]
+                    for n, parts in guarded.items()
+                }
+            )
+            merged = {n: merge_counts([r.counts for r in rs]) for n, rs in first.items()}
+            edges = merge_edges([r.counts for rs in first.values() for r in rs], n_bins=n_bins)
+            samples = {
+                n: SampleResult(
+                    n,
+                    self.data.samples[n].role,
+                    merged[n][0],
+                    merged[n][1],
+                    imputation_of(self.data.samples[n]),
+                )
+                for n in names
+            }
+            withheld = {n: self.withheld(samples, n, bkg_effs) for n in signals}
+            kept_signal = {
+                n: np.concatenate([r.values for r in first[n] if r.values is not None])
+                for n in signals
+                if withheld[n] is None
+            }
+            # round two: tallies on the shared bins, and the background's summaries
+            tally_futures = {
+                n: [submit(tasks.tally_partition, g, edges, pure=False) for g in parts]
+                for n, parts in guarded.items()
+            }
+            seps = self._separations(
+                guarded["background"], kept_signal, merged["background"][1].kept, bkg_effs
+            )
+            tallies = {n: merge_tallies(ts) for n, ts in self.client.gather(tally_futures).items()}
+        out: dict[str, Separation] = {}
+        for n in signals:
+            w = withheld[n]
+            out[n] = w if w is not None else seps[n]
+        provenance = self.provenance()
+        return EvaluationResult(
+            settings,
+            self.parameterisation,
+            samples,
+            out,
+            provenance,
+            BinnedScores(edges, tallies),
+        )
+
+    def _separations(
+        self,
+        background: list[Any],
+        signals: Mapping[str, np.ndarray],
+        n_background: int,
+        bkg_effs: Sequence[float],
+    ) -> dict[str, Separation]:
+        """Per signal, the separation from the background partitions' summaries."""
+        if not signals:
+            return {}
+        submit, gather = self.client.submit, self.client.gather
+        ranks = needed_ranks(n_background, bkg_effs, MIN_BKG_PASS)
+        k = max(ranks, default=0)
+        points = None
+        if 8 * k * len(background) > TOP_SCORES_BUDGET:
+            points = max(64, int(np.sqrt(2 * k)))
+        broadcast = {n: signal_values(v) for n, v in signals.items()}
+        shipped = self.client.scatter(broadcast, broadcast=True) if broadcast else {}
+        refs = [submit(tasks.sorted_background, g, pure=False) for g in background]
+        summaries = gather(
+            [submit(tasks.background_summary, r, shipped, k, points, pure=False) for r in refs]
+        )
+        tail = None
+        if points is not None:
+            windows = plan_windows([s.top for s in summaries], ranks)
+            answers = gather(
+                [submit(tasks.background_window, r, windows, pure=False) for r in refs]
+            )
+            tail = merge_windows(answers, windows)
+        return merge_background(
+            summaries, signals, bkg_effs=bkg_effs, min_bkg_pass=MIN_BKG_PASS, tail=tail
+        )
+
+    def write_scores(self, result: EvaluationResult, out_dir: str | Path) -> list[Path]:
+        """Per sample, ``<out_dir>/<sample>.parquet`` as the single-process evaluator writes
+        it, streamed: the partitions' guarded scores come to this process one at a time
+        (guarded again on the workers from their prepared passes: milliseconds)."""
+        import pyarrow.parquet as pq
+
+        settings = result.settings
+        gs = settings.guard_settings(self.parameterisation)
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        with self._lock, _cluster_errors(self.cluster):
+            for name in result.samples:
+                shards = self.client.gather(self._shards[name])
+                parts = [
+                    self.client.submit(
+                        tasks.guard_partition, p, gs, settings.policy, name, i, pure=False
+                    )
+                    for i, p in enumerate(self._prepared_parts(name, settings.kl_form))
+                ]
+                path = out / f"{name}.parquet"
+                writer = None
+                try:
+                    for shard, future in zip(shards, parts, strict=True):
+                        part = future.result()
+                        frame = scores_frame(part.guarded, part.policy.kept_mask, shard.start)
+                        table = frame.to_arrow()
+                        if writer is None:
+                            writer = pq.ParquetWriter(path, table.schema)
+                        writer.write_table(table)
+                finally:
+                    if writer is not None:
+                        writer.close()
+                paths.append(path)
+        return paths
+
+    def provenance(self) -> dict[str, Any]:
+        """The single-process provenance, plus the cluster that computed the result."""
+        doc = super().provenance()
+        doc["cluster"] = self.cluster.provenance() | {
+            "partition_events": self.partition_events,
+            "cache": str(self.cache_root),
+        }
+        return doc
+
+
+def _key(stage: str, task: tasks.PartitionTask) -> str:
+    return f"hepfm-{stage}-{task.pass_key}-{task.start}-{task.stop}"
+
+
+@contextlib.contextmanager
+def _cluster_errors(cluster: Cluster) -> Iterator[None]:
+    """Errors of the cluster itself (scheduler gone, workers lost beyond retries) as
+    ``ClusterError``; hepfm's own errors raised by a task pass through as they are."""
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
+
+    try:
+        yield
+    except KilledWorker as exc:
+        raise ClusterError(
+            f"a task killed its workers again and again and was given up ({exc})",
+            cluster.spec.where,
+            "look at the workers' logs (memory limit? a crash in TensorFlow?); smaller "
+            "--partition-events lowers a task's memory",
+        ) from exc
+    except (FutureCancelledError, OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"the cluster or one of its tasks failed ({type(exc).__name__}: {exc})",
+            cluster.spec.where,
+            "check that the scheduler and its workers still run and have disk space for the "
+            "cache, then run again (finished shards are kept in the cache)",
+        ) from exc

@@ -1,0 +1,319 @@
+"""What a Dask worker runs: score a partition into a shard, prepare it, guard it, summarise it.
+
+Every function here is a task of the cluster evaluator (``cluster.evaluator``), shipped by
+reference (the worker imports this module, hence needs hepfm: ``worker_facts`` says which
+hepfm it has). A worker keeps what is costly to rebuild and the same for every task: the
+opened data folder and the loaded model (TensorFlow limited to the worker's threads before
+it starts). Everything else travels as task arguments or lives as Dask results on the
+worker that computed them, so a lost worker's results are recomputed from their lineage.
+
+Shards: the scoring pass of events ``start:stop`` of one sample, the same ``.npy`` files as a
+whole pass (``engine.scoring.run_pass`` with ``rows``), under the cache folder the client
+names (``shard_dir``): a worker started elsewhere does not inherit the client's
+``HEPFM_CACHE_DIR``, and the folder must be on a filesystem every worker sees. A shard is
+published with one rename (``common.cache.publish_dir``): a worker killed while writing
+leaves no half shard, and a shard already there is opened, not recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..common.cache import publish_dir
+from ..data.dataset import DataSet
+from ..engine.binning import Tally, tally
+from ..engine.guards import GuardedScores, GuardSettings, PreparedPass, guard, prepare
+from ..engine.partitions import (
+    BackgroundSummary,
+    PartitionCounts,
+    partition_counts,
+    summarize_background,
+)
+from ..engine.passes import ScoringPass
+from ..engine.policy import PolicyScores, apply_policy
+from ..engine.roc import BackgroundRef, prepare_background
+from ..engine.scoring import SCORING_VERSION, open_cached, run_pass
+from ..engine.selection import Window, WindowScores, window_scores
+from ..errors import HepfmError
+from ..sources import describe_model, load_model, open_data
+from ..vocabulary import Fill, KLForm, Parameterisation, Policy, SignalNormalisation
+
+__all__ = [
+    "DataRef",
+    "GuardedPartition",
+    "PartitionTask",
+    "RoundOne",
+    "ShardRef",
+    "background_summary",
+    "background_window",
+    "code_fingerprint",
+    "guard_partition",
+    "prepare_partition",
+    "round_one",
+    "score_partition",
+    "shard_dir",
+    "sorted_background",
+    "tally_partition",
+    "worker_facts",
+]
+
+SHARD_MARKER = "meta.json"
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """How a worker opens the client's data folder (``sources.open_data``'s arguments)."""
+
+    path: str
+    signal_normalisation: SignalNormalisation
+    fill: Fill
+
+
+@dataclass(frozen=True)
+class PartitionTask:
+    """One partition of one sample to score: rows ``start:stop``, a whole number of scoring
+    chunks from a chunk boundary. The fingerprints let the worker check that it reads the
+    very data and model the client described."""
+
+    data: DataRef
+    sample: str
+    sample_fingerprint: str
+    model_path: str
+    model_fingerprint: str
+    start: int
+    stop: int
+    cache: str
+    pass_key: str
+
+    @property
+    def n_events(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class ShardRef:
+    """A published shard: where it lies and which rows of which sample it holds."""
+
+    path: str
+    sample: str
+    start: int
+    stop: int
+    worker: str
+    computed: bool  # False: found already published (a cache hit or a lost worker's shard)
+    seconds: float
+
+
+@dataclass(frozen=True, eq=False)
+class GuardedPartition:
+    """One partition under one setting, kept on its worker between the two rounds."""
+
+    sample: str
+    index: int
+    guarded: GuardedScores
+    policy: PolicyScores
+
+
+@dataclass(frozen=True, eq=False)
+class RoundOne:
+    """What a partition ships first: its counts, and a signal's kept scores."""
+
+    counts: PartitionCounts
+    values: np.ndarray | None
+
+
+# -- worker state ---------------------------------------------------------------------------
+_state_lock = threading.Lock()
+_data: dict[DataRef, DataSet] = {}
+_models: dict[str, Any] = {}
+
+
+def _worker_threads() -> int | None:
+    """The threads of the Dask worker running this task; None outside a worker."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _limit_tensorflow_threads() -> None:
+    """TensorFlow (and XLA's CPU pool) to the worker's threads, before TensorFlow starts:
+    two workers of one thread on two cores must not each run a pool of two."""
+    threads = _worker_threads()
+    if threads is None:
+        return
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # already started in this process: it keeps its pools
+        pass
+
+
+def _dataset(ref: DataRef) -> DataSet:
+    with _state_lock:
+        if ref not in _data:
+            _data[ref] = open_data(
+                ref.path, signal_normalisation=ref.signal_normalisation, fill=ref.fill
+            )
+        return _data[ref]
+
+
+def _model(path: str, fingerprint: str):
+    with _state_lock:
+        if fingerprint not in _models:
+            found = describe_model(path).fingerprint
+            if found != fingerprint:
+                raise HepfmError(
+                    f"the worker {_worker_name()} reads another model at {path} "
+                    f"(fingerprint {found}, the client's {fingerprint})",
+                    path,
+                    "give the workers the same model file as the client (a shared filesystem)",
+                )
+            _limit_tensorflow_threads()
+            _models[fingerprint] = load_model(path)
+        return _models[fingerprint]
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return f"process {os.getpid()} on {platform.node()}"
+
+
+# -- identity -------------------------------------------------------------------------------
+def code_fingerprint() -> str:
+    """A hash of hepfm's own source files: two processes with the same one compute alike."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.blake2b(digest_size=8)
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def worker_facts() -> dict[str, Any]:
+    """What the client checks on every worker before it sends work (``Client.run``)."""
+    from .. import __version__
+
+    return {
+        "hepfm": __version__,
+        "code": code_fingerprint(),
+        "scoring_version": SCORING_VERSION,
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "pid": os.getpid(),
+        "threads": _worker_threads(),
+    }
+
+
+# -- scoring --------------------------------------------------------------------------------
+def shard_dir(cache: str | Path, pass_key: str, start: int, stop: int) -> Path:
+    """The folder of the shard of rows ``start:stop`` of the pass ``pass_key``."""
+    return Path(cache) / "shards" / pass_key / f"{start:012d}-{stop:012d}"
+
+
+def score_partition(task: PartitionTask) -> ShardRef:
+    """The shard of ``task``: opened if published, else scored on this worker and published."""
+    t0 = time.perf_counter()
+    directory = shard_dir(task.cache, task.pass_key, task.start, task.stop)
+    computed = False
+    if not (directory / SHARD_MARKER).exists():
+        sample = _dataset(task.data).samples[task.sample]
+        if sample.provenance.fingerprint != task.sample_fingerprint:
+            raise HepfmError(
+                f"the worker {_worker_name()} reads other events for {task.sample!r} than "
+                "the client",
+                task.data.path,
+                "give the workers the same data folder as the client (a shared filesystem)",
+            )
+        model = _model(task.model_path, task.model_fingerprint)
+        meta = {
+            "scoring_version": SCORING_VERSION,
+            "pass_key": task.pass_key,
+            "sample": task.sample,
+            "start": task.start,
+            "stop": task.stop,
+            "worker": _worker_name(),
+        }
+
+        def write(tmp: Path) -> None:
+            run_pass(model, sample, tmp, rows=(task.start, task.stop))
+            (tmp / SHARD_MARKER).write_text(json.dumps(meta, indent=1))
+
+        computed = publish_dir(directory, write, marker=SHARD_MARKER)
+    return ShardRef(
+        path=str(directory),
+        sample=task.sample,
+        start=task.start,
+        stop=task.stop,
+        worker=_worker_name(),
+        computed=computed,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def open_shard(shard: ShardRef) -> ScoringPass:
+    """The shard's arrays, memory-mapped."""
+    return open_cached(Path(shard.path))
+
+
+# -- guards and summaries -----------------------------------------------------------------
+def prepare_partition(
+    shard: ShardRef, parameterisation: Parameterisation, kl_form: KLForm
+) -> PreparedPass:
+    """``guards.prepare`` of one shard (kept on the worker: every setting starts here)."""
+    return prepare(open_shard(shard), parameterisation, kl_form)
+
+
+def guard_partition(
+    prepared: PreparedPass, settings: GuardSettings, policy: Policy, sample: str, index: int
+) -> GuardedPartition:
+    """Guarded scores and the policy's view of partition ``index`` of ``sample``."""
+    guarded = guard(prepared, settings)
+    return GuardedPartition(sample, index, guarded, apply_policy(guarded, policy))
+
+
+def round_one(part: GuardedPartition, ship_values: bool) -> RoundOne:
+    """Counts and score range; the kept scores too for a signal (``ship_values``)."""
+    values = np.asarray(part.policy.values, dtype=np.float64) if ship_values else None
+    return RoundOne(partition_counts(part.guarded, part.policy), values)
+
+
+def tally_partition(part: GuardedPartition, edges: np.ndarray) -> Tally:
+    """The partition's guarded scores counted in the shared bins ``edges``."""
+    return tally(np.asarray(part.guarded.scores), edges)
+
+
+def sorted_background(part: GuardedPartition) -> BackgroundRef:
+    """A background partition's kept scores, sorted once (kept on the worker)."""
+    return prepare_background(part.policy.values)
+
+
+def background_summary(
+    ref: BackgroundRef, signals: Mapping[str, np.ndarray], k: int, points: int | None
+) -> BackgroundSummary:
+    """``partitions.summarize_background``: top scores (or a sketch) and, per signal (its
+    distinct kept scores), the counts below and tied."""
+    return summarize_background(ref, signals, k=k, points=points)
+
+
+def background_window(ref: BackgroundRef, windows: Sequence[Window]) -> WindowScores:
+    """After sketches: the partition's scores inside the planned windows."""
+    return window_scores(ref, windows)
