@@ -208,9 +208,12 @@ def code_fingerprint() -> str:
     return h.hexdigest()
 
 
-def worker_facts() -> dict[str, Any]:
-    """What the client checks on every worker before it sends work (``Client.run``)."""
+def worker_facts(dask_worker: Any = None) -> dict[str, Any]:
+    """What the client checks on every worker before it sends work (``Client.run`` passes
+    the worker as ``dask_worker``)."""
     from .. import __version__
+
+    threads = _worker_threads() if dask_worker is None else int(dask_worker.state.nthreads)
 
     return {
         "hepfm": __version__,
@@ -219,7 +222,7 @@ def worker_facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "host": platform.node(),
         "pid": os.getpid(),
-        "threads": _worker_threads(),
+        "threads": threads,
     }
 
 
