@@ -64,10 +64,11 @@ __all__ = [
     "partition_bounds",
 ]
 
-DEFAULT_PARTITION_EVENTS = 128 * CHUNK_EVENTS
-"""Events per partition (2^20): a few seconds of scoring on one thread, about 100 MB of
-shard, small enough that a lost worker costs little and large enough that the scheduler's
-overhead per task (about a millisecond) is nothing."""
+DEFAULT_PARTITION_EVENTS = 32 * CHUNK_EVENTS
+"""Events per partition (262,144): about a second of scoring on one thread and 40 MB of
+shard, so the work spreads evenly over the workers (the seed's 2.7 M background is 11
+partitions) and a lost worker costs little, while the scheduler's overhead per task (about a
+millisecond) stays nothing."""
 
 TOP_SCORES_BUDGET = 64 * 2**20
 """Bytes of top background scores all partitions may ship in one round; beyond it the

@@ -43,7 +43,7 @@ from ..engine.partitions import (
 from ..engine.passes import ScoringPass
 from ..engine.policy import PolicyScores, apply_policy
 from ..engine.roc import BackgroundRef, prepare_background
-from ..engine.scoring import SCORING_VERSION, open_cached, run_pass
+from ..engine.scoring import CHUNK_EVENTS, SCORING_VERSION, forward_for, open_cached, run_pass
 from ..engine.selection import Window, WindowScores, window_scores
 from ..errors import HepfmError
 from ..sources import describe_model, load_model, open_data
@@ -59,12 +59,14 @@ __all__ = [
     "background_window",
     "code_fingerprint",
     "guard_partition",
+    "peak_rss_bytes",
     "prepare_partition",
     "round_one",
     "score_partition",
     "shard_dir",
     "sorted_background",
     "tally_partition",
+    "warm_up",
     "worker_facts",
 ]
 
@@ -224,6 +226,24 @@ def worker_facts(dask_worker: Any = None) -> dict[str, Any]:
         "pid": os.getpid(),
         "threads": threads,
     }
+
+
+def warm_up(model_path: str, model_fingerprint: str) -> float:
+    """Load the model on this worker and compile its forward function (one chunk of zeros):
+    the seconds it took. Run on every worker (``Client.run``) before timing a pass."""
+    t0 = time.perf_counter()
+    model = _model(model_path, model_fingerprint)
+    forward = forward_for(model)
+    size = forward.chunk_events or CHUNK_EVENTS
+    forward(np.zeros((size, model.config.input_dim), dtype=np.float32))
+    return time.perf_counter() - t0
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident memory (Linux counts ``ru_maxrss`` in KiB)."""
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 # -- scoring --------------------------------------------------------------------------------
