@@ -301,6 +301,9 @@ class H5Matrix:
     ) -> Iterator[tuple[int, np.ndarray]]:
         """``(row, block)`` pairs of model inputs covering rows ``start:stop``, in order.
 
+        ``threads``: reading threads beside the consumer; 0 reads in the consumer's own
+        thread (a Dask worker of one thread must not run a second one).
+
         Blocks of ``block_rows`` rows (the last one zero-padded to that with ``pad``), each
         valid until the next is requested (the buffers are reused), values bit for bit those
         of slicing. For a single 2-D float32 dataset chunked by whole rows and compressed
@@ -320,11 +323,11 @@ class H5Matrix:
             ds = h5.get(self.datasets[0]) if len(self.datasets) == 1 else None
             filters = _direct_filters(ds) if isinstance(ds, h5py.Dataset) else None
             if ds is None or filters is None:
-                yield from self._sliced_blocks(block_rows, pad, start, n)
+                yield from self._sliced_blocks(block_rows, pad, start, n, threads)
             else:
                 yield from self._decoded_blocks(ds, filters, block_rows, pad, start, n, threads)
 
-    def _sliced_blocks(self, block_rows: int, pad: bool, first: int, n: int):
+    def _sliced_blocks(self, block_rows: int, pad: bool, first: int, n: int, threads: int):
         ring = [_aligned_empty((block_rows, self.shape[1])) for _ in range(2)]
 
         def read(i: int) -> int:
@@ -334,6 +337,10 @@ class H5Matrix:
             return values.shape[0]
 
         count = -(-(n - first) // block_rows)
+        if threads <= 0:  # in the consumer's thread: a one-thread worker reads itself
+            for i in range(count):
+                yield first + i * block_rows, self._padded(ring[i % 2], read(i), pad)
+            return
         with ThreadPoolExecutor(max_workers=1) as pool:
             pending: Future[int] = pool.submit(read, 0)
             for i in range(count):
@@ -408,6 +415,13 @@ class H5Matrix:
                 raise self._read_error(rows, exc) from exc
 
         count = -(-(n - first) // block_rows)
+        if threads <= 0:  # in the consumer's thread: a one-thread worker reads itself
+            for i in range(count):
+                lo = first + i * block_rows
+                for c0, a, b, o in tasks(i):
+                    guarded(c0, a, b, ring[0][o : o + b - a])
+                yield lo, self._padded(ring[0], min(block_rows, n - lo), pad)
+            return
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             inflight: dict[int, list[Future[None]]] = {}
 

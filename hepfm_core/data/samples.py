@@ -57,7 +57,13 @@ class BlockRows(RowSource, Protocol):
     (``h5io.H5Matrix``: compressed chunks decoded and normalised in a thread, ahead)."""
 
     def blocks(
-        self, block_rows: int, *, pad: bool = False, stop: int | None = None, start: int = 0
+        self,
+        block_rows: int,
+        *,
+        pad: bool = False,
+        stop: int | None = None,
+        start: int = 0,
+        threads: int = 1,
     ) -> Iterator[tuple[int, np.ndarray]]:
         """``(row, block)`` pairs covering rows ``start:stop`` in order, as ``row_blocks``."""
         ...
@@ -70,8 +76,12 @@ def row_blocks(
     pad: bool = False,
     stop: int | None = None,
     start: int = 0,
+    threads: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """``(row, float32 block)`` pairs covering rows ``start:stop`` (default: all) in order.
+
+    ``threads``: reading threads beside the consumer (None: the source's default; 0: read
+    in the consumer's thread, as a Dask worker of one thread must).
 
     ``start``: where a partition of the sample begins (blocks then start there, so a
     partition on a multiple of ``block_rows`` sees the very blocks of a whole-sample pass).
@@ -83,7 +93,8 @@ def row_blocks(
     """
     n = rows.shape[0] if stop is None else min(int(stop), rows.shape[0])
     if isinstance(rows, BlockRows):
-        yield from rows.blocks(block_rows, pad=pad, stop=n, start=start)
+        extra = {} if threads is None else {"threads": threads}
+        yield from rows.blocks(block_rows, pad=pad, stop=n, start=start, **extra)
         return
     width = int(rows.shape[1])
     tail = np.zeros((block_rows, width), dtype=np.float32) if pad else None
@@ -99,7 +110,7 @@ def row_blocks(
         return tail
 
     starts = range(max(0, int(start)), n, block_rows)
-    if isinstance(rows, np.ndarray):  # slices are views: nothing to read ahead
+    if isinstance(rows, np.ndarray) or threads == 0:  # views, or read in this thread
         for row in starts:
             yield row, padded(read(row))
         return

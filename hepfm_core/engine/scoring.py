@@ -305,6 +305,7 @@ def run_pass(
     progress: Progress | None = None,
     forward: Forward | None = None,
     rows: tuple[int, int] | None = None,
+    read_threads: int | None = None,
 ) -> ScoringPass:
     """Score every event of ``sample``; into ``.npy`` files under ``out_dir`` if given.
 
@@ -313,7 +314,8 @@ def run_pass(
     zero-padded), or of ``chunk_events`` for a forward function that takes any size.
     ``rows``: only the events ``start:stop`` (a partition; the pass then holds those, in
     order). A partition that starts on a multiple of the chunk size gives its events the very
-    chunks, hence the very arithmetic, of the whole-sample pass.
+    chunks, hence the very arithmetic, of the whole-sample pass. ``read_threads``: threads
+    reading ahead (None: the reader's default; 0: read between model calls, in this thread).
     """
     model.check_input(sample.n_features, sample.feature_names, sample.provenance.source)
     first, end = (0, sample.n_events) if rows is None else rows
@@ -341,7 +343,8 @@ def run_pass(
     norm = sample.normalisation
     x_bound = None if norm is None or norm.clip is None else float(norm.clip)
     pad = forward.chunk_events is not None
-    for row, x in row_blocks(sample.x, size, pad=pad, start=first, stop=end):
+    blocks = row_blocks(sample.x, size, pad=pad, start=first, stop=end, threads=read_threads)
+    for row, x in blocks:
         start = row - first
         stop = min(start + size, n)
         m = stop - start

@@ -261,6 +261,33 @@ def test_blocks_pad_stop_and_raw(tmp_path):
     np.testing.assert_array_equal(bits(got), bits(raw))
 
 
+@pytest.mark.parametrize("threads", [0, 1, 2])
+def test_blocks_of_a_partition_are_the_whole_reads_blocks(tmp_path, threads):
+    """From ``start`` (a partition on the block grid), in any number of reading threads (0:
+    the consumer's own), the very blocks a whole read gives from there."""
+    raw = raw_sample(9000)
+    path = write(tmp_path / "s.h5", [raw], normalisation=norm(clip=3.0))
+    s = read_sample(path)
+    whole = {start: b.copy() for start, b in s.x.blocks(2048, pad=True)}
+    part = [
+        (start, b.copy())
+        for start, b in s.x.blocks(2048, pad=True, start=4096, stop=8192, threads=threads)
+    ]
+    assert [start for start, _ in part] == [4096, 6144]
+    for start, b in part:
+        np.testing.assert_array_equal(bits(b), bits(whole[start]))
+    tail = [(start, b.copy()) for start, b in s.x.blocks(2048, start=8192, threads=threads)]
+    assert [start for start, _ in tail] == [8192]
+    np.testing.assert_array_equal(bits(tail[0][1]), bits(np.asarray(s.x[8192:9000])))
+    # a float64 layout is sliced, in this thread too
+    other = tmp_path / "m.h5"
+    with h5py.File(other, "w") as f:
+        f["a"] = raw.astype(np.float64)
+    m = h5io.H5Matrix(other, ["a"], None, 9000, 6)
+    got = np.concatenate([b.copy() for _, b in m.blocks(1000, start=3000, threads=threads)])
+    np.testing.assert_array_equal(got, raw[3000:].astype(np.float32))
+
+
 def test_blocks_of_other_layouts_are_sliced(tmp_path):
     # several datasets, or a float64 one: read by slicing, same values
     path = tmp_path / "m.h5"

@@ -83,3 +83,24 @@ def test_row_blocks_of_arrays_and_lazy_sources():
     assert sorted(lazy.slices) == [(0, 4), (4, 8), (8, 10)]
     assert all(b.dtype == np.float32 for _, b in blocks)
     np.testing.assert_array_equal(np.concatenate([b for _, b in blocks]), x)
+
+
+def test_row_blocks_from_a_start_in_this_thread():
+    """A partition's blocks start at ``start``; ``threads=0`` reads them in the caller's
+    thread; the values are the whole read's."""
+    import threading
+
+    from hepfm_core.data.samples import row_blocks
+
+    class Spied(_LazyRows):
+        def __getitem__(self, rows: slice) -> np.ndarray:
+            self.threads = getattr(self, "threads", set()) | {threading.get_ident()}
+            return super().__getitem__(rows)
+
+    x = np.arange(10 * 3, dtype=np.float32).reshape(10, 3)
+    lazy = Spied(x)
+    got = [(s, b.copy()) for s, b in row_blocks(lazy, 4, start=4, threads=0)]
+    assert [s for s, _ in got] == [4, 8]
+    np.testing.assert_array_equal(np.concatenate([b for _, b in got]), x[4:])
+    assert sorted(lazy.slices) == [(4, 8), (8, 10)]
+    assert lazy.threads == {threading.get_ident()}
