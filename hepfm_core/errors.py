@@ -14,20 +14,28 @@ __all__ = [
     "CorruptModelError",
     "DataError",
     "DataNotFoundError",
+    "EmptyInputError",
     "EmptySampleError",
     "FeatureMismatchError",
     "HepfmError",
+    "MissingBranchError",
     "MissingCodecError",
     "MissingGroupError",
+    "MissingTreeError",
     "ModelError",
     "ModelInputMismatchError",
     "ModelNotFoundError",
     "NoSignalsError",
     "NotHDF5Error",
+    "NotRootFileError",
+    "OutputExistsError",
     "PathNotAllowedError",
     "SettingsError",
+    "SignalSpecError",
+    "TrackFilterError",
     "TrainingDivergedError",
     "TruncatedFileError",
+    "TruncatedRootFileError",
     "UnknownActivationError",
     "UnsafeModelError",
     "UpstreamExperimentError",
@@ -95,6 +103,31 @@ class NoSignalsError(DataError):
     """A data folder holds a background but no signal sample."""
 
 
+# -- ROOT input (hepfm convert) -----------------------------------------------------------
+class NotRootFileError(DataError):
+    """An input of ``hepfm convert`` is not a ROOT file (or is an empty, 0-byte file)."""
+
+
+class TruncatedRootFileError(DataError):
+    """A ROOT file is cut short or corrupt: its directory, tree or baskets cannot be read."""
+
+
+class MissingTreeError(MissingGroupError):
+    """A ROOT file lacks the tree to convert (``--tree``)."""
+
+
+class MissingBranchError(MissingGroupError):
+    """A ROOT tree lacks track branches the features are derived from."""
+
+
+class EmptyInputError(EmptySampleError):
+    """The input files of a sample hold no event to write."""
+
+
+class OutputExistsError(DataError):
+    """The output of a conversion exists and is not a hepfm data folder to replace."""
+
+
 # -- models -------------------------------------------------------------------------------
 class ModelError(HepfmError):
     """A model file or experiment folder cannot be used."""
@@ -135,6 +168,14 @@ class SettingsError(HepfmError):
 
 class PathNotAllowedError(SettingsError):
     """A path lies outside the data root a shared dashboard is confined to."""
+
+
+class SignalSpecError(SettingsError):
+    """A ``--signal NAME=FILE[,FILE...]`` argument is malformed or names a sample twice."""
+
+
+class TrackFilterError(SettingsError):
+    """A ``--track-filter BRANCH:MIN:MAX`` argument is malformed or names an unknown value."""
 
 
 def check_exists(

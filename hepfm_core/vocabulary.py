@@ -17,6 +17,8 @@ __all__ = [
     "COMPRESSIONS",
     "DEFAULT_BKG_EFFS",
     "DEFAULT_COMPRESSION",
+    "FEATURE_DEFINITIONS",
+    "FEATURE_DEFINITION_DESCRIPTIONS",
     "FILLS",
     "FILL_DESCRIPTIONS",
     "FILL_LABELS",
@@ -35,6 +37,7 @@ __all__ = [
     "SOFTPLUS_EPS",
     "Cause",
     "Compression",
+    "FeatureDefinition",
     "Fill",
     "KLForm",
     "Parameterisation",
@@ -55,6 +58,10 @@ SignalNormalisation = Literal["background", "own"]
 Role = Literal["background", "signal"]
 Compression = Literal["lz4", "zstd", "gzip"]
 """Of hepfm's data files: Blosc2 LZ4 or Zstd (format version 2), or gzip (version 1)."""
+FeatureDefinition = Literal["physical", "upstream-compatible"]
+"""How the track features were derived from the raw branches: physical values (no clip,
+non-derivable values non-finite), or upstream's rules (pt clipped to [0, 100] GeV, eta to
++-10, reducedChiSquared mapped into [0, 1000])."""
 
 SCORES: tuple[Score, ...] = get_args(Score)
 PARAMETERISATIONS: tuple[Parameterisation, ...] = get_args(Parameterisation)
@@ -63,6 +70,7 @@ POLICIES: tuple[Policy, ...] = get_args(Policy)
 FILLS: tuple[Fill, ...] = get_args(Fill)
 SIGNAL_NORMALISATIONS: tuple[SignalNormalisation, ...] = get_args(SignalNormalisation)
 COMPRESSIONS: tuple[Compression, ...] = get_args(Compression)
+FEATURE_DEFINITIONS: tuple[FeatureDefinition, ...] = get_args(FeatureDefinition)
 DEFAULT_COMPRESSION: Compression = "lz4"
 
 SOFTPLUS_EPS = 1e-6
@@ -109,6 +117,13 @@ SIGNAL_NORMALISATION_LABELS: dict[str, str] = {
 SIGNAL_NORMALISATION_DESCRIPTIONS: dict[str, str] = {
     "background": "signals standardised with the background's parameters",
     "own": "each signal standardised with its own parameters (upstream's choice)",
+}
+
+FEATURE_DEFINITION_DESCRIPTIONS: dict[str, str] = {
+    "physical": "physical values: no saturation or clipping; values that cannot be derived are"
+    " non-finite and counted",
+    "upstream-compatible": "upstream's derivations: pt clipped to [0, 100] GeV, eta to [-10, 10],"
+    " reducedChiSquared mapped and clipped into [0, 1000]",
 }
 
 CLIP_PRESETS: dict[str, tuple[float, float] | None] = {

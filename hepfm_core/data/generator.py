@@ -15,6 +15,12 @@ pathologies seen in real data at configurable rates:
 
 Generation is chunked (memory independent of the event count) and deterministic for a seed:
 chunk ``i`` of sample ``name`` draws from ``default_rng([seed, crc32(name), i])``.
+
+Each event gets a synthetic identity, stored beside the events (:func:`demo_identity`): the
+background is data-like (run :data:`DEMO_DATA_RUN`, event numbers 1, 2, ...), each signal
+simulation-like (run :data:`DEMO_MC_RUN`, its own mcChannelNumber from
+:data:`DEMO_CHANNEL_BASE`). The numbers lie outside ATLAS's ranges so they cannot be mistaken
+for real ones.
 """
 
 from __future__ import annotations
@@ -37,6 +43,9 @@ __all__ = [
     "CHUNK_EVENTS",
     "D0",
     "DEFAULT_SIGNALS",
+    "DEMO_CHANNEL_BASE",
+    "DEMO_DATA_RUN",
+    "DEMO_MC_RUN",
     "ETA",
     "PHI",
     "PT",
@@ -44,6 +53,7 @@ __all__ = [
     "UNITS",
     "Z0",
     "GeneratorConfig",
+    "demo_identity",
     "estimate_normalisation",
     "generate_block",
     "generate_dataset",
@@ -66,6 +76,13 @@ SIGNALS = (
     "wprime_enu",
     "wprime_munu",
 )
+DEMO_DATA_RUN = 999_001
+"""The demo background's synthetic run number."""
+DEMO_MC_RUN = 999_000
+"""The synthetic run number of the demo's simulated signal samples."""
+DEMO_CHANNEL_BASE = 990_000
+"""Signal ``SIGNALS[i]`` gets mcChannelNumber ``DEMO_CHANNEL_BASE + 1 + i``."""
+
 DEFAULT_SIGNALS = (
     "wprime_qq",
     "zprime_tt",
@@ -286,6 +303,27 @@ def _inject_pathologies(rng, tracks, valid, is_signal: bool, config: GeneratorCo
             tracks[events, idx, D0] = sign * rng.uniform(10.0, 50.0, events.size)
 
 
+def demo_identity(name: str, start: int, n: int) -> dict[str, np.ndarray]:
+    """The synthetic identity of events ``start .. start + n - 1`` of sample ``name``.
+
+    >>> ids = demo_identity("zprime_ee", 0, 2)
+    >>> {k: v.tolist() for k, v in ids.items()}
+    {'run_number': [999000, 999000], 'event_number': [1, 2], 'mc_channel_number': [990006, 990006]}
+    """
+    events = np.arange(start + 1, start + n + 1, dtype=np.uint64)
+    if name == "background":
+        run = np.full(n, DEMO_DATA_RUN, dtype=np.uint32)
+        return {"run_number": run, "event_number": events}
+    if name not in SIGNALS:
+        raise ValueError(f"unknown sample {name!r}; known: background, {', '.join(SIGNALS)}")
+    channel = DEMO_CHANNEL_BASE + 1 + SIGNALS.index(name)
+    return {
+        "run_number": np.full(n, DEMO_MC_RUN, dtype=np.uint32),
+        "event_number": events,
+        "mc_channel_number": np.full(n, channel, dtype=np.uint32),
+    }
+
+
 def estimate_normalisation(raw: np.ndarray, config: GeneratorConfig) -> Normalisation:
     """Per-branch mean/std (padding included, as upstream) and median fill of real tracks.
 
@@ -356,10 +394,12 @@ def write_sample(
                         "dof0_rate": config.dof0_rate,
                         "extreme_rate": config.extreme_rate,
                         "degenerate_rate": config.degenerate_rate,
+                        "identity": "synthetic run and event numbers (see the generator)",
                     },
                     compression=compression,
+                    feature_definition="physical",
                 )
-            writer.write(block)
+            writer.write(block, demo_identity(name, i * CHUNK_EVENTS, block.shape[0]))
             blocks_done += n
             if progress:
                 progress(name, blocks_done, n_events)

@@ -10,6 +10,10 @@ Format version 2 compresses with Blosc2 (LZ4 by default, or Zstd; byte shuffle) 
 HDF5 filter of ``hdf5plugin``; version 1, gzip level 1 with byte shuffle, stays readable and
 is still written on request (``compression="gzip"``) for readers without that filter.
 ``repack_folder`` (``hepfm repack``) rewrites a folder from one to the other.
+
+Optionally, a file stores its events' identity beside them (the ``/identity`` group: run and
+event number, mcChannelNumber, source file and entry; :func:`read_identity` by row range) and
+how its features were derived (``feature_definition``); files without them read as before.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,13 +34,17 @@ from ..errors import (
     DataError,
     DataNotFoundError,
     EmptySampleError,
+    FeatureMismatchError,
     MissingGroupError,
     NoSignalsError,
+    TruncatedFileError,
 )
 from ..vocabulary import (
     COMPRESSIONS,
     DEFAULT_COMPRESSION,
+    FEATURE_DEFINITIONS,
     Compression,
+    FeatureDefinition,
     Fill,
     Role,
     SignalNormalisation,
@@ -51,20 +59,27 @@ __all__ = [
     "EVENTS",
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "IDENTITY",
     "RepackResult",
     "SampleWriter",
     "format_version_for",
+    "identity_columns",
     "open_hepfm_folder",
     "read_header",
+    "read_identity",
     "read_sample",
     "repack_file",
     "repack_folder",
+    "set_normalisation",
 ]
 
 FORMAT_NAME = "hepfm-sample"
 FORMAT_VERSION = 2
 """The newest version this hepfm reads and writes: 2 (Blosc2); 1 (gzip) is read too."""
 EVENTS = "events"
+IDENTITY = "identity"
+"""Optional group beside ``/events``: one 1-D integer dataset per identity column, row for row
+(run and event number, ...). Files without it open as before."""
 CHUNK_ROWS = 2048
 
 _LEVELS = {"lz4": 5, "zstd": 1, "gzip": 1}
@@ -98,6 +113,12 @@ class SampleWriter:
     and the non-finite counts are accumulated from the blocks as written. ``compression``
     "lz4" or "zstd" (Blosc2) writes format version 2, "gzip" version 1 (readable without
     ``hdf5plugin``); ``compression_level`` defaults to 5 for LZ4, 1 for Zstd and gzip.
+
+    ``write(block, identity)`` stores the events' identity beside them (the ``/identity``
+    group): the columns of the first block that has one, the same ones for every block.
+    ``identity_sources`` names the input files a ``source_file`` column indexes.
+    ``feature_definition`` says how the features were derived (``physical`` or
+    ``upstream-compatible``), None when not known.
     """
 
     def __init__(
@@ -113,7 +134,11 @@ class SampleWriter:
         metadata: dict[str, Any] | None = None,
         compression: Compression = DEFAULT_COMPRESSION,
         compression_level: int | None = None,
+        feature_definition: FeatureDefinition | None = None,
+        identity_sources: Sequence[str] | None = None,
     ) -> None:
+        if feature_definition is not None and feature_definition not in FEATURE_DEFINITIONS:
+            raise ValueError(f"unknown feature definition {feature_definition!r}")
         self.path = Path(path)
         self.tmp_path = self.path.with_name(self.path.name + ".partial")
         self.n_features = n_tracks * len(branch_names)
@@ -122,6 +147,7 @@ class SampleWriter:
         self._nonfinite = np.zeros(self.n_features, dtype=np.int64)
         self._events_nonfinite = 0
         self._n = 0
+        self._identity: dict[str, h5py.Dataset] | None = None
         version = format_version_for(compression)
         options = _compression_options(compression, compression_level, self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -139,12 +165,19 @@ class SampleWriter:
         attrs["feature_names"] = json.dumps(feature_names)
         attrs["normalisation"] = json.dumps(normalisation.to_dict())
         attrs["metadata"] = json.dumps(metadata or {})
+        if feature_definition is not None:
+            attrs["feature_definition"] = feature_definition
+        if identity_sources is not None:
+            attrs["identity_sources"] = json.dumps(list(identity_sources))
         attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
-    def write(self, block: np.ndarray) -> None:
+    def write(self, block: np.ndarray, identity: Mapping[str, np.ndarray] | None = None) -> None:
+        """Append ``block`` (raw values, ``(n, features)``) and, optionally, its identity
+        (``name -> (n,)`` integers; the same names on every call once given)."""
         block = np.ascontiguousarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[1] != self.n_features:
             raise ValueError(f"block must be (n, {self.n_features}), got {block.shape}")
+        self._write_identity(block.shape[0], identity)
         bad = ~np.isfinite(block)
         self._nonfinite += bad.sum(axis=0)
         self._events_nonfinite += int(bad.any(axis=1).sum())
@@ -153,6 +186,39 @@ class SampleWriter:
         self._n += block.shape[0]
         self._ds.resize(self._n, axis=0)
         self._ds[n0 : self._n] = block
+
+    def _write_identity(self, n: int, identity: Mapping[str, np.ndarray] | None) -> None:
+        if identity is None:
+            if self._identity is not None:
+                raise ValueError("this file stores identity: every block needs one")
+            return
+        if self._identity is None:
+            if self._n:
+                raise ValueError("identity given after blocks without one")
+            group = self._h5.create_group(IDENTITY)
+            self._identity = {
+                name: group.create_dataset(
+                    name,
+                    shape=(0,),
+                    maxshape=(None,),
+                    dtype=np.asarray(values).dtype,
+                    chunks=(CHUNK_ROWS * 8,),
+                    compression="gzip",
+                    compression_opts=1,
+                    shuffle=True,
+                )
+                for name, values in identity.items()
+            }
+        if set(identity) != set(self._identity):
+            raise ValueError(
+                f"identity columns {sorted(identity)} differ from {sorted(self._identity)}"
+            )
+        for name, ds in self._identity.items():
+            values = np.asarray(identity[name])
+            if values.shape != (n,):
+                raise ValueError(f"identity {name!r} has shape {values.shape}, expected ({n},)")
+            ds.resize(self._n + n, axis=0)
+            ds[self._n : self._n + n] = values.astype(ds.dtype, copy=False)
 
     def close(self) -> Path:
         attrs = self._h5.attrs
@@ -241,7 +307,80 @@ def read_header(path: str | Path) -> dict[str, Any]:
             "n_features": int(shape[1]),
             "created": str(h5.attrs.get("created", "")),
             "format_version": version,
+            "feature_definition": _optional_str(h5.attrs.get("feature_definition")),
+            "identity": _identity_names(h5, shape[0]),
+            "identity_sources": json.loads(h5.attrs.get("identity_sources", "[]")),
         }
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _identity_names(h5: h5py.File, n_events: int) -> list[str]:
+    """The identity columns of a file (datasets of ``/identity`` with one row per event)."""
+    group = h5.get(IDENTITY)
+    if not isinstance(group, h5py.Group):
+        return []
+    return sorted(
+        name
+        for name, ds in group.items()
+        if isinstance(ds, h5py.Dataset) and ds.shape == (n_events,)
+    )
+
+
+def identity_columns(path: str | Path) -> list[str]:
+    """The identity columns stored in the hepfm file ``path`` (empty when none)."""
+    return list(read_header(path)["identity"])
+
+
+def read_identity(
+    sample: Sample | str | Path, rows: slice | None = None
+) -> dict[str, np.ndarray] | None:
+    """The identity columns of a sample's events ``rows`` (default: all), or None.
+
+    ``sample`` is a :class:`Sample` read from a hepfm file (its ``provenance.source``) or
+    the file's path. None when the file stores no identity (older files, upstream data, an
+    in-memory sample). Columns: ``run_number``, ``event_number`` and, for simulation,
+    ``mc_channel_number`` where the input had them; ``source_file`` (an index into
+    ``read_header(path)["identity_sources"]``) and ``source_entry`` for converted files.
+    Row ``i`` of each column belongs to row ``i`` of the events.
+    """
+    if isinstance(sample, Sample):
+        source = Path(sample.provenance.source)
+        if sample.provenance.group != EVENTS or not source.is_file():
+            return None
+    else:
+        source = Path(sample)
+    with open_h5(source) as h5:
+        if h5.attrs.get("format") != FORMAT_NAME or EVENTS not in h5:
+            return None
+        names = _identity_names(h5, int(h5[EVENTS].shape[0]))
+        if not names:
+            return None
+        sel = slice(None) if rows is None else rows
+        try:
+            return {name: np.asarray(h5[IDENTITY][name][sel]) for name in names}
+        except (OSError, KeyError) as exc:
+            raise TruncatedFileError(
+                f"cannot read the identity of {source.name} ({exc})",
+                source,
+                "the file may be truncated; regenerate it",
+            ) from exc
+
+
+def set_normalisation(path: str | Path, normalisation: Normalisation) -> None:
+    """Store ``normalisation`` in a hepfm file written earlier (the converter computes the
+    background's statistics once every file is written, in a second streamed pass)."""
+    with h5py.File(path, "r+") as h5:
+        if h5.attrs.get("format") != FORMAT_NAME:
+            raise DataError(f"{Path(path).name} is not a hepfm sample file", path, "check the path")
+        if normalisation.n_features != h5[EVENTS].shape[1]:
+            raise ValueError(
+                f"normalisation of {normalisation.n_features} inputs for "
+                f"{h5[EVENTS].shape[1]} features"
+            )
+        h5.attrs["normalisation"] = json.dumps(normalisation.to_dict())
 
 
 def read_sample(
@@ -323,7 +462,22 @@ def open_hepfm_folder(
             "add signal files (role 'signal'), e.g. with `hepfm demo`",
         )
     check_consistent(background, signals, path)
+    _check_definitions(headers, path)
     return DataSet("hepfm", str(path), background, signals, signal_normalisation)
+
+
+def _check_definitions(headers: dict[Path, dict[str, Any]], where: Path) -> None:
+    """Every file of a folder derived its features the same way (files that do not say are
+    taken as agreeing)."""
+    found = {f.name: h["feature_definition"] for f, h in headers.items() if h["feature_definition"]}
+    if len(set(found.values())) > 1:
+        listed = ", ".join(f"{name}: {d}" for name, d in sorted(found.items()))
+        raise FeatureMismatchError(
+            f"the files of {where} derive their features differently ({listed})",
+            where,
+            "convert every sample with the same feature definition (all physical, or all with "
+            "--upstream-compatible)",
+        )
 
 
 def _own_normalisation(path: Path, header: dict) -> Normalisation:

@@ -174,3 +174,26 @@ def test_memory_bounded_for_a_million_events(tmp_path):
     from hepfm_core.data.hepfm_format import read_header
 
     assert read_header(tmp_path / "big" / "background.h5")["n_events"] == 1_000_000
+
+
+def test_demo_files_carry_synthetic_identity(tmp_path):
+    from hepfm_core.data.generator import (
+        CHUNK_EVENTS,
+        DEMO_CHANNEL_BASE,
+        DEMO_DATA_RUN,
+        DEMO_MC_RUN,
+        SIGNALS,
+    )
+    from hepfm_core.data.hepfm_format import read_header, read_identity
+
+    cfg = GeneratorConfig(signals=("zprime_ee",))
+    paths = generate_dataset(tmp_path, CHUNK_EVENTS + 10, 50, cfg)  # two chunks of background
+    bkg = read_identity(paths["background"])
+    assert sorted(bkg) == ["event_number", "run_number"]
+    assert np.array_equal(bkg["event_number"], np.arange(1, CHUNK_EVENTS + 11))
+    assert set(bkg["run_number"].tolist()) == {DEMO_DATA_RUN}
+    sig = read_identity(paths["zprime_ee"])
+    assert set(sig["run_number"].tolist()) == {DEMO_MC_RUN}
+    channel = DEMO_CHANNEL_BASE + 1 + SIGNALS.index("zprime_ee")
+    assert set(sig["mc_channel_number"].tolist()) == {channel}
+    assert read_header(paths["zprime_ee"])["feature_definition"] == "physical"

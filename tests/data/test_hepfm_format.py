@@ -316,7 +316,7 @@ def test_a_damaged_chunk_is_a_typed_error(tmp_path):
 
 
 def test_version_2_without_hdf5plugin_says_so(tmp_path, monkeypatch):
-    path = write(tmp_path / "s.h5", [raw_sample(100)])
+    path = write(tmp_path / "s.h5", [raw_sample()[:100]])
     monkeypatch.setattr(h5io, "_hdf5plugin", None)
     with pytest.raises(MissingCodecError, match="hdf5plugin") as e:
         read_sample(path)
@@ -422,3 +422,85 @@ def test_repack_bad_input_rewrites_nothing(tmp_path):
     with pytest.raises(NotHDF5Error, match=r"zz_notes\.h5"):
         repack_folder(folder)
     assert (folder / "sig.h5").read_bytes() == data  # checked before any file was rewritten
+
+
+# -- event identity and feature definition (written by `hepfm convert` and the demo) -------
+def write_with_identity(path, n=5000, block=1500, **kwargs):
+    raw = raw_sample(n)
+    ids = {
+        "run_number": np.full(n, 284500, dtype=np.uint32),
+        "event_number": np.arange(2**40, 2**40 + n, dtype=np.uint64),
+    }
+    with SampleWriter(path, name="bkg", role="background", branch_names=BRANCHES,
+                      units=("mm", "GeV"), n_tracks=N_TRACKS, normalisation=norm(),
+                      **kwargs) as w:  # fmt: skip
+        for s in range(0, n, block):
+            w.write(raw[s : s + block], {k: v[s : s + block] for k, v in ids.items()})
+    return raw, ids
+
+
+def test_identity_is_stored_beside_the_events_and_read_by_row_range(tmp_path):
+    from hepfm_core.data.hepfm_format import identity_columns, read_identity
+
+    path = tmp_path / "s.h5"
+    raw, ids = write_with_identity(path, feature_definition="physical",
+                                   identity_sources=["a.root"])  # fmt: skip
+    h = read_header(path)
+    assert h["identity"] == ["event_number", "run_number"] == identity_columns(path)
+    assert h["feature_definition"] == "physical" and h["identity_sources"] == ["a.root"]
+    got = read_identity(path)
+    assert got["event_number"].dtype == np.uint64 and got["run_number"].dtype == np.uint32
+    assert np.array_equal(got["event_number"], ids["event_number"])
+    part = read_identity(read_sample(path), slice(1499, 1502))
+    assert part["event_number"].tolist() == [2**40 + 1499, 2**40 + 1500, 2**40 + 1501]
+    # the events, and so the fingerprint, do not depend on the identity
+    write(tmp_path / "plain.h5", [raw[:1500], raw[1500:]])
+    assert read_header(tmp_path / "plain.h5")["fingerprint"] == h["fingerprint"]
+
+
+def test_files_without_identity_still_open(tmp_path):
+    from hepfm_core.data.hepfm_format import read_identity
+
+    path = write(tmp_path / "s.h5", [raw_sample()])
+    h = read_header(path)
+    assert h["identity"] == [] and h["feature_definition"] is None
+    assert read_identity(path) is None and read_identity(read_sample(path)) is None
+    assert read_sample(path).n_events == 5000
+
+
+def test_identity_columns_must_not_change_between_blocks(tmp_path):
+    raw = raw_sample()[:10]
+    with pytest.raises(ValueError, match="identity columns"), SampleWriter(
+        tmp_path / "s.h5", name="s", role="signal", branch_names=BRANCHES, units=("", ""),
+        n_tracks=N_TRACKS, normalisation=norm(),
+    ) as w:  # fmt: skip
+        w.write(raw[:5], {"run_number": np.ones(5, np.uint32)})
+        w.write(raw[5:], {"event_number": np.ones(5, np.uint64)})
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="every block"), SampleWriter(
+        tmp_path / "s.h5", name="s", role="signal", branch_names=BRANCHES, units=("", ""),
+        n_tracks=N_TRACKS, normalisation=norm(),
+    ) as w:  # fmt: skip
+        w.write(raw[:5], {"run_number": np.ones(5, np.uint32)})
+        w.write(raw[5:])
+
+
+def test_repack_keeps_the_identity(tmp_path):
+    from hepfm_core.data.hepfm_format import read_identity
+
+    path = tmp_path / "s.h5"
+    _, ids = write_with_identity(path, compression="gzip")
+    repack_file(path, "lz4")
+    assert read_header(path)["format_version"] == 2
+    assert np.array_equal(read_identity(path)["event_number"], ids["event_number"])
+
+
+def test_set_normalisation_replaces_the_stored_one(tmp_path):
+    from hepfm_core.data.hepfm_format import set_normalisation
+
+    path = write(tmp_path / "s.h5", [raw_sample()[:100]])
+    new = Normalisation.per_branch([3.0, 4.0], [1.0, 2.0], N_TRACKS, clip=5.0, source="x")
+    set_normalisation(path, new)
+    assert read_header(path)["normalisation"].fingerprint() == new.fingerprint()
+    with pytest.raises(ValueError, match="normalisation of 2 inputs"):
+        set_normalisation(path, Normalisation.per_branch([1.0, 2.0], [1.0, 1.0], 1))

@@ -1,0 +1,229 @@
+"""The ``hepfm convert`` command, and ``hepfm demo --physlite``: PhysLite ROOT in and out.
+
+``cli`` wires these in: :func:`add_convert_parser` adds the subcommand (its ``func`` is
+:func:`cmd_convert`), :func:`add_physlite_option` the demo's ``--physlite DIR``, and the demo
+command calls :func:`write_physlite_demo` when it is given. User errors are ``HepfmError``s
+(exit 2, the message on stderr); nothing here prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError, SettingsError, SignalSpecError
+from .vocabulary import COMPRESSIONS, DEFAULT_COMPRESSION
+
+__all__ = [
+    "add_convert_parser",
+    "add_physlite_option",
+    "cmd_convert",
+    "read_normalisation",
+    "write_physlite_demo",
+]
+
+_EXAMPLE = """examples:
+  hepfm convert --background 'data/run_*.root' --signal wprime_qq=wqq_1.root,wqq_2.root \\
+      --out converted/
+  hepfm convert --background files.txt --signal zprime_ee=zee.list --out converted/ \\
+      --track-filter z0:-100:100 --min-tracks 5 --upstream-compatible
+"""
+
+
+def add_convert_parser(subparsers: Any) -> None:
+    """Add ``convert`` to the ``hepfm`` subcommands (``subparsers`` of ``add_subparsers``)."""
+    from .data.convert import DEFAULT_STEP_EVENTS
+    from .data.root_io import DEFAULT_TREE
+
+    p = subparsers.add_parser(
+        "convert",
+        help="PhysLite ROOT files -> a hepfm data folder (background.h5, one file per signal)",
+        description="Derive hepfm's track features (d0, phi, z0, eta, pt, reducedChiSquared) "
+        "from PhysLite ROOT files and write a hepfm data folder, atomically.",
+        epilog=_EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--background",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="the background's ROOT files: paths, globs (quoted), file lists (*.txt, *.list: one"
+        " path or URL per line) or URLs (passed to uproot as they are)",
+    )
+    p.add_argument(
+        "--signal",
+        action="append",
+        default=[],
+        metavar="NAME=FILE[,FILE...]",
+        help="a signal sample and its files (same forms as --background); repeat per signal",
+    )
+    p.add_argument("--out", required=True, help="the data folder to write (replaced atomically)")
+    p.add_argument("--tracks", type=int, default=30, help="tracks kept per event (default 30)")
+    p.add_argument("--tree", default=DEFAULT_TREE, help=f"the tree to read ({DEFAULT_TREE})")
+    p.add_argument(
+        "--track-filter",
+        action="append",
+        default=[],
+        metavar="BRANCH:MIN:MAX",
+        help="keep tracks with MIN <= value <= MAX (either may be empty), on a raw branch (d0,"
+        " z0, phi, theta, qOverP, chiSquared, numberDoF) or a feature (eta, pt,"
+        " reducedChiSquared); before sorting and truncation; repeatable",
+    )
+    p.add_argument(
+        "--min-tracks",
+        type=int,
+        default=0,
+        help="drop events with fewer tracks (after the filters); default 0: keep every event",
+    )
+    p.add_argument(
+        "--upstream-compatible",
+        action="store_true",
+        help="upstream's derivations (pt clipped to [0, 100] GeV, eta to +-10, its"
+        " reducedChiSquared rules) instead of physical values",
+    )
+    p.add_argument(
+        "--step-size",
+        type=int,
+        default=DEFAULT_STEP_EVENTS,
+        help=f"entries read per step (memory; default {DEFAULT_STEP_EVENTS})",
+    )
+    p.add_argument(
+        "--normalisation-from",
+        default=None,
+        metavar="PATH",
+        help="store this normalisation instead of the background's statistics: a hepfm data"
+        " folder, sample file, or model (.keras; the one it was trained with)",
+    )
+    p.add_argument(
+        "--input-clip",
+        type=float,
+        default=None,
+        help="symmetric clip of the standardised inputs stored with the statistics (default"
+        " none; upstream: 10)",
+    )
+    p.add_argument(
+        "--compression",
+        choices=COMPRESSIONS,
+        default=DEFAULT_COMPRESSION,
+        help="of the data files (default lz4)",
+    )
+    p.add_argument("--json", default=None, help="write the conversion's summary as JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_convert)
+
+
+def _signals(specs: list[str]) -> dict[str, list[str]]:
+    from .data.convert import parse_signal_spec
+
+    signals: dict[str, list[str]] = {}
+    for spec in specs:
+        name, files = parse_signal_spec(spec)
+        if name in signals:
+            raise SignalSpecError(
+                f"--signal {name} is given twice",
+                spec,
+                "give each signal once, its files separated by commas",
+            )
+        signals[name] = files
+    return signals
+
+
+def read_normalisation(path: str | Path):
+    """The normalisation stored in a hepfm data folder (its background's), sample file, or
+    model file (``.keras``: the one it was trained with)."""
+    from .data.hepfm_format import read_header
+    from .data.normalisation import Normalisation
+
+    path = Path(path)
+    todo = "give a hepfm data folder, a hepfm sample file (.h5) or a hepfm model (.keras)"
+    if path.is_dir():
+        for f in sorted(path.glob("*.h5")):
+            header = read_header(f)
+            if header["role"] == "background":
+                return header["normalisation"], f"{f} (stored)"
+        raise DataError(f"{path} holds no hepfm background file", path, todo)
+    if path.suffix == ".keras":
+        from .model.files import read_metadata
+
+        norm = read_metadata(path).get("normalisation")
+        if not norm:
+            raise DataError(f"{path.name} records no normalisation", path, todo)
+        return Normalisation.from_dict(norm), f"{path} (the model's)"
+    return read_header(path)["normalisation"], f"{path} (stored)"
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Run ``hepfm convert``: print the summary (and write ``--json``); 0 when done."""
+    from .common.progress import TextProgress
+    from .data.convert import convert
+    from .data.physlite import Selection, TrackFilter
+
+    signals = _signals(args.signal)
+    selection = Selection(
+        n_tracks=args.tracks,
+        definition="upstream-compatible" if args.upstream_compatible else "physical",
+        track_filters=tuple(TrackFilter.parse(t) for t in args.track_filter),
+        min_tracks=args.min_tracks,
+    )
+    normalisation, source = (None, None)
+    if args.normalisation_from:
+        normalisation, source = read_normalisation(args.normalisation_from)
+    if args.json and Path(args.json).is_dir():
+        raise SettingsError(f"--json {args.json} is a folder", args.json, "give a file name")
+    result = convert(
+        args.background,
+        signals,
+        args.out,
+        selection=selection,
+        tree=args.tree,
+        step_size=args.step_size,
+        compression=args.compression,
+        normalisation=normalisation,
+        normalisation_source=source,
+        clip=args.input_clip,
+        progress=None if args.quiet else TextProgress(),
+    )
+    print(result.summary())
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False))
+    print(f"data folder: {result.out}")
+    return 0
+
+
+def add_physlite_option(demo_parser: argparse.ArgumentParser) -> None:
+    """Add ``--physlite DIR`` to ``hepfm demo``."""
+    demo_parser.add_argument(
+        "--physlite",
+        default=None,
+        metavar="DIR",
+        help="also write the demo's samples as PhysLite-like ROOT files into DIR (one per"
+        " sample, tree CollectionTree), input for `hepfm convert`",
+    )
+
+
+def write_physlite_demo(
+    data_dir: str | Path, out: str | Path, *, seed: int = 42, quiet: bool = False
+) -> dict[str, Path]:
+    """Write the demo folder ``data_dir`` as PhysLite-like ROOT files into ``out``; prints
+    where, and the ``hepfm convert`` command that reads them back."""
+    from .common.progress import TextProgress
+    from .data.convert import export_physlite
+
+    written = export_physlite(
+        data_dir, out, seed=seed, progress=None if quiet else TextProgress(sys.stderr)
+    )
+    signals = " ".join(
+        f"--signal {name}={path}" for name, path in written.items() if name != "background"
+    )
+    print(f"PhysLite ROOT files: {Path(out)} ({len(written)} files)")
+    if "background" in written:
+        print(
+            f"  read back with: hepfm convert --background {written['background']} {signals}"
+            f" --out DIR"
+        )
+    return written
