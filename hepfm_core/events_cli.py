@@ -1,0 +1,242 @@
+"""``hepfm events``: the events behind a count or a tail, as strict JSON.
+
+::
+
+    hepfm events --data DIR --model MODEL --sample NAME (--cause CAUSE | --top N | --range LO HI)
+                 [the settings flags of evaluate] [--limit N] [--page K] --json OUT|-
+                 [--export-ids FILE.csv]
+
+The JSON lists ``events`` (each with ``event``, its index in the sample, ``cause``,
+``score`` (null if not finite), ``z_mean``, ``z_log_var``, ``tracks`` (one list of the
+branches per real track), ``residuals`` (per input) and ``identity`` where the data have
+one) and ``summary`` (what sets the selection apart from the rest of the sample). The
+selection is paged; ``--export-ids`` writes all of it as an id list (CSV).
+
+The ``hepfm`` parser adds this command with :func:`add_events_parser`, passing it the
+evaluate command's settings flags and their reader, so that both commands read settings
+alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+
+__all__ = [
+    "SettingsFrom",
+    "add_events_parser",
+    "cmd_events",
+    "events_document",
+]
+
+SettingsFrom = Callable[[argparse.Namespace], Any]
+
+
+def add_events_parser(
+    subparsers: Any,
+    *,
+    add_settings_arguments: Callable[[argparse.ArgumentParser], None],
+    settings_from: SettingsFrom,
+) -> argparse.ArgumentParser:
+    """Add the ``events`` command to ``subparsers`` (``add_subparsers``' result).
+
+    ``add_settings_arguments(parser)`` adds the evaluate command's settings flags;
+    ``settings_from(args)`` reads them into an ``EvaluationSettings``.
+    """
+    from .engine.investigator import DEFAULT_LIMIT
+
+    p = subparsers.add_parser(
+        "events",
+        help="the events behind a count or a score range: tracks, latent values, residuals",
+    )
+    p.add_argument("--data", required=True, help="hepfm or upstream data folder")
+    p.add_argument("--model", required=True, help="hepfm .keras file or upstream experiment folder")
+    p.add_argument("--sample", required=True, help="background or a signal sample's name")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cause", help="the events with this cause (e.g. kl_overflow)")
+    which.add_argument("--top", type=int, metavar="N", help="the N highest scores")
+    which.add_argument(
+        "--range",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help="the scores in [LO, HI] (inf allowed)",
+    )
+    add_settings_arguments(p)
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=DEFAULT_LIMIT,
+        help=f"events per page (default {DEFAULT_LIMIT})",
+    )
+    p.add_argument("--page", type=int, default=1, help="which page, from 1 (default 1)")
+    p.add_argument("--json", required=True, help="write the JSON here ('-': stdout)")
+    p.add_argument(
+        "--export-ids",
+        default=None,
+        metavar="FILE.csv",
+        help="write the whole selection as an id list: run,event where the data have them, "
+        "else sample,event (index in the sample)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_events, settings_from=settings_from)
+    return p
+
+
+def _criterion(args: argparse.Namespace):
+    from .engine.investigate import Criterion
+
+    if args.cause is not None:
+        return Criterion.by_cause(args.cause)
+    if args.top is not None:
+        return Criterion.top(args.top)
+    return Criterion.score_range(args.range[0], args.range[1])
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    if args.limit < 1:
+        raise SettingsError(f"--limit must be >= 1, got {args.limit}", "--limit", "e.g. --limit 50")
+    if args.page < 1:
+        raise SettingsError(
+            f"--page counts from 1, got {args.page}", "--page", "give --page 1 for the first page"
+        )
+    cluster = [
+        flag
+        for flag, value in (
+            ("--workers", getattr(args, "workers", None)),
+            ("--scheduler", getattr(args, "scheduler", None)),
+            ("--scheduler-file", getattr(args, "scheduler_file", None)),
+        )
+        if value is not None
+    ]
+    if cluster:
+        raise SettingsError(
+            f"hepfm events runs in this process: {', '.join(cluster)} does not apply",
+            cluster[0],
+            "drop the cluster flags (the model runs on the selected events only)",
+        )
+
+
+def _empty_selection(result: Any, selection: Any, flag: str) -> SettingsError:
+    name = selection.sample
+    counts = result.samples[name].counts.by_cause
+    present = ", ".join(f"{c} ({n})" for c, n in counts.items() if n)
+    crit = selection.criterion
+    if crit.kind == "range":
+        import numpy as np
+
+        values = np.asarray(result.samples[name].policy.values)
+        fin = values[np.isfinite(values)]
+        span = f"[{fin.min():.6g}, {fin.max():.6g}]" if fin.size else "(no finite score)"
+        todo = f"the kept finite scores of {name} lie in {span}; choose a range that meets them"
+    else:
+        todo = f"the causes of {name} under these settings: {present}; pick a non-zero one"
+    s = selection.settings
+    return SettingsError(
+        f"no event of {name} has {crit.describe()} under these settings (score {s.score}, "
+        f"clip {s.clip}, policy {selection.policy})",
+        flag,
+        todo,
+    )
+
+
+def events_document(
+    investigator: Any,
+    settings: Any,
+    result: Any,
+    selection: Any,
+    *,
+    page: int,
+    limit: int,
+) -> dict[str, Any]:
+    """The JSON document of one page of a selection (``page`` counts from 0)."""
+    details = investigator.details(selection, page=page, limit=limit)
+    summary = investigator.summary(selection)
+    kind, note = investigator.values_kind(selection.sample)
+    layout = investigator.layout
+    from .engine.investigate import json_bound
+
+    doc_settings = settings.to_json_dict() | {"parameterisation": result.parameterisation}
+    if doc_settings["clip"] is not None:  # an open side is +-inf: strict JSON has no token
+        doc_settings["clip"] = [json_bound(b) for b in doc_settings["clip"]]
+    return {
+        "settings": doc_settings,
+        "provenance": result.provenance,
+        "selection": selection.to_json_dict()
+        | {
+            "page": page + 1,
+            "pages": selection.pages(limit),
+            "limit": limit,
+            "shown": len(details),
+        },
+        "values": {"kind": kind, "note": note},
+        "layout": None
+        if layout is None
+        else {
+            "n_tracks": layout.n_tracks,
+            "branches": list(layout.branches),
+            "units": list(layout.units),
+        },
+        "events": [d.to_json_dict() for d in details],
+        "summary": summary.to_json_dict(),
+    }
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """Run ``hepfm events``; 0 when done (a user error raises a ``HepfmError``)."""
+    from .common.progress import TextProgress
+    from .engine.evaluate import Evaluator
+    from .engine.investigator import Investigator
+
+    settings = args.settings_from(args)
+    _check_flags(args)
+    criterion = _criterion(args)
+    flag = {"cause": "--cause", "top": "--top", "range": "--range"}[criterion.kind]
+    evaluator = Evaluator.open(
+        args.data,
+        args.model,
+        signal_normalisation=args.signal_normalisation,
+        fill=args.fill,
+        cache=args.cache_dir,
+    )
+    investigator = Investigator(evaluator)
+    investigator.sample(args.sample)
+    evaluator.score_all(progress=None if args.quiet else TextProgress())
+    result = investigator.evaluate_sample(settings, args.sample)
+    selection = investigator.select(result.samples[args.sample], criterion)
+    if selection.size == 0:
+        raise _empty_selection(result, selection, flag)
+    pages = selection.pages(args.limit)
+    if args.page > pages:
+        raise SettingsError(
+            f"page {args.page} is beyond the selection's {pages} page(s) of {args.limit} events",
+            "--page",
+            f"give --page 1 to {pages}",
+        )
+    doc = events_document(
+        investigator, settings, result, selection, page=args.page - 1, limit=args.limit
+    )
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    if args.export_ids:
+        out = Path(args.export_ids)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        investigator.ids(selection).write_csv(out)
+    if args.json == "-":
+        print(text)
+        return 0
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(text)
+    print(
+        f"{selection.size} events of {args.sample} with {criterion.describe()}; page "
+        f"{args.page} of {pages} ({len(doc['events'])} events) in {args.json}"
+    )
+    for sentence in doc["summary"]["sentences"]:
+        print(f"  {sentence}")
+    sys.stdout.flush()
+    return 0
