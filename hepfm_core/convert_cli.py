@@ -9,17 +9,20 @@ command calls :func:`write_physlite_demo` when it is given. User errors are ``He
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from .cluster.arguments import add_cluster_arguments, spec_from_args
 from .errors import DataError, SettingsError, SignalSpecError
 from .vocabulary import COMPRESSIONS, DEFAULT_COMPRESSION
 
 __all__ = [
     "add_convert_parser",
     "add_physlite_option",
+    "cluster_map",
     "cmd_convert",
     "read_normalisation",
     "write_physlite_demo",
@@ -113,6 +116,7 @@ def add_convert_parser(subparsers: Any) -> None:
     )
     p.add_argument("--json", default=None, help="write the conversion's summary as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_cluster_arguments(p, partitions=False)
     p.set_defaults(func=cmd_convert)
 
 
@@ -158,8 +162,6 @@ def read_normalisation(path: str | Path):
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """Run ``hepfm convert``: print the summary (and write ``--json``); 0 when done."""
-    from .common.progress import TextProgress
-    from .data.convert import convert
     from .data.physlite import Selection, TrackFilter
 
     signals = _signals(args.signal)
@@ -174,10 +176,33 @@ def cmd_convert(args: argparse.Namespace) -> int:
         normalisation, source = read_normalisation(args.normalisation_from)
     if args.json and Path(args.json).is_dir():
         raise SettingsError(f"--json {args.json} is a folder", args.json, "give a file name")
-    result = convert(
+    spec = spec_from_args(args)
+    with contextlib.ExitStack() as stack:
+        map_files: Any = map
+        if spec is not None:
+            from .cluster.connect import open_cluster
+
+            cluster = stack.enter_context(open_cluster(spec))
+            map_files = cluster_map(cluster.client)
+        result = _convert(args, signals, selection, normalisation, source, map_files)
+    print(result.summary())
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False))
+    print(f"data folder: {result.out}")
+    return 0
+
+
+def _convert(args, signals, selection, normalisation, source, map_files):
+    """``data.convert.convert`` with the command's arguments, the files mapped by
+    ``map_files`` (the builtin ``map``, or a cluster's)."""
+    from .common.progress import TextProgress
+    from .data.convert import convert
+
+    return convert(
         args.background,
         signals,
-        args.out,
+        Path(args.out).resolve(),
         selection=selection,
         tree=args.tree,
         step_size=args.step_size,
@@ -185,14 +210,19 @@ def cmd_convert(args: argparse.Namespace) -> int:
         normalisation=normalisation,
         normalisation_source=source,
         clip=args.input_clip,
-        progress=None if args.quiet else TextProgress(),
+        progress=None if args.quiet or map_files is not map else TextProgress(),
+        map_files=map_files,
     )
-    print(result.summary())
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False))
-    print(f"data folder: {result.out}")
-    return 0
+
+
+def cluster_map(client: Any):
+    """``map_files`` on a Dask cluster: one task per input file, results in input order
+    (the part files land beside the output folder, which the workers must see)."""
+
+    def map_files(fn, tasks):
+        return client.gather(client.map(fn, list(tasks), pure=False))
+
+    return map_files
 
 
 def add_physlite_option(demo_parser: argparse.ArgumentParser) -> None:

@@ -20,7 +20,13 @@ from typing import Any
 from ..errors import ClusterError
 from .tasks import code_fingerprint, worker_facts
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "Cluster", "ClusterSpec", "open_cluster"]
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "Cluster",
+    "ClusterSpec",
+    "check_workers",
+    "open_cluster",
+]
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to reach a scheduler, and again to see its first worker."""

@@ -59,8 +59,10 @@ from .connect import Cluster
 
 __all__ = [
     "DEFAULT_PARTITION_EVENTS",
+    "MIN_BKG_PASS",
     "TOP_SCORES_BUDGET",
     "ClusterEvaluator",
+    "check_partition_events",
     "partition_bounds",
 ]
 
@@ -68,7 +70,7 @@ DEFAULT_PARTITION_EVENTS = 32 * CHUNK_EVENTS
 """Events per partition (262,144): about a second of scoring on one thread and 40 MB of
 shard, so the work spreads evenly over the workers (the seed's 2.7 M background is 11
 partitions) and a lost worker costs little, while the scheduler's overhead per task (about a
-millisecond) stays nothing."""
+millisecond) stays nothing. The command line's default (``arguments``) is this number."""
 
 TOP_SCORES_BUDGET = 64 * 2**20
 """Bytes of top background scores all partitions may ship in one round; beyond it the

@@ -50,6 +50,7 @@ from ..sources import describe_model, load_model, open_data
 from ..vocabulary import Fill, KLForm, Parameterisation, Policy, SignalNormalisation
 
 __all__ = [
+    "SHARD_MARKER",
     "DataRef",
     "GuardedPartition",
     "PartitionTask",
@@ -59,8 +60,10 @@ __all__ = [
     "background_window",
     "code_fingerprint",
     "guard_partition",
+    "open_shard",
     "peak_rss_bytes",
     "prepare_partition",
+    "release_pages",
     "round_one",
     "score_partition",
     "shard_dir",

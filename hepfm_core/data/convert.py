@@ -147,7 +147,8 @@ def _read_list(path: Path) -> list[str]:
 
 def expand_inputs(items: Sequence[str], what: str = "input") -> list[str]:
     """Paths and URLs from ``items``: globs expanded (sorted), file lists (``*.txt``,
-    ``*.list``, ``*.lst``) read, URLs passed as they are, duplicates removed.
+    ``*.list``, ``*.lst``) read, URLs passed as they are, duplicates removed. Local paths
+    come back absolute (a cluster's workers may run in another folder).
 
     A glob matching nothing, a missing list or an empty result is a ``DataNotFoundError``.
     """
@@ -161,7 +162,7 @@ def expand_inputs(items: Sequence[str], what: str = "input") -> list[str]:
                 raise DataNotFoundError(
                     f"{what}: no file matches {item!r}", item, "check the pattern (quote it)"
                 )
-            out.extend(matches)
+            out.extend(str(Path(m).resolve()) for m in matches)
         elif Path(item).suffix.lower() in LIST_SUFFIXES:
             path = Path(item)
             if not path.is_file():
@@ -175,7 +176,7 @@ def expand_inputs(items: Sequence[str], what: str = "input") -> list[str]:
                 )
             out.extend(expand_inputs(listed, what))
         else:
-            out.append(item)
+            out.append(str(Path(item).resolve()))
     unique = list(dict.fromkeys(out))
     if not unique:
         raise DataNotFoundError(f"no {what} files given", None, "name at least one ROOT file")

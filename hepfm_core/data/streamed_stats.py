@@ -28,6 +28,7 @@ from .normalisation import Normalisation
 __all__ = [
     "TRIM_QUANTILE",
     "BranchMoments",
+    "Passes",
     "float32_keys",
     "streamed_normalisation",
 ]
