@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Literal
 
 from .data.dataset import DataSet, check_signal_normalisation
-from .data.hepfm_format import open_hepfm_folder
+from .data.hepfm_format import feature_definition_of, open_hepfm_folder
 from .errors import (
     CorruptModelError,
     DataError,
@@ -45,6 +45,7 @@ __all__ = [
     "dataset_for_model",
     "describe_model",
     "detect_kind",
+    "feature_definition_warning",
     "load_model",
     "model_fingerprint",
     "open_data",
@@ -145,6 +146,8 @@ class ModelInfo:
     parameterisation: Parameterisation
     latent_dim: int | None
     description: str
+    feature_definition: str | None = None
+    """How the training data's features were derived (None: not recorded)."""
 
 
 def model_fingerprint(path: str | Path) -> str:
@@ -213,7 +216,8 @@ def describe_model(path: str | Path) -> ModelInfo:
         "check the path; `hepfm demo` trains the demo model into data/demo/",
     )
     if path.is_file():
-        cfg = read_metadata(path).get("config", {})
+        meta = read_metadata(path)
+        cfg = meta.get("config", {})
         param = cfg.get("parameterisation", "exp")
         if param not in PARAMETERISATIONS:
             raise CorruptModelError(
@@ -228,6 +232,7 @@ def describe_model(path: str | Path) -> ModelInfo:
             parameterisation=param,
             latent_dim=cfg.get("latent_dim"),
             description=f"hepfm VAE {path.name} ({param} variance)",
+            feature_definition=(meta.get("data") or {}).get("feature_definition"),
         )
     root = configured_experiment_root(path)
     config = read_experiment_config(root)
@@ -242,6 +247,7 @@ def describe_model(path: str | Path) -> ModelInfo:
         parameterisation=param,
         latent_dim=arch.get("latent_dim"),
         description=f"upstream experiment {root.name} ({param} variance)",
+        feature_definition="upstream-compatible",
     )
 
 
@@ -305,3 +311,17 @@ def dataset_for_model(model_path: str | Path) -> Path | None:
         return None
     found = find_dataset_for_experiment(info.path)
     return None if found is None else found.path
+
+
+def feature_definition_warning(model: ModelInfo, data: DataSet) -> str | None:
+    """A warning when the model was trained on features derived otherwise than the data's
+    (physical against upstream-compatible: pt saturated at 100 GeV, eta clipped...); None
+    when they agree or either is not recorded."""
+    trained, given = model.feature_definition, feature_definition_of(data)
+    if trained is None or given is None or trained == given:
+        return None
+    return (
+        f"the model was trained on {trained} features but the data are {given}: its scores "
+        f"mix two derivations (convert the data with{'' if given == 'physical' else 'out'} "
+        "--upstream-compatible, or use a model trained on data like these)"
+    )

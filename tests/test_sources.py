@@ -178,3 +178,34 @@ def test_dataset_for_model_needs_a_model(tmp_path):
     (tmp_path / "exp").mkdir()
     with pytest.raises(UpstreamExperimentError, match=r"_experiment_config\.yaml"):
         dataset_for_model(tmp_path / "exp")
+
+
+def test_feature_definition_recorded_and_mismatch_warned(small_demo, upstream_fixture, tmp_path):
+    """A model records how its training features were derived; evaluating it on data
+    derived otherwise is warned in the provenance, agreeing data is not."""
+    from dataclasses import replace
+
+    from hepfm_core.data.hepfm_format import feature_definition_of
+    from hepfm_core.engine.evaluate import Evaluator
+    from hepfm_core.sources import describe_model, feature_definition_warning, open_data
+
+    data_dir, model = small_demo
+    info = describe_model(model)
+    data = open_data(data_dir)
+    assert info.feature_definition == "physical" == feature_definition_of(data)
+    assert feature_definition_warning(info, data) is None
+    upstream_trained = replace(info, feature_definition="upstream-compatible")
+    warning = feature_definition_warning(upstream_trained, data)
+    assert warning is not None
+    assert "trained on upstream-compatible features but the data are physical" in warning
+    assert "convert the data with --upstream-compatible" in warning
+    assert feature_definition_warning(replace(info, feature_definition=None), data) is None
+    # upstream's own datasets and experiments are upstream-compatible by definition
+    exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
+    assert describe_model(exp).feature_definition == "upstream-compatible"
+    ev = Evaluator.open(data_dir, model, cache=tmp_path)
+    prov = ev.provenance()
+    assert prov["feature_definition"] == {"model": "physical", "data": "physical"}
+    assert prov["warnings"] == []
+    ev.model_info = upstream_trained
+    assert ev.provenance()["warnings"] == [warning]

@@ -30,6 +30,7 @@ import numpy as np
 from ..common.cache import cache_dir as default_cache_dir
 from ..common.progress import Progress
 from ..data.dataset import DataSet
+from ..data.hepfm_format import read_identity
 from ..data.imputation import imputation_of
 from ..engine.binning import DEFAULT_BINS
 from ..engine.evaluate import (
@@ -377,7 +378,8 @@ class ClusterEvaluator(BaseEvaluator):
                 try:
                     for shard, future in zip(shards, parts, strict=True):
                         part = future.result()
-                        frame = scores_frame(part.guarded, part.policy.kept_mask, shard.start)
+                        ids = read_identity(self.data.samples[name], slice(shard.start, shard.stop))
+                        frame = scores_frame(part.guarded, part.policy.kept_mask, shard.start, ids)
                         table = frame.to_arrow()
                         if writer is None:
                             writer = pq.ParquetWriter(path, table.schema)

@@ -62,6 +62,7 @@ __all__ = [
     "IDENTITY",
     "RepackResult",
     "SampleWriter",
+    "feature_definition_of",
     "format_version_for",
     "identity_columns",
     "open_hepfm_folder",
@@ -616,3 +617,16 @@ def repack_folder(
     for f in files:
         read_header(f)
     return [repack_file(f, compression, compression_level=compression_level) for f in files]
+
+
+def feature_definition_of(data: DataSet) -> str | None:
+    """How a data folder's track features were derived: ``physical`` or
+    ``upstream-compatible``; upstream's own datasets are the latter; None for hepfm files
+    written before the definition was recorded."""
+    if data.kind == "upstream":
+        return "upstream-compatible"
+    source = Path(data.background.provenance.source)
+    if not source.is_file():
+        return None
+    value = read_header(source).get("feature_definition")
+    return None if value is None else str(value)

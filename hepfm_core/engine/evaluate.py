@@ -20,9 +20,16 @@ import numpy as np
 from ..common.progress import Progress
 from ..common.versions import library_versions
 from ..data.dataset import DataSet
+from ..data.hepfm_format import feature_definition_of, read_identity
 from ..data.imputation import STATUS_IMPUTED, Imputation, imputation_of, imputed_verdict
 from ..errors import SettingsError
-from ..sources import ModelInfo, describe_model, load_model, open_data
+from ..sources import (
+    ModelInfo,
+    describe_model,
+    feature_definition_warning,
+    load_model,
+    open_data,
+)
 from ..vocabulary import (
     FILL_DESCRIPTIONS,
     POLICIES,
@@ -248,8 +255,16 @@ class BaseEvaluator(abc.ABC):
         """Guards, policy and metrics for ``settings``."""
 
     def write_scores(self, result: EvaluationResult, out_dir: str | Path) -> list[Path]:
-        """Per sample of ``result``, its per-event scores as Parquet (:func:`write_scores`)."""
-        return write_scores(result, out_dir)
+        """Per sample of ``result``, its per-event scores as Parquet (:func:`write_scores`),
+        with the events' identity where the data files store one."""
+        ids = {name: read_identity(self.data.samples[name]) for name in result.samples}
+        return write_scores(result, out_dir, ids)
+
+    def warnings(self) -> list[str]:
+        """What the user should know before trusting the numbers (e.g. a model trained on
+        features derived otherwise than the data's)."""
+        found = feature_definition_warning(self.model_info, self.data)
+        return [] if found is None else [found]
 
     def check_signals(self, requested: tuple[str, ...] | None) -> tuple[str, ...]:
         if requested is None:
@@ -292,6 +307,11 @@ class BaseEvaluator(abc.ABC):
             "signal_normalisation_description": self.data.describe_normalisation(),
             "fill": self.fill,
             "fill_description": FILL_DESCRIPTIONS[self.fill],
+            "feature_definition": {
+                "model": self.model_info.feature_definition,
+                "data": feature_definition_of(self.data),
+            },
+            "warnings": self.warnings(),
             "fingerprints": fps,
             "versions": library_versions(),
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -495,27 +515,42 @@ def roc_rows(result: EvaluationResult) -> list[dict[str, Any]]:
     return rows
 
 
-def scores_frame(guarded: GuardedScores, kept: np.ndarray, first_event: int = 0):
-    """The Parquet rows of events ``first_event...``: event index, guarded score (null if
-    not OK), cause (code and label), and whether the policy kept the event."""
+def scores_frame(
+    guarded: GuardedScores,
+    kept: np.ndarray,
+    first_event: int = 0,
+    identity: Mapping[str, np.ndarray] | None = None,
+):
+    """The Parquet rows of events ``first_event...``: event index, the events' identity
+    columns where the data have them (run and event number; source file and entry),
+    guarded score (null if not OK), cause (code and label), and whether the policy kept
+    the event."""
     import polars as pl
 
     labels = [c.label for c in Cause]
     scores = np.asarray(guarded.scores)
     causes = np.asarray(guarded.causes)
-    return pl.DataFrame(
-        {
-            "event": np.arange(first_event, first_event + scores.size, dtype=np.int64),
-            "score": scores,
-            "cause": causes,
-            "cause_label": pl.Series(np.asarray(labels)[causes]).cast(pl.Enum(labels)),
-            "kept": np.asarray(kept),
-        }
-    ).with_columns(pl.col("score").fill_nan(None))
+    columns: dict[str, Any] = {
+        "event": np.arange(first_event, first_event + scores.size, dtype=np.int64)
+    }
+    for name, values in (identity or {}).items():
+        columns[name] = np.asarray(values)
+    columns |= {
+        "score": scores,
+        "cause": causes,
+        "cause_label": pl.Series(np.asarray(labels)[causes]).cast(pl.Enum(labels)),
+        "kept": np.asarray(kept),
+    }
+    return pl.DataFrame(columns).with_columns(pl.col("score").fill_nan(None))
 
 
-def write_scores(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
-    """Per sample, one Parquet file of :func:`scores_frame` rows, ``<out_dir>/<sample>.parquet``."""
+def write_scores(
+    result: EvaluationResult,
+    out_dir: str | Path,
+    identities: Mapping[str, Mapping[str, np.ndarray] | None] | None = None,
+) -> list[Path]:
+    """Per sample, one Parquet file of :func:`scores_frame` rows, ``<out_dir>/<sample>.parquet``
+    (``identities``: per sample, its events' identity columns, or None)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -528,6 +563,7 @@ def write_scores(result: EvaluationResult, out_dir: str | Path) -> list[Path]:
                 "--scores-out does), or evaluate without a cluster",
             )
         path = out / f"{name}.parquet"
-        scores_frame(s.guarded, s.policy.kept_mask).write_parquet(path)
+        identity = (identities or {}).get(name)
+        scores_frame(s.guarded, s.policy.kept_mask, 0, identity).write_parquet(path)
         paths.append(path)
     return paths

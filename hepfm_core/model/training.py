@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..data.dataset import DataSet
+from ..data.hepfm_format import feature_definition_of
 from ..data.samples import Sample
 from ..errors import TrainingDivergedError
 from .files import save_model
@@ -424,6 +425,7 @@ def train_on_data(
                 "path": str(Path(data.path).resolve()),
                 "background_fingerprint": bg.provenance.fingerprint,
                 "events_used": int(x.shape[0]),
+                "feature_definition": feature_definition_of(data),
             },
         },
     )

@@ -18,6 +18,7 @@ from hepfm_core.cluster.evaluator import (
     check_partition_events,
     partition_bounds,
 )
+from hepfm_core.data.hepfm_format import read_identity
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
 from hepfm_core.engine.scoring import CHUNK_EVENTS
 from hepfm_core.errors import SettingsError
@@ -111,6 +112,12 @@ def test_scores_out_streams_the_same_files(dask_cluster, small_demo, tmp_path, s
         a = pl.read_parquet(tmp_path / "single-scores" / f)
         b = pl.read_parquet(tmp_path / "cluster-scores" / f)
         assert a.equals(b), f
+        # the events keep their identity (the demo's synthetic run and event numbers)
+        ids = read_identity((small_demo[0] / f).with_suffix(".h5"))
+        ids = ids if ids is not None else {}
+        assert {"run_number", "event_number"} <= set(ids) <= set(a.columns)
+        for column, values in ids.items():
+            np.testing.assert_array_equal(a[column].to_numpy(), values)
 
 
 def test_sketched_background_gives_the_same_working_points(
