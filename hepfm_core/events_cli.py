@@ -160,11 +160,7 @@ def events_document(
     summary = investigator.summary(selection)
     kind, note = investigator.values_kind(selection.sample)
     layout = investigator.layout
-    from .engine.investigate import json_bound
-
     doc_settings = settings.to_json_dict() | {"parameterisation": result.parameterisation}
-    if doc_settings["clip"] is not None:  # an open side is +-inf: strict JSON has no token
-        doc_settings["clip"] = [json_bound(b) for b in doc_settings["clip"]]
     return {
         "settings": doc_settings,
         "provenance": result.provenance,

@@ -55,6 +55,7 @@ from .partitions import PolicyCounts
 from .passes import ScoringPass
 from .policy import PolicyScores, apply_policy
 from .scoring import cached_pass
+from .working_points import json_bound
 
 __all__ = [
     "BaseEvaluator",
@@ -125,7 +126,8 @@ class EvaluationSettings:
 
     def to_json_dict(self) -> dict[str, Any]:
         return {
-            "clip": list(self.clip) if self.clip is not None else None,
+            # an open side (-inf or inf) as a string: strict JSON has no token for it
+            "clip": [json_bound(b) for b in self.clip] if self.clip is not None else None,
             "score": self.score,
             "beta": self.beta,
             "policy": self.policy,

@@ -31,7 +31,7 @@ from ..errors import SettingsError
 from ..vocabulary import Cause
 from .guards import GuardedScores, GuardSettings
 from .policy import PolicyScores
-from .working_points import json_float
+from .working_points import json_bound, json_float
 
 __all__ = [
     "BRANCH_UNITS",
@@ -45,7 +45,6 @@ __all__ = [
     "ValuesKind",
     "event_details",
     "event_statistics",
-    "json_bound",
     "json_floats",
     "select_events",
     "track_layout",
@@ -255,14 +254,6 @@ class Criterion:
         else:
             out["lo"], out["hi"] = json_bound(self.lo), json_bound(self.hi)
         return out
-
-
-def json_bound(x: float | None) -> float | str | None:
-    """A bound (of a score range, of a clip) for strict JSON: infinities as the strings "inf"
-    and "-inf"."""
-    if x is None or math.isfinite(x):
-        return x
-    return "inf" if x > 0 else "-inf"
 
 
 @dataclass(frozen=True, eq=False)

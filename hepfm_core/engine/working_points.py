@@ -27,6 +27,7 @@ __all__ = [
     "check_effs",
     "empty_working_point",
     "format_eff",
+    "json_bound",
     "json_float",
     "max_sic",
     "needed_ranks",
@@ -110,6 +111,19 @@ def json_float(x: float | None) -> float | None:
         return None
     v = float(x)
     return v if math.isfinite(v) else None
+
+
+def json_bound(x: float | None) -> float | str | None:
+    """A bound (of a clip, of a score range) for strict JSON: an open side, an infinity, as
+    the string "inf" or "-inf" (JSON has no token for it).
+
+    >>> from hepfm_core.engine.working_points import json_bound
+    >>> [json_bound(float("-inf")), json_bound(20.0), json_bound(None)]
+    ['-inf', 20.0, None]
+    """
+    if x is None or math.isfinite(x):
+        return None if x is None else float(x)
+    return "inf" if x > 0 else "-inf"
 
 
 def check_effs(bkg_effs: Sequence[float]) -> tuple[float, ...]:

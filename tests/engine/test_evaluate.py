@@ -92,3 +92,16 @@ def test_json_contract(evaluator):
 def test_bad_policy():
     with pytest.raises(SettingsError, match="unknown non-finite policy"):
         EvaluationSettings(policy="ignore")
+
+
+def test_an_open_clip_side_is_strict_json():
+    """An infinite clip bound (no clip on that side) is written as a string, never as a
+    non-standard Infinity token."""
+    import json
+    import math
+
+    from hepfm_core.engine.evaluate import EvaluationSettings
+
+    doc = EvaluationSettings(clip=(-math.inf, 20.0), score="kl").to_json_dict()
+    assert doc["clip"] == ["-inf", 20.0]
+    assert json.loads(json.dumps(doc, allow_nan=False))["clip"] == ["-inf", 20.0]
