@@ -115,7 +115,7 @@ def _(arg_scheduler, data_dir, data_kind, fill, kind_error, model_path, normalis
 
 
 @app.cell(hide_code=True)
-def _(beta, bins, clip_slider, evaluator, no_clip, policy, score, signals):
+def _(beta, bins, clip_slider, models, no_clip, policy, score, shown_model, signals):
     mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
     try:
         settings = db.settings_for(
@@ -125,27 +125,36 @@ def _(beta, bins, clip_slider, evaluator, no_clip, policy, score, signals):
             policy=policy.value,
             signals=list(signals.value),
         )
-        result = evaluator.evaluate(settings, n_bins=bins.value)
+        # every chosen model under these settings, and their comparisons (several models)
+        compared = models.evaluate(settings, n_bins=bins.value)
+        shown_label = shown_model.value if shown_model.value in models.labels else None
+        shown_label = shown_label or models.labels[0]
+        result = compared.result(shown_label)
         settings_error = None
     except HepfmError as exc:
-        result, settings_error = None, exc
+        compared = result = shown_label = None
+        settings_error = exc
     mo.stop(
         settings_error is not None,
         mo.callout(mo.md(f"**Invalid settings.** {settings_error}"), kind="danger"),
     )
-    colours = vocab.sample_colours(evaluator.signal_names)
-    return colours, result
+    colours = vocab.sample_colours(models.signal_names)
+    shown_evaluator = models.evaluator(shown_label)
+    return colours, compared, result, shown_evaluator
 
 
 @app.cell(hide_code=True)
-def _(evaluator, result):
+def _(compared, result, shown_evaluator):
+    _several = len(compared.labels) > 1
     mo.vstack(
         [
             mo.md(f"# Anomaly detection: {vocab.SCORE_LABELS[result.settings.score]}").style(
                 {"margin": "0"}
             ),
             mo.md(f"<small>{text.provenance_line(result)}</small>"),
-            mo.callout(mo.md(text.guard_summary(result, evaluator)), kind="info"),
+            mo.md(f"<small>{text.models_line(compared)}</small>") if _several else mo.md(""),
+            *[mo.callout(mo.md(f"**Warning.** {_w}"), kind="warn") for _w in compared.warnings],
+            mo.callout(mo.md(text.guard_summary(result, shown_evaluator)), kind="info"),
         ]
     )
     return
@@ -184,16 +193,18 @@ def _(bins, colours, density, log_y, result):
 
 
 @app.cell(hide_code=True)
-def _(colours, result):
+def _(colours, compared, result):
+    # one model: its curves; several: overlaid (colour = signal, dash = model)
+    _curves = db.curves(compared)
     mo.hstack(
         [
             mo.ui.altair_chart(
-                charts.roc_chart(result.signals, colours),
+                charts.roc_chart(_curves, colours),
                 chart_selection=False,
                 legend_selection=False,
             ),
             mo.ui.altair_chart(
-                charts.rejection_chart(result.signals, colours, text.normalisation_note(result)),
+                charts.rejection_chart(_curves, colours, text.normalisation_note(result)),
                 chart_selection=False,
                 legend_selection=False,
             ),
@@ -205,23 +216,47 @@ def _(colours, result):
 
 
 @app.cell(hide_code=True)
-def _(result):
+def _(compared, result):
+    _results = compared.first_results()
+    _several = len(_results) > 1
     mo.vstack(
         [
             mo.md(f"### Metrics ({text.normalisation_note(result)})"),
-            mo.ui.table(tables.metrics_table(result), selection=None, pagination=False),
-            mo.md(f"<small>{tables.background_working_points(result)}</small>"),
+            mo.ui.table(
+                tables.model_metrics_table(_results) if _several else tables.metrics_table(result),
+                selection=None,
+                pagination=False,
+            ),
+            *[
+                mo.md(f"<small>{_label + ': ' if _several else ''}{_line}</small>")
+                for _label, _r in _results.items()
+                if (_line := tables.background_working_points(_r))
+            ],
         ]
     )
     return
 
 
 @app.cell(hide_code=True)
-def _(evaluator, report_button, result, root):
-    # The meeting report: one offline HTML file for the current settings.
+def _(compared):
+    # several models: each signal and pair compared on the events both keep
+    mo.stop(len(compared.labels) < 2)
+    mo.vstack(
+        [
+            mo.md("### Comparison of models"),
+            mo.ui.table(tables.comparison_table(compared), selection=None, pagination=False),
+            mo.md(f"<small>{text.COMPARISON_NOTE}</small>"),
+        ]
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(models, report_button, result, root):
+    # The meeting report: one offline HTML file for the current settings and models.
     mo.stop(not report_button.value)
     try:
-        _path = db.write_meeting_report(evaluator, result.settings, root)
+        _path = db.write_meeting_report(models, result.settings, root)
         _shown = mo.callout(
             mo.vstack(
                 [
@@ -248,12 +283,14 @@ def _(
     fill,
     log_y,
     model_browser,
+    model_choice,
     no_clip,
     normalisation,
     policy,
     preset,
     report_button,
     score,
+    shown_model,
     signals,
 ):
     mo.sidebar(
@@ -261,6 +298,8 @@ def _(
             [
                 mo.md("## hepfm"),
                 mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
+                model_choice,
+                shown_model if len(model_choice.value) > 1 else mo.md(""),
                 normalisation if data_kind == "upstream" else mo.md(""),
                 fill,
                 preset,
@@ -290,10 +329,12 @@ def _():
     root = db.data_root()
     demo_dir = root / "demo"
     arg_data = cli.get("data")
-    arg_model = cli.get("model")
+    # -- --model PATH, once or more: the first is shown, all are compared
+    arg_models = db.model_args(cli.get("model"))
+    arg_model = arg_models[0] if arg_models else None
     # a Dask cluster for samples too large for this server: -- --scheduler tcp://host:port
     arg_scheduler = cli.get("scheduler") or cli.get("scheduler-file")
-    return arg_data, arg_model, arg_scheduler, demo_dir, root
+    return arg_data, arg_model, arg_models, arg_scheduler, demo_dir, root
 
 
 @app.cell(hide_code=True)
@@ -313,6 +354,79 @@ def _(root):
         label="model (.keras file or upstream experiment folder)",
     )
     return data_browser, model_browser
+
+
+@app.cell(hide_code=True)
+def _(arg_models, model_path, root):
+    # The models to compare: the one shown, those of the command line, those under the root.
+    try:
+        model_paths, _selected = db.model_choices(model_path, arg_models[1:], root)
+        choices_error = None
+    except HepfmError as exc:
+        model_paths, _selected, choices_error = {}, [], exc
+    mo.stop(
+        choices_error is not None,
+        mo.callout(mo.md(f"**Path refused.** {choices_error}"), kind="danger"),
+    )
+    model_choice = mo.ui.multiselect(
+        list(model_paths),
+        value=_selected,
+        label="models (several: compared on the same events)",
+        full_width=True,
+    )
+    return model_choice, model_paths
+
+
+@app.cell(hide_code=True)
+def _(model_choice):
+    _labels = list(model_choice.value) or [""]
+    shown_model = mo.ui.dropdown(
+        _labels, value=_labels[0], label="model of the counts and loss distributions"
+    )
+    return (shown_model,)
+
+
+@app.cell(hide_code=True)
+def _(
+    arg_scheduler,
+    data_dir,
+    data_kind,
+    evaluator,
+    fill,
+    model_choice,
+    model_paths,
+    normalisation,
+):
+    # The chosen models on the data shown; each scored once (then cached), like the first.
+    mo.stop(evaluator is None or not model_choice.value, mo.callout("Select a model.", kind="warn"))
+    _norm = normalisation.value if data_kind == "upstream" else "background"
+    try:
+        models = db.shared_models(
+            data_dir,
+            {_label: model_paths[_label] for _label in model_choice.value},
+            _norm,
+            fill=fill.value,
+            scheduler=arg_scheduler,
+        )
+        _total = len(model_choice.value) * sum(s.n_events for s in models.data.samples.values())
+        _done = {}
+        with mo.status.progress_bar(
+            total=_total, title="Scoring every event with each model", remove_on_exit=True
+        ) as _bar:
+
+            def _on_chunk(name, done, total):
+                _bar.update(increment=done - _done.get(name, 0), subtitle=f"{name}: {done:,}")
+                _done[name] = done
+
+            models.score_all(progress=_on_chunk)
+        models_error = None
+    except HepfmError as exc:
+        models, models_error = None, exc
+    mo.stop(
+        models_error is not None,
+        mo.callout(mo.md(f"**Cannot evaluate.** {models_error}"), kind="danger"),
+    )
+    return (models,)
 
 
 @app.cell(hide_code=True)

@@ -13,7 +13,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .cluster.arguments import add_cluster_arguments, spec_from_args
+from .convert_cli import add_convert_parser, add_physlite_option
 from .errors import HepfmError
+from .events_cli import add_events_parser
 from .vocabulary import (
     COMPRESSIONS,
     DEFAULT_COMPRESSION,
@@ -65,6 +68,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo data: {data_dir}")
     if model:
         print(f"demo model: {model}")
+    if args.physlite:
+        from .convert_cli import write_physlite_demo
+
+        write_physlite_demo(data_dir, args.physlite, seed=args.seed)
     print(f"done in {time.perf_counter() - t0:.1f}s")
     return 0
 
@@ -120,46 +127,66 @@ def _resolve_data(args: argparse.Namespace) -> str:
     from .errors import SettingsError
     from .sources import dataset_for_model
 
-    found = dataset_for_model(args.model)
+    model = _first_model(args)
+    found = dataset_for_model(model)
     if found is not None:
         return str(found)
     raise SettingsError(
         "no --data given and none found for the model",
-        args.model,
+        model,
         "pass --data DIR (a hepfm data folder or an upstream dataset folder)",
     )
 
 
-def _cluster_spec(args: argparse.Namespace):
-    """The cluster the flags name, or None: the single-process path."""
-    if args.scheduler is None and args.scheduler_file is None and args.workers is None:
-        return None
-    from .cluster.connect import ClusterSpec
+def _first_model(args: argparse.Namespace) -> str:
+    """The (first) model path of ``--model``: one string, or the first of several."""
+    if isinstance(args.model, str):
+        return args.model
+    from .engine.comparison import parse_model_specs
 
-    return ClusterSpec(
-        scheduler=args.scheduler,
-        scheduler_file=args.scheduler_file,
-        workers=args.workers,
-        threads_per_worker=args.threads_per_worker,
-        connect_timeout=args.connect_timeout,
-    )
+    return str(parse_model_specs(args.model)[0].paths[0])
 
 
 @contextlib.contextmanager
 def _scored_evaluator(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     """Settings checked first, then the data and model opened and every sample scored: in
-    this process, or on the Dask cluster the flags name (closed on the way out)."""
+    this process, or on the Dask cluster the flags name (closed on the way out).
+
+    Several models (``--model`` given more than once, or a seed group) give an
+    ``engine.comparison.ModelSet`` instead of one evaluator, always in this process: a
+    comparison pairs the events each model keeps, which a cluster's result does not hold.
+    """
     from .common.progress import TextProgress
+    from .engine.comparison import ModelSet, is_comparison, parse_model_specs
     from .engine.evaluate import Evaluator
+    from .errors import SettingsError
 
     settings = _settings_from(args)
-    spec = _cluster_spec(args)
+    specs = parse_model_specs(args.model)
+    spec = spec_from_args(args)
+    several = is_comparison(specs)
+    if several and spec is not None:
+        raise SettingsError(
+            "a comparison of several models pairs every event each model keeps, and those "
+            "stay on a cluster's workers",
+            "--model (several) with --workers / --scheduler / --scheduler-file",
+            "model comparison runs in one process; drop --workers/--scheduler",
+        )
     data = _resolve_data(args)
+    progress = None if args.quiet else TextProgress()
     with contextlib.ExitStack() as stack:
-        if spec is None:
-            evaluator: Any = Evaluator.open(
+        if several:
+            evaluator: Any = ModelSet.open(
                 data,
-                args.model,
+                specs,
+                signal_normalisation=args.signal_normalisation,
+                fill=args.fill,
+                cache=args.cache_dir,
+            )
+        elif spec is None:
+            evaluator = Evaluator.open(
+                data,
+                specs[0].paths[0],
                 signal_normalisation=args.signal_normalisation,
                 fill=args.fill,
                 cache=args.cache_dir,
@@ -171,7 +198,7 @@ def _scored_evaluator(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
             cluster = stack.enter_context(open_cluster(spec))
             evaluator = ClusterEvaluator.open(
                 data,
-                args.model,
+                specs[0].paths[0],
                 cluster=cluster,
                 signal_normalisation=args.signal_normalisation,
                 fill=args.fill,
@@ -179,48 +206,68 @@ def _scored_evaluator(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
                 partition_events=args.partition_events,
             )
         evaluator.check_signals(settings.signals)
-        evaluator.score_all(progress=None if args.quiet else TextProgress())
+        evaluator.score_all(progress=progress)
         yield settings, evaluator
 
 
-def cmd_evaluate(args: argparse.Namespace) -> int:
+def _write_json(doc: dict[str, Any], target: str | None, summary: str) -> None:
+    """The JSON to ``target`` (``-``: stdout, and no summary) and the summary to stdout."""
     import json
 
-    from .engine.evaluate import roc_rows
-    from .views.text import summary_table
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    if target == "-":
+        print(text)
+        return
+    if target:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        Path(target).write_text(text)
+    print(summary)
+
+
+def _write_roc_csv(rows: list[dict[str, Any]], path: str, *, with_model: bool) -> None:
+    import polars as pl
+
+    schema: dict[str, Any] = {"model": pl.String} if with_model else {}
+    schema |= {"signal": pl.String, "threshold": pl.Float64, "fpr": pl.Float64, "tpr": pl.Float64}
+    pl.DataFrame(rows, schema=schema).write_csv(path)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .engine.comparison import ModelSet
+    from .engine.evaluate import roc_rows, write_scores
+    from .views.text import comparison_summary, summary_table
 
     with _scored_evaluator(args) as (settings, evaluator):
+        if isinstance(evaluator, ModelSet):
+            compared = evaluator.evaluate(settings)
+            for warning in compared.warnings:
+                print(f"hepfm: warning: {warning}", file=sys.stderr)
+            _write_json(compared.to_json_dict(), args.json, comparison_summary(compared))
+            members = compared.members()
+            if args.roc_csv:
+                rows = [{"model": name} | row for name, r in members for row in roc_rows(r)]
+                _write_roc_csv(rows, args.roc_csv, with_model=True)
+            if args.scores_out:
+                for name, r in members:
+                    write_scores(r, Path(args.scores_out) / name)
+            return 0
         result = evaluator.evaluate(settings)
-        doc = result.to_json_dict()
-        text = json.dumps(doc, indent=1, allow_nan=False)
-        if args.json == "-":
-            print(text)
-        else:
-            if args.json:
-                Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-                Path(args.json).write_text(text)
-            print(summary_table(result))
+        _write_json(result.to_json_dict(), args.json, summary_table(result))
         if args.roc_csv:
-            import polars as pl
-
-            pl.DataFrame(
-                roc_rows(result),
-                schema={
-                    "signal": pl.String,
-                    "threshold": pl.Float64,
-                    "fpr": pl.Float64,
-                    "tpr": pl.Float64,
-                },
-            ).write_csv(args.roc_csv)
+            _write_roc_csv(roc_rows(result), args.roc_csv, with_model=False)
         if args.scores_out:
             evaluator.write_scores(result, args.scores_out)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .engine.comparison import ModelSet
     from .views.report import write_report
 
     with _scored_evaluator(args) as (settings, evaluator):
+        if isinstance(evaluator, ModelSet):
+            for warning in evaluator.warnings:
+                print(f"hepfm: warning: {warning}", file=sys.stderr)
         path = write_report(evaluator, settings, args.out, figures=args.figures)
     print(f"report: {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.figures:
@@ -312,43 +359,7 @@ def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
         "default) or none (exclude those events as input_nonfinite)",
     )
     p.add_argument("--cache-dir", default=None, help="where scoring passes are cached")
-    _add_cluster_arguments(p)
-
-
-def _add_cluster_arguments(p: argparse.ArgumentParser) -> None:
-    from .cluster.connect import DEFAULT_CONNECT_TIMEOUT
-    from .cluster.evaluator import DEFAULT_PARTITION_EVENTS
-
-    g = p.add_argument_group("cluster (Dask; without these flags everything runs in this process)")
-    where = g.add_mutually_exclusive_group()
-    where.add_argument(
-        "--workers", type=int, default=None, help="start a local cluster of N worker processes"
-    )
-    where.add_argument(
-        "--scheduler", default=None, metavar="ADDRESS", help="an existing cluster: tcp://host:port"
-    )
-    where.add_argument(
-        "--scheduler-file",
-        default=None,
-        metavar="FILE",
-        help="an existing cluster whose scheduler wrote this file (dask-jobqueue, "
-        "`dask scheduler --scheduler-file`)",
-    )
-    g.add_argument("--threads-per-worker", type=int, default=1, help="threads of each local worker")
-    g.add_argument(
-        "--partition-events",
-        type=int,
-        default=DEFAULT_PARTITION_EVENTS,
-        help=f"events per partition, a multiple of the scoring chunk (default "
-        f"{DEFAULT_PARTITION_EVENTS})",
-    )
-    g.add_argument(
-        "--connect-timeout",
-        type=float,
-        default=DEFAULT_CONNECT_TIMEOUT,
-        help=f"seconds to reach the scheduler and see a worker (default "
-        f"{DEFAULT_CONNECT_TIMEOUT:g})",
-    )
+    add_cluster_arguments(p, partitions=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -379,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42)
     demo.add_argument("--no-train", action="store_true", help="write the data only")
     _add_compression_argument(demo)
+    add_physlite_option(demo)
     demo.set_defaults(func=cmd_demo)
 
     train = sub.add_parser("train", help="train the VAE on a data folder's background")
@@ -400,9 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="guarded scores and separation metrics")
     ev.add_argument("--data", default=None, help="hepfm or upstream data folder")
-    ev.add_argument(
-        "--model", required=True, help="hepfm .keras file or upstream experiment folder"
-    )
+    _add_model_argument(ev)
     _add_settings_arguments(ev)
     ev.add_argument("--json", default=None, help="write the JSON result here ('-': stdout)")
     ev.add_argument("--roc-csv", default=None, help="write every signal's exact ROC as CSV")
@@ -412,9 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="write the offline, interactive meeting report (HTML)")
     rep.add_argument("--data", default=None, help="hepfm or upstream data folder")
-    rep.add_argument(
-        "--model", required=True, help="hepfm .keras file or upstream experiment folder"
-    )
+    _add_model_argument(rep)
     rep.add_argument("--out", required=True, help="the HTML file to write")
     _add_settings_arguments(rep)
     rep.add_argument(
@@ -423,6 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--quiet", action="store_true", help="no progress bars")
     rep.set_defaults(func=cmd_report)
 
+    add_convert_parser(sub)
+    add_events_parser(
+        sub, add_settings_arguments=_add_settings_arguments, settings_from=_settings_from
+    )
     _add_cluster_parser(sub)
 
     pack = sub.add_parser(
@@ -469,6 +481,18 @@ def _add_cluster_parser(sub) -> None:
         help="print the job script each worker job runs, submit nothing",
     )
     cl.set_defaults(func=cmd_cluster)
+
+
+def _add_model_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        required=True,
+        action="append",
+        metavar="[LABEL=]PATH[,PATH...]",
+        help="hepfm .keras file or upstream experiment folder; give --model several times to "
+        "compare models on the same events (labels: the model's name and short fingerprint, "
+        "or LABEL=PATH), LABEL=PATH1,PATH2,... for one variant trained with several seeds",
+    )
 
 
 def _add_compression_argument(p: argparse.ArgumentParser) -> None:

@@ -141,6 +141,28 @@ def small_demo(tmp_path_factory) -> tuple[Path, Path]:
     return data_dir, model
 
 
+SECOND_LATENT = 4
+
+
+@pytest.fixture(scope="session")
+def second_model(small_demo, tmp_path_factory) -> Path:
+    """A second model of the small demo, another variant: latent size 4 (the demo's is 16),
+    smaller layers, another seed, a few epochs."""
+    from hepfm_core.demo import train_on_folder
+    from hepfm_core.model.training import TrainingSettings
+    from hepfm_core.model.vae import VAEConfig
+
+    config = VAEConfig(
+        input_dim=1,  # replaced by the data's feature count
+        encoder_layers=(64, 32),
+        decoder_layers=(32, 64),
+        latent_dim=SECOND_LATENT,
+    )
+    settings = TrainingSettings(epochs=3, batch_size=512, patience=3, seed=11)
+    out = tmp_path_factory.mktemp("second") / "latent4.keras"
+    return train_on_folder(small_demo[0], out, config=config, settings=settings)
+
+
 @pytest.fixture(scope="session")
 def small_data(tmp_path_factory) -> Path:
     """A small demo data folder without a model."""
@@ -153,7 +175,7 @@ def small_data(tmp_path_factory) -> Path:
 
 # Fixtures that train a model or write a demo: every test that needs one (directly or through
 # another fixture) is marked ``slow``, so that ``pytest -m "not slow"`` stays a fast loop.
-SLOW_FIXTURES = frozenset({"small_demo", "small_data", "chromium_launch"})
+SLOW_FIXTURES = frozenset({"small_demo", "second_model", "small_data", "chromium_launch"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -32,6 +32,10 @@ DIGITS = 6
 """Significant digits of every plotted number (finer than any screen or print resolves)."""
 GRID = "grid"
 """The column that tags a row of long-format data with its grid point (the report's)."""
+MODEL = "model"
+"""The column that tags a curve with its model when several models are overlaid."""
+DASHES = ([1, 0], [7, 3], [2, 2], [9, 3, 2, 3], [4, 4], [12, 4, 2, 4, 2, 4])
+"""One stroke dash per overlaid model, in the order given: the first model solid."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +230,33 @@ def loss_histogram(
     return _with_params(chart, widgets)
 
 
+def model_curve_frame(separations: Mapping[str, Mapping[str, Separation]]) -> pl.DataFrame:
+    """Several models' curves in one frame, each row tagged with its model (``MODEL``):
+    ``separations`` maps a model's label to its evaluation's separations."""
+    return pl.concat(
+        [curve_frame(seps).select(pl.lit(label).alias(MODEL), pl.all()) for label, seps in
+         separations.items()]
+    )  # fmt: skip
+
+
+def _dash(frame: pl.DataFrame) -> dict[str, Any]:
+    """The model dash encoding when ``frame`` tags its curves with models (else nothing:
+    one model's chart is unchanged), its legend under the plot."""
+    if MODEL not in frame.columns:
+        return {}
+    models = list(dict.fromkeys(frame[MODEL].to_list()))
+    scale = alt.Scale(domain=models, range=[DASHES[i % len(DASHES)] for i in range(len(models))])
+    # long symbols, so that each dash pattern shows in the legend
+    legend = alt.Legend(
+        orient="bottom", symbolType="stroke", symbolStrokeColor="#333333", symbolSize=900
+    )
+    return {"strokeDash": alt.StrokeDash(f"{MODEL}:N", scale=scale, title="model", legend=legend)}
+
+
+def _tooltip(frame: pl.DataFrame, fields: Sequence[str]) -> list[str]:
+    return [f"{MODEL}:N", *fields] if MODEL in frame.columns else list(fields)
+
+
 def curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
     """The thinned ROC of every signal with a defined curve: sample, fpr, tpr."""
     frames = []
@@ -262,7 +293,8 @@ def roc_chart(
     """Signal efficiency vs background efficiency, with the random-guess diagonal.
 
     ``curves``: an evaluation's separations, or ``curve_frame``'s rows (with ``widgets``,
-    those of every grid point, tagged in ``GRID``).
+    those of every grid point, tagged in ``GRID``); rows of several models, tagged in
+    ``MODEL`` (``model_curve_frame``), are overlaid: colour = signal, dash = model.
     """
     df = _curves(curves)
     present = df["sample"].unique().to_list()
@@ -278,7 +310,8 @@ def roc_chart(
             x=alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1])),
             y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
             color=_signal_colour(colours, present, "bottom-right", widgets),
-            tooltip=["sample:N", "fpr:Q", "tpr:Q"],
+            tooltip=_tooltip(df, ["sample:N", "fpr:Q", "tpr:Q"]),
+            **_dash(df),
         )
     )
     chart = alt.layer(diag, lines).properties(
@@ -297,7 +330,8 @@ def rejection_chart(
 ) -> alt.LayerChart:
     """Background rejection 1/ε_B (log) vs signal efficiency, lines at ε_B = 1e-2 ... 1e-5.
 
-    ``curves`` as for ``roc_chart`` (the same rows: the rejection is computed in the chart).
+    ``curves`` as for ``roc_chart`` (the same rows: the rejection is computed in the chart;
+    several models overlaid the same way).
     """
     df = _curves(curves)
     present = df["sample"].unique().to_list()
@@ -327,7 +361,8 @@ def rejection_chart(
                 axis=alt.Axis(format="~e", values=[10.0**k for k in range(0, 9)]),
             ),
             color=_signal_colour(colours, present, "bottom-left", widgets),
-            tooltip=["sample:N", "tpr:Q", "rejection:Q"],
+            tooltip=_tooltip(df, ["sample:N", "tpr:Q", "rejection:Q"]),
+            **_dash(df),
         )
     )
     chart = alt.layer(rules, labels, lines).properties(

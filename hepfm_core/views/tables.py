@@ -8,6 +8,8 @@ and the report shades them by it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from ..engine.binning import (
@@ -18,10 +20,11 @@ from ..engine.binning import (
     overflow_table_from_tallies,
     shared_log_edges,
 )
+from ..engine.comparison import ComparisonResult
 from ..engine.evaluate import EvaluationResult
 from ..engine.metrics import EFF_INTERVAL, format_eff
 from ..vocabulary import HIGHLIGHT_COLOUR, Cause
-from .text import format_interval
+from .text import COMPARISON_COLUMNS, SEED_COLUMN, comparison_row, format_interval, seed_verdict
 
 __all__ = [
     "EXCLUSION_CAUSES",
@@ -29,12 +32,15 @@ __all__ = [
     "IMPUTED_COLUMN",
     "PLAIN_COUNT_COLUMNS",
     "background_working_points",
+    "comparison_table",
     "counts_cell_style",
     "counts_table",
     "highlighted",
     "histogram_note",
     "histogram_tables",
     "metrics_table",
+    "model_column",
+    "model_metrics_table",
 ]
 
 EXCLUSION_CAUSES = [c.label for c in Cause if c != Cause.OK]
@@ -179,6 +185,43 @@ def metrics_table(result: EvaluationResult) -> pl.DataFrame:
         row["max SIC"] = "n/a" if sep.max_sic is None else f"{sep.max_sic:.2f}"
         row["kept / total"] = f"{s.policy.kept} / {s.counts.total}"
         rows.append(row)
+    return pl.DataFrame(rows)
+
+
+def model_column(column: str, label: str) -> str:
+    """A column of the metrics table for one model: ``AUC · <label>``."""
+    return f"{column} · {label}"
+
+
+def model_metrics_table(results: Mapping[str, EvaluationResult]) -> pl.DataFrame:
+    """The metrics table with one column per metric and model (:func:`model_column`).
+
+    Per signal, each model's cells of :func:`metrics_table` (so each number is formatted in
+    one place), grouped by metric so a row reads across models: ``AUC · A``, ``AUC · B``,
+    then each working point, max SIC, kept / total.
+    """
+    per_model = {label: metrics_table(r) for label, r in results.items()}
+    first = next(iter(per_model.values()))
+    out = first.select("signal")
+    for column in first.columns[1:]:
+        for label, table in per_model.items():
+            out = out.with_columns(table[column].alias(model_column(column, label)))
+    return out
+
+
+def comparison_table(compared: ComparisonResult) -> pl.DataFrame:
+    """Per signal and pair of models: events paired, ΔAUC ± its paired (DeLong) error, the
+    p-value and its Holm correction over all rows, and Δε_S at each working point; a column
+    on the seed spread when a seed group is compared. Text cells; one row per comparison."""
+    grouped = any(c.grouped for c in compared.comparisons)
+    rows = []
+    for c in compared.comparisons:
+        row = comparison_row(c)
+        if grouped:
+            row[SEED_COLUMN] = seed_verdict(c)
+        rows.append(row)
+    if not rows:
+        return pl.DataFrame(schema=dict.fromkeys(COMPARISON_COLUMNS, pl.String))
     return pl.DataFrame(rows)
 
 

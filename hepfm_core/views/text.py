@@ -8,17 +8,34 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..data.imputation import STATUS_IMPUTED
+from ..engine.compare import (
+    VERDICT_EXCEEDS_BOTH,
+    VERDICT_SEED_SPREAD_UNKNOWN,
+    VERDICT_WITHIN_SAMPLING,
+    VERDICT_WITHIN_SEED_SPREAD,
+)
+from ..engine.comparison import ComparisonResult, ModelComparison
 from ..engine.evaluate import BaseEvaluator, EvaluationResult
 from ..engine.metrics import EFF_INTERVAL, format_eff
 from ..vocabulary import DEFAULT_BKG_EFFS, Policy
 
 __all__ = [
+    "COMPARISON_COLUMNS",
+    "COMPARISON_NOTE",
+    "SEED_COLUMN",
+    "comparison_row",
+    "comparison_summary",
+    "eff_difference_column",
+    "format_difference",
     "format_interval",
+    "format_p",
     "guard_summary",
     "imputation_sentence",
+    "models_line",
     "normalisation_note",
     "percent",
     "provenance_line",
+    "seed_verdict",
     "short_number",
     "summary_table",
 ]
@@ -224,3 +241,151 @@ def provenance_line(result: EvaluationResult) -> str:
             f"workers, {cluster['threads']} threads): every change is recomputed there"
         )
     return line
+
+
+# -- comparison of models -------------------------------------------------------------------
+COMPARISON_COLUMNS = (
+    "signal",
+    "model A",
+    "model B",
+    "events paired (background / signal)",
+    "ΔAUC (A − B)",
+    "p-value",
+    "p-value (Holm)",
+)
+"""The comparison table's first columns; then Δε_S at each working point, and, when a seed
+group is compared, :data:`SEED_COLUMN`."""
+SEED_COLUMN = "seed spread"
+COMPARISON_NOTE = (
+    "Pairs: the events both models keep. ΔAUC ± its paired DeLong error; p-value two-sided, "
+    "Holm-corrected over every signal × pair of models shown together; Δε_S ± its paired "
+    "binomial error, each model at its own cut. Sampling of events only: retraining with "
+    "another seed can move an AUC by more (compare seed groups: --model LABEL=PATH1,PATH2)."
+)
+"""What the comparison table's numbers are, under the table (app, report, terminal)."""
+
+_VERDICTS = {
+    VERDICT_EXCEEDS_BOTH: "exceeds the sampling error and the seed spread",
+    VERDICT_WITHIN_SAMPLING: "within the sampling error",
+    VERDICT_WITHIN_SEED_SPREAD: "beyond the sampling error, within the seed spread",
+    VERDICT_SEED_SPREAD_UNKNOWN: "beyond the sampling error; seed spread unknown (one seed)",
+}
+
+
+def format_p(p: float | None) -> str:
+    """A p-value: 3 decimals, 2 significant digits below 0.01, "n/a" when there is none.
+
+    >>> from hepfm_core.views.text import format_p
+    >>> format_p(1.0), format_p(0.0312), format_p(2.3e-7), format_p(0.0), format_p(None)
+    ('1.000', '0.031', '2.3e-07', '0', 'n/a')
+    """
+    if p is None:
+        return "n/a"
+    if p == 0:
+        return "0"
+    return f"{p:.3f}" if p >= 1e-2 else f"{p:.1e}"
+
+
+def format_difference(delta: float, err: float | None) -> str:
+    """A signed difference with its error: 3 decimals, 2 significant digits below 0.001.
+
+    >>> from hepfm_core.views.text import format_difference
+    >>> format_difference(0.0123, 0.0041), format_difference(0.0, 0.0)
+    ('+0.012 ± 0.004', '+0.000 ± 0.000')
+    >>> format_difference(-2e-5, 4e-6), format_difference(-0.0021, 0.00045)
+    ('-2.0e-05 ± 4.0e-06', '-0.002 ± 4.5e-04')
+    >>> format_difference(0.02, None)
+    '+0.020'
+    """
+    value = f"{delta:+.1e}" if 0 < abs(delta) < 1e-3 else f"{delta:+.3f}"
+    if err is None:
+        return value
+    return f"{value} ± {err:.1e}" if 0 < err < 1e-3 else f"{value} ± {err:.3f}"
+
+
+def seed_verdict(c: ModelComparison) -> str:
+    """Whether a difference of seed groups exceeds the sampling error and the seed spread."""
+    g = c.group
+    if g is None:
+        return f"n/a: {c.group_reason}" if c.group_reason else ""
+    seeds = "n/a" if g.delta_auc_seed_err is None else f"{g.delta_auc_seed_err:.2g}"
+    return (
+        f"{_VERDICTS.get(g.verdict, g.verdict)}: Δ of mean AUCs "
+        f"{format_difference(g.delta_auc, None)} ({g.group_a.n_seeds} vs {g.group_b.n_seeds} "
+        f"seeds; compared with {g.n_sigma:g}× the sampling error {g.delta_auc_err:.2g} and "
+        f"the seed error {seeds})"
+    )
+
+
+def eff_difference_column(target_bkg_eff: float) -> str:
+    """The comparison table's column of the signal efficiency difference at one ε_B."""
+    return f"Δε_S at ε_B={format_eff(target_bkg_eff)}"
+
+
+def comparison_row(c: ModelComparison) -> dict[str, str]:
+    """One comparison as the app, the report and the terminal show it (text cells)."""
+    t = c.test
+    if t.delta_auc is None:
+        delta = f"n/a: {t.reason}"
+    else:
+        delta = format_difference(t.delta_auc, t.delta_auc_err)
+    values = (
+        c.signal,
+        c.model_a,
+        c.model_b,
+        f"{t.n_background:,} / {t.n_signal:,}",
+        delta,
+        format_p(t.p_value),
+        format_p(c.p_value_holm),
+    )
+    row = dict(zip(COMPARISON_COLUMNS, values, strict=True))
+    for d in c.efficiencies:
+        row[eff_difference_column(d.target_bkg_eff)] = (
+            f"n/a: {d.status.replace('_', ' ')}"
+            if d.delta_eff_sig is None
+            else format_difference(d.delta_eff_sig, d.delta_eff_sig_err)
+        )
+    return row
+
+
+def models_line(compared: ComparisonResult) -> str:
+    """The models compared, one phrase each: label, description, fingerprint (a provenance
+    line's companion)."""
+    parts = []
+    for label, results in compared.results.items():
+        p = results[0].provenance
+        seeds = f", {len(results)} seeds" if len(results) > 1 else ""
+        parts.append(f"{label}: {p['model_description']}{seeds}")
+    return "models: " + " · ".join(parts)
+
+
+def comparison_summary(compared: ComparisonResult) -> str:
+    """Every model's :func:`summary_table`, then the comparisons as aligned text."""
+    lines: list[str] = []
+    for name, result in compared.members():
+        lines += [f"== {name}: {result.provenance['model_description']} ==", summary_table(result)]
+        lines.append("")
+    for label, per_signal in compared.seed_spread.items():
+        lines.append(f"seed spread of {label}:")
+        for name, g in per_signal.items():
+            if g is None:
+                lines.append(f"  {name}: n/a (a seed has no AUC)")
+                continue
+            sd = "n/a" if g.sd_auc is None else f"{g.sd_auc:.3f}"
+            lines.append(
+                f"  {name}: mean AUC {g.mean_auc:.3f}, seed-to-seed sd {sd} ({g.n_seeds} seeds)"
+            )
+        lines.append("")
+    rows = [comparison_row(c) for c in compared.comparisons]
+    shown = COMPARISON_COLUMNS
+    if rows:
+        widths = [max(len(k), *(len(r[k]) for r in rows)) for k in shown]
+        lines.append("  ".join(k.ljust(w) for k, w in zip(shown, widths, strict=True)))
+        for r, c in zip(rows, compared.comparisons, strict=True):
+            lines.append("  ".join(r[k].ljust(w) for k, w in zip(shown, widths, strict=True)))
+            if c.grouped:
+                lines.append(f"    {SEED_COLUMN}: {seed_verdict(c)}")
+        lines += ["", COMPARISON_NOTE]
+    for warning in compared.warnings:
+        lines.append(f"warning: {warning}")
+    return "\n".join(lines).rstrip()

@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,123 @@ def test_upstream_experiment_brings_its_dataset(monkeypatch, upstream_fixture, t
     # FIXTURE.md: reconstruction AUC with the background's parameters (the default)
     assert result.signals["wprime_taunu"].auc == pytest.approx(0.9506, abs=0.002)
     assert "signals standardised with the background's parameters" in texts(outputs)
+
+
+# -- several models -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def compare_root(small_demo, second_model, tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(root, demo model, second model): the small demo and a second model under a root."""
+    root = tmp_path_factory.mktemp("compare-root")
+    shutil.copytree(small_demo[0], root / "demo")
+    (root / "models").mkdir()
+    shutil.copy(second_model, root / "models" / second_model.name)
+    return root, root / "demo" / "model.keras", root / "models" / second_model.name
+
+
+class _ComparisonTable(HTMLParser):
+    """The rows (cell texts, the row's header first) of the report's comparison tables, per
+    grid key."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tables: dict[str, list[list[str]]] = {}
+        self._key: str | None = None
+        self._cell: list[str] | None = None
+        self._row: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and "comparisons" in (a.get("class") or "").split():
+            self._key = a["data-grid"]
+            self.tables[self._key] = []
+        elif self._key is not None and tag == "tr" and "data-sample" in a:
+            self._row = []
+            self.tables[self._key].append(self._row)
+        elif self._row is not None and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._key = self._row = None
+
+
+def test_two_models_agree_in_json_app_and_report(monkeypatch, compare_root, tmp_path, strict_json):
+    """`hepfm evaluate` and `hepfm report` with two --model, and the app with the same two
+    (`-- --model A --model B`), at the app's default settings: one comparison, three views."""
+    from hepfm_core.cli import main
+    from hepfm_core.views.tables import comparison_table
+    from hepfm_core.views.text import format_difference, format_p
+
+    root, model, second = compare_root
+    cache = tmp_path / "cache"
+    common = ["--data", str(root / "demo"), "--model", str(model), "--model", str(second)]
+    common += ["--clip", "-20", "20", "--quiet", "--cache-dir", str(cache)]
+    assert main(["evaluate", *common, "--json", str(tmp_path / "r.json")]) == 0
+    doc = strict_json((tmp_path / "r.json").read_text())
+    assert main(["report", *common, "--out", str(tmp_path / "report.html")]) == 0
+    outputs, defs = run_app(monkeypatch, root, cache, "--model", str(model), "--model", str(second))
+
+    # the app: the same models, labels and comparisons, number for number
+    compared = defs["compared"]
+    assert compared.labels == tuple(doc["models"]) and len(doc["comparisons"]) == 6
+    app_json = json.loads(json.dumps(compared.to_json_dict(), allow_nan=False))
+    assert app_json["comparisons"] == doc["comparisons"]
+    for label in compared.labels:
+        assert app_json["models"][label]["signals"] == doc["models"][label]["signals"]
+    # the report: its embedded data holds the comparisons at its own settings
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    m = re.search(r'<script type="application/json" id="hepfm-report-data">(.*?)</script>', page,
+                  re.S)  # fmt: skip
+    embedded = strict_json(m.group(1))
+    assert embedded["models"] == list(doc["models"])
+    assert embedded["comparisons"] == doc["comparisons"]
+    # what each shows: the one comparison table, with the JSON's numbers formatted
+    table = comparison_table(compared)
+    assert table.to_dicts() in shown_tables(outputs)
+    parser = _ComparisonTable()
+    parser.feed(page)
+    assert parser.tables[embedded["current"]] == [list(r) for r in table.iter_rows()]
+    for row, c in zip(table.iter_rows(named=True), doc["comparisons"], strict=True):
+        assert row["ΔAUC (A − B)"] == format_difference(c["delta_auc"], c["delta_auc_err"])
+        assert row["p-value"] == format_p(c["p_value"])
+        assert row["p-value (Holm)"] == format_p(c["p_value_holm"])
+    shown = texts(outputs)
+    assert "Comparison of models" in shown and "Comparison of models" in page
+    assert re.search(r'"field":\s*"model"', shown)  # the curves are dashed by model
+
+
+def test_one_model_shows_no_comparison(monkeypatch, compare_root, tmp_path):
+    """With one model (the second one lies under the root, not chosen), the page is the
+    single-model page: no comparison, the ROC without a model legend."""
+    root, _, _ = compare_root
+    outputs, defs = run_app(monkeypatch, root, tmp_path)
+    assert defs["model_choice"].value == [defs["compared"].labels[0]]
+    assert len(defs["model_paths"]) == 2  # both models are offered
+    assert defs["compared"].comparisons == ()
+    shown = texts(outputs)
+    assert "Comparison of models" not in shown
+    assert not re.search(r'"field":\s*"model"', shown)  # no curve is dashed by model
+
+
+def test_a_chosen_model_that_does_not_fit_gives_a_callout(
+    monkeypatch, compare_root, tmp_path, upstream_fixture
+):
+    root, model, _ = compare_root
+    exp = root / "exp"
+    if not exp.exists():
+        shutil.copytree(
+            upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model", exp
+        )
+    outputs, defs = run_app(monkeypatch, root, tmp_path, "--model", str(model), "--model",
+                            str(exp))  # fmt: skip
+    shown = texts(outputs)
+    assert "Cannot evaluate" in shown and "model exp@" in shown  # the label names the model
+    assert "takes 120 inputs" in shown
+    assert defs.get("result") is None

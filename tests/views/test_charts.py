@@ -130,3 +130,32 @@ def test_curves_from_rows_equal_curves_from_separations():
     lines = roc["layer"][1]
     assert lines["encoding"]["color"]["legend"]["values"] == {"expr": "slice(s, 1)"}
     assert lines["encoding"]["color"]["legend"]["orient"] == "bottom-right"
+
+
+def test_models_overlaid_colour_signal_dash_model():
+    """Several models' curves in one chart: colour = signal, dash = model (the first solid);
+    one model's chart has no dash encoding at all."""
+    rng = np.random.default_rng(2)
+    bkg = rng.normal(size=5000)
+    ref = prepare_background(bkg)
+    seps = {
+        "A": {"sig": separation(ref, rng.normal(1.0, size=800))},
+        "B": {"sig": separation(ref, rng.normal(0.5, size=800))},
+    }
+    frame = charts.model_curve_frame(seps)
+    assert frame.columns == [charts.MODEL, "sample", "fpr", "tpr"]
+    one = charts.curve_frame(seps["A"])
+    assert frame.filter(pl.col(charts.MODEL) == "A").drop(charts.MODEL).equals(one)
+    colours = sample_colours(["sig"])
+    for build in (charts.roc_chart, charts.rejection_chart):
+        lines = build(frame, colours).to_dict()["layer"][-1]["encoding"]
+        assert lines["color"]["field"] == "sample"
+        assert lines["strokeDash"]["field"] == charts.MODEL
+        assert lines["strokeDash"]["scale"]["domain"] == ["A", "B"]
+        assert lines["strokeDash"]["scale"]["range"] == [list(d) for d in charts.DASHES[:2]]
+        assert lines["strokeDash"]["scale"]["range"][0] == [1, 0]  # the first model solid
+        single = build(seps["A"], colours).to_dict()["layer"][-1]["encoding"]
+        assert "strokeDash" not in single
+        assert {k: v for k, v in lines.items() if k not in ("strokeDash", "tooltip")} == {
+            k: v for k, v in single.items() if k != "tooltip"
+        }

@@ -36,3 +36,41 @@ def test_meeting_report_button_writes_a_file(evaluator, tmp_path):
     path = db.write_meeting_report(evaluator, EvaluationSettings(signals=("zprime_tt",)), tmp_path)
     assert path.parent == tmp_path / "reports" and path.suffix == ".html"
     assert path.stat().st_size > 100_000 and "zprime_tt" in path.read_text()
+
+
+def test_models_found_and_offered(small_demo, second_model, upstream_fixture, tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    (root / "demo").mkdir(parents=True)
+    shutil.copy(small_demo[1], root / "demo" / "model.keras")
+    (root / "runs" / "x").mkdir(parents=True)
+    shutil.copy(second_model, root / "runs" / "x" / "latent4.keras")
+    (root / "runs" / "broken.keras").write_text("not a model")
+    (root / ".hidden").mkdir()
+    shutil.copy(second_model, root / ".hidden" / "h.keras")
+    deep = root / "1" / "2" / "3" / "4" / "5"
+    deep.mkdir(parents=True)
+    shutil.copy(second_model, deep / "deep.keras")
+    exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
+    shutil.copytree(exp, root / "exp")
+    found = db.find_models(root)
+    assert found == sorted(
+        [
+            (root / "demo" / "model.keras").resolve(),
+            (root / "exp").resolve(),
+            (root / "runs" / "broken.keras").resolve(),
+            (root / "runs" / "x" / "latent4.keras").resolve(),
+        ]
+    )
+    # the shown model and the command line's first and selected; the broken file left out
+    choices, selected = db.model_choices(
+        root / "demo" / "model.keras", ["runs/x/latent4.keras"], root
+    )
+    labels = list(choices)
+    assert len(labels) == 3 and labels[0].startswith("model@") and labels[2].startswith("exp@")
+    assert labels[1].startswith("latent4@") and selected == labels[:2]
+    with pytest.raises(PathNotAllowedError):
+        db.model_choices(root / "demo" / "model.keras", ["/etc/passwd"], root)
+    assert db.model_args(None) == [] and db.model_args("a") == ["a"]
+    assert db.model_args(["a", "b"]) == ["a", "b"]

@@ -592,3 +592,54 @@ def test_page_offline_renders_and_follows_widgets(written, tmp_path, chromium_la
         page_.screenshot(path=str(shots / "report_switched.png"), full_page=True)
         browser.close()
     assert not errors, errors
+
+
+# -- several models -------------------------------------------------------------------------
+def test_report_of_two_models(small_demo, second_model, tmp_path, strict_json):
+    """Every grid point compares the models (a comparison table and the models' metrics side
+    by side); the curves of both models are the page's and the slides'; the single-model
+    report carries none of it."""
+    from hepfm_core.engine.comparison import ModelSet, parse_model_specs
+
+    data_dir, model = small_demo
+    out, figs = tmp_path / "two.html", tmp_path / "figures"
+    common = ["--data", str(data_dir), "--model", str(model), "--model", f"small={second_model}"]
+    common += ["--quiet", "--cache-dir", str(tmp_path / "cache"), *SETTINGS]
+    shown = ["--signals", ",".join(SIGNALS)]  # the page shows these; Holm runs over all
+    assert main(["report", *common, *shown, "--out", str(out), "--figures", str(figs)]) == 0
+    assert main(["evaluate", *common, "--json", str(tmp_path / "r.json")]) == 0
+    doc = strict_json((tmp_path / "r.json").read_text())
+    found = page_tables(out)
+    n_points = len(grid.GRID_SCORES) * len(grid.clip_choices((-20.0, 20.0)))
+    comparisons = [t for t in found if "comparisons" in t["attrs"]["class"].split()]
+    assert len(comparisons) == n_points
+    first, second = doc["models"]
+    current = find_table(found, "comparisons", KEY)
+    assert current["caption"].startswith("Comparisons of models: KL divergence")
+    assert [r["sample"] for r in current["rows"]] == list(doc["models"][first]["signals"])
+    for row, c in zip(current["rows"], doc["comparisons"], strict=True):
+        cells = [cell["text"] for cell in row["cells"]]
+        assert cells[:4] == [c["signal"], first, second, f"{c['n_background']:,} / "
+                             f"{c['n_signal']:,}"]  # fmt: skip
+        assert cells[5:7] == [text.format_p(c["p_value"]), text.format_p(c["p_value_holm"])]
+        assert row["hidden"] == (c["signal"] not in SIGNALS)  # the report's signals shown
+    metrics = find_table(found, "metrics", KEY)
+    assert metrics["columns"][1:3] == [f"AUC · {first}", f"AUC · {second}"]
+    auc = {r["sample"]: r["cells"][1:3] for r in metrics["rows"]}
+    for name in SIGNALS:
+        want = [doc["models"][m]["signals"][name] for m in (first, second)]
+        assert [c["text"] for c in auc[name]] == [f"{s['auc']:.3f} ± {s['auc_err']:.3f}"
+                                                  for s in want]  # fmt: skip
+    embedded_doc = embedded(out, strict_json)
+    assert embedded_doc["comparisons"] == doc["comparisons"]
+    page_text = out.read_text(encoding="utf-8")
+    assert f"model {first}" in page_text and f"model {second}" in page_text
+    assert "hepfm report · " + f"{first} vs {second}" in page_text
+    roc_svg = (figs / "roc.svg").read_text()
+    assert first in roc_svg and second in roc_svg  # the model legend on the slide
+    # one model: the same report as before, without the comparison
+    data = grid.collect(ModelSet.open(data_dir, parse_model_specs([str(model)])),
+                        EvaluationSettings(score="kl"))  # fmt: skip
+    assert data.models == () and all(p.comparisons is None for p in data.points)
+    assert "comparisons" not in figures.page_document(data)
+    assert "Comparison of models" not in page.render_html(data, "")

@@ -46,3 +46,16 @@ def test_highlight_rule_of_the_counts_table(evaluator):
             assert lit == (not plain and value > 0)
             style = tables.counts_cell_style(column, value)
             assert style == (tables.HIGHLIGHT_STYLE if lit else {})
+
+
+def test_model_metrics_table_puts_each_models_cells_side_by_side(evaluator):
+    a = evaluator.evaluate(EvaluationSettings(score="kl", signals=("wprime_qq", "zprime_tt")))
+    b = evaluator.evaluate(EvaluationSettings(score="kl", policy="drop",
+                                              signals=("wprime_qq", "zprime_tt")))  # fmt: skip
+    table = tables.model_metrics_table({"A": a, "B": b})
+    single = {"A": tables.metrics_table(a), "B": tables.metrics_table(b)}
+    metrics = single["A"].columns[1:]
+    assert table.columns == ["signal", *[f"{m} · {x}" for m in metrics for x in ("A", "B")]]
+    for label, own in single.items():
+        for m in metrics:
+            assert table[tables.model_column(m, label)].to_list() == own[m].to_list()

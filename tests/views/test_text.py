@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hepfm_core.engine.evaluate import EvaluationSettings
-from hepfm_core.views.text import guard_summary, summary_table
+from hepfm_core.views.text import SEED_COLUMN, comparison_summary, guard_summary, summary_table
 
 
 def test_summary_table_lists_counts_and_metrics(evaluator):
@@ -28,3 +28,19 @@ def test_guard_summary_names_counts_and_both_policies(evaluator):
     assert f"{name} {count} (" in text
     assert "under 'worst'" in text and "under 'drop'" in text
     assert "clipped to [-20, 20]" in text
+
+
+def test_comparison_summary_lists_models_comparisons_spread_and_warnings(evaluator):
+    from hepfm_core.engine.comparison import ModelSet
+
+    models = ModelSet({"g": [evaluator, evaluator], "one": [evaluator]})
+    compared = models.evaluate(EvaluationSettings(signals=("zprime_tt",)))
+    text = comparison_summary(compared)
+    assert "== g/seed-1:" in text and "== g/seed-2:" in text and "== one:" in text
+    auc = compared.result("one").signals["zprime_tt"].auc
+    assert f"zprime_tt: mean AUC {auc:.3f}, seed-to-seed sd 0.000 (2 seeds)" in text
+    assert len(compared.comparisons) == 1
+    row = [line for line in text.splitlines() if "20,000 / 2,000" in line]
+    assert len(row) == 1 and "+0.000 ± 0.000" in row[0] and "1.000" in row[0]
+    assert f"{SEED_COLUMN}: within the sampling error" in text
+    assert "warning: the seed group g names one model more than once" in text

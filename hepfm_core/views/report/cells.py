@@ -8,13 +8,22 @@ the background efficiency its cut actually reached.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ...engine.comparison import ComparisonResult
 from ...engine.evaluate import EvaluationResult
 from ...engine.working_points import WorkingPoint
 from ...vocabulary import Cause
-from ..tables import IMPUTED_COLUMN, counts_table, highlighted, metrics_table
-from ..text import format_interval
+from ..tables import (
+    IMPUTED_COLUMN,
+    comparison_table,
+    counts_table,
+    highlighted,
+    metrics_table,
+    model_column,
+)
+from ..text import SEED_COLUMN, eff_difference_column, format_interval
 
 CAUSES = {c.label: c.description for c in Cause if c != Cause.OK}
 COLUMN_NOTES: dict[str, str] = {
@@ -23,6 +32,12 @@ COLUMN_NOTES: dict[str, str] = {
     IMPUTED_COLUMN: "events with a non-finite raw input filled in by the reader: kept, scored",
     "outside clip": "events with z_log_var outside the clip bounds in any dimension",
     "max SIC": "max over cuts of ε_S / √ε_B",
+    "events paired (background / signal)": "the events both models keep: the pairs compared",
+    "ΔAUC (A − B)": "AUC of model A minus AUC of model B, ± the paired DeLong error",
+    "p-value": "two-sided p-value of the paired DeLong test (no difference in AUC)",
+    "p-value (Holm)": "Holm-corrected over every signal × pair of models of the report",
+    SEED_COLUMN: "whether the difference of the groups' mean AUCs exceeds the sampling error "
+    "and the seed-to-seed spread",
 }
 """What a column means, for its header's title."""
 
@@ -104,4 +119,40 @@ def metrics_cells(result: EvaluationResult) -> Table:
             raise RuntimeError(f"metrics table has {len(row)} columns, expected {len(titles) + 1}")
         cells = tuple(Cell(str(text), title) for text, title in zip(row[1:], titles, strict=True))
         rows.append(Row(name, cells))
+    return Table(tuple(_column(c) for c in table.columns), tuple(rows))
+
+
+def model_metrics_cells(results: Mapping[str, EvaluationResult]) -> Table:
+    """:func:`metrics_cells` of every model side by side, as ``tables.model_metrics_table``
+    arranges them (each metric's column once per model, ``<metric> · <label>``)."""
+    per_model = {label: metrics_cells(r) for label, r in results.items()}
+    first = next(iter(per_model.values()))
+    columns = [first.columns[0]]
+    for column in first.columns[1:]:
+        for label in per_model:
+            name = model_column(column.name, label)
+            columns.append(Column(name, model_column(column.header, label), column.title))
+    rows = []
+    for i, row in enumerate(first.rows):
+        cells = tuple(
+            per_model[label].rows[i].cells[j]
+            for j in range(len(first.columns) - 1)
+            for label in per_model
+        )
+        rows.append(Row(row.sample, cells))
+    return Table(tuple(columns), tuple(rows))
+
+
+def comparison_cells(compared: ComparisonResult) -> Table:
+    """``tables.comparison_table``: one row per signal and pair of models; a cell whose
+    number is missing carries the reason as its title."""
+    table = comparison_table(compared)
+    rows = []
+    for row, c in zip(table.iter_rows(named=True), compared.comparisons, strict=True):
+        titles = {name: "" for name in table.columns}
+        titles["ΔAUC (A − B)"] = c.test.reason or ""
+        for d in c.efficiencies:
+            titles[eff_difference_column(d.target_bkg_eff)] = d.reason or ""
+        cells = tuple(Cell(str(row[k]), titles[k]) for k in table.columns[1:])
+        rows.append(Row(row[table.columns[0]], cells))
     return Table(tuple(_column(c) for c in table.columns), tuple(rows))

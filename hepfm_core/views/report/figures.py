@@ -201,7 +201,14 @@ def page_document(data: ReportData) -> dict[str, Any]:
     grid: dict[str, dict[str, str]] = {score: {} for score in GRID_SCORES}
     for point in data.points:
         grid[point.score][point.clip.key] = point.key
-    return {
+    compared: dict[str, Any] = {}
+    if data.models:
+        compared = {
+            "models": list(data.models),
+            "comparisons": list(data.current.comparison_json),
+            "warnings": list(data.warnings),
+        }
+    return compared | {
         "params": {"grid": P_GRID, "samples": P_SAMPLES},
         "grid": grid,
         "scores": {f"hist-{score}": score for score in GRID_SCORES},

@@ -11,12 +11,13 @@ from typing import Any, cast
 import polars as pl
 
 from ...common.versions import vega_versions
+from ...engine.comparison import ComparisonResult, ModelSet
 from ...engine.evaluate import BaseEvaluator, EvaluationResult, EvaluationSettings
 from ...vocabulary import CLIP_PRESETS, SCORE_LABELS, SCORES, Score, sample_colours
-from ..charts import GRID, curve_frame
+from ..charts import GRID, curve_frame, model_curve_frame
 from ..tables import background_working_points, histogram_note, histogram_tables
-from ..text import guard_summary, normalisation_note
-from .cells import Table, counts_cells, metrics_cells
+from ..text import guard_summary, models_line, normalisation_note
+from .cells import Table, comparison_cells, counts_cells, metrics_cells, model_metrics_cells
 
 GRID_SCORES = cast("tuple[Score, ...]", SCORES)
 HIST_BINS = 60  # the dashboard's default
@@ -70,8 +71,10 @@ class GridPoint:
     overflow: pl.DataFrame  # tables.histogram_tables' values outside the bins
     curves: pl.DataFrame  # charts.curve_frame
     counts: Table
-    metrics: Table
-    reached: str  # tables.background_working_points
+    metrics: Table  # with several models, theirs side by side (cells.model_metrics_cells)
+    reached: str  # tables.background_working_points (per model with several)
+    comparisons: Table | None = None  # cells.comparison_cells, with several models
+    comparison_json: tuple[dict[str, Any], ...] = ()  # ModelComparison.to_json_dict()
 
     def hist_note(self, samples: Sequence[str] | None = None) -> str:
         """``tables.histogram_note``: what the bins leave out (of ``samples``, default all)."""
@@ -93,12 +96,19 @@ class GridPoint:
         return f"{SCORE_LABELS[self.score]}, clip z_log_var {self.clip.label}"
 
 
-def grid_point(result: EvaluationResult, clip: ClipChoice, n_bins: int = HIST_BINS) -> GridPoint:
-    """Everything the page shows of one evaluation (pure)."""
+def grid_point(
+    result: EvaluationResult,
+    clip: ClipChoice,
+    n_bins: int = HIST_BINS,
+    compared: ComparisonResult | None = None,
+) -> GridPoint:
+    """Everything the page shows of one evaluation (pure); with ``compared`` (several
+    models at this point, ``result`` the first's), the models' curves overlaid, their
+    metrics side by side and their comparisons."""
     key = grid_key(result.settings.score, clip.key)
     hist, overflow = histogram_tables(result, n_bins=n_bins)
     tag = pl.lit(key).alias(GRID)
-    return GridPoint(
+    point = GridPoint(
         key=key,
         score=result.settings.score,
         clip=clip,
@@ -108,6 +118,19 @@ def grid_point(result: EvaluationResult, clip: ClipChoice, n_bins: int = HIST_BI
         counts=counts_cells(result),
         metrics=metrics_cells(result),
         reached=background_working_points(result),
+    )
+    if compared is None:
+        return point
+    results = compared.first_results()
+    curves = model_curve_frame({label: r.signals for label, r in results.items()})
+    reached = [(label, background_working_points(r)) for label, r in results.items()]
+    return replace(
+        point,
+        curves=curves.select(tag, pl.all()),
+        metrics=model_metrics_cells(results),
+        reached=" | ".join(f"{label}: {line}" for label, line in reached if line),
+        comparisons=comparison_cells(compared),
+        comparison_json=tuple(c.to_json_dict() for c in compared.comparisons),
     )
 
 
@@ -126,6 +149,10 @@ class ReportData:
     summary: str
     normalisation: str
     versions: dict[str, str] = field(default_factory=dict)
+    models: tuple[str, ...] = ()  # the labels compared (none: a single model's report)
+    models_text: str = ""  # text.models_line
+    model_provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     @property
     def current_key(self) -> str:
@@ -157,11 +184,29 @@ def build_report_data(
     shown: Sequence[str] | None = None,
     summary: str = "",
     versions: Mapping[str, str] | None = None,
+    compared: Mapping[tuple[str, str], ComparisonResult] | None = None,
 ) -> ReportData:
-    """The grid's points from its evaluations, keyed by (score, clip key) (pure)."""
+    """The grid's points from its evaluations, keyed by (score, clip key) (pure); with
+    ``compared``, the comparisons of several models at the same points."""
     by_key = {c.key: c for c in clips}
-    points = tuple(grid_point(result, by_key[ck]) for (_, ck), result in results.items())
-    current = results[(settings.score, clip_key(settings.clip))]
+    compared = compared or {}
+    points = tuple(
+        grid_point(result, by_key[ck], compared=compared.get((score, ck)))
+        for (score, ck), result in results.items()
+    )
+    current_key = (settings.score, clip_key(settings.clip))
+    current = results[current_key]
+    at_current = compared.get(current_key)
+    models: dict[str, Any] = {}
+    if at_current is not None:
+        models = {
+            "models": at_current.labels,
+            "models_text": models_line(at_current),
+            "model_provenance": {
+                label: r.provenance for label, r in at_current.first_results().items()
+            },
+            "warnings": at_current.warnings,
+        }
     return ReportData(
         settings=settings,
         parameterisation=current.parameterisation,
@@ -174,20 +219,33 @@ def build_report_data(
         summary=summary,
         normalisation=normalisation_note(current),
         versions=dict(versions or {}),
+        **models,
     )
 
 
-def collect(evaluator: BaseEvaluator, settings: EvaluationSettings) -> ReportData:
-    """Evaluate every score x clip of the grid (all signals) and build the report's data."""
-    shown = evaluator.check_signals(settings.signals)
-    signals = evaluator.signal_names
+def collect(evaluator: BaseEvaluator | ModelSet, settings: EvaluationSettings) -> ReportData:
+    """Evaluate every score x clip of the grid (all signals) and build the report's data.
+
+    With several models (a ``ModelSet``), each grid point evaluates and compares them all
+    (Holm over every signal x pair at that point); the per-model views (counts, loss
+    distributions, the guard summary) are the first model's.
+    """
+    models = evaluator if isinstance(evaluator, ModelSet) and evaluator.is_comparison else None
+    first = evaluator.primary if isinstance(evaluator, ModelSet) else evaluator
+    shown = first.check_signals(settings.signals)
+    signals = first.signal_names
     clips = clip_choices(settings.clip)
     results: dict[tuple[str, str], EvaluationResult] = {}
+    compared: dict[tuple[str, str], ComparisonResult] = {}
     for score in GRID_SCORES:
         for choice in clips:
             point = replace(settings, score=score, clip=choice.clip, signals=signals)
-            results[(score, choice.key)] = evaluator.evaluate(point, n_bins=HIST_BINS)
-    summary = guard_summary(evaluator.evaluate(replace(settings, signals=shown)), evaluator)
+            if models is None:
+                results[(score, choice.key)] = first.evaluate(point, n_bins=HIST_BINS)
+                continue
+            compared[(score, choice.key)] = models.evaluate(point, n_bins=HIST_BINS)
+            results[(score, choice.key)] = compared[(score, choice.key)].primary
+    summary = guard_summary(first.evaluate(replace(settings, signals=shown)), first)
     return build_report_data(
         results,
         settings,
@@ -196,4 +254,5 @@ def collect(evaluator: BaseEvaluator, settings: EvaluationSettings) -> ReportDat
         shown=shown,
         summary=summary,
         versions=vega_versions(),
+        compared=compared or None,
     )

@@ -13,10 +13,12 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from ...engine.comparison import ModelSet
 from ...engine.evaluate import BaseEvaluator, EvaluationSettings
 from ...engine.metrics import EFF_INTERVAL
 from ...errors import SettingsError
 from ...vocabulary import SCORE_LABELS
+from ..text import COMPARISON_NOTE
 from .figures import page_document, write_figures
 from .grid import GRID_SCORES, ReportData, clip_label, collect
 
@@ -104,8 +106,27 @@ def _provenance(data: ReportData) -> list[tuple[str, list[tuple[str, bool]]]]:
     fingerprints: list[tuple[str, bool]] = []
     for k, v in p.get("fingerprints", {}).items():
         fingerprints += [(f"{' · ' if fingerprints else ''}{k} ", False), (str(v), True)]
+    models: list[tuple[str, list[tuple[str, bool]]]] = [
+        ("model", [(f"{p.get('model_description', '')} · ", False), (p.get("model", ""), True)])
+    ]
+    if data.models:  # several: each with its fingerprint; the first's counts are shown
+        models = [
+            (
+                f"model {label}",
+                [
+                    (f"{q.get('model_description', '')} · ", False),
+                    (str(q.get("model", "")), True),
+                    (" · fingerprint ", False),
+                    (str(q.get("fingerprints", {}).get("model", "")), True),
+                    (" · its counts and loss distributions are shown" if i == 0 else "", False),
+                ],
+            )
+            for i, (label, q) in enumerate(data.model_provenance.items())
+        ]
+    if data.warnings:
+        models.append(("warnings", [(" ".join(data.warnings), False)]))
     return [
-        ("model", [(f"{p.get('model_description', '')} · ", False), (p.get("model", ""), True)]),
+        *models,
         ("data", [(str(p.get("data", "")), True), (f" ({p.get('data_kind', '')})", False)]),
         ("signal normalisation", [(data.normalisation, False)]),
         ("fill", [(f"{p.get('fill', 'median')}: {p.get('fill_description', '')}", False)]),
@@ -135,8 +156,10 @@ def render_html(data: ReportData, bundle: str) -> str:
         f"β = {s.beta:g}, policy '{s.policy}', KL form '{s.kl_form}'"
     )
     template = environment().get_template(TEMPLATE)
+    title = " vs ".join(data.models) if data.models else p.get("model_description", "")
     return template.render(
-        title=f"hepfm report · {p.get('model_description', '')}",
+        title=f"hepfm report · {title}",
+        comparison_note=COMPARISON_NOTE,
         data=data,
         provenance=_provenance(data),
         controls=_controls(data),
@@ -171,7 +194,7 @@ def _write(path: Path, payload: bytes) -> None:
 
 
 def write_report(
-    evaluator: BaseEvaluator,
+    evaluator: BaseEvaluator | ModelSet,
     settings: EvaluationSettings,
     out: str | Path,
     *,
@@ -179,7 +202,8 @@ def write_report(
 ) -> Path:
     """Write the offline report for ``settings`` to ``out`` (and the figures to ``figures``).
 
-    Scores every sample first if needed (cached). Returns the report's path.
+    Scores every sample first if needed (cached). With several models (a ``ModelSet``), the
+    separation views overlay them and a section compares them. Returns the report's path.
     """
     out = Path(out)
     data = collect(evaluator, settings)
