@@ -207,6 +207,9 @@ def _scored_evaluator(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
             )
         evaluator.check_signals(settings.signals)
         evaluator.score_all(progress=progress)
+        if not isinstance(evaluator, ModelSet):  # a model set says its own (with labels)
+            for warning in evaluator.warnings():
+                print(f"hepfm: warning: {warning}", file=sys.stderr)
         yield settings, evaluator
 
 

@@ -183,3 +183,26 @@ def test_demo_from_root_converts_and_evaluates_as_the_demo(small_demo, tmp_path,
                 assert rb.signals[name].auc == pytest.approx(sep.auc, abs=1e-4), (key, name)
                 n_auc += 1
     assert n_auc >= 30
+
+
+def test_model_on_data_of_another_definition_warns(small_demo, tmp_path, capsys, strict_json):
+    """The demo model (physical features) on the demo converted --upstream-compatible: the
+    evaluation runs, says so on stderr and in the JSON's provenance."""
+    from hepfm_core.cli import main
+
+    data_dir, model = small_demo
+    written = write_physlite_demo(data_dir, tmp_path / "root", seed=7, quiet=True)
+    out = tmp_path / "upstream-like"
+    argv = ["convert", "--background", str(written["background"]), "--out", str(out)]
+    argv += [f"--signal=zprime_ee={written['zprime_ee']}", "--upstream-compatible", "--quiet"]
+    assert main([*argv, "--normalisation-from", str(model)]) == 0
+    capsys.readouterr()
+    doc_path = tmp_path / "e.json"
+    argv = ["evaluate", "--data", str(out), "--model", str(model), "--quiet"]
+    assert main([*argv, "--cache-dir", str(tmp_path / "c"), "--json", str(doc_path)]) == 0
+    err = capsys.readouterr().err
+    expected = "trained on physical features but the data are upstream-compatible"
+    assert f"hepfm: warning: the model was {expected}" in err
+    prov = strict_json(doc_path.read_text())["provenance"]
+    assert prov["feature_definition"] == {"model": "physical", "data": "upstream-compatible"}
+    assert len(prov["warnings"]) == 1 and expected in prov["warnings"][0]

@@ -537,7 +537,9 @@ class ModelSet:
                     f"the seed group {label} names one model more than once: its seed spread "
                     "is understated"
                 )
-        return tuple(out)
+        for label, ev in self.evaluators():
+            out.extend(f"{label}: {w}" for w in ev.warnings())
+        return tuple(dict.fromkeys(out))
 
     def _check_same_data(self) -> None:
         first = self.primary
