@@ -96,3 +96,29 @@ def test_worker_without_hepfm_is_named(tmp_path, local_processes_factory):
     text = str(info.value)
     assert "cannot run hepfm" in text and "tcp://127.0.0.1:" in text
     assert "uv run dask worker" in text
+
+
+def test_worker_with_other_hepfm_code_is_named():
+    """A worker whose hepfm sources differ from this process's (another version or a local
+    edit): named with both code fingerprints."""
+    from types import SimpleNamespace
+
+    from hepfm_core.cluster.connect import check_workers
+
+    mine = code_fingerprint()
+
+    class Client:
+        scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
+
+        def run(self, function, on_error):
+            assert on_error == "return"
+            return {
+                "tcp://10.0.0.2:4000": {"code": mine, "hepfm": "0.1.0"},
+                "tcp://10.0.0.3:4000": {"code": "0123456789abcdef", "hepfm": "0.0.9"},
+            }
+
+    with pytest.raises(ClusterError) as info:
+        check_workers(Client())
+    text = str(info.value)
+    assert "tcp://10.0.0.3:4000: runs other hepfm code (version 0.0.9" in text
+    assert mine in text and "tcp://10.0.0.2:4000" not in text
