@@ -334,8 +334,10 @@ def release_pages(pass_: ScoringPass) -> None:
 def guard_partition(
     prepared: PreparedPass, settings: GuardSettings, policy: Policy, sample: str, index: int
 ) -> GuardedPartition:
-    """Guarded scores and the policy's view of partition ``index`` of ``sample``."""
+    """Guarded scores and the policy's view of partition ``index`` of ``sample`` (the
+    shard's pages the guard read for events outside the clip are let go after)."""
     guarded = guard(prepared, settings)
+    release_pages(prepared.pass_)
     return GuardedPartition(sample, index, guarded, apply_policy(guarded, policy))
 
 
