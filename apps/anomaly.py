@@ -14,8 +14,9 @@ with app.setup(hide_code=True):
     from hepfm_core.demo import demo_ready, demo_total_events, make_demo
     from hepfm_core.errors import HepfmError
     from hepfm_core.sources import detect_kind
-    from hepfm_core.views import charts, tables, text
+    from hepfm_core.views import charts, page_state, tables, text
     from hepfm_core.views import dashboard as db
+    from hepfm_core.views import investigation as iv
 
 
 @app.cell(hide_code=True)
@@ -161,16 +162,30 @@ def _(compared, result, shown_evaluator):
 
 
 @app.cell(hide_code=True)
-def _(result):
+def _(url_state):
+    # a link's values that could not be used, named; their defaults are shown instead
+    _problems = " · ".join(url_state.problems)
+    _link = mo.callout(mo.md(f"**Link.** {_problems}; the defaults are used."), kind="warn")
+    _link if url_state.problems else mo.md("")
+    return
+
+
+@app.cell(hide_code=True)
+def _(result, set_request):
+    # a click on a count asks for the events behind it (the section below follows)
+    _counts = tables.counts_table(result)
     mo.vstack(
         [
             mo.md("### Filtered-event counts"),
+            mo.md("<small>Click a count of a cause to see its events below.</small>"),
             mo.ui.table(
-                tables.counts_table(result),
-                selection=None,
+                _counts,
+                selection="single-cell",
                 pagination=False,
                 format_mapping=None,
+                freeze_columns_left=["sample"],
                 style_cell=lambda _row, _col, value: tables.counts_cell_style(_col, value),
+                on_change=db.on_count_click(set_request, _counts["sample"].to_list()),
             ),
         ]
     )
@@ -178,7 +193,8 @@ def _(result):
 
 
 @app.cell(hide_code=True)
-def _(bins, colours, density, log_y, result):
+def _(bins, colours, density, log_y, result, set_request):
+    # a brush along the score axis asks for the events in that range
     _hist, _over = tables.histogram_tables(result, n_bins=bins.value, density=density.value)
     _chart = charts.loss_histogram(
         _hist,
@@ -188,7 +204,142 @@ def _(bins, colours, density, log_y, result):
         log_y=log_y.value,
         subtitle=tables.histogram_note(_over),
     )
-    mo.ui.altair_chart(_chart, chart_selection=False, legend_selection=False)
+    loss_chart = mo.ui.altair_chart(
+        iv.with_score_brush(_chart),
+        legend_selection=False,
+        on_change=db.on_brush(set_request, lambda: loss_chart.selections),
+    )
+    loss_chart
+    return (loss_chart,)
+
+
+@app.cell(hide_code=True)
+def _(get_request, investigator, look_sample, result, top_button, top_n):
+    # The events behind a count, a score range or the N most anomalous, and what sets
+    # them apart from the rest of their sample
+    looked = db.look(investigator, result, get_request())
+    _head = [
+        mo.md("### Events behind the counts"),
+        mo.hstack([look_sample, top_n, top_button], justify="start", align="end"),
+    ]
+    if looked.selection is None:
+        _shown = mo.callout(mo.md(looked.message), kind=looked.kind)
+    else:
+        _apart = iv.summary_table(looked.summary)
+        _shown = mo.vstack(
+            [
+                mo.md(iv.selection_sentence(looked.selection, looked.summary)),
+                mo.accordion(
+                    {
+                        "what sets them apart, per track statistic": mo.ui.table(
+                            _apart,
+                            selection=None,
+                            pagination=False,
+                            format_mapping=iv.table_formats(_apart),
+                            show_column_summaries=False,
+                        )
+                    }
+                ),
+            ]
+        )
+    mo.vstack([*_head, _shown])
+    return (looked,)
+
+
+@app.cell(hide_code=True)
+def _(investigator, result):
+    # the model loads in the background once the dashboard shows, so that the first click
+    # answers at once; this line says when it is done
+    mo.stop(investigator is None)
+    mo.output.replace(mo.md(f"<small>{db.warm_status(investigator)}</small>"))
+    db.warm_in_background(
+        investigator,
+        result,
+        thread=mo.Thread,
+        on_done=lambda: mo.output.replace(mo.md(f"<small>{db.warm_status(investigator)}</small>")),
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(looked, url_state):
+    mo.stop(looked.selection is None)
+    _pages = db.page_count(looked.selection)
+    event_page = mo.ui.number(
+        start=1,
+        stop=_pages,
+        value=min(page_state.initial_page(url_state, looked.request), _pages),
+        label="page",
+    )
+    return (event_page,)
+
+
+@app.cell(hide_code=True)
+def _(event_page, investigator, looked):
+    # One page of the selection: the model runs on these events only
+    try:
+        details = investigator.details(
+            looked.selection, page=event_page.value - 1, limit=db.PAGE_EVENTS
+        )
+        details_error = None
+    except HepfmError as exc:
+        details, details_error = (), exc
+    mo.stop(
+        details_error is not None,
+        mo.callout(mo.md(f"**Cannot show these events.** {details_error}"), kind="danger"),
+    )
+    _rows = iv.event_table(details, investigator.layout)
+    event_rows = mo.ui.table(
+        _rows,
+        selection="single",
+        initial_selection=[0],
+        pagination=False,
+        format_mapping=iv.table_formats(_rows),
+        show_column_summaries=False,
+        show_data_types=False,
+        label="Pick an event to see its tracks, residuals and latent values.",
+    )
+    _where = iv.page_sentence(
+        looked.selection, event_page.value, db.PAGE_EVENTS, db.MAX_SHOWN_EVENTS
+    )
+    mo.vstack([mo.hstack([event_page, mo.md(_where)], justify="start", align="center"), event_rows])
+    return details, event_rows
+
+
+@app.cell(hide_code=True)
+def _(details, event_rows, investigator, looked):
+    _event = db.chosen_event(details, event_rows.value)
+    mo.stop(_event is None)
+    _layout = investigator.layout
+    _, _note = investigator.values_kind(looked.selection.sample)
+    _tracks = iv.track_table(_event, _layout)
+    _charts = [iv.latent_event_chart(_event)]
+    if _layout is not None:
+        _charts.insert(0, iv.residual_heatmap(_event, _layout))
+    mo.vstack(
+        [
+            mo.md(f"**{iv.event_caption(_event, _layout)}**"),
+            mo.md(f"<small>Tracks: {_note}; padding left out.</small>"),
+            mo.ui.table(
+                _tracks,
+                selection=None,
+                pagination=False,
+                freeze_columns_right=[iv.TRACK_RESIDUAL_TITLE] if _layout else None,
+                format_mapping=iv.table_formats(_tracks),
+                show_column_summaries=False,
+                show_data_types=False,
+            ),
+            mo.hstack(
+                [
+                    mo.ui.altair_chart(_c, chart_selection=False, legend_selection=False)
+                    for _c in _charts
+                ],
+                justify="start",
+                gap=2,
+                wrap=True,
+            ),
+        ]
+    )
     return
 
 
@@ -246,6 +397,103 @@ def _(compared):
             mo.md("### Comparison of models"),
             mo.ui.table(tables.comparison_table(compared), selection=None, pagination=False),
             mo.md(f"<small>{text.COMPARISON_NOTE}</small>"),
+        ]
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(diagnostics, investigator, latent_sample):
+    mo.stop(investigator is None)
+    mo.vstack(
+        [
+            mo.md("### Whole-sample diagnostics"),
+            mo.hstack([diagnostics, latent_sample], justify="start", align="end"),
+        ]
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(diagnostics, investigator, latent_sample, result):
+    # Whole-sample diagnostics: the latent space of one sample (every event)
+    mo.stop(investigator is None or db.LATENT_VIEW not in diagnostics.value)
+    try:
+        _latent = investigator.latent(result.settings, latent_sample.value)
+        _latent_error = None
+    except HepfmError as exc:
+        _latent_error = exc
+    mo.stop(
+        _latent_error is not None,
+        mo.callout(mo.md(f"**Cannot compute the latent diagnostics.** {_latent_error}"), "danger"),
+    )
+    mo.vstack(
+        [
+            mo.md(f"#### {db.LATENT_VIEW.capitalize()}"),
+            mo.md(iv.latent_sentence(_latent)),
+            mo.ui.altair_chart(
+                iv.latent_chart(_latent), chart_selection=False, legend_selection=False
+            ),
+        ]
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(colours, diagnostics, investigator, result):
+    # where the reconstruction error sits: background against each signal shown (the model
+    # runs once on a sample of each; kept for the server's life)
+    mo.stop(investigator is None or db.PROFILE_VIEW not in diagnostics.value)
+    try:
+        _profiles = db.residual_profiles(investigator, list(result.samples))
+        _profile_error = None
+    except HepfmError as exc:
+        _profile_error = exc
+    mo.stop(
+        _profile_error is not None,
+        mo.callout(mo.md(f"**Cannot compute the residual profile.** {_profile_error}"), "danger"),
+    )
+    mo.vstack(
+        [
+            mo.md(f"#### {db.PROFILE_VIEW.capitalize()}"),
+            mo.ui.altair_chart(
+                iv.residual_profile_chart(_profiles, colours, statistic="median"),
+                chart_selection=False,
+                legend_selection=False,
+            ),
+            mo.md(
+                "<small>"
+                + " · ".join(f"{_name}: {_p.note}" for _name, _p in _profiles.items())
+                + "</small>"
+            ),
+        ]
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(colours, diagnostics, investigator, result):
+    # does a cut on the score sculpt the events? efficiency and score against track
+    # multiplicity and leading-track pt
+    mo.stop(investigator is None or db.SCULPTING_VIEW not in diagnostics.value)
+    try:
+        _check = investigator.sculpting(result)
+        _check_error = None
+    except HepfmError as exc:
+        _check_error = exc
+    mo.stop(
+        _check_error is not None,
+        mo.callout(mo.md(f"**Cannot compute the sculpting check.** {_check_error}"), "danger"),
+    )
+    mo.vstack(
+        [
+            mo.md(f"#### {db.SCULPTING_VIEW.capitalize()}"),
+            mo.ui.altair_chart(
+                iv.sculpting_chart(_check, colours, score=result.settings.score),
+                chart_selection=False,
+                legend_selection=False,
+            ),
+            mo.md(f"<small>{_check.note}</small>"),
         ]
     )
     return
@@ -451,21 +699,20 @@ def _(data_dir, data_ready):
 
 
 @app.cell(hide_code=True)
-def _():
+def _(url_state):
     preset = mo.ui.dropdown(
-        ["custom", *vocab.CLIP_PRESETS], value="±20 (upstream's fix)", label="clip preset"
+        [page_state.CUSTOM_PRESET, *vocab.CLIP_PRESETS], value=url_state.preset, label="clip preset"
     )
     return (preset,)
 
 
 @app.cell(hide_code=True)
-def _(preset):
-    _bounds = vocab.CLIP_PRESETS.get(preset.value) or (-20.0, 20.0)
+def _(preset, url_state):
     clip_slider = mo.ui.range_slider(
-        start=-150,
-        stop=150,
-        step=0.1,
-        value=list(_bounds),
+        start=page_state.CLIP_RANGE[0],
+        stop=page_state.CLIP_RANGE[1],
+        step=page_state.CLIP_STEP,
+        value=list(page_state.slider_bounds(preset.value, url_state.clip)),
         debounce=True,
         show_value=True,
         full_width=True,
@@ -476,21 +723,28 @@ def _(preset):
 
 
 @app.cell(hide_code=True)
-def _(evaluator):
+def _(evaluator, url_state):
+    # the controls start where the link says (else at the defaults)
     score = mo.ui.dropdown(
         {label: key for key, label in vocab.SCORE_LABELS.items()},
-        value=vocab.SCORE_LABELS["reconstruction"],
+        value=vocab.SCORE_LABELS[url_state.score],
         label="score",
     )
-    beta = mo.ui.number(start=0, stop=100, step=0.01, value=1.0, label="β (total)")
+    beta = mo.ui.number(
+        start=page_state.BETA_RANGE[0],
+        stop=page_state.BETA_RANGE[1],
+        step=0.01,
+        value=url_state.beta,
+        label="β (total)",
+    )
     policy = mo.ui.radio(
         {label: key for key, label in vocab.POLICY_LABELS.items()},
-        value=vocab.POLICY_LABELS["worst"],
+        value=vocab.POLICY_LABELS[url_state.policy],
         label="non-finite policy",
     )
     signals = mo.ui.multiselect(
         list(evaluator.signal_names),
-        value=list(evaluator.signal_names),
+        value=list(url_state.signals or evaluator.signal_names),
         label="signal samples",
         full_width=True,
     )
@@ -499,6 +753,77 @@ def _(evaluator):
     density = mo.ui.switch(value=False, label="density")
     report_button = mo.ui.run_button(label="write meeting report", kind="success")
     return beta, bins, density, log_y, policy, report_button, score, signals
+
+
+@app.cell(hide_code=True)
+def _():
+    # the link's query parameters, read once as the page opens (a copy: the URL follows
+    # the controls afterwards)
+    url_params = dict(mo.query_params().to_dict())
+    return (url_params,)
+
+
+@app.cell(hide_code=True)
+def _(evaluator, url_params):
+    url_state = page_state.read_page_state(
+        url_params, list(evaluator.data.samples), evaluator.signal_names
+    )
+    return (url_state,)
+
+
+@app.cell(hide_code=True)
+def _(get_request, result):
+    # the settings and the events looked at, written into the URL: a link reproduces the page
+    page_state.write_page_state(mo.query_params(), result.settings, get_request())
+    return
+
+
+@app.cell(hide_code=True)
+def _(event_page):
+    page_state.write_page(mo.query_params(), event_page.value)
+    return
+
+
+@app.cell(hide_code=True)
+def _(url_state):
+    # the events looked at: the link's at first, then the last click, brush or request
+    get_request, set_request = mo.state(url_state.request)
+    return get_request, set_request
+
+
+@app.cell(hide_code=True)
+def _(shown_evaluator):
+    # one investigator per evaluator: the model loaded once
+    investigator = db.shared_investigator(shown_evaluator)
+    return (investigator,)
+
+
+@app.cell(hide_code=True)
+def _(get_request, set_request, shown_evaluator):
+    _names = list(shown_evaluator.data.samples)
+    look_sample = mo.ui.dropdown(
+        _names,
+        value=page_state.sample_of(get_request(), _names),
+        label="sample",
+        on_change=lambda _name: set_request(
+            lambda _old: page_state.with_sample(_old, _name) or _old
+        ),
+    )
+    top_n = mo.ui.number(start=1, stop=100_000, value=db.TOP_DEFAULT, label="N")
+    top_button = mo.ui.button(
+        label="the N most anomalous",
+        on_click=lambda _v: set_request(page_state.top_request(look_sample.value, top_n.value)),
+    )
+    return look_sample, top_button, top_n
+
+
+@app.cell(hide_code=True)
+def _(shown_evaluator):
+    diagnostics = mo.ui.multiselect(db.DIAGNOSTICS, value=db.DIAGNOSTICS, label="show")
+    latent_sample = mo.ui.dropdown(
+        list(shown_evaluator.data.samples), value="background", label="latent space of"
+    )
+    return diagnostics, latent_sample
 
 
 if __name__ == "__main__":

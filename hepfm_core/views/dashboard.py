@@ -3,7 +3,8 @@
 Paths are confined to the data root of :func:`hepfm_core.common.paths.data_root` (the rule
 the CLI uses too), so a shared dashboard cannot be pointed at arbitrary files. Evaluators are
 shared by every viewer of one server process (marimo runs each viewer as a thread), so each
-cached scoring pass is memory-mapped once.
+cached scoring pass is memory-mapped once; so are investigators (one per evaluator: the
+model loaded once, in the background when the dashboard shows).
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -20,29 +24,61 @@ from ..cluster.connect import Cluster, ClusterSpec, open_cluster
 from ..cluster.evaluator import ClusterEvaluator
 from ..common import paths
 from ..engine.comparison import ComparisonResult, ModelSet, model_label
-from ..engine.evaluate import BaseEvaluator, EvaluationSettings, Evaluator
+from ..engine.diagnostics import ResidualProfile
+from ..engine.evaluate import (
+    BaseEvaluator,
+    EvaluationResult,
+    EvaluationSettings,
+    Evaluator,
+    SampleResult,
+)
+from ..engine.explain import SelectionSummary
+from ..engine.investigate import Criterion, EventDetail, Selection
+from ..engine.investigator import Investigator
 from ..engine.metrics import Separation
 from ..errors import HepfmError, PathNotAllowedError
 from ..sources import dataset_for_model, describe_model
 from ..upstream.files import EXPERIMENT_CONFIG
 from ..vocabulary import Fill, Policy, Score, SignalNormalisation
 from .charts import model_curve_frame
+from .investigation import BRUSH, empty_selection_sentence
+from .page_state import EventRequest, brush_request, cell_request
 from .report import write_report
 
 __all__ = [
+    "DIAGNOSTICS",
+    "LATENT_VIEW",
+    "LOOK_HINT",
+    "MAX_SHOWN_EVENTS",
     "MODEL_SEARCH_DEPTH",
+    "PAGE_EVENTS",
+    "PROFILE_VIEW",
+    "SCULPTING_VIEW",
+    "TOP_DEFAULT",
+    "Looked",
+    "chosen_event",
     "confine",
     "curves",
     "data_for_model",
     "data_root",
     "find_models",
+    "look",
     "model_args",
     "model_choices",
+    "on_brush",
+    "on_count_click",
+    "page_count",
     "project_root",
+    "residual_profiles",
+    "sample_result",
+    "select_events",
     "settings_for",
     "shared_cluster",
     "shared_evaluator",
+    "shared_investigator",
     "shared_models",
+    "warm_in_background",
+    "warm_status",
     "write_meeting_report",
 ]
 
@@ -52,6 +88,25 @@ MODEL_SEARCH_DEPTH = 4
 _evaluators: dict[tuple[str, str, str, str, str], BaseEvaluator] = {}
 _clusters: dict[str, Cluster] = {}
 _evaluators_lock = threading.RLock()
+_investigators: dict[int, tuple[BaseEvaluator, Investigator]] = {}
+_warming: dict[int, tuple[float | None, str]] = {}
+_profiles: dict[tuple[int, tuple[str, ...]], dict[str, ResidualProfile]] = {}
+
+PAGE_EVENTS = 20
+"""Events per page of the investigation."""
+MAX_SHOWN_EVENTS = 200
+"""Events of a selection the investigation pages through at most (the first ones)."""
+TOP_DEFAULT = 20
+"""How many of the most anomalous events the investigation offers at first."""
+LATENT_VIEW = "latent space"
+PROFILE_VIEW = "residual profile"
+SCULPTING_VIEW = "sculpting check"
+DIAGNOSTICS = (LATENT_VIEW, PROFILE_VIEW, SCULPTING_VIEW)
+"""The whole-sample diagnostics the app offers, by name."""
+LOOK_HINT = (
+    "Click a count of the filtered-event counts table (a cause), brush the loss distributions "
+    "(a score range), or ask for the most anomalous events of a sample."
+)
 
 
 def project_root() -> Path:
@@ -264,3 +319,189 @@ def write_meeting_report(
     out = (root or data_root()) / "reports" / f"hepfm-report-{stamp}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     return write_report(evaluator, settings, out)
+
+
+# -- the investigation --------------------------------------------------------------------
+def shared_investigator(evaluator: BaseEvaluator) -> Investigator | None:
+    """One investigator per evaluator in this process (its model loaded once); None for an
+    evaluator whose scores live on a cluster (no events to look at here)."""
+    if not isinstance(evaluator, Evaluator):
+        return None
+    with _evaluators_lock:
+        held = _investigators.get(id(evaluator))
+        if held is None or held[0] is not evaluator:
+            held = _investigators[id(evaluator)] = (evaluator, Investigator(evaluator))
+        return held[1]
+
+
+def warm_in_background(
+    investigator: Investigator,
+    result: EvaluationResult,
+    *,
+    thread: Callable[..., threading.Thread] = threading.Thread,
+    on_done: Callable[[], object] | None = None,
+) -> threading.Thread | None:
+    """Load the model, compile its decoder and read each shown sample's reference events in a
+    background ``thread``, once per investigator, so that the first click on a count answers
+    at once; then call ``on_done``. None when it started before. A failure is kept for
+    :func:`warm_status` and left for the click to report."""
+    key = id(investigator)
+    with _evaluators_lock:
+        if key in _warming:
+            return None
+        _warming[key] = (None, "")
+
+    def warm() -> None:
+        t0 = time.perf_counter()
+        error = ""
+        try:
+            investigator.warm()
+            for res in result.samples.values():
+                top = investigator.select(res, Criterion.top(1))
+                investigator.details(top, limit=1)
+                investigator.summary(top)
+        except Exception as exc:  # the click that needs it shows the error
+            error = str(exc) or type(exc).__name__
+        with _evaluators_lock:
+            _warming[key] = (time.perf_counter() - t0, error)
+        if on_done is not None:
+            on_done()
+
+    started = thread(target=warm, name="hepfm-warm-investigator", daemon=True)
+    started.start()
+    return started
+
+
+def warm_status(investigator: Investigator) -> str:
+    """Where loading the model for the investigation stands, in words."""
+    with _evaluators_lock:
+        held = _warming.get(id(investigator))
+    if held is None or held[0] is None:
+        return "Loading the model in the background for the events view…"
+    seconds, error = held
+    if error:
+        return f"The model could not be loaded in the background ({error}); a click says why."
+    return f"Model loaded in the background ({seconds:.1f} s): a click shows its events at once."
+
+
+def sample_result(
+    investigator: Investigator, result: EvaluationResult, sample: str
+) -> SampleResult:
+    """``sample`` under ``result``'s settings: from ``result`` when it shows the sample, else
+    evaluated alone (a signal not ticked)."""
+    if sample in result.samples:
+        return result.samples[sample]
+    return investigator.evaluate_sample(result.settings, sample).samples[sample]
+
+
+def select_events(
+    investigator: Investigator, result: EvaluationResult, sample: str, criterion: Criterion
+) -> Selection:
+    """The events of ``sample`` that ``criterion`` picks under ``result``'s settings (the
+    events ``hepfm events`` lists for the same settings)."""
+    investigator.sample(sample)
+    return investigator.select(sample_result(investigator, result, sample), criterion)
+
+
+def page_count(selection: Selection) -> int:
+    """Pages of :data:`PAGE_EVENTS` over the first :data:`MAX_SHOWN_EVENTS` events."""
+    return -(-min(selection.size, MAX_SHOWN_EVENTS) // PAGE_EVENTS)
+
+
+def chosen_event(details: Sequence[EventDetail], rows: object) -> EventDetail | None:
+    """The event of a page that the events table's selected row names (its ``event``
+    column), else the page's first; None for an empty page."""
+    if not details:
+        return None
+    events = rows.get_column("event").to_list() if isinstance(rows, pl.DataFrame) else []
+    wanted = events[0] if events else None
+    return next((d for d in details if d.event == wanted), details[0])
+
+
+def residual_profiles(
+    investigator: Investigator, names: Sequence[str]
+) -> dict[str, ResidualProfile]:
+    """:meth:`Investigator.residuals` of ``names``, computed once per investigator (they
+    depend on the model and the data only, not on the settings)."""
+    key = (id(investigator), tuple(names))
+    with _evaluators_lock:
+        held = _profiles.get(key)
+    if held is None:
+        held = investigator.residuals(names)
+        with _evaluators_lock:
+            _profiles[key] = held
+    return held
+
+
+def on_count_click(
+    set_request: Callable[[Any], None], samples: Sequence[str]
+) -> Callable[[Sequence[Any]], None]:
+    """The counts table's ``on_change``: a clicked cell asks for its events (a cell that
+    counts no cause, for a sentence saying what to click); a cleared selection changes
+    nothing."""
+
+    def clicked(cells: Sequence[Any]) -> None:
+        asked = cell_request(cells, samples)
+        if asked is not None:
+            set_request(asked)
+
+    return clicked
+
+
+def on_brush(
+    set_request: Callable[[Any], None], selections: Callable[[], Mapping[str, Any]]
+) -> Callable[[object], None]:
+    """The loss distributions' ``on_change``: a brush asks for the scores in its range, in
+    the sample looked at before (else the background); a cleared brush changes nothing."""
+
+    def brushed(_value: object) -> None:
+        def update(old: object) -> object:
+            previous = old if isinstance(old, EventRequest | str) else None
+            return brush_request(previous, selections(), BRUSH, "background") or old
+
+        set_request(update)
+
+    return brushed
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What the investigation shows for a request: a selection and its summary, or a
+    message (a callout of ``kind``)."""
+
+    request: EventRequest | None = None
+    selection: Selection | None = None
+    summary: SelectionSummary | None = None
+    message: str = ""
+    kind: str = "info"
+
+
+def look(investigator: Investigator | None, result: EvaluationResult, asked: object) -> Looked:
+    """The events ``asked`` (an :class:`~hepfm_core.views.page_state.EventRequest`, a
+    sentence refusing a click, or None) under ``result``'s settings, with their summary; a
+    message instead when there is nothing to show (never an exception for a user's input)."""
+    if investigator is None:
+        return Looked(
+            message="The scores stay on the cluster: events are looked at in an app without "
+            "-- --scheduler (or with `hepfm events`).",
+            kind="warn",
+        )
+    if asked is None:
+        return Looked(message=LOOK_HINT)
+    if not isinstance(asked, EventRequest):
+        return Looked(message=str(asked), kind="warn")
+    try:
+        selection = select_events(investigator, result, asked.sample, asked.criterion)
+        if selection.size == 0:
+            counts = sample_result(investigator, result, asked.sample).counts.by_cause
+            return Looked(
+                request=asked,
+                message=empty_selection_sentence(selection, counts),
+                kind="warn",
+            )
+        summary = investigator.summary(selection)
+    except HepfmError as exc:
+        return Looked(
+            request=asked, message=f"**Cannot look at these events.** {exc}", kind="danger"
+        )
+    return Looked(request=asked, selection=selection, summary=summary)

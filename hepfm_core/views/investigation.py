@@ -26,11 +26,12 @@ from ..engine.diagnostics import (
 )
 from ..engine.explain import LEVELS, SelectionSummary
 from ..engine.investigate import EventDetail, Selection, TrackLayout
-from ..vocabulary import BACKGROUND_COLOUR, SCORE_TITLES
+from ..vocabulary import BACKGROUND_COLOUR, SCORE_TITLES, Cause
 from .charts import APP, DIGITS, ChartSize
 
 __all__ = [
     "ACTIVE_COLOURS",
+    "BRUSH",
     "CLIP_COLOUR",
     "EFFICIENCY_TITLE",
     "EVENTS_TITLE",
@@ -42,15 +43,19 @@ __all__ = [
     "RESIDUAL_MEDIAN_TITLE",
     "RESIDUAL_TITLE",
     "SCULPTING_TITLES",
+    "TRACK_RESIDUAL_TITLE",
     "TRACK_TITLE",
     "Z_LOG_VAR_TITLE",
     "Z_MEAN_TITLE",
+    "empty_selection_sentence",
     "event_caption",
     "event_table",
     "latent_chart",
     "latent_event_chart",
     "latent_sentence",
     "latent_table",
+    "number_text",
+    "page_sentence",
     "residual_heatmap",
     "residual_profile_chart",
     "residual_profile_table",
@@ -58,7 +63,9 @@ __all__ = [
     "sculpting_table",
     "selection_sentence",
     "summary_table",
+    "table_formats",
     "track_table",
+    "with_score_brush",
 ]
 
 RESIDUAL_TITLE = "squared residual (x − x̂)² [standardised units²]"
@@ -69,6 +76,8 @@ Z_MEAN_TITLE = "z_mean (μ)"
 Z_LOG_VAR_TITLE = "z_log_var (log σ²)"
 KL_DIM_TITLE = "KL per dimension [nats]"
 TRACK_TITLE = "track slot"
+TRACK_RESIDUAL_TITLE = "Σ residual²"
+"""The track table's column of each track's summed squared residual."""
 FEATURE_TITLE = "feature"
 EFFICIENCY_TITLE = "fraction of events above the cut"
 EVENTS_TITLE = "events per bin"
@@ -76,6 +85,8 @@ SCULPTING_TITLES = {"tracks": "track multiplicity", "leading_pt": "leading-track
 CLIP_COLOUR = "#d62728"
 ACTIVE_COLOURS = {"active": "#0072B2", "inactive": BACKGROUND_COLOUR}
 PADDING = "padding"
+BRUSH = "score_brush"
+"""The interval selection on the loss distributions' score axis (the app's brush)."""
 
 
 def _r(x: float | None) -> float | None:
@@ -83,6 +94,37 @@ def _r(x: float | None) -> float | None:
     if x is None or not math.isfinite(x):
         return None
     return float(f"{x:.{DIGITS}g}")
+
+
+def _keep(x: float | None) -> float | None:
+    """``x`` to :data:`charts.DIGITS` significant digits, NaN and infinities kept (a table
+    spells them; a chart's data cannot hold them: :func:`_r`)."""
+    if x is None or not math.isfinite(x):
+        return x
+    return float(f"{x:.{DIGITS}g}")
+
+
+def number_text(value: object) -> str:
+    """A number of a table as text: :data:`charts.DIGITS` significant digits, NaN and the
+    infinities spelled, "n/a" for none.
+
+    >>> from hepfm_core.views.investigation import number_text
+    >>> number_text(2786060.0), number_text(float("nan")), number_text(None), number_text(7)
+    ('2.78606e+06', 'NaN', 'n/a', '7')
+    """
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        return f"{value:.{DIGITS}g}"
+    return str(value)
+
+
+def table_formats(frame: pl.DataFrame) -> dict[str, Any]:
+    """How the app shows a builder's table: every number by :func:`number_text` (indices
+    without thousands separators, so that they read as ``hepfm events`` writes them)."""
+    return {c: number_text for c, t in frame.schema.items() if t.is_numeric()}
 
 
 def _with_unit(name: str, unit: str) -> str:
@@ -97,17 +139,17 @@ def track_table(detail: EventDetail, layout: TrackLayout | None) -> pl.DataFrame
         return pl.DataFrame(
             {
                 "input": np.arange(detail.values.size),
-                "value": [_r(float(v)) for v in detail.values],
-                RESIDUAL_TITLE: [_r(float(v)) for v in detail.residuals],
+                "value": [_keep(float(v)) for v in detail.values],
+                RESIDUAL_TITLE: [_keep(float(v)) for v in detail.residuals],
             },
             schema_overrides={"value": pl.Float64, RESIDUAL_TITLE: pl.Float64},
         )
     cols: dict[str, Any] = {TRACK_TITLE: detail.track_slots.astype(np.int64)}
     for j, (b, u) in enumerate(zip(layout.branches, layout.units, strict=True)):
-        cols[_with_unit(b, u)] = [_r(float(v)) for v in detail.tracks[:, j]]
+        cols[_with_unit(b, u)] = [_keep(float(v)) for v in detail.tracks[:, j]]
     per_track = detail.residuals_per_track
-    cols["Σ residual²"] = [
-        _r(float(per_track[s])) if per_track is not None else None for s in detail.track_slots
+    cols[TRACK_RESIDUAL_TITLE] = [
+        _keep(float(per_track[s])) if per_track is not None else None for s in detail.track_slots
     ]
     return pl.DataFrame(cols, schema_overrides={k: pl.Float64 for k in cols if k != TRACK_TITLE})
 
@@ -154,11 +196,11 @@ def event_table(details: Sequence[EventDetail], layout: TrackLayout | None) -> p
                 "event": d.event,
                 "cause": d.cause,
                 "score": _r(d.score),
-                "reconstruction": _r(d.reconstruction),
+                "reconstruction": _keep(d.reconstruction),
                 "tracks": None if d.tracks is None else len(d.tracks),
                 "largest residual": None if largest is None else largest[0],
                 "its share": None if largest is None else _r(largest[1]),
-                "max z_log_var": _r(s_max),
+                "max z_log_var": _keep(s_max),
             }
         )
     schema = {
@@ -172,6 +214,12 @@ def event_table(details: Sequence[EventDetail], layout: TrackLayout | None) -> p
         "max z_log_var": pl.Float64,
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+def _lines(title: str) -> list[str]:
+    """A long title in two lines, broken before its parenthesis (a legend's title)."""
+    head, sep, tail = title.partition(" (")
+    return [head, f"({tail}"] if sep else [title]
 
 
 def _heat_rows(detail: EventDetail, layout: TrackLayout) -> pl.DataFrame:
@@ -206,10 +254,17 @@ def residual_heatmap(
         alt.Chart(rows)
         .mark_rect()
         .encode(
-            x=alt.X(f"{FEATURE_TITLE}:N", sort=list(layout.branches), title=FEATURE_TITLE),
+            x=alt.X(
+                f"{FEATURE_TITLE}:N",
+                sort=list(layout.branches),
+                title=FEATURE_TITLE,
+                axis=alt.Axis(labelAngle=-35),
+            ),
             y=alt.Y(f"{TRACK_TITLE}:O", title=TRACK_TITLE),
             color=alt.Color(
-                "shade:Q", scale=alt.Scale(type="log", scheme="viridis"), title=RESIDUAL_TITLE
+                "shade:Q",
+                scale=alt.Scale(type="log", scheme="viridis"),
+                legend=alt.Legend(title=_lines(RESIDUAL_TITLE), format=".0e", titleLimit=320),
             ),
             opacity=alt.condition(alt.datum.track == PADDING, alt.value(0.35), alt.value(1.0)),
             tooltip=[
@@ -221,7 +276,7 @@ def residual_heatmap(
             ],
         )
         .properties(
-            width=size.width * 0.6,
+            width=size.width * 0.75,
             height=size.height,
             title=f"{detail.sample} event {detail.event}: where the residuals are",
         )
@@ -272,7 +327,12 @@ def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HCo
         .mark_point(filled=True, size=60)
         .encode(
             x=x,
-            y=alt.Y("z_log_var:Q", title=Z_LOG_VAR_TITLE, scale=alt.Scale(type="symlog")),
+            y=alt.Y(
+                "z_log_var:Q",
+                title=Z_LOG_VAR_TITLE,
+                scale=alt.Scale(type="symlog"),
+                axis=alt.Axis(labelOverlap="greedy"),
+            ),
             color=alt.condition(
                 alt.datum["outside clip"], alt.value(CLIP_COLOUR), alt.value("#333333")
             ),
@@ -298,6 +358,42 @@ def selection_sentence(selection: Selection, summary: SelectionSummary | None = 
     if summary is None or not summary.sentences:
         return head + "."
     return f"{head}: {summary.text}."
+
+
+def empty_selection_sentence(selection: Selection, by_cause: Mapping[str, int]) -> str:
+    """Why a selection is empty, and what would not be: ``by_cause`` is the sample's count
+    per cause under the same settings."""
+    s = selection.settings
+    clip = "none" if s.clip is None else f"[{s.clip[0]:g}, {s.clip[1]:g}]"
+    where = f"under these settings (score {s.score}, clip {clip}, policy {selection.policy})"
+    crit = selection.criterion
+    if crit.kind == "cause":
+        present = [f"{c} ({n:,})" for c, n in by_cause.items() if n and c != Cause.OK.label]
+        others = (
+            f"its events without a usable score: {', '.join(present)}"
+            if present
+            else "every one of its events has a usable score"
+        )
+        return f"No {selection.sample} event has cause {crit.cause} {where}; {others}."
+    if crit.kind == "range":
+        return (
+            f"No kept {selection.sample} event has a score in [{crit.lo:g}, {crit.hi:g}] {where}."
+        )
+    return f"No {selection.sample} event is kept {where}."
+
+
+def page_sentence(selection: Selection, page: int, limit: int, max_shown: int) -> str:
+    """Which events a page shows: ``page`` (from 1) of ``limit`` events over the first
+    ``max_shown`` of the selection."""
+    shown = min(selection.size, max_shown)
+    first = (page - 1) * limit + 1
+    last = min(page * limit, shown)
+    pages = -(-shown // limit)
+    head = f"Events {first}-{last} of {selection.size:,}, page {page} of {pages}"
+    order = "by event index" if selection.criterion.kind == "cause" else "highest score first"
+    if shown < selection.size:
+        return f"{head} (the first {max_shown} are paged; {order})."
+    return f"{head} ({order})."
 
 
 def summary_table(summary: SelectionSummary) -> pl.DataFrame:
@@ -337,6 +433,12 @@ def summary_table(summary: SelectionSummary) -> pl.DataFrame:
         "its position in the rest": pl.Float64,
     }
     return pl.DataFrame(rows, schema=schema)
+
+
+def with_score_brush(chart: alt.LayerChart) -> alt.LayerChart:
+    """The loss distributions with a brush along the score axis (:data:`BRUSH`): the app
+    reads its range as a score range to look at."""
+    return chart.add_params(alt.selection_interval(name=BRUSH, encodings=["x"]))
 
 
 # -- whole samples ------------------------------------------------------------------------
@@ -400,7 +502,7 @@ def latent_chart(diag: LatentDiagnostics, *, size: ChartSize = APP) -> alt.HConc
             tooltip=[x, "kl_median:Q", "kl_mean:Q", "mu_var:Q", "unit:N"],
         )
         .properties(
-            width=size.width * 0.8,
+            width=size.width * 0.7,
             height=size.height * 0.8,
             title=f"{KL_DIM_TITLE}: {diag.n_active} of {k} active",
         )
@@ -431,7 +533,7 @@ def latent_chart(diag: LatentDiagnostics, *, size: ChartSize = APP) -> alt.HConc
     beyond = [b for b in diag.clip or () if math.isfinite(b) and not domain[0] <= b <= domain[1]]
     note = f"clip bound {', '.join(f'{b:g}' for b in beyond)} beyond the axis" if beyond else ""
     dist = alt.layer(rects, *_clip_rules(diag.clip, "x", domain)).properties(
-        width=size.width,
+        width=size.width * 0.85,
         height=size.height * 0.8,
         title=alt.Title(f"{Z_LOG_VAR_TITLE} per dimension ({diag.sample})", subtitle=note),
     )
@@ -581,7 +683,10 @@ def sculpting_chart(
         med = alt.layer(
             base.mark_area(opacity=0.15).encode(
                 y=alt.Y(
-                    "score_q16:Q", title=SCORE_TITLES.get(score, score), scale=alt.Scale(type="log")
+                    "score_q16:Q",
+                    title=SCORE_TITLES.get(score, score),
+                    scale=alt.Scale(type="log"),
+                    axis=alt.Axis(format="~e"),
                 ),
                 y2="score_q84:Q",
             ),
@@ -590,4 +695,4 @@ def sculpting_chart(
             ),
         ).properties(width=size.width, height=size.height * 0.8, title="median score, 16-84 %")
         rows.append(alt.hconcat(eff, med))
-    return alt.vconcat(*rows).properties(title="Sculpting check")
+    return alt.vconcat(*rows)

@@ -1,4 +1,5 @@
-"""apps/anomaly.py: static check, headless run against hepfm_core, export, bad-input callouts."""
+"""apps/anomaly.py: static check, headless run against hepfm_core, export, bad-input callouts,
+a link's state (query parameters) applied."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ import pytest
 
 from hepfm_core.common.paths import DATA_ROOT_ENV
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
+from hepfm_core.engine.investigate import Criterion
+from hepfm_core.engine.investigator import Investigator
+from hepfm_core.views import dashboard as db
+from hepfm_core.views.investigation import BRUSH, selection_sentence
 from hepfm_core.views.tables import counts_table, metrics_table
 from hepfm_core.views.text import guard_summary
 
@@ -38,11 +43,13 @@ def data_root(small_demo, tmp_path_factory) -> Path:
     return root
 
 
-def run_app(monkeypatch, root: Path, cache: Path, *args: str):
+def run_app(monkeypatch, root: Path, cache: Path, *args: str, link: dict | None = None):
+    """Run the app headless with ``args`` after ``--``; ``link``: the query parameters of the
+    page's URL (the app reads them in the cell that defines ``url_params``)."""
     monkeypatch.setenv(DATA_ROOT_ENV, str(root))
     monkeypatch.setenv("HEPFM_CACHE_DIR", str(cache))
     monkeypatch.setattr(sys, "argv", [str(APP), *args])
-    return load_app().run()
+    return load_app().run(defs=None if link is None else {"url_params": link})
 
 
 def texts(outputs) -> str:
@@ -50,9 +57,15 @@ def texts(outputs) -> str:
     return html.unescape("\n".join(getattr(o, "text", "") or "" for o in outputs if o is not None))
 
 
+ROW_ID = "_marimo_row_id"
+"""The row id marimo adds to the data of a table whose rows or cells can be selected."""
+
+
 def shown_tables(outputs) -> list[list[dict]]:
-    """The rows of every table the page shows (marimo puts them, JSON-encoded, in data-data)."""
-    return [json.loads(json.loads(m)) for m in re.findall(r"data-data='([^']*)'", texts(outputs))]
+    """The rows of every table the page shows (marimo puts them, JSON-encoded, in data-data),
+    without marimo's row ids."""
+    found = [json.loads(json.loads(m)) for m in re.findall(r"data-data='([^']*)'", texts(outputs))]
+    return [[{k: v for k, v in row.items() if k != ROW_ID} for row in rows] for rows in found]
 
 
 def test_marimo_check_strict():
@@ -85,6 +98,54 @@ def test_headless_run_shows_what_hepfm_core_computes(monkeypatch, data_root, tmp
     assert counts_table(expected).to_dicts() in tables
     assert metrics_table(expected).to_dicts() in tables
     assert guard_summary(expected, ref).split(".")[0] in texts(outputs)
+
+
+def test_a_link_sets_the_controls_and_the_events_shown(monkeypatch, data_root, tmp_path):
+    """A link's query parameters are the controls' first values and the events looked at: the
+    page shows the evaluation at the link's settings, the engine's selection of the link's
+    sample and cause, its summary and its first page of events."""
+    link = {
+        "score": "kl", "clip": "none", "beta": "0.5", "policy": "drop",
+        "signals": "zprime_tt,wprime_qq", "sample": "background", "cause": "kl_overflow",
+    }  # fmt: skip
+    outputs, defs = run_app(monkeypatch, data_root, tmp_path, link=link)
+    result = defs["result"]
+    settings = result.settings
+    assert (settings.score, settings.clip, settings.beta, settings.policy) == (
+        "kl", None, 0.5, "drop"
+    )  # fmt: skip
+    assert set(settings.signals) == {"zprime_tt", "wprime_qq"}
+    assert defs["preset"].value == "none (float64 guards)" and defs["no_clip"].value is True
+    assert defs["url_state"].problems == ()
+
+    inv = Investigator(Evaluator.open(data_root / "demo", data_root / "demo" / "model.keras",
+                                      cache=tmp_path))  # fmt: skip
+    expected = inv.select(
+        inv.evaluator.evaluate(settings).samples["background"], Criterion.by_cause("kl_overflow")
+    )
+    looked = defs["looked"]
+    assert expected.size > 0  # the demo's degenerate tracks overflow the KL
+    assert looked.selection.events.tolist() == expected.events.tolist()
+    assert [d.event for d in defs["details"]] == expected.events[: db.PAGE_EVENTS].tolist()
+    shown = texts(outputs)
+    assert selection_sentence(expected, inv.summary(expected)) in shown
+    assert "track with pt" in shown  # the summary names the degenerate pt
+    events_table = next(t for t in shown_tables(outputs) if t and "largest residual" in t[0])
+    assert [int(r["event"]) for r in events_table] == [d.event for d in defs["details"]]
+    assert "Link." not in shown
+    assert re.search(rf'"name":\s*"{BRUSH}"', shown)  # the loss distributions can be brushed
+
+
+def test_a_bad_link_gives_the_defaults_and_a_callout(monkeypatch, data_root, tmp_path):
+    link = {"score": "loss", "clip": "5:-5", "sample": "nope", "cause": "kl_overflow"}
+    outputs, defs = run_app(monkeypatch, data_root, tmp_path, link=link)
+    settings = defs["result"].settings
+    assert (settings.score, settings.clip) == ("reconstruction", (-20.0, 20.0))
+    shown = texts(outputs)
+    assert "Link." in shown and "score='loss' ignored" in shown and "clip='5:-5' ignored" in shown
+    assert "sample='nope' ignored" in shown
+    assert defs["looked"].selection is None and defs["looked"].message == db.LOOK_HINT
+    assert db.LOOK_HINT in shown
 
 
 def test_bad_data_folder_gives_a_callout(monkeypatch, data_root, tmp_path):

@@ -1,8 +1,9 @@
 """The dashboard in a real browser: Debian's chromium driven by playwright, server on 127.0.0.1.
 
 Moves the controls as a person would and checks that what the page shows is what
-hepfm_core computes for the same settings. Prints the slider-to-numbers latency and the
-extra server RSS of a second viewer (figures, not assertions). Screenshots go to
+hepfm_core computes for the same settings; clicks a count and checks the events shown are
+those `hepfm events` lists. Prints the slider-to-numbers latency, the click-to-events time
+and the extra server RSS of a second viewer (figures, not assertions). Screenshots go to
 ``$HEPFM_SCREENSHOTS`` when set (else the test's tmp folder). ``$HEPFM_BROWSER_ROOT=data``
 runs it on the full demo (``data/demo``) instead of the small test demo.
 
@@ -13,6 +14,7 @@ show the dashboard (the project's ``[tool.marimo.runtime] auto_instantiate = tru
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -130,6 +132,8 @@ def test_dashboard_follows_the_controls(served, chromium_launch):
         wait_shown(page, evaluator.evaluate(s0))
         assert page.locator(".vega-embed").count() >= 3
         page.screenshot(path=str(shots / "dashboard_initial.png"), full_page=True)
+        # the model for the events view loads in the background once: not the second viewer's
+        page.get_by_text("Model loaded in the background").first.wait_for(timeout=180_000)
         rss_one = tree_rss(server_pid)
 
         # score: KL divergence
@@ -153,7 +157,8 @@ def test_dashboard_follows_the_controls(served, chromium_launch):
 
         # signal selection: drop wprime_taunu
         page.get_by_text("wprime_taunu", exact=True).filter(visible=True).first.click()
-        page.get_by_role("option", name="wprime_taunu").click()
+        # (the multiselect's list; the sample dropdowns below hold the name as options too)
+        page.get_by_role("listbox").get_by_role("option", name="wprime_taunu").click()
         page.keyboard.press("Escape")
         kept_names = tuple(n for n in names if n != "wprime_taunu")
         s3 = EvaluationSettings(clip=(-150.0, 20.0), score="kl", signals=kept_names)
@@ -177,6 +182,103 @@ def test_dashboard_follows_the_controls(served, chromium_launch):
         wait_shown(second, evaluator.evaluate(s0))
         extra = tree_rss(server_pid) - rss_one
         print(f"extra server RSS of a second viewer: {extra / 2**20:.1f} MiB")
+        assert not errors, errors
+        browser.close()
+
+
+def table_with(page, header: str):
+    """The marimo table whose header row has a column ``header`` (playwright's locators
+    reach into marimo's shadow DOM)."""
+    return page.locator("table").filter(has=page.get_by_role("columnheader", name=header))
+
+
+def table_rows(table) -> list[dict[str, str]]:
+    """A table's rows as column -> text (a selection table's checkbox column left out)."""
+    heads = [t.split("\n")[0].strip() for t in table.locator("thead th").all_inner_texts()]
+    rows = []
+    for tr in table.locator("tbody tr").all():
+        cells = [t.strip() for t in tr.locator("td").all_inner_texts()]
+        rows.append(dict(zip(heads[-len(cells) :], cells, strict=True)) if cells else {})
+    return rows
+
+
+def listed_events(table) -> list[int]:
+    return [int(r["event"]) for r in table_rows(table) if r.get("event")]
+
+
+def test_a_click_on_a_count_shows_its_events(served, chromium_launch, tmp_path):
+    """Clicking a non-zero count (a sample and a cause) shows the events behind it: those
+    `hepfm events --cause` lists for that sample and cause. Prints the time from the click to
+    the events, the model warm (loaded in the background once the dashboard shows). The URL
+    then holds the settings and the selection: opened in a new page, it shows the same."""
+    from playwright.sync_api import sync_playwright
+
+    from hepfm_core.cli import main
+    from hepfm_core.views.dashboard import PAGE_EVENTS
+    from hepfm_core.vocabulary import Cause
+
+    url, evaluator, _, shots = served
+    causes = [c.label for c in Cause if c != Cause.OK]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        page = browser.new_page(viewport={"width": 1500, "height": 4000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{url}?score=kl&clip=none")  # a link: the KL divergence without a clip
+        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=180_000)
+        shown_at = time.perf_counter()
+        page.get_by_text("Model loaded in the background").first.wait_for(timeout=180_000)
+        warm_s = time.perf_counter() - shown_at
+
+        counts = table_with(page, "kl_overflow")
+        rows = table_rows(counts)
+        found = [(r["sample"], c) for r in rows for c in causes if int(r[c].replace(",", ""))]
+        assert found, rows  # the demo's degenerate tracks: some cause is not zero
+        preferred = ("background", "kl_overflow")
+        sample, cause = preferred if preferred in found else found[0]
+        doc = tmp_path / "events.json"
+        code = main(
+            ["events", "--data", str(evaluator.data.path), "--model", str(evaluator.model_path),
+             "--sample", sample, "--cause", cause, "--score", "kl", "--no-clip",
+             "--limit", str(PAGE_EVENTS), "--json", str(doc), "--quiet",
+             "--cache-dir", str(tmp_path / "cache")]
+        )  # fmt: skip
+        assert code == 0
+        expected = [e["event"] for e in json.loads(doc.read_text())["events"]]
+
+        column = [t.split("\n")[0].strip() for t in counts.locator("thead th").all_inner_texts()]
+        row = next(i for i, r in enumerate(rows) if r["sample"] == sample)
+        cell = counts.locator("tbody tr").nth(row).locator("td").nth(column.index(cause))
+        t0 = time.perf_counter()
+        cell.click()
+        selected = re.compile(rf"^\d+ of \d+ {sample} events with cause {cause}")
+        page.get_by_text(selected).first.wait_for(timeout=60_000)
+        sentence_s = time.perf_counter() - t0
+        # then the page of events, and the first one's caption (its tracks, heat map and
+        # latent values beside)
+        caption = re.compile(rf"^{sample} event {expected[0]}\b")
+        page.get_by_text(caption).first.wait_for(timeout=60_000)
+        events_s = time.perf_counter() - t0
+        print(
+            f"\nmodel loaded in the background {warm_s:.1f} s after the dashboard showed; "
+            f"click on {sample}/{cause} ({len(expected)} events on the first page) -> its "
+            f"selection and summary shown {sentence_s * 1000:.0f} ms, its events and the "
+            f"first one's detail {events_s * 1000:.0f} ms"
+        )
+        events = table_with(page, "largest residual")
+        assert listed_events(events) == expected
+        assert table_with(page, "pt [GeV]").count() == 1
+        page.screenshot(path=str(shots / "dashboard_events.png"), full_page=True)
+
+        # the link: the settings and the selection, opened again
+        link = page.url
+        for key in ("score=kl", "clip=none", f"sample={sample}", f"cause={cause}"):
+            assert key in link.split("?", 1)[1].split("&"), link
+        again = browser.new_page(viewport={"width": 1500, "height": 4000})
+        again.goto(link)
+        shared = table_with(again, "largest residual")
+        shared.first.wait_for(timeout=180_000)
+        assert listed_events(shared) == expected
         assert not errors, errors
         browser.close()
 

@@ -79,7 +79,8 @@ def test_residual_heatmap_and_latent_bars(detail):
     assert data.height == 24 and set(data["track"]) == {"track", "padding"}
     assert data.filter(pl.col("track") == "padding")[iv.TRACK_TITLE].unique().to_list() == [3]
     assert heat["encoding"]["color"]["scale"]["type"] == "log"
-    assert iv.RESIDUAL_TITLE in str(heat)
+    # the legend's title: the residual's title in two lines
+    assert " ".join(heat["encoding"]["color"]["legend"]["title"]) == iv.RESIDUAL_TITLE
     bars = iv.latent_event_chart(detail).to_dict()
     clip_rows = [d for d in bars["datasets"].values() if d and "clip" in d[0]]
     assert sorted(r["clip"] for r in clip_rows[0]) == [-20.0, 20.0]

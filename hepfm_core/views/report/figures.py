@@ -45,7 +45,7 @@ def widgets(data: ReportData, score: str | None = None) -> charts.Widgets:
     )
 
 
-def _config(chart: alt.LayerChart, slide: bool) -> alt.LayerChart:
+def _config(chart: Any, slide: bool) -> Any:
     """Fonts of the page (close to the app's) or of a slide (readable from the back, fewer
     ticks, room for the legend's last letters); legend entries drawn as the lines they are."""
     label, title, head, sub = (18, 20, 26, 17) if slide else (12, 13, 16, 12)
@@ -185,19 +185,40 @@ def unpack(packed: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [{name: col[i] for name, col in columns.items()} for i in range(packed["length"])]
 
 
-def page_document(data: ReportData) -> dict[str, Any]:
-    """What the page's script reads: each view's spec (without data), the datasets the views
-    use (each once, packed), which view uses which, the parameters and grid keys it sets
-    (``scores``: the views that draw one score, whatever score is selected)."""
+def event_charts(data: ReportData) -> dict[str, Any]:
+    """The events section's heat maps by id (static: they follow no control)."""
+    return {
+        card.key: _config(card.heatmap, False)
+        for group in data.events.groups
+        for card in group.cards
+        if card.heatmap is not None
+    }
+
+
+def _specs(
+    charts_by_id: Mapping[str, Any], datasets: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Each chart's spec without its data, and the datasets it uses (added to ``datasets``,
+    each once, packed)."""
     specs: dict[str, Any] = {}
     uses: dict[str, list[str]] = {}
-    datasets: dict[str, Any] = {}
-    for view, chart in page_charts(data).items():
+    for view, chart in charts_by_id.items():
         spec = to_spec(chart)
         own = spec.pop("datasets", {})
         for name, rows in own.items():
             datasets.setdefault(name, pack(rows))
         specs[view], uses[view] = spec, list(own)
+    return specs, uses
+
+
+def page_document(data: ReportData) -> dict[str, Any]:
+    """What the page's script reads: each view's spec (without data), the datasets the views
+    use (each once, packed), which view uses which, the parameters and grid keys it sets
+    (``scores``: the views that draw one score, whatever score is selected); the events
+    section's heat maps (``events``: static views) and its selections."""
+    datasets: dict[str, Any] = {}
+    specs, uses = _specs(page_charts(data), datasets)
+    event_specs, event_uses = _specs(event_charts(data), datasets)
     grid: dict[str, dict[str, str]] = {score: {} for score in GRID_SCORES}
     for point in data.points:
         grid[point.score][point.clip.key] = point.key
@@ -215,6 +236,11 @@ def page_document(data: ReportData) -> dict[str, Any]:
         "specs": specs,
         "uses": uses,
         "datasets": datasets,
+        "events": {
+            "specs": event_specs,
+            "uses": event_uses,
+            "groups": [g.to_json_dict() for g in data.events.groups],
+        },
         "current": data.current_key,
         "settings": data.settings.to_json_dict()
         | {"signals": list(data.shown), "parameterisation": data.parameterisation},

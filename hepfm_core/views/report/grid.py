@@ -18,6 +18,7 @@ from ..charts import GRID, curve_frame, model_curve_frame
 from ..tables import background_working_points, histogram_note, histogram_tables
 from ..text import guard_summary, models_line, normalisation_note
 from .cells import Table, comparison_cells, counts_cells, metrics_cells, model_metrics_cells
+from .events import EventsSection, collect_events
 
 GRID_SCORES = cast("tuple[Score, ...]", SCORES)
 HIST_BINS = 60  # the dashboard's default
@@ -153,6 +154,7 @@ class ReportData:
     models_text: str = ""  # text.models_line
     model_provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    events: EventsSection = field(default_factory=EventsSection)
 
     @property
     def current_key(self) -> str:
@@ -185,9 +187,11 @@ def build_report_data(
     summary: str = "",
     versions: Mapping[str, str] | None = None,
     compared: Mapping[tuple[str, str], ComparisonResult] | None = None,
+    events: EventsSection | None = None,
 ) -> ReportData:
     """The grid's points from its evaluations, keyed by (score, clip key) (pure); with
-    ``compared``, the comparisons of several models at the same points."""
+    ``compared``, the comparisons of several models at the same points; ``events``: the
+    events behind the counts (:func:`events.collect_events`)."""
     by_key = {c.key: c for c in clips}
     compared = compared or {}
     points = tuple(
@@ -219,6 +223,7 @@ def build_report_data(
         summary=summary,
         normalisation=normalisation_note(current),
         versions=dict(versions or {}),
+        events=events or EventsSection(),
         **models,
     )
 
@@ -228,7 +233,7 @@ def collect(evaluator: BaseEvaluator | ModelSet, settings: EvaluationSettings) -
 
     With several models (a ``ModelSet``), each grid point evaluates and compares them all
     (Holm over every signal x pair at that point); the per-model views (counts, loss
-    distributions, the guard summary) are the first model's.
+    distributions, the guard summary, the events behind the counts) are the first model's.
     """
     models = evaluator if isinstance(evaluator, ModelSet) and evaluator.is_comparison else None
     first = evaluator.primary if isinstance(evaluator, ModelSet) else evaluator
@@ -246,6 +251,7 @@ def collect(evaluator: BaseEvaluator | ModelSet, settings: EvaluationSettings) -
             compared[(score, choice.key)] = models.evaluate(point, n_bins=HIST_BINS)
             results[(score, choice.key)] = compared[(score, choice.key)].primary
     summary = guard_summary(first.evaluate(replace(settings, signals=shown)), first)
+    current = results[(settings.score, clip_key(settings.clip))]
     return build_report_data(
         results,
         settings,
@@ -255,4 +261,5 @@ def collect(evaluator: BaseEvaluator | ModelSet, settings: EvaluationSettings) -
         summary=summary,
         versions=vega_versions(),
         compared=compared or None,
+        events=collect_events(first, current),
     )

@@ -67,8 +67,15 @@
     for (const name of doc.uses[id]) spec.datasets[name] = unpack(doc.datasets[name]);
     return vegaEmbed("#view-" + id, spec, options).then((result) => views.set(id, result.view));
   });
+  // the events section's heat maps: static, they follow no control
+  const events = Object.keys(doc.events.specs).map((id) => {
+    const spec = doc.events.specs[id];
+    spec.datasets = {};
+    for (const name of doc.events.uses[id]) spec.datasets[name] = unpack(doc.datasets[name]);
+    return vegaEmbed("#event-" + id, spec, options);
+  });
   apply();
-  Promise.all(embeds)
+  Promise.all(embeds.concat(events))
     .then(apply)
     .then(() => {
       window.hepfmReport = {views: Object.fromEntries(views), doc: doc, selected: selected};
