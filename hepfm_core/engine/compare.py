@@ -62,6 +62,7 @@ __all__ = [
     "holm",
     "pair_events",
     "seed_group",
+    "withheld_comparison",
 ]
 
 STATUS_TOO_FEW_EVENTS = "too_few_events"
@@ -319,7 +320,7 @@ def delong_test(
             )
     n, m = int(xa.size), int(ya.size)
     if n == 0 or m == 0:
-        return _withheld(*_no_events(n), n, m)
+        return withheld_comparison(*_no_events(n), n, m)
     with np.errstate(all="raise", under="ignore"):
         c10a, c01a = _placements(xa, ya)
         c10b, c01b = _placements(xb, yb)
@@ -412,7 +413,8 @@ def _no_events(n_background: int) -> tuple[str, str]:
     return STATUS_NO_SIGNAL, "no signal events kept by both models"
 
 
-def _withheld(status: str, reason: str, n: int, m: int) -> AucComparison:
+def withheld_comparison(status: str, reason: str, n: int, m: int) -> AucComparison:
+    """A comparison whose numbers are withheld (status and reason; every number None)."""
     return AucComparison(
         status=status,
         reason=reason,

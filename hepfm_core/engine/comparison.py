@@ -40,6 +40,7 @@ from .compare import (
     holm,
     pair_events,
     seed_group,
+    withheld_comparison,
 )
 from .evaluate import BaseEvaluator, EvaluationResult, EvaluationSettings, Evaluator
 from .policy import PolicyScores
@@ -664,20 +665,7 @@ def _test(
 def _withheld(
     status: str, reason: str, n: int, m: int, effs: Sequence[float]
 ) -> tuple[AucComparison, tuple[EfficiencyDifference, ...]]:
-    test = AucComparison(
-        status=status,
-        reason=reason,
-        n_background=n,
-        n_signal=m,
-        auc_a=None,
-        auc_b=None,
-        auc_a_err=None,
-        auc_b_err=None,
-        delta_auc=None,
-        delta_auc_err=None,
-        z=None,
-        p_value=None,
-    )
+    test = withheld_comparison(status, reason, n, m)
     diffs = []
     for e in effs:
         wp = empty_working_point(e, status, reason)
