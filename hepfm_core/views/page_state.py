@@ -34,6 +34,8 @@ __all__ = [
     "CUSTOM_PRESET",
     "DEFAULT_CLIP",
     "KEYS",
+    "REQUEST_KEYS",
+    "SETTINGS_KEYS",
     "EventRequest",
     "PageState",
     "QueryParameters",
