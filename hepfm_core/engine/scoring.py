@@ -63,6 +63,7 @@ __all__ = [
     "make_forward",
     "open_cached",
     "pass_key",
+    "prime_native_logs",
     "run_pass",
 ]
 
@@ -89,6 +90,28 @@ _F16_XHAT_MARGIN = 512.0
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
 _open_passes: dict[str, ScoringPass] = {}
+
+
+_native_logs_primed = threading.Event()
+
+
+def prime_native_logs() -> None:
+    """Have TensorFlow and XLA print their once-per-process start-up lines now, filtered.
+
+    Why: the absl and "Compiled cluster using XLA!" lines are written once per process, at
+    the first XLA compilation, straight to file descriptor 2. :func:`CompiledForward`
+    filters them, but a compilation in a background thread (the dashboard warms the model
+    while cells run) cannot safely swap fd 2 under a notebook that redirects it per cell;
+    called once from the main thread first, this leaves later compilations nothing to say.
+    Imports TensorFlow (seconds, once).
+    """
+    if _native_logs_primed.is_set():
+        return
+    import tensorflow as tf
+
+    with filtered_native_stderr():
+        tf.function(lambda x: x + 1.0, jit_compile=True)(tf.constant(0.0))
+    _native_logs_primed.set()
 
 
 def pass_key(model: ModelInfo, sample: Sample) -> str:

@@ -36,6 +36,7 @@ from ..engine.explain import SelectionSummary
 from ..engine.investigate import Criterion, EventDetail, Selection
 from ..engine.investigator import Investigator
 from ..engine.metrics import Separation
+from ..engine.scoring import prime_native_logs
 from ..errors import HepfmError, PathNotAllowedError
 from ..sources import dataset_for_model, describe_model
 from ..upstream.files import EXPERIMENT_CONFIG
@@ -350,6 +351,9 @@ def warm_in_background(
         if key in _warming:
             return None
         _warming[key] = (None, "")
+    # here, in the caller's thread: the compilation in the thread then prints nothing that a
+    # notebook cell would catch (see scoring.prime_native_logs)
+    prime_native_logs()
 
     def warm() -> None:
         t0 = time.perf_counter()

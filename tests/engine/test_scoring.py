@@ -383,3 +383,27 @@ def test_two_processes_writing_the_same_pass_both_succeed(tmp_path):
         np.testing.assert_allclose(p.recon, want_recon, rtol=1e-12)
         np.testing.assert_allclose(p.sum_mu2, want_mu2, rtol=1e-12)
         np.testing.assert_array_equal(p.finite, np.full(RACE_EVENTS, 7, dtype=np.uint8))
+
+
+def test_primed_native_logs_leave_later_compilations_silent():
+    """After prime_native_logs (main thread), an XLA compilation anywhere writes none of
+    the absl/XLA start-up lines to fd 2 (a background warm-up in the app relies on it)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, tensorflow as tf\n"
+        "from hepfm_core.engine.scoring import prime_native_logs\n"
+        "prime_native_logs()\n"
+        "t = threading.Thread(target=lambda: tf.function(lambda x: x * 2.0, jit_compile=True)"
+        "(tf.constant(1.0)))\n"
+        "t.start(); t.join()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Compiled cluster using XLA" not in out.stderr
+    assert "absl::InitializeLog" not in out.stderr
+    # without priming, the same compilation does print them: the test can fail
+    bare = code.replace("prime_native_logs()\n", "")
+    out = subprocess.run([sys.executable, "-c", bare], capture_output=True, text=True, timeout=120)
+    assert "Compiled cluster using XLA" in out.stderr
