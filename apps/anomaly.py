@@ -263,52 +263,60 @@ def _(investigator, result):
 
 @app.cell(hide_code=True)
 def _(looked, url_state):
-    mo.stop(looked.selection is None)
-    _pages = db.page_count(looked.selection)
-    event_page = mo.ui.number(
-        start=1,
-        stop=_pages,
-        value=min(page_state.initial_page(url_state, looked.request), _pages),
-        label="page",
-    )
+    # no selection yet: nothing to page (no mo.stop, whose descendants would each say so)
+    event_page = None
+    if looked.selection is not None:
+        _pages = db.page_count(looked.selection)
+        event_page = mo.ui.number(
+            start=1,
+            stop=_pages,
+            value=min(page_state.initial_page(url_state, looked.request), _pages),
+            label="page",
+        )
     return (event_page,)
 
 
 @app.cell(hide_code=True)
 def _(event_page, investigator, looked):
     # One page of the selection: the model runs on these events only
+    details, details_error, event_rows = (), None, None
     try:
-        details = investigator.details(
-            looked.selection, page=event_page.value - 1, limit=db.PAGE_EVENTS
-        )
-        details_error = None
+        if event_page is not None:
+            details = investigator.details(
+                looked.selection, page=event_page.value - 1, limit=db.PAGE_EVENTS
+            )
     except HepfmError as exc:
-        details, details_error = (), exc
+        details_error = exc
     mo.stop(
         details_error is not None,
         mo.callout(mo.md(f"**Cannot show these events.** {details_error}"), kind="danger"),
     )
-    _rows = iv.event_table(details, investigator.layout)
-    event_rows = mo.ui.table(
-        _rows,
-        selection="single",
-        initial_selection=[0],
-        pagination=False,
-        format_mapping=iv.table_formats(_rows),
-        show_column_summaries=False,
-        show_data_types=False,
-        label="Pick an event to see its tracks, residuals and latent values.",
-    )
-    _where = iv.page_sentence(
-        looked.selection, event_page.value, db.PAGE_EVENTS, db.MAX_SHOWN_EVENTS
-    )
-    mo.vstack([mo.hstack([event_page, mo.md(_where)], justify="start", align="center"), event_rows])
+    _shown = None
+    if event_page is not None:
+        _rows = iv.event_table(details, investigator.layout)
+        event_rows = mo.ui.table(
+            _rows,
+            selection="single",
+            initial_selection=[0],
+            pagination=False,
+            format_mapping=iv.table_formats(_rows),
+            show_column_summaries=False,
+            show_data_types=False,
+            label="Pick an event to see its tracks, residuals and latent values.",
+        )
+        _where = iv.page_sentence(
+            looked.selection, event_page.value, db.PAGE_EVENTS, db.MAX_SHOWN_EVENTS
+        )
+        _shown = mo.vstack(
+            [mo.hstack([event_page, mo.md(_where)], justify="start", align="center"), event_rows]
+        )
+    _shown
     return details, event_rows
 
 
 @app.cell(hide_code=True)
 def _(details, event_rows, investigator, looked):
-    _event = db.chosen_event(details, event_rows.value)
+    _event = None if event_rows is None else db.chosen_event(details, event_rows.value)
     mo.stop(_event is None)
     _layout = investigator.layout
     _, _note = investigator.values_kind(looked.selection.sample)
@@ -780,7 +788,8 @@ def _(get_request, result):
 
 @app.cell(hide_code=True)
 def _(event_page):
-    page_state.write_page(mo.query_params(), event_page.value)
+    if event_page is not None:
+        page_state.write_page(mo.query_params(), event_page.value)
     return
 
 
