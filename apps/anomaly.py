@@ -426,11 +426,9 @@ def _(diagnostics, investigator, latent_sample):
 def _(diagnostics, investigator, latent_sample, result):
     # Whole-sample diagnostics: the latent space of one sample (every event)
     mo.stop(investigator is None or db.LATENT_VIEW not in diagnostics.value)
-    try:
-        _latent = investigator.latent(result.settings, latent_sample.value)
-        _latent_error = None
-    except HepfmError as exc:
-        _latent_error = exc
+    _latent, _latent_error = db.attempt(
+        lambda: investigator.latent(result.settings, latent_sample.value)
+    )
     mo.stop(
         _latent_error is not None,
         mo.callout(mo.md(f"**Cannot compute the latent diagnostics.** {_latent_error}"), "danger"),
@@ -452,11 +450,9 @@ def _(colours, diagnostics, investigator, result):
     # where the reconstruction error sits: background against each signal shown (the model
     # runs once on a sample of each; kept for the server's life)
     mo.stop(investigator is None or db.PROFILE_VIEW not in diagnostics.value)
-    try:
-        _profiles = db.residual_profiles(investigator, list(result.samples))
-        _profile_error = None
-    except HepfmError as exc:
-        _profile_error = exc
+    _profiles, _profile_error = db.attempt(
+        lambda: db.residual_profiles(investigator, list(result.samples))
+    )
     mo.stop(
         _profile_error is not None,
         mo.callout(mo.md(f"**Cannot compute the residual profile.** {_profile_error}"), "danger"),
@@ -484,11 +480,7 @@ def _(colours, diagnostics, investigator, result):
     # does a cut on the score sculpt the events? efficiency and score against track
     # multiplicity and leading-track pt
     mo.stop(investigator is None or db.SCULPTING_VIEW not in diagnostics.value)
-    try:
-        _check = investigator.sculpting(result)
-        _check_error = None
-    except HepfmError as exc:
-        _check_error = exc
+    _check, _check_error = db.attempt(lambda: investigator.sculpting(result))
     mo.stop(
         _check_error is not None,
         mo.callout(mo.md(f"**Cannot compute the sculpting check.** {_check_error}"), "danger"),

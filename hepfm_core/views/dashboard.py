@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -57,6 +57,7 @@ __all__ = [
     "SCULPTING_VIEW",
     "TOP_DEFAULT",
     "Looked",
+    "attempt",
     "chosen_event",
     "confine",
     "curves",
@@ -108,6 +109,8 @@ LOOK_HINT = (
     "Click a count of the filtered-event counts table (a cause), brush the loss distributions "
     "(a score range), or ask for the most anomalous events of a sample."
 )
+
+T = TypeVar("T")
 
 
 def project_root() -> Path:
@@ -509,3 +512,12 @@ def look(investigator: Investigator | None, result: EvaluationResult, asked: obj
             request=asked, message=f"**Cannot look at these events.** {exc}", kind="danger"
         )
     return Looked(request=asked, selection=selection, summary=summary)
+
+
+def attempt(compute: Callable[[], T]) -> tuple[T | None, HepfmError | None]:
+    """``compute()`` and no error, or None and the user error it raised: what an app cell
+    shows in a callout while the app stays alive."""
+    try:
+        return compute(), None
+    except HepfmError as exc:
+        return None, exc

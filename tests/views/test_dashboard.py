@@ -164,3 +164,19 @@ def test_clicks_and_brushes_set_the_request():
     cleared = db.on_brush(setter, lambda: {})
     cleared(None)
     assert got[-1] == got[-2]  # a cleared brush keeps what was looked at
+
+
+def test_attempt_returns_the_value_or_the_user_error():
+    from hepfm_core.errors import SettingsError
+    from hepfm_core.views.dashboard import attempt
+
+    assert attempt(lambda: 41 + 1) == (42, None)
+
+    def bad():
+        raise SettingsError("clip bounds are inverted", "clip", "swap them")
+
+    value, error = attempt(bad)
+    assert value is None and isinstance(error, SettingsError)
+    assert "clip bounds are inverted" in str(error) and "swap them" in str(error)
+    with pytest.raises(ZeroDivisionError):  # a bug is not a user error: it is not swallowed
+        attempt(lambda: 1 / 0)
