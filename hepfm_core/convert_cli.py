@@ -38,8 +38,7 @@ _EXAMPLE = """examples:
 
 def add_convert_parser(subparsers: Any) -> None:
     """Add ``convert`` to the ``hepfm`` subcommands (``subparsers`` of ``add_subparsers``)."""
-    from .data.convert import DEFAULT_STEP_EVENTS
-    from .data.root_io import DEFAULT_TREE
+    from .vocabulary import DEFAULT_STEP_EVENTS, DEFAULT_TREE
 
     p = subparsers.add_parser(
         "convert",

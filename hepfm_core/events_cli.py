@@ -49,7 +49,7 @@ def add_events_parser(
     ``add_settings_arguments(parser)`` adds the evaluate command's settings flags;
     ``settings_from(args)`` reads them into an ``EvaluationSettings``.
     """
-    from .engine.investigator import DEFAULT_LIMIT
+    from .vocabulary import EVENTS_PER_PAGE as DEFAULT_LIMIT
 
     p = subparsers.add_parser(
         "events",

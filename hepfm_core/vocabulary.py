@@ -17,6 +17,9 @@ __all__ = [
     "COMPRESSIONS",
     "DEFAULT_BKG_EFFS",
     "DEFAULT_COMPRESSION",
+    "DEFAULT_STEP_EVENTS",
+    "DEFAULT_TREE",
+    "EVENTS_PER_PAGE",
     "FEATURE_DEFINITIONS",
     "FEATURE_DEFINITION_DESCRIPTIONS",
     "FILLS",
@@ -204,3 +207,13 @@ def sample_colours(signal_names: Sequence[str]) -> dict[str, str]:
     for i, name in enumerate(sorted(signal_names)):
         colours[name] = SIGNAL_PALETTE[i % len(SIGNAL_PALETTE)]
     return colours
+
+
+# -- what the commands default to (here, so that building the parser imports nothing heavy)
+DEFAULT_TREE = "CollectionTree"
+"""The PhysLite tree ``hepfm convert`` reads."""
+DEFAULT_STEP_EVENTS = 10_000
+"""Entries per ``uproot`` step: with ~50 tracks per event some 30 MB of raw values and
+derived features at a time, whatever the file's size."""
+EVENTS_PER_PAGE = 100
+"""Events per page of a selection (``hepfm events``)."""

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ClusterError
-from .tasks import code_fingerprint, worker_facts
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -191,6 +190,8 @@ def open_cluster(spec: ClusterSpec) -> Cluster:
 def check_workers(client) -> dict[str, dict[str, Any]]:
     """``tasks.worker_facts`` of every worker; a ``ClusterError`` naming any worker that
     cannot import hepfm or runs other hepfm code than this process."""
+    from .tasks import code_fingerprint, worker_facts  # the engine: only once a cluster is used
+
     answers = client.run(worker_facts, on_error="return")
     mine = code_fingerprint()
     problems = []

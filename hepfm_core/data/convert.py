@@ -46,7 +46,7 @@ from ..errors import (
     SettingsError,
     SignalSpecError,
 )
-from ..vocabulary import DEFAULT_COMPRESSION, Compression, Role
+from ..vocabulary import DEFAULT_COMPRESSION, DEFAULT_STEP_EVENTS, Compression, Role
 from .h5io import H5Matrix
 from .hepfm_format import (
     EVENTS,
@@ -94,9 +94,6 @@ __all__ = [
     "run_task",
 ]
 
-DEFAULT_STEP_EVENTS = 10_000
-"""Entries per ``uproot`` step: with ~50 tracks per event some 30 MB of raw values and
-derived features at a time, whatever the file's size."""
 LIST_SUFFIXES = (".txt", ".list", ".lst")
 """An input with one of these suffixes is a file list: one path or URL per line."""
 _MERGE_ROWS = 65536

@@ -33,6 +33,7 @@ from ..errors import (
     NotRootFileError,
     TruncatedRootFileError,
 )
+from ..vocabulary import DEFAULT_TREE
 from .physlite import IDENTITY_BRANCHES, IDENTITY_DTYPES, RAW_NAMES, TRACK_BRANCHES, TRACK_CONTAINER
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
     "uproot_version",
 ]
 
-DEFAULT_TREE = "CollectionTree"
 ROOT_MAGIC = b"root"
 _CONVERT_TODO = "give PhysLite ROOT files (DAOD_PHYSLITE), e.g. from CERN Open Data"
 

@@ -31,6 +31,7 @@ from ..data.rows import Rows, read_rows, spans
 from ..data.samples import Sample
 from ..errors import SettingsError
 from ..sources import load_model
+from ..vocabulary import EVENTS_PER_PAGE
 from .diagnostics import (
     LatentDiagnostics,
     ResidualProfile,
@@ -70,8 +71,7 @@ __all__ = [
     "sampling_note",
 ]
 
-DEFAULT_LIMIT = 100
-"""Events per page of a selection."""
+DEFAULT_LIMIT = EVENTS_PER_PAGE
 MAX_EVENTS = 20_000
 """Events per sample the whole-sample views read at most."""
 BLOCK_EVENTS = 512

@@ -110,7 +110,7 @@ LOOK_HINT = (
     "(a score range), or ask for the most anomalous events of a sample."
 )
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 def project_root() -> Path:
@@ -514,7 +514,7 @@ def look(investigator: Investigator | None, result: EvaluationResult, asked: obj
     return Looked(request=asked, selection=selection, summary=summary)
 
 
-def attempt(compute: Callable[[], T]) -> tuple[T | None, HepfmError | None]:
+def attempt(compute: Callable[[], _T]) -> tuple[_T | None, HepfmError | None]:
     """``compute()`` and no error, or None and the user error it raised: what an app cell
     shows in a callout while the app stays alive."""
     try:
