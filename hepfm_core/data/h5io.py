@@ -13,12 +13,14 @@ import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
+from ..common.checksum import array_crc32
 from ..errors import (
     DataNotFoundError,
     MissingCodecError,
@@ -47,6 +49,7 @@ __all__ = [
     "BLOSC2_FILTER",
     "HDF5_SIGNATURE",
     "READ_THREADS",
+    "ChunkChecksums",
     "H5Matrix",
     "blosc2_available",
     "blosc2_options",
@@ -235,6 +238,36 @@ def _direct_filters(ds: h5py.Dataset) -> tuple[int, ...] | None:
     return None
 
 
+@dataclass(frozen=True, eq=False)
+class ChunkChecksums:
+    """CRC-32 of the raw rows of every ``rows``-row chunk of a dataset (``uint32 (chunks,)``,
+    the last chunk its rows only): what a reader checks each chunk it reads against."""
+
+    rows: int
+    values: np.ndarray
+
+    def check(self, start: int, raw: np.ndarray, path: Path) -> None:
+        """A ``TruncatedFileError`` unless ``raw`` (the raw rows of the chunk starting at row
+        ``start``, all of them) has the stored checksum."""
+        index = start // self.rows
+        if index >= self.values.shape[0]:
+            raise TruncatedFileError(
+                f"{path.name} holds rows from {start} on that its checksums do not cover",
+                path,
+                "the file was changed or damaged after it was written: regenerate it",
+            )
+        found = array_crc32(raw)
+        if found != int(self.values[index]):
+            raise TruncatedFileError(
+                f"rows {start}:{start + raw.shape[0]} of {path.name} are damaged: their "
+                f"CRC-32 is {found:08x}, the file recorded {int(self.values[index]):08x} when "
+                "it was written (a flipped bit on disk or in a copy)",
+                path,
+                "copy or regenerate the file (hepfm demo / hepfm convert); nothing was "
+                "computed from the damaged rows",
+            )
+
+
 class H5Matrix:
     """A lazy ``(n, D)`` float32 view: raw HDF5 rows -> normalised model inputs on slicing.
 
@@ -242,6 +275,9 @@ class H5Matrix:
     concatenated in the given order. Each slice opens the file, so views are cheap to keep,
     safe to share between threads, and never hold the sample in memory. A
     ``samples.NormalisedRows``: what a lazy ``Sample.x`` holds.
+
+    ``checksums`` (one dataset only): every chunk read is checked against them, whole, as it
+    is decoded; a damaged one raises a ``TruncatedFileError`` instead of giving values.
     """
 
     def __init__(
@@ -251,12 +287,16 @@ class H5Matrix:
         normalisation: Normalisation | None,
         n_events: int,
         n_features: int,
+        checksums: ChunkChecksums | None = None,
     ) -> None:
         self.path = Path(path)
         self.datasets = tuple(datasets)
         self.normalisation = normalisation
         self.shape = (int(n_events), int(n_features))
         self.dtype = np.dtype(np.float32)
+        if checksums is not None and len(self.datasets) != 1:
+            raise ValueError("checksums are for a single dataset")
+        self.checksums = checksums
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -265,7 +305,10 @@ class H5Matrix:
         """Raw physical values of a row slice, flattened track-major, in the stored dtype.
 
         No conversion here: ``Normalisation.apply`` makes its one float64 copy itself.
+        With checksums, the whole chunks holding the rows are read and checked first.
         """
+        if self.checksums is not None:
+            return self._verified_raw(rows)
         try:
             with h5py.File(self.path, "r") as h5:
                 blocks = [
@@ -281,6 +324,27 @@ class H5Matrix:
                 "the file may be truncated or changed since it was opened; regenerate it",
             ) from exc
         return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+
+    def _verified_raw(self, rows: slice) -> np.ndarray:
+        """``raw(rows)`` read by whole chunks, each checked against its checksum."""
+        sums = self.checksums
+        assert sums is not None
+        lo, hi, step = rows.indices(self.shape[0])
+        if step != 1:
+            return self._verified_raw(slice(min(lo, hi), max(lo, hi)))[::step]
+        if hi <= lo:
+            return np.empty((0, self.shape[1]), dtype=np.float32)
+        c0 = lo - lo % sums.rows
+        c1 = min(self.shape[0], -(-hi // sums.rows) * sums.rows)
+        try:
+            with h5py.File(self.path, "r") as h5:
+                block = np.asarray(h5[self.datasets[0]][c0:c1])
+        except (OSError, KeyError) as exc:
+            raise self._read_error(rows, exc) from exc
+        block = block.reshape(block.shape[0], -1)
+        for start in range(c0, c1, sums.rows):
+            sums.check(start, block[start - c0 : start - c0 + sums.rows], self.path)
+        return block[lo - c0 : hi - c0]
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         if not isinstance(rows, slice):
@@ -367,6 +431,8 @@ class H5Matrix:
         threads: int,
     ):
         chunk_rows, width = int(ds.chunks[0]), self.shape[1]
+        sums = self.checksums if self.checksums and self.checksums.rows == chunk_rows else None
+        total = self.shape[0]
         depth = 2  # blocks in flight besides the one being consumed
         ring = [_aligned_empty((block_rows, width)) for _ in range(depth + 1)]
         local = threading.local()
@@ -379,18 +445,28 @@ class H5Matrix:
             if not hasattr(local, "scratch"):
                 local.scratch = np.empty((chunk_rows, width), dtype=np.float32)
                 local.raw = np.empty(local.scratch.nbytes + 65536, dtype=np.uint8)
+            valid = min(chunk_rows, total - chunk_start)  # the chunk's rows in the file
             info = ds.id.get_chunk_info_by_coord((chunk_start, 0))
             if info.byte_offset is None or info.filter_mask:
                 # unwritten, or a filter was skipped for this chunk: HDF5 reads it
-                src = np.asarray(ds[chunk_start + a : chunk_start + b], dtype=np.float32)
+                if sums is not None:
+                    whole = np.asarray(ds[chunk_start : chunk_start + valid], dtype=np.float32)
+                    sums.check(chunk_start, whole, self.path)
+                    src = whole[a:b]
+                else:
+                    src = np.asarray(ds[chunk_start + a : chunk_start + b], dtype=np.float32)
             else:
                 if local.raw.size < info.size:  # a fresh buffer per chunk costs page faults
                     local.raw = np.empty(info.size + 65536, dtype=np.uint8)
                 _, raw = ds.id.read_direct_chunk((chunk_start, 0), out=local.raw)
                 if norm is None and a == 0 and b == chunk_rows:
                     decode_chunk(raw, filters, out)  # straight into the block
+                    if sums is not None:
+                        sums.check(chunk_start, out[:valid], self.path)
                     return
                 decode_chunk(raw, filters, local.scratch)
+                if sums is not None:
+                    sums.check(chunk_start, local.scratch[:valid], self.path)
                 src = local.scratch[a:b]
             if norm is None:
                 out[...] = src
@@ -410,7 +486,7 @@ class H5Matrix:
         def guarded(chunk_start: int, a: int, b: int, out: np.ndarray) -> None:
             try:
                 piece(chunk_start, a, b, out)
-            except (OSError, KeyError, ValueError, RuntimeError) as exc:
+            except (OSError, KeyError, ValueError, RuntimeError, zlib.error) as exc:
                 rows = slice(chunk_start + a, chunk_start + b)
                 raise self._read_error(rows, exc) from exc
 

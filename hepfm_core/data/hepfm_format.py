@@ -29,6 +29,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..common.checksum import ALGORITHM, RowChunkChecksums
 from ..common.fingerprint import ArrayHasher, combine
 from ..errors import (
     DataError,
@@ -50,11 +51,19 @@ from ..vocabulary import (
     SignalNormalisation,
 )
 from .dataset import DataSet, check_consistent
-from .h5io import BLOSC2_FILTER, H5Matrix, blosc2_options, open_h5, require_blosc2
+from .h5io import (
+    BLOSC2_FILTER,
+    ChunkChecksums,
+    H5Matrix,
+    blosc2_options,
+    open_h5,
+    require_blosc2,
+)
 from .normalisation import Normalisation
 from .samples import InputAccounting, Provenance, Sample
 
 __all__ = [
+    "CHECKSUMS",
     "CHUNK_ROWS",
     "EVENTS",
     "FORMAT_NAME",
@@ -66,6 +75,7 @@ __all__ = [
     "format_version_for",
     "identity_columns",
     "open_hepfm_folder",
+    "read_checksums",
     "read_header",
     "read_identity",
     "read_sample",
@@ -82,6 +92,10 @@ IDENTITY = "identity"
 """Optional group beside ``/events``: one 1-D integer dataset per identity column, row for row
 (run and event number, ...). Files without it open as before."""
 CHUNK_ROWS = 2048
+CHECKSUMS = "checksums"
+"""Optional dataset beside ``/events``: the CRC-32 of the raw rows of every ``CHUNK_ROWS``
+chunk (``common.checksum``), checked by every read of a chunk. Files without it (written
+before) read unchecked; ``hepfm repack`` adds it."""
 
 _LEVELS = {"lz4": 5, "zstd": 1, "gzip": 1}
 """Default levels. Measured on the demo background (720 raw bytes per event, 2 cores):
@@ -145,6 +159,7 @@ class SampleWriter:
         self.n_features = n_tracks * len(branch_names)
         self.name = name
         self._hasher = ArrayHasher()
+        self._checksums = RowChunkChecksums(CHUNK_ROWS)
         self._nonfinite = np.zeros(self.n_features, dtype=np.int64)
         self._events_nonfinite = 0
         self._n = 0
@@ -183,6 +198,7 @@ class SampleWriter:
         self._nonfinite += bad.sum(axis=0)
         self._events_nonfinite += int(bad.any(axis=1).sum())
         self._hasher.update(block)
+        self._checksums.update(block)
         n0 = self._n
         self._n += block.shape[0]
         self._ds.resize(self._n, axis=0)
@@ -227,6 +243,7 @@ class SampleWriter:
         attrs["fingerprint"] = self._hasher.hexdigest()
         attrs["nonfinite_per_feature"] = self._nonfinite
         attrs["events_with_nonfinite"] = self._events_nonfinite
+        _write_checksums(self._h5, self._checksums.values())
         self._h5.close()
         os.replace(self.tmp_path, self.path)
         return self.path
@@ -255,6 +272,34 @@ def _create_events(h5: h5py.File, n_features: int, options: dict[str, Any]) -> h
         chunks=(CHUNK_ROWS, n_features),
         **options,
     )
+
+
+def _write_checksums(h5: h5py.File, values: np.ndarray) -> None:
+    """The ``/checksums`` dataset: per-chunk CRC-32 of the events' raw rows."""
+    ds = h5.create_dataset(CHECKSUMS, data=np.asarray(values, dtype=np.uint32))
+    ds.attrs["algorithm"] = ALGORITHM
+    ds.attrs["rows"] = CHUNK_ROWS
+    ds.attrs["of"] = EVENTS
+
+
+def read_checksums(path: str | Path) -> ChunkChecksums | None:
+    """The per-chunk checksums of a hepfm file's events; None for a file written without
+    them (or with checksums of another kind)."""
+    path = Path(path)
+    with open_h5(path) as h5:
+        ds = h5.get(CHECKSUMS)
+        if not isinstance(ds, h5py.Dataset) or ds.attrs.get("algorithm") != ALGORITHM:
+            return None
+        n = int(h5[EVENTS].shape[0]) if EVENTS in h5 else 0
+        rows = int(ds.attrs.get("rows", CHUNK_ROWS))
+        values = np.asarray(ds[...], dtype=np.uint32)
+    if values.ndim != 1 or rows < 1 or values.shape[0] != -(-n // rows):
+        raise TruncatedFileError(
+            f"{path.name} records {values.shape[0]} chunk checksums for {n} events",
+            path,
+            "the file was changed or damaged after it was written: regenerate it",
+        )
+    return ChunkChecksums(rows, values)
 
 
 def _attr(h5: h5py.File, key: str, path: Path) -> Any:
@@ -408,7 +453,9 @@ def read_sample(
         )
     elif fill != "median":
         raise ValueError(f"unknown fill mode {fill!r}")
-    matrix = H5Matrix(path, [EVENTS], norm, header["n_events"], header["n_features"])
+    matrix = H5Matrix(
+        path, [EVENTS], norm, header["n_events"], header["n_features"], read_checksums(path)
+    )
     accounting = InputAccounting(
         per_feature=header["nonfinite_per_feature"].astype(np.int64),
         events_with_nonfinite=header["events_with_nonfinite"],
@@ -549,35 +596,42 @@ def repack_file(
     Every attribute is kept, the format version set to the compression's (2 for Blosc2, 1
     for gzip). The raw rows are hashed while copied and must give the file's content
     fingerprint, or nothing is replaced (so a sample's fingerprints, and the scoring passes
-    cached under them, stay valid). The new file is written beside the old one as
-    ``*.partial`` and renamed over it: an interrupted repack leaves the old file whole. A
-    file already compressed with ``compression`` is left as it is (``skipped``).
+    cached under them, stay valid). Per-chunk checksums are written (added to a file
+    written without them, which is then rewritten even if its compression is the same).
+    The new file is written beside the old one as ``*.partial`` and renamed over it: an
+    interrupted repack leaves the old file whole. A
+    file already compressed with ``compression``, with checksums, is left as it is
+    (``skipped``).
     """
     path = Path(path)
     header = read_header(path)
     version = format_version_for(compression)
     before = path.stat().st_size
+    has_checksums = read_checksums(path) is not None
     with open_h5(path) as src:
-        if _events_compression(src[EVENTS]) == compression:
+        if _events_compression(src[EVENTS]) == compression and has_checksums:
             return RepackResult(path, version, version, before, before, "already " + compression)
     options = _compression_options(compression, compression_level, path)
     tmp = path.with_name(path.name + ".partial")
     n, d = header["n_events"], header["n_features"]
     hasher = ArrayHasher()
+    sums = RowChunkChecksums(CHUNK_ROWS)
     try:
         with open_h5(path) as src, h5py.File(tmp, "w") as dst:
             for key, value in src.attrs.items():
                 dst.attrs[key] = value
             dst.attrs["format_version"] = version
             for name in src:
-                if name != EVENTS:
+                if name not in (EVENTS, CHECKSUMS):
                     src.copy(src[name], dst, name=name)
             events = _create_events(dst, d, options)
             events.resize(n, axis=0)
-            rows = H5Matrix(path, [EVENTS], None, n, d)
+            rows = H5Matrix(path, [EVENTS], None, n, d, read_checksums(path))
             for start, block in rows.blocks(block_rows):
                 hasher.update(block)
+                sums.update(block)
                 events[start : start + block.shape[0]] = block
+            _write_checksums(dst, sums.values())
         if n and hasher.hexdigest() != header["fingerprint"]:  # no rows: nothing to check
             raise DataError(
                 f"{path.name}: its rows do not hash to its stored content fingerprint "

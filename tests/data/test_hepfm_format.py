@@ -504,3 +504,74 @@ def test_set_normalisation_replaces_the_stored_one(tmp_path):
     assert read_header(path)["normalisation"].fingerprint() == new.fingerprint()
     with pytest.raises(ValueError, match="normalisation of 2 inputs"):
         set_normalisation(path, Normalisation.per_branch([1.0, 2.0], [1.0, 1.0], 1))
+
+
+# -- damage: per-chunk checksums (issue 23) -------------------------------------------------
+def _flip_bit_in_chunk(path, chunk_start):
+    """Flip one bit in the middle of the compressed bytes of the events chunk at
+    ``chunk_start`` (there LZ4 and Zstd decode it without an error, to other values)."""
+    with h5py.File(path, "r") as h5:
+        info = h5["events"].id.get_chunk_info_by_coord((chunk_start, 0))
+    with open(path, "r+b") as fh:
+        fh.seek(info.byte_offset + info.size // 2)
+        value = fh.read(1)[0]
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([value ^ 0x10]))
+
+
+@pytest.mark.parametrize("compression", ["lz4", "zstd", "gzip"])
+def test_a_flipped_bit_in_a_chunk_is_refused_not_read(tmp_path, compression):
+    raw = raw_sample(n=5000)
+    path = write(tmp_path / "bkg.h5", [raw[:3000], raw[3000:]], compression=compression)
+    sums = read_sample(path).x.checksums
+    assert sums is not None and sums.rows == 2048 and sums.values.shape == (3,)
+    # the intact file reads as written, by blocks and by slices
+    clean = read_sample(path).x
+    np.testing.assert_array_equal(clean.raw(slice(0, 5000)), raw)
+    _flip_bit_in_chunk(path, 2048)
+    x = read_sample(path).x
+    # rows of the intact first chunk still read (a slice checks only the chunks it touches)
+    np.testing.assert_array_equal(x.raw(slice(10, 20)), raw[10:20])
+    # gzip's own Adler-32 already fails the read; LZ4 and Zstd decode the damage silently,
+    # and the chunk's CRC-32 catches it
+    damaged = r"rows 2048:4096 of bkg.h5 are damaged" if compression != "gzip" else "bkg.h5"
+    with pytest.raises(TruncatedFileError, match=damaged) as err:
+        x.raw(slice(3000, 3001))
+    assert "regenerate" in str(err.value)
+    for threads in (0, 1):
+        with pytest.raises(TruncatedFileError, match=r"rows 2048:"):
+            for _ in x.blocks(1024, threads=threads):
+                pass
+
+
+def test_without_checksums_the_same_flip_reads_silently_changed(tmp_path):
+    """What the checksums are for: an LZ4 chunk with a flipped bit decodes to other values."""
+    raw = raw_sample(n=5000)
+    path = write(tmp_path / "bkg.h5", [raw])
+    with h5py.File(path, "r+") as h5:
+        del h5["checksums"]
+    _flip_bit_in_chunk(path, 2048)
+    got = read_sample(path).x.raw(slice(2048, 4096))
+    assert not np.array_equal(got, raw[2048:4096], equal_nan=True)
+
+
+def test_blocks_check_every_chunk_and_stay_bit_exact(tmp_path):
+    raw = raw_sample(n=5000)
+    path = write(tmp_path / "bkg.h5", [raw[:777], raw[777:]])
+    x = read_sample(path).x
+    got = np.concatenate([b.copy() for _, b in x.blocks(1000, threads=1)])
+    np.testing.assert_array_equal(got, x[0:5000])
+
+
+def test_repack_adds_checksums_to_an_older_file(tmp_path):
+    raw = raw_sample(n=3000)
+    path = write(tmp_path / "bkg.h5", [raw])
+    with h5py.File(path, "r+") as h5:  # as hepfm wrote files before checksums
+        del h5["checksums"]
+    assert read_sample(path).x.checksums is None
+    result = repack_file(path, "lz4")
+    assert result.skipped == ""
+    sums = read_sample(path).x.checksums
+    assert sums is not None and sums.values.shape == (2,)
+    np.testing.assert_array_equal(read_sample(path).x.raw(slice(0, 3000)), raw)
+    assert repack_file(path, "lz4").skipped == "already lz4"
