@@ -215,3 +215,54 @@ def no_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     ):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    """A factory of small tmpfs filesystems under ``tmp_path`` (for full-disk and read-only
+    faults): ``small_fs(kib, readonly=False)`` mounts one and returns its folder; unmounted
+    after the test. Skips with the reason where mounting is not allowed (not root)."""
+    import shutil
+
+    mounted: list[Path] = []
+
+    def make(kib: int, *, readonly: bool = False) -> Path:
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            pytest.skip("a small filesystem needs `mount` as root; not allowed here")
+        where = tmp_path / f"fs{len(mounted)}"
+        where.mkdir()
+        options = f"size={kib}k" + (",ro" if readonly else "")
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True
+        )
+        if done.returncode != 0:
+            pytest.skip(f"mounting a tmpfs is not allowed here: {done.stderr.decode().strip()}")
+        mounted.append(where)
+        return where
+
+    yield make
+    for where in reversed(mounted):
+        subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def fill_disk(folder: Path, leave: int = 0) -> None:
+    """Fill the filesystem of ``folder`` until at most ``leave`` bytes are free."""
+    free = shutil_free(folder)
+    with open(folder / "filler", "wb") as fh:
+        try:
+            fh.write(b"\0" * max(free - leave, 0))
+            fh.flush()
+        except OSError:
+            pass
+
+
+def shutil_free(folder: Path) -> int:
+    import shutil
+
+    return shutil.disk_usage(folder).free
+
+
+@pytest.fixture
+def filled():
+    """``fill_disk`` (a fixture, since test modules do not import conftest)."""
+    return fill_disk

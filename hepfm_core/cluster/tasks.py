@@ -12,13 +12,13 @@ whole pass (``engine.scoring.run_pass`` with ``rows``), under the cache folder t
 names (``shard_dir``): a worker started elsewhere does not inherit the client's
 ``HEPFM_CACHE_DIR``, and the folder must be on a filesystem every worker sees. A shard is
 published with one rename (``common.cache.publish_dir``): a worker killed while writing
-leaves no half shard, and a shard already there is opened, not recomputed.
+leaves no half shard, and a shard already there is opened, not recomputed, once its files
+match the checksums its ``meta.json`` recorded (a damaged one is discarded and scored again).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import threading
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ..common.cache import publish_dir
+from ..common.cache import DamagedEntryError, discard_entry, publish_dir
 from ..data.dataset import DataSet
 from ..engine.binning import Tally, tally
 from ..engine.guards import GuardedScores, GuardSettings, PreparedPass, guard, prepare
@@ -43,7 +43,14 @@ from ..engine.partitions import (
 from ..engine.passes import ScoringPass
 from ..engine.policy import PolicyScores, apply_policy
 from ..engine.roc import BackgroundRef, prepare_background
-from ..engine.scoring import CHUNK_EVENTS, SCORING_VERSION, forward_for, open_cached, run_pass
+from ..engine.scoring import (
+    CHUNK_EVENTS,
+    SCORING_VERSION,
+    forward_for,
+    open_cached,
+    run_pass,
+    write_meta,
+)
 from ..engine.selection import Window, WindowScores, window_scores
 from ..errors import HepfmError
 from ..sources import describe_model, load_model, open_data
@@ -260,6 +267,11 @@ def score_partition(task: PartitionTask) -> ShardRef:
     t0 = time.perf_counter()
     directory = shard_dir(task.cache, task.pass_key, task.start, task.stop)
     computed = False
+    if (directory / SHARD_MARKER).exists():
+        try:
+            open_cached(directory)
+        except DamagedEntryError:
+            discard_entry(directory)
     if not (directory / SHARD_MARKER).exists():
         sample = _dataset(task.data).samples[task.sample]
         if sample.provenance.fingerprint != task.sample_fingerprint:
@@ -285,7 +297,7 @@ def score_partition(task: PartitionTask) -> ShardRef:
 
         def write(tmp: Path) -> None:
             run_pass(model, sample, tmp, rows=(task.start, task.stop), read_threads=read_threads)
-            (tmp / SHARD_MARKER).write_text(json.dumps(meta, indent=1))
+            write_meta(tmp, meta)
 
         computed = publish_dir(directory, write, marker=SHARD_MARKER)
     return ShardRef(
@@ -300,8 +312,20 @@ def score_partition(task: PartitionTask) -> ShardRef:
 
 
 def open_shard(shard: ShardRef) -> ScoringPass:
-    """The shard's arrays, memory-mapped."""
-    return open_cached(Path(shard.path))
+    """The shard's arrays, memory-mapped, once its files match their checksums; a shard
+    damaged since it was scored is removed and named in a ``DamagedEntryError`` (the next
+    run scores it again)."""
+    path = Path(shard.path)
+    try:
+        return open_cached(path)
+    except DamagedEntryError as exc:
+        discard_entry(path)
+        raise DamagedEntryError(
+            f"the shard of rows {shard.start}:{shard.stop} of {shard.sample!r} was damaged "
+            f"after it was scored ({exc.what}); it was removed",
+            path,
+            "run again: the shard is scored again",
+        ) from exc
 
 
 # -- guards and summaries -----------------------------------------------------------------

@@ -3,27 +3,81 @@
 Cache entries are folders published whole: written into a unique temporary folder beside
 the target and renamed onto it in one step, so readers in any process see either no entry
 or a complete one, and two processes filling the same entry at once never remove each
-other's files (``publish_dir``).
+other's files (``publish_dir``). Temporary folders name their writer (``common.leftovers``):
+those of killed writers are removed by the next publish beside them.
+
+An entry records the CRC-32 of each of its files (``entry_checksums``); a reader checks them
+once, when it opens the entry (``check_entry``), and a damaged, truncated or unverifiable
+entry is discarded (``discard_entry``) and computed again rather than read. A cache that
+cannot be written (a file where the folder should be, no permission, a full disk) is a
+:class:`CacheError`, which says so, where, and what to do.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from ..errors import HepfmError
+from .checksum import ALGORITHM, file_crc32
+from .leftovers import owner_tag, sweep
 
 __all__ = [
     "PUBLISH_ATTEMPTS",
     "TMP_MARK",
+    "CacheError",
+    "CacheRepairWarning",
+    "DamagedEntryError",
     "cache_dir",
+    "cache_error",
+    "check_entry",
+    "discard_entry",
+    "entry_checksums",
+    "preallocate",
     "publish_dir",
 ]
 
 TMP_MARK = ".tmp-"
-"""Infix of temporary and discarded folders: ``<entry name>.tmp-<random>``."""
+"""Infix of temporary and discarded folders: ``<entry name>.tmp-<host>~<pid>~<random>``."""
 PUBLISH_ATTEMPTS = 3
+
+
+class CacheError(HepfmError):
+    """The cache folder cannot be used: not a folder, not writable, or its disk is full."""
+
+
+class DamagedEntryError(CacheError):
+    """A cache entry's files do not match the checksums it recorded (or it records none)."""
+
+
+class CacheRepairWarning(UserWarning):
+    """A damaged cache entry was discarded and computed again."""
+
+
+def cache_error(exc: OSError, where: Path) -> CacheError:
+    """``exc``, met while writing the cache at ``where``, as a :class:`CacheError`."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = f"the cache's disk is full ({reason})"
+        todo = (
+            "free space there, or point HEPFM_CACHE_DIR (or --cache-dir) at a disk with "
+            "room for the scoring passes (about 150 bytes per event)"
+        )
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = f"the cache folder cannot be written ({reason})"
+        todo = "make it writable, or point HEPFM_CACHE_DIR (or --cache-dir) at a writable folder"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        what = f"the cache location is not a folder ({reason})"
+        todo = (
+            "remove or rename the file there, or point HEPFM_CACHE_DIR (or --cache-dir) elsewhere"
+        )
+    else:
+        what = f"the cache cannot be written ({reason})"
+        todo = "check the folder, or point HEPFM_CACHE_DIR (or --cache-dir) at another one"
+    return CacheError(what, where, todo)
 
 
 def cache_dir(override: str | Path | None = None) -> Path:
@@ -47,10 +101,16 @@ def publish_dir(target: Path, write: Callable[[Path], None], *, marker: str | No
     ``target``. When ``target`` already exists (another writer published first), ours is
     discarded and the caller opens theirs. ``marker`` names the file a complete entry holds:
     a ``target`` without it (left by something other than this function) is moved aside
-    with one atomic rename and replaced. Only folders this call created are removed.
+    with one atomic rename and replaced. Only folders this call created are removed, and
+    stale temporaries of killed writers beside ``target``. An ``OSError`` (no space, no
+    permission, a file in the way) becomes a :class:`CacheError`.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + TMP_MARK, dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sweep(target.parent, (TMP_MARK,))
+        tmp = _fresh_dir(target)
+    except OSError as exc:
+        raise cache_error(exc, target.parent) from exc
     try:
         write(tmp)
         for _ in range(PUBLISH_ATTEMPTS):
@@ -63,16 +123,78 @@ def publish_dir(target: Path, write: Callable[[Path], None], *, marker: str | No
             if _complete(target, marker):
                 return False
             _move_aside(target)
-        raise OSError(f"cannot publish {target}: it keeps being replaced by incomplete folders")
+        raise CacheError(
+            "a cache entry keeps being replaced by incomplete folders",
+            target,
+            "stop the other processes writing this cache, or use another cache folder",
+        )
+    except OSError as exc:
+        raise cache_error(exc, target.parent) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)  # ours, unpublished: nobody else knows it
 
 
+def _fresh_dir(target: Path) -> Path:
+    """A new empty folder beside ``target`` whose name says who writes it."""
+    path = target.parent / f"{target.name}{TMP_MARK}{owner_tag()}"
+    path.mkdir()
+    return path
+
+
 def _move_aside(target: Path) -> None:
     """Rename an incomplete ``target`` to a fresh name of our own, then delete it there."""
-    aside = Path(tempfile.mkdtemp(prefix=target.name + TMP_MARK, dir=target.parent))
+    aside = _fresh_dir(target)
     try:
         os.rename(target, aside / "stale")
     except FileNotFoundError:  # another writer moved it first
         pass
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def discard_entry(target: Path) -> None:
+    """Remove a damaged entry (moved aside first, so readers never see half of it); a
+    :class:`CacheError` when the cache cannot be written."""
+    try:
+        _move_aside(target)
+    except OSError as exc:
+        raise cache_error(exc, target) from exc
+
+
+def preallocate(path: Path) -> None:
+    """Reserve the disk blocks of the file ``path`` at its current size.
+
+    Why: a file memory-mapped for writing is sparse; on a full disk, writing its pages
+    kills the process with SIGBUS. Reserved first, a full disk is an ``ENOSPC`` here.
+    """
+    fd = os.open(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            os.posix_fallocate(fd, 0, size)
+    finally:
+        os.close(fd)
+
+
+def entry_checksums(folder: Path, names: Iterable[str]) -> dict[str, object]:
+    """What an entry's ``meta.json`` records of its files ``names``: their CRC-32."""
+    return {"algorithm": ALGORITHM, "files": {n: file_crc32(folder / n) for n in names}}
+
+
+def check_entry(folder: Path, meta: dict, names: Iterable[str]) -> str | None:
+    """Why the entry ``folder`` (its ``meta.json`` read as ``meta``) cannot be trusted, or
+    None: every file in ``names`` is there with the CRC-32 its meta recorded."""
+    sums = meta.get("checksums")
+    if not isinstance(sums, dict) or sums.get("algorithm") != ALGORITHM:
+        return "it records no checksums (written by an older hepfm)"
+    files = sums.get("files") or {}
+    for name in names:
+        expected = files.get(name)
+        if expected is None:
+            return f"it records no checksum of {name}"
+        try:
+            found = file_crc32(folder / name)
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror or exc})"
+        if found != expected:
+            return f"{name} is damaged (CRC-32 {found:08x}, recorded {int(expected):08x})"
+    return None

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import threading
+import warnings
 import weakref
 from collections.abc import Callable
 from pathlib import Path
@@ -31,8 +32,16 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ..common.cache import (
+    CacheRepairWarning,
+    DamagedEntryError,
+    check_entry,
+    discard_entry,
+    entry_checksums,
+    preallocate,
+    publish_dir,
+)
 from ..common.cache import cache_dir as default_cache_dir
-from ..common.cache import publish_dir
 from ..common.fingerprint import combine
 from ..common.native_log import filtered_native_stderr
 from ..common.progress import Progress
@@ -53,6 +62,7 @@ __all__ = [
     "CHUNK_EVENTS",
     "DECODE_ROWS",
     "FIELDS",
+    "FILES",
     "SCORING_VERSION",
     "CompiledForward",
     "Forward",
@@ -65,6 +75,7 @@ __all__ = [
     "pass_key",
     "prime_native_logs",
     "run_pass",
+    "write_meta",
 ]
 
 SCORING_VERSION = 3  # 3: XLA on fixed chunks (float32 rounding); 2: f16/f32 flags at max + ulp/2
@@ -81,6 +92,8 @@ rounding (the matrix kernels block by batch size).
 DECODE_ROWS = 256
 """The compiled decoder's batch, for the few events whose reconstruction is looked at."""
 FIELDS = ("z_mean", "z_log_var", "sum_mu2", "recon", "finite")
+FILES = tuple(f"{name}.npy" for name in FIELDS)
+"""The files of a cached pass (and of a shard), beside its ``meta.json``."""
 
 # Where the reconstruction sum is below float16's overflow threshold T, every
 # |x_i - x_hat_i| < sqrt(T) < 256, so |x_hat_i| < |x_i| + 256: the decoder output can reach T
@@ -123,10 +136,47 @@ def _lock_for(key: str) -> threading.Lock:
         return _locks.setdefault(key, threading.Lock())
 
 
-def open_cached(directory: Path) -> ScoringPass:
-    """Open a cached pass read-only and memory-mapped."""
-    arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in FIELDS}
+def open_cached(directory: Path, *, verify: bool = True) -> ScoringPass:
+    """Open a cached pass read-only and memory-mapped.
+
+    With ``verify``, every file is first checked against the CRC-32 its ``meta.json``
+    recorded when it was written (about 30 ns per event, once per opening; the pages are
+    read again from the page cache by whoever uses them): a flipped bit, a truncated file
+    or an entry without checksums raises a ``DamagedEntryError`` saying which file, instead
+    of giving other numbers.
+    """
+    if verify:
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise DamagedEntryError(
+                f"the cached pass's meta.json cannot be read ({exc})",
+                directory,
+                "it is computed again (or delete the folder)",
+            ) from exc
+        reason = check_entry(directory, meta if isinstance(meta, dict) else {}, FILES)
+        if reason is not None:
+            raise DamagedEntryError(
+                f"the cached pass cannot be used: {reason}",
+                directory,
+                "it is computed again (or delete the folder)",
+            )
+    try:
+        arrays = {name: np.load(directory / f"{name}.npy", mmap_mode="r") for name in FIELDS}
+    except (OSError, ValueError) as exc:
+        raise DamagedEntryError(
+            f"a file of the cached pass cannot be opened ({exc})",
+            directory,
+            "it is computed again (or delete the folder)",
+        ) from exc
     return ScoringPass(**arrays)
+
+
+def write_meta(directory: Path, meta: dict[str, Any]) -> None:
+    """The entry's ``meta.json``: ``meta`` and the CRC-32 of its files (written last, so a
+    folder with a meta is complete)."""
+    doc = meta | {"checksums": entry_checksums(directory, FILES)}
+    (directory / "meta.json").write_text(json.dumps(doc, indent=1))
 
 
 class Forward(Protocol):
@@ -359,10 +409,11 @@ def run_pass(
         arrays = {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
-        arrays = {
-            name: np.lib.format.open_memmap(out_dir / f"{name}.npy", "w+", dtype, shape)
-            for name, (shape, dtype) in shapes.items()
-        }
+        arrays = {}
+        for name, (shape, dtype) in shapes.items():
+            path = out_dir / f"{name}.npy"
+            arrays[name] = np.lib.format.open_memmap(path, "w+", dtype, shape)
+            preallocate(path)  # a full disk: ENOSPC now, not SIGBUS on a page later
     norm = sample.normalisation
     x_bound = None if norm is None or norm.clip is None else float(norm.clip)
     pad = forward.chunk_events is not None
@@ -401,6 +452,10 @@ def cached_pass(
     for the same pass (dashboard viewers) wait for one computation and share its arrays.
     Across processes, the pass is written beside the cache entry and published with one
     rename (``cache.publish_dir``): if another process published it first, its copy is used.
+    A cached pass is checked against its checksums when first opened in a process; a
+    damaged one (a flipped bit, a truncated file, no checksums) is discarded and computed
+    again, with a ``CacheRepairWarning``. A cache that cannot be written raises a
+    ``CacheError``.
     The cache key is the scoring version, the model's fingerprint and the sample's (which
     covers its normalisation and fill), so a changed model or input is a new pass.
 
@@ -441,6 +496,22 @@ def cached_pass(
     with _lock_for(memo):
         if memo in _open_passes:
             return _open_passes[memo]
+        if (directory / "meta.json").exists():
+            try:
+                result = open_cached(directory)
+            except DamagedEntryError as exc:
+                warnings.warn(
+                    f"the cached scoring pass of {sample.name!r} was damaged and is computed "
+                    f"again ({exc.what}; {directory})",
+                    CacheRepairWarning,
+                    stacklevel=2,
+                )
+                discard_entry(directory)
+            else:
+                if progress:
+                    progress(sample.name, sample.n_events, sample.n_events)
+                _open_passes[memo] = result
+                return result
         if not (directory / "meta.json").exists():
             model = model_loader() if model_loader else load_model(model_path)
             meta = {
@@ -455,7 +526,7 @@ def cached_pass(
 
             def write(tmp: Path) -> None:
                 run_pass(model, sample, tmp, progress=progress)
-                (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+                write_meta(tmp, meta)
 
             # another process may publish the same pass meanwhile: then its copy is opened
             publish_dir(directory, write, marker="meta.json")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -407,3 +409,127 @@ def test_primed_native_logs_leave_later_compilations_silent():
     bare = code.replace("prime_native_logs()\n", "")
     out = subprocess.run([sys.executable, "-c", bare], capture_output=True, text=True, timeout=120)
     assert "Compiled cluster using XLA" in out.stderr
+
+
+# -- a damaged or unusable cache (issue 23, faults 1 and 2) ---------------------------------
+@pytest.fixture
+def fake_pass(tmp_path, monkeypatch):
+    """``request(cache)``: the fake model's pass of the fake sample through ``cached_pass``,
+    as a fresh process would ask for it (nothing memoised); ``loads`` counts the passes
+    computed."""
+    from hepfm_core.engine import scoring
+
+    model_path = _fake_model_file(tmp_path / "fake.keras")
+    monkeypatch.setattr(scoring, "forward_for", lambda model, chunk: _FakeForward())
+    loads = []
+
+    def loader():
+        loads.append(1)
+        return _FakeModel()
+
+    def request(cache):
+        monkeypatch.setattr(scoring, "_open_passes", {})
+        return scoring.cached_pass(model_path, _fake_sample(), cache=cache, model_loader=loader)
+
+    request.loads = loads
+    return request
+
+
+def _arrays(p):
+    return {name: np.array(getattr(p, name)) for name in ("z_mean", "z_log_var", "recon", "finite")}
+
+
+def _flip_last_byte(path):
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["recon.npy", "finite.npy", "z_log_var.npy"])
+def test_a_flipped_bit_in_a_cached_pass_is_recomputed_not_read(tmp_path, fake_pass, damage):
+    from hepfm_core.common.cache import CacheRepairWarning
+
+    cache = tmp_path / "cache"
+    want = _arrays(fake_pass(cache))
+    (entry,) = (cache / "passes").iterdir()
+    meta = json.loads((entry / "meta.json").read_text())
+    assert meta["checksums"]["algorithm"] == "crc32"
+    assert sorted(meta["checksums"]["files"]) == sorted(
+        f"{n}.npy" for n in ("z_mean", "z_log_var", "sum_mu2", "recon", "finite")
+    )
+    _flip_last_byte(entry / damage)
+    with pytest.warns(CacheRepairWarning, match=f"{damage} is damaged"):
+        again = fake_pass(cache)
+    assert len(fake_pass.loads) == 2  # computed again
+    for name, values in _arrays(again).items():
+        np.testing.assert_array_equal(values, want[name])
+    # repaired: the next request opens it without computing
+    fake_pass(cache)
+    assert len(fake_pass.loads) == 2
+    assert [p.name for p in (cache / "passes").iterdir()] == [entry.name]
+
+
+@pytest.mark.parametrize(
+    "damage", ["truncate recon.npy", "truncate meta.json", "no checksums", "remove finite.npy"]
+)
+def test_a_truncated_or_unverifiable_cached_pass_is_recomputed(tmp_path, fake_pass, damage):
+    from hepfm_core.common.cache import CacheRepairWarning
+
+    cache = tmp_path / "cache"
+    want = _arrays(fake_pass(cache))
+    (entry,) = (cache / "passes").iterdir()
+    if damage == "truncate recon.npy":
+        data = (entry / "recon.npy").read_bytes()
+        (entry / "recon.npy").write_bytes(data[: len(data) // 2])
+    elif damage == "truncate meta.json":
+        (entry / "meta.json").write_text((entry / "meta.json").read_text()[:40])
+    elif damage == "no checksums":  # written by a hepfm before checksums
+        meta = json.loads((entry / "meta.json").read_text())
+        del meta["checksums"]
+        (entry / "meta.json").write_text(json.dumps(meta))
+    else:
+        (entry / "finite.npy").unlink()
+    for _ in range(2):  # this run and every later one: no traceback
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            again = fake_pass(cache)
+        for name, values in _arrays(again).items():
+            np.testing.assert_array_equal(values, want[name])
+    assert [w.category for w in seen] == []  # the second run found it repaired
+    assert len(fake_pass.loads) == 2
+    with pytest.warns(CacheRepairWarning):  # (the first repair did warn)
+        (entry / "finite.npy").unlink()
+        fake_pass(cache)
+
+
+def test_a_cache_that_cannot_be_written_is_a_cache_error(tmp_path, fake_pass):
+    from hepfm_core.common.cache import CacheError
+
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("a file where the cache folder should be")
+    with pytest.raises(CacheError, match="not a folder") as err:
+        fake_pass(not_a_folder)
+    assert "HEPFM_CACHE_DIR" in str(err.value)
+    assert not_a_folder.read_text().startswith("a file")
+
+
+def test_a_read_only_cache_is_a_cache_error(fake_pass, small_fs):
+    from hepfm_core.common.cache import CacheError
+
+    with pytest.raises(CacheError, match="cannot be written") as err:
+        fake_pass(small_fs(64, readonly=True))
+    assert "writable" in str(err.value)
+
+
+def test_a_full_disk_under_the_cache_is_a_cache_error_not_sigbus(fake_pass, small_fs, filled):
+    from hepfm_core.common.cache import CacheError
+
+    cache = small_fs(256)
+    filled(cache, leave=4096)  # room for the folders, not for the 10 kB of arrays
+    with pytest.raises(CacheError, match="disk is full") as err:
+        fake_pass(cache)
+    assert "free space" in str(err.value)
+    # nothing half-written is left behind
+    assert [p.name for p in (cache / "passes").iterdir()] == []
+    (cache / "filler").unlink()
+    assert fake_pass(cache).n_events == RACE_EVENTS  # with room, it works
