@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -217,22 +219,57 @@ def _write_json(doc: dict[str, Any], target: str | None, summary: str) -> None:
     """The JSON to ``target`` (``-``: stdout, and no summary) and the summary to stdout."""
     import json
 
+    from .common.atomic import atomic_write
+
     text = json.dumps(doc, indent=1, allow_nan=False)
     if target == "-":
         print(text)
         return
     if target:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        Path(target).write_text(text)
+        atomic_write(target, text, "the JSON")
     print(summary)
 
 
 def _write_roc_csv(rows: list[dict[str, Any]], path: str, *, with_model: bool) -> None:
     import polars as pl
 
+    from .common.atomic import atomic_write
+
     schema: dict[str, Any] = {"model": pl.String} if with_model else {}
     schema |= {"signal": pl.String, "threshold": pl.Float64, "fpr": pl.Float64, "tpr": pl.Float64}
-    pl.DataFrame(rows, schema=schema).write_csv(path)
+    # formatted in memory (a few thousand rows), written whole: polars reports a failed
+    # write as its own error, without the errno
+    atomic_write(path, pl.DataFrame(rows, schema=schema).write_csv(), "the ROC CSV")
+
+
+@contextlib.contextmanager
+def _atomic_folder(out: str | Path) -> Iterator[Path]:
+    """A temporary folder inside ``out`` to write into; each file is then renamed into
+    ``out``: files appear whole or not at all (a full disk leaves none half-written), and a
+    failed write leaves what ``out`` held before. Temporaries of killed runs are swept."""
+    from .common.atomic import PART_MARK, as_os_error, output_error
+    from .common.leftovers import owner_tag, sweep
+
+    out = Path(out)
+    what = "the scores (--scores-out)"
+    tmp = out / f".scores{PART_MARK}{owner_tag()}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        sweep(out, (PART_MARK,))
+        tmp.mkdir()
+        yield tmp
+        for path in sorted(tmp.rglob("*")):
+            if path.is_file():
+                target = out / path.relative_to(tmp)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+    except Exception as exc:
+        failure = as_os_error(exc)  # polars writes Parquet and says "os error 28"
+        if failure is None:
+            raise
+        raise output_error(failure, out, what) from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -251,15 +288,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 rows = [{"model": name} | row for name, r in members for row in roc_rows(r)]
                 _write_roc_csv(rows, args.roc_csv, with_model=True)
             if args.scores_out:
-                for name, r in members:
-                    write_scores(r, Path(args.scores_out) / name)
+                with _atomic_folder(args.scores_out) as tmp:
+                    for name, r in members:
+                        write_scores(r, tmp / name)
             return 0
         result = evaluator.evaluate(settings)
         _write_json(result.to_json_dict(), args.json, summary_table(result))
         if args.roc_csv:
             _write_roc_csv(roc_rows(result), args.roc_csv, with_model=False)
         if args.scores_out:
-            evaluator.write_scores(result, args.scores_out)
+            with _atomic_folder(args.scores_out) as tmp:
+                evaluator.write_scores(result, tmp)
     return 0
 
 

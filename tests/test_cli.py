@@ -388,3 +388,31 @@ def test_upstream_experiment_against_a_retrained_model(upstream_fixture, tmp_pat
         assert c["auc_a"] == up["signals"][c["signal"]]["auc"]
         assert c["auc_b"] == mine["signals"][c["signal"]]["auc"]
         assert c["p_value"] is not None and c["p_value"] <= c["p_value_holm"] <= 1.0
+
+
+# -- outputs on a full disk (issue 23, faults 3) --------------------------------------------
+@pytest.mark.parametrize(
+    ("flag", "target", "what"),
+    [
+        ("--json", "result.json", "the JSON"),
+        ("--roc-csv", "roc.csv", "the ROC CSV"),
+        ("--scores-out", "scores", "the scores"),
+    ],
+)
+def test_outputs_on_a_full_disk_exit_2_and_leave_no_truncated_file(
+    upstream_fixture, tmp_path, capsys, small_fs, filled, flag, target, what
+):
+    exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
+    common = ["evaluate", "--model", str(exp), "--quiet", "--cache-dir", str(tmp_path / "c")]
+    disk = small_fs(1024)
+    (disk / "result.json").write_text("the previous result")
+    filled(disk, leave=0)
+    code, _out, err = run(capsys, *common, flag, str(disk / target))
+    assert code == 2, err
+    assert f"cannot write {what}" in err and "No space left" in err, err
+    assert "free disk space" in err
+    assert "Traceback" not in err
+    # the previous file whole, nothing new, no temporary left
+    assert (disk / "result.json").read_text() == "the previous result"
+    left = sorted(p.name for p in disk.rglob("*"))
+    assert left in (["filler", "result.json"], ["filler", "result.json", "scores"]), left

@@ -13,6 +13,7 @@ from typing import Any
 import altair as alt
 import polars as pl
 
+from ...common.atomic import atomic_write
 from ...vocabulary import SCORE_LABELS
 from .. import charts
 from .grid import GRID_SCORES, GridPoint, ReportData, clip_label, grid_key
@@ -151,8 +152,9 @@ def write_figures(data: ReportData, out: Path) -> list[Path]:
     for name, chart in figure_charts(data).items():
         spec = to_spec(chart)
         png, svg = out / f"{name}.png", out / f"{name}.svg"
-        png.write_bytes(vlc.vegalite_to_png(spec, scale=FIGURE_SCALE))
-        svg.write_text(vlc.vegalite_to_svg(spec), encoding="utf-8")
+        # each whole or not at all (a temporary beside it, renamed): no truncated figure
+        atomic_write(png, vlc.vegalite_to_png(spec, scale=FIGURE_SCALE), "a figure")
+        atomic_write(svg, vlc.vegalite_to_svg(spec), "a figure")
         written += [png, svg]
     return written
 

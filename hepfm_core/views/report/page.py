@@ -13,6 +13,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
+from ...common.atomic import atomic_write
 from ...engine.comparison import ModelSet
 from ...engine.evaluate import BaseEvaluator, EvaluationSettings
 from ...engine.metrics import EFF_INTERVAL
@@ -185,12 +186,9 @@ def _ensure_dir(path: Path) -> None:
 
 
 def _write(path: Path, payload: bytes) -> None:
-    try:
-        path.write_bytes(payload)
-    except OSError as exc:
-        raise SettingsError(
-            f"cannot write the file ({exc.strerror})", path, "choose a writable path"
-        ) from exc
+    """The whole file or none (a temporary beside it, renamed): a full disk leaves no
+    truncated report; an ``OutputError`` says why."""
+    atomic_write(path, payload, "the report")
 
 
 def write_report(

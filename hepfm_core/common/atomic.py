@@ -1,0 +1,104 @@
+"""Output files that appear whole or not at all, and write failures as typed errors.
+
+Every file hepfm writes for a user (JSON, CSV, Parquet scores, the report, its figures) is
+written to a temporary file in the target's own folder (``.<name>.part<owner tag>``, see
+``common.leftovers``) and renamed onto the target once complete: a full disk or a kill leaves
+the previous file (or none), never a truncated one, and the temporary is removed (or, after a
+kill, swept by a later run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import HepfmError
+from .leftovers import owner_tag, sweep
+
+__all__ = [
+    "PART_MARK",
+    "OutputError",
+    "as_os_error",
+    "atomic_path",
+    "atomic_write",
+    "output_error",
+]
+
+PART_MARK = ".part-"
+"""Infix of a temporary output: ``.<name>.part-<owner tag>``."""
+
+
+class OutputError(HepfmError):
+    """An output file or folder cannot be written (no space, no permission, not a folder)."""
+
+
+def as_os_error(exc: BaseException) -> OSError | None:
+    """``exc`` as the ``OSError`` it reports: itself, or the ``os error N`` a Rust-backed
+    writer (polars) puts in its own exception's text; None when it is no I/O failure."""
+    if isinstance(exc, OSError):
+        return exc
+    found = re.search(r"os error (\d+)", str(exc))
+    if found is None:
+        return None
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code))
+
+
+def output_error(exc: OSError, path: Path, what: str = "the output") -> OutputError:
+    """``exc`` as an :class:`OutputError` that says what failed, where and what to do."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        todo = "free disk space there (or choose another folder) and run again"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        todo = "choose a folder you can write to"
+    else:
+        todo = "choose a writable path (its folder must be a folder, not a file)"
+    return OutputError(f"cannot write {what} ({reason}); nothing was written", path, todo)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, what: str = "the output") -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; renamed onto ``path`` when the block ends
+    without an error, removed otherwise. An ``OSError`` becomes an :class:`OutputError`.
+
+    The folder is created if needed, and stale temporaries of earlier killed runs beside
+    ``path`` are removed first.
+    """
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, path, what) from exc
+    sweep(path.parent, (PART_MARK,))
+    tmp = path.parent / f".{path.name}{PART_MARK}{owner_tag()}"
+    try:
+        yield tmp
+        _fsync(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise output_error(exc, path, what) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _fsync(path: Path) -> None:
+    """Flush ``path`` to disk (a full disk may only say so here, on some filesystems)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, payload: bytes | str, what: str = "the output") -> Path:
+    """Write ``payload`` (text is UTF-8) to ``path`` whole, or raise an ``OutputError``."""
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    with atomic_path(path, what) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+    return Path(path)
