@@ -820,7 +820,8 @@ def _(get_request, set_request, shown_evaluator):
 
 @app.cell(hide_code=True)
 def _(shown_evaluator):
-    diagnostics = mo.ui.multiselect(db.DIAGNOSTICS, value=db.DIAGNOSTICS, label="show")
+    # none at first: a diagnostic is computed only while it is shown
+    diagnostics = mo.ui.multiselect(db.DIAGNOSTICS, value=[], label="show")
     latent_sample = mo.ui.dropdown(
         list(shown_evaluator.data.samples), value="background", label="latent space of"
     )

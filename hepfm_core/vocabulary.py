@@ -14,6 +14,8 @@ from typing import Literal, get_args
 __all__ = [
     "BACKGROUND_COLOUR",
     "CLIP_PRESETS",
+    "CLIP_RANGE",
+    "CLIP_STEP",
     "COMPRESSIONS",
     "DEFAULT_BKG_EFFS",
     "DEFAULT_COMPRESSION",
@@ -137,6 +139,10 @@ CLIP_PRESETS: dict[str, tuple[float, float] | None] = {
 }
 """Clip bounds on z_log_var worth comparing, by label (the dashboard's presets, the report's
 grid)."""
+CLIP_RANGE = (-150.0, 150.0)
+"""The clip slider's range: a clip bound from a link must lie in it."""
+CLIP_STEP = 0.1
+"""The clip slider's step (the latent diagnostics' tallies have an edge at every step)."""
 
 
 # -- why an event has no score ------------------------------------------------------------

@@ -21,6 +21,7 @@ from ..errors import ClusterError
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_NO_WORKER_TIMEOUT",
     "Cluster",
     "ClusterSpec",
     "check_workers",
@@ -29,6 +30,9 @@ __all__ = [
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to reach a scheduler, and again to see its first worker."""
+DEFAULT_NO_WORKER_TIMEOUT = 60.0
+"""Seconds a scheduler may have no worker while work is pending before hepfm gives up
+(``cluster.watch``): long enough for a batch system to replace a lost worker."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class ClusterSpec:
     workers: int | None = None
     threads_per_worker: int = 1
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    no_worker_timeout: float = DEFAULT_NO_WORKER_TIMEOUT
 
     def __post_init__(self) -> None:
         given = [x is not None for x in (self.scheduler, self.scheduler_file, self.workers)]

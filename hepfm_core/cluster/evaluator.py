@@ -55,7 +55,7 @@ from ..engine.working_points import needed_ranks
 from ..errors import ClusterError, SettingsError
 from ..sources import open_data
 from ..vocabulary import Fill, KLForm, SignalNormalisation
-from . import tasks
+from . import tasks, watch
 from .connect import Cluster
 
 __all__ = [
@@ -201,8 +201,6 @@ class ClusterEvaluator(BaseEvaluator):
         Returns, per sample, its shards in row order. ``progress`` is called
         ``(sample, events scored, events)`` as shards complete.
         """
-        from distributed import as_completed
-
         with self._lock:
             todo = {n: self.partition_tasks(n) for n in self.data.samples if n not in self._shards}
             futures = {
@@ -217,7 +215,7 @@ class ClusterEvaluator(BaseEvaluator):
                 f.key: (n, t) for n, fs in futures.items() for f, t in zip(fs, todo[n], strict=True)
             }
             with _cluster_errors(self.cluster):
-                for f in as_completed([f for fs in futures.values() for f in fs]):
+                for f in watch.completed(self.cluster, [f for fs in futures.values() for f in fs]):
                     if f.status == "error":
                         f.result()  # raises the task's error here
                     name, task = owner[f.key]
@@ -226,7 +224,7 @@ class ClusterEvaluator(BaseEvaluator):
                         progress(name, done[name], self.data.samples[name].n_events)
             self._shards.update(futures)
             with _cluster_errors(self.cluster):
-                return {n: self.client.gather(fs) for n, fs in self._shards.items()}
+                return {n: watch.gather(self.cluster, fs) for n, fs in self._shards.items()}
 
     def _prepared_parts(self, name: str, kl_form: KLForm) -> list[Any]:
         """Futures of the sample's prepared partitions (on the workers; made once)."""
@@ -273,11 +271,12 @@ class ClusterEvaluator(BaseEvaluator):
                 for n in names
             }
             # round one: counts, score ranges, the signals' kept scores
-            first = self.client.gather(
+            first = watch.gather(
+                self.cluster,
                 {
                     n: [submit(tasks.round_one, g, n != "background", pure=False) for g in parts]
                     for n, parts in guarded.items()
-                }
+                },
             )
             merged = {n: merge_counts([r.counts for r in rs]) for n, rs in first.items()}
             edges = merge_edges([r.counts for rs in first.values() for r in rs], n_bins=n_bins)
@@ -305,7 +304,9 @@ class ClusterEvaluator(BaseEvaluator):
             seps = self._separations(
                 guarded["background"], kept_signal, merged["background"][1].kept, bkg_effs
             )
-            tallies = {n: merge_tallies(ts) for n, ts in self.client.gather(tally_futures).items()}
+            tallies = {
+                n: merge_tallies(ts) for n, ts in watch.gather(self.cluster, tally_futures).items()
+            }
         out: dict[str, Separation] = {}
         for n in signals:
             w = withheld[n]
@@ -330,14 +331,24 @@ class ClusterEvaluator(BaseEvaluator):
         """Per signal, the separation from the background partitions' summaries."""
         if not signals:
             return {}
-        submit, gather = self.client.submit, self.client.gather
+        submit = self.client.submit
+
+        def gather(futures: Any) -> Any:
+            return watch.gather(self.cluster, futures)
+
         ranks = needed_ranks(n_background, bkg_effs, MIN_BKG_PASS)
         k = max(ranks, default=0)
         points = None
         if 8 * k * len(background) > TOP_SCORES_BUDGET:
             points = max(64, int(np.sqrt(2 * k)))
         broadcast = {n: signal_values(v) for n, v in signals.items()}
-        shipped = self.client.scatter(broadcast, broadcast=True) if broadcast else {}
+        shipped = (
+            self.client.scatter(
+                broadcast, broadcast=True, timeout=self.cluster.spec.no_worker_timeout
+            )
+            if broadcast
+            else {}
+        )
         refs = [submit(tasks.sorted_background, g, pure=False) for g in background]
         summaries = gather(
             [submit(tasks.background_summary, r, shipped, k, points, pure=False) for r in refs]
@@ -366,7 +377,7 @@ class ClusterEvaluator(BaseEvaluator):
         paths = []
         with self._lock, _cluster_errors(self.cluster):
             for name in result.samples:
-                shards = self.client.gather(self._shards[name])
+                shards = watch.gather(self.cluster, self._shards[name])
                 parts = [
                     self.client.submit(
                         tasks.guard_partition, p, gs, settings.policy, name, i, pure=False
@@ -377,7 +388,7 @@ class ClusterEvaluator(BaseEvaluator):
                 writer = None
                 try:
                     for shard, future in zip(shards, parts, strict=True):
-                        part = future.result()
+                        part = watch.gather(self.cluster, future)
                         ids = read_identity(self.data.samples[name], slice(shard.start, shard.stop))
                         frame = scores_frame(part.guarded, part.policy.kept_mask, shard.start, ids)
                         table = frame.to_arrow()

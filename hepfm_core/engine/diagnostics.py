@@ -31,7 +31,7 @@ from .investigate import TrackLayout, json_floats
 from .latent import variance
 from .metrics import WorkingPoint, prepare_background
 from .prepared import CHUNK_ROWS
-from .roc import Counts
+from .roc import BackgroundRef, Counts
 from .working_points import json_float, working_point
 
 __all__ = [
@@ -41,6 +41,8 @@ __all__ = [
     "ResidualProfile",
     "SculptingCheck",
     "SculptingCurve",
+    "grid_histogram_range",
+    "kl_medians",
     "kl_per_dimension",
     "latent_diagnostics",
     "log_edges",
@@ -79,6 +81,16 @@ def kl_per_dimension(
     return kl
 
 
+def kl_medians(mu: np.ndarray, s: np.ndarray, parameterisation: str, kl_form: str) -> np.ndarray:
+    """Per dimension, the median over the rows of ``(n, k)`` ``mu`` and (clipped) ``s`` of the
+    KL term (NaN without rows)."""
+    k = np.shape(mu)[1]
+    if np.shape(mu)[0] == 0:
+        return np.full(k, np.nan)
+    with np.errstate(all="ignore"):
+        return np.median(kl_per_dimension(mu, s, parameterisation, kl_form), axis=0)
+
+
 @dataclass(frozen=True, eq=False)
 class LatentDiagnostics:
     """Per latent dimension ``j`` of one sample under one clip.
@@ -86,7 +98,8 @@ class LatentDiagnostics:
     ``kl_mean[j]``: mean over the used events of the KL term of dimension j (+inf if one
     event's term is), ``kl_nonfinite[j]`` how many terms are not finite and
     ``kl_mean_finite[j]`` the mean of the others; the ``kl_mean`` add up to the sample's
-    mean KL; ``kl_median[j]``: the median term (robust to a few extreme events).
+    mean KL; ``kl_median[j]``: the median term (robust to a few extreme events), over
+    ``kl_median_events`` of the used events (all, or a fixed sample of a large sample).
     ``mu_mean`` / ``mu_var``: mean and variance (over events, ddof 0) of z_mean;
     ``active``: ``mu_var > active_threshold``. ``s_quantiles[j]``: raw (unclipped) z_log_var
     at :data:`LATENT_LEVELS`; ``below_clip`` / ``above_clip``: events below / above the
@@ -105,6 +118,7 @@ class LatentDiagnostics:
     kl_mean: np.ndarray
     kl_mean_finite: np.ndarray
     kl_median: np.ndarray
+    kl_median_events: int
     kl_nonfinite: np.ndarray
     mu_mean: np.ndarray
     mu_var: np.ndarray
@@ -158,6 +172,7 @@ class LatentDiagnostics:
             "kl_mean": json_floats(self.kl_mean),
             "kl_mean_finite": json_floats(self.kl_mean_finite),
             "kl_median": json_floats(self.kl_median),
+            "kl_median_events": self.kl_median_events,
             "kl_nonfinite": self.kl_nonfinite.tolist(),
             "mu_mean": json_floats(self.mu_mean),
             "mu_var": json_floats(self.mu_var),
@@ -193,6 +208,17 @@ def _histogram_range(
     return lo - pad, hi + pad
 
 
+def grid_histogram_range(
+    quantiles: np.ndarray, n_used: int, clip: tuple[float, float] | None
+) -> tuple[float, float]:
+    """The z_log_var histogram's range: every dimension's bulk (its 0.1 % to 99.9 %
+    quantiles), widened to a nearby clip bound, padded by 2 %."""
+    with np.errstate(all="ignore"):
+        q_lo = float(np.nanmin(quantiles[:, 1])) if n_used else -1.0
+        q_hi = float(np.nanmax(quantiles[:, -2])) if n_used else 1.0
+    return _histogram_range(q_lo, q_hi, clip)
+
+
 def latent_diagnostics(
     z_mean: np.ndarray,
     z_log_var: np.ndarray,
@@ -204,9 +230,14 @@ def latent_diagnostics(
     n_bins: int = 40,
     active_threshold: float = ACTIVE_THRESHOLD,
     chunk_rows: int = CHUNK_ROWS,
+    median_rows: np.ndarray | None = None,
 ) -> LatentDiagnostics:
     """Latent statistics of a whole sample, read in chunks of ``chunk_rows`` (memory maps
-    welcome); the quantiles read one dimension's column at a time.
+    welcome); the quantiles read one dimension's column at a time. The median KL term is
+    taken over the used events among ``median_rows`` (default: all).
+
+    Every event is read for each clip: ``latent_tally`` gives the same from tallies made
+    once (this function is its reference, and its fallback for bounds off its grid).
 
     >>> import numpy as np
     >>> from hepfm_core.engine.diagnostics import latent_diagnostics
@@ -255,20 +286,18 @@ def latent_diagnostics(
             kl_bad += (~fin).sum(axis=0)
         rows = np.flatnonzero(used)
         quantiles = np.full((k, len(LATENT_LEVELS)), np.nan)
-        kl_median = np.full(k, np.nan)
         columns = []
         for j in range(k):
             col = np.asarray(z_log_var[:, j], dtype=np.float64)[rows]
             columns.append(col)
             if col.size:
                 quantiles[j] = np.quantile(col, LATENT_LEVELS)
-                mu_j = np.asarray(z_mean[:, j], dtype=np.float64)[rows]
-                s_j = col if clip is None else np.clip(col, clip[0], clip[1])
-                kl_j = kl_per_dimension(mu_j, s_j, parameterisation, kl_form)
-                kl_median[j] = np.quantile(kl_j, 0.5)
-        q_lo = float(np.nanmin(quantiles[:, 1])) if count else -1.0
-        q_hi = float(np.nanmax(quantiles[:, -2])) if count else 1.0
-        lo, hi = _histogram_range(q_lo, q_hi, clip)
+        chosen = rows if median_rows is None else np.intersect1d(rows, median_rows)
+        mu_m = np.asarray(z_mean[chosen], dtype=np.float64)
+        s_m = np.asarray(z_log_var[chosen], dtype=np.float64)
+        s_m = s_m if clip is None else np.clip(s_m, clip[0], clip[1])
+        kl_median = kl_medians(mu_m, s_m, parameterisation, kl_form)
+        lo, hi = grid_histogram_range(quantiles, count, clip)
         edges = np.linspace(lo, hi, n_bins + 1)
         tallies = [tally(col, edges) for col in columns]
         safe = max(count, 1)
@@ -284,6 +313,7 @@ def latent_diagnostics(
         kl_mean=kl_sum / safe if count else np.full(k, np.nan),
         kl_mean_finite=np.where(count - kl_bad > 0, kl_fin_sum / kl_fin_n, np.nan),
         kl_median=kl_median,
+        kl_median_events=int(chosen.size),
         kl_nonfinite=kl_bad,
         mu_mean=mean if count else np.full(k, np.nan),
         mu_var=m2 / safe if count else np.full(k, np.nan),
@@ -450,13 +480,18 @@ def log_edges(values: Sequence[np.ndarray], per_decade: int = 2) -> np.ndarray:
 
 
 def working_threshold(
-    background: np.ndarray, target: float, min_bkg_pass: int = 10
+    background: np.ndarray | BackgroundRef, target: float, min_bkg_pass: int = 10
 ) -> WorkingPoint:
     """The cut ``score > threshold`` of the working point at background efficiency
     ``target``: the very rule of ``evaluate``'s metrics (``working_points.working_point``)
-    on the background's kept scores (the cut depends on the background alone)."""
-    ref = prepare_background(np.asarray(background, dtype=np.float64))
-    return working_point(Counts.build(ref, ref.scores), float(target), int(min_bkg_pass))
+    on the background's kept scores (the cut depends on the background alone; its "signal"
+    efficiency is the background's own). Given sorted (``EvaluationResult.sorted_background``),
+    it costs a few binary searches."""
+    if isinstance(background, BackgroundRef):
+        ref = background
+    else:
+        ref = prepare_background(np.asarray(background, dtype=np.float64))
+    return working_point(Counts.for_cuts(ref, ref.scores), float(target), int(min_bkg_pass))
 
 
 @dataclass(frozen=True, eq=False)
@@ -615,7 +650,7 @@ class SculptingCheck:
 
 def sculpting_check(
     per_sample: dict[str, dict[str, np.ndarray]],
-    background_scores: np.ndarray,
+    background_scores: np.ndarray | BackgroundRef,
     *,
     target_bkg_eff: float = 1e-2,
     edges: dict[str, np.ndarray],

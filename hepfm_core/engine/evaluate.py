@@ -58,6 +58,7 @@ from .scoring import cached_pass
 from .working_points import json_bound
 
 __all__ = [
+    "BACKGROUND_SORTS_KEPT",
     "BaseEvaluator",
     "BinnedScores",
     "EvaluationResult",
@@ -68,6 +69,9 @@ __all__ = [
     "scores_frame",
     "write_scores",
 ]
+
+BACKGROUND_SORTS_KEPT = 2
+"""Sorted backgrounds an evaluator keeps (the last settings' that change the scores)."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +194,8 @@ class EvaluationResult:
     """Everything one setting gives: per-sample counts and per-signal separation.
 
     ``binned``: the histograms, for a result whose samples hold no per-event scores.
+    ``sorted_background``: the background's kept scores sorted (the metrics' reference),
+    where this process holds them: views read cuts and bin counts from it by binary search.
     """
 
     settings: EvaluationSettings
@@ -198,6 +204,7 @@ class EvaluationResult:
     signals: dict[str, Separation]
     provenance: dict[str, Any] = field(default_factory=dict)
     binned: BinnedScores | None = None
+    sorted_background: BackgroundRef | None = field(default=None, repr=False)
 
     def to_json_dict(self) -> dict[str, Any]:
         settings = self.settings.to_json_dict() | {"parameterisation": self.parameterisation}
@@ -493,17 +500,22 @@ class Evaluator(BaseEvaluator):
                 gs.kl_form,
                 settings.policy,
             )
-            ref = self._bkg_refs.get(bkg_key)
+            ref = self._bkg_refs.pop(bkg_key, None)
             if ref is None:
                 ref = prepare_background(kept["background"].values)
-                self._bkg_refs.clear()  # keep one: the background sort is 20 MB at 2.7M events
-                self._bkg_refs[bkg_key] = ref
+            # keep the last two (8 bytes per event each): the dashboard's worst-vs-drop
+            # sentence asks for the other policy after every change
+            self._bkg_refs[bkg_key] = ref
+            while len(self._bkg_refs) > BACKGROUND_SORTS_KEPT:
+                del self._bkg_refs[next(iter(self._bkg_refs))]
             seps = {
                 name: self.withheld(samples, name, bkg_effs)
                 or separation(ref, kept[name].values, bkg_effs=bkg_effs)
                 for name in signals
             }
-        return EvaluationResult(settings, self.parameterisation, samples, seps, self.provenance())
+        return EvaluationResult(
+            settings, self.parameterisation, samples, seps, self.provenance(), sorted_background=ref
+        )
 
 
 def roc_rows(result: EvaluationResult) -> list[dict[str, Any]]:

@@ -55,6 +55,9 @@ from .investigate import (
     select_events,
     track_layout,
 )
+from .latent_tally import LatentTally, build_latent_tally, latent_from_tally
+from .policy import policy_view
+from .roc import BackgroundRef
 from .scoring import Forward, forward_for
 
 __all__ = [
@@ -62,6 +65,7 @@ __all__ = [
     "DECODE_EVENTS",
     "DEFAULT_LIMIT",
     "ID_COLUMNS",
+    "LATENT_MEDIAN_EVENTS",
     "MAX_EVENTS",
     "SEED",
     "Investigator",
@@ -80,6 +84,9 @@ SEED = 20_240_614
 """The seed of the drawn blocks (fixed: the same events every time)."""
 ID_COLUMNS = ("run_number", "event_number", "mc_channel_number")
 """The identity columns an exported id list holds, where the data have them."""
+LATENT_MEDIAN_EVENTS = 65_536
+"""Events per sample of the latent view's median KL term at most (the other latent
+statistics read every event, through tallies made once: ``latent_tally``)."""
 DECODE_EVENTS = 4096
 """Events decoded at a time by the residual profile (bounded memory)."""
 
@@ -201,6 +208,7 @@ class Investigator:
         self._lock = threading.RLock()
         self._forward: Forward | None = None
         self._references: dict[str, _Reference] = {}
+        self._tallies: dict[tuple[str, str, str], LatentTally] = {}
         self.layout: TrackLayout | None = track_layout(evaluator.data.feature_names)
 
     # -- setup ----------------------------------------------------------------------------
@@ -356,11 +364,40 @@ class Investigator:
         )
 
     # -- whole samples --------------------------------------------------------------------
+    def latent_tally(self, name: str, kl_form: str) -> LatentTally:
+        """The clip-independent latent statistics of sample ``name``: one read of its pass,
+        kept for the investigator's life (bounded by the grid, not the events)."""
+        sample = self.sample(name)
+        key = (name, self.evaluator.parameterisation, kl_form)
+        with self._lock:
+            got = self._tallies.get(key)
+            if got is None:
+                pass_ = self.evaluator.score_all()[name]
+                got = self._tallies[key] = build_latent_tally(
+                    pass_.z_mean,
+                    pass_.z_log_var,
+                    parameterisation=key[1],
+                    kl_form=kl_form,
+                    sample=name,
+                    median_rows=self._median_rows(sample.n_events),
+                )
+            return got
+
+    def _median_rows(self, n_events: int) -> np.ndarray:
+        return sample_rows(n_events, max(self.max_events, LATENT_MEDIAN_EVENTS), self.seed)
+
     def latent(self, settings: EvaluationSettings, name: str) -> LatentDiagnostics:
         """KL per latent dimension, active units and z_log_var distributions of a whole
-        sample (every event; the clip and variance form of ``settings``)."""
-        pass_ = self.evaluator.score_all()[self.sample(name).name]
+        sample (every event; the clip and variance form of ``settings``).
+
+        From the sample's tallies (``latent_tally``: made once, then milliseconds per clip);
+        a clip bound off their grid reads every event again.
+        """
         gs = settings.guard_settings(self.evaluator.parameterisation)
+        got = latent_from_tally(self.latent_tally(name, gs.kl_form), gs.clip)
+        if got is not None:
+            return got
+        pass_ = self.evaluator.score_all()[self.sample(name).name]
         return latent_diagnostics(
             pass_.z_mean,
             pass_.z_log_var,
@@ -368,6 +405,7 @@ class Investigator:
             parameterisation=gs.parameterisation,
             kl_form=gs.kl_form,
             sample=name,
+            median_rows=self._median_rows(pass_.z_mean.shape[0]),
         )
 
     def _blocks(
@@ -417,10 +455,8 @@ class Investigator:
                     "evaluate without a cluster to bin events",
                 )  # fmt: skip
             ref = self._reference(name)
-            full = np.full(res.counts.total, np.nan)
-            full[np.asarray(res.policy.kept_mask)] = res.policy.values  # type: ignore[union-attr]
             per_sample[name] = {
-                "scores": full[ref.rows],
+                "scores": policy_view(res.guarded, res.policy, ref.rows),  # type: ignore[arg-type]
                 "tracks": ref.stats["tracks"],
                 "leading_pt": ref.stats["max pt"],
             }
@@ -429,10 +465,15 @@ class Investigator:
             "tracks": multiplicity_edges(self.layout.n_tracks),
             "leading_pt": log_edges([a["leading_pt"] for a in per_sample.values()]),
         }
-        background = result.samples["background"].policy.values  # type: ignore[union-attr]
+        kept_bkg = result.samples["background"].policy
+        background: np.ndarray | BackgroundRef = (
+            result.sorted_background
+            if result.sorted_background is not None
+            else np.asarray(kept_bkg.values)  # type: ignore[union-attr]
+        )
         return sculpting_check(
             per_sample,
-            np.asarray(background),
+            background,
             target_bkg_eff=target_bkg_eff,
             edges=edges,
             note="; ".join(notes),

@@ -19,6 +19,7 @@ from .passes import read_only
 __all__ = [
     "PolicyScores",
     "apply_policy",
+    "policy_view",
 ]
 
 
@@ -122,3 +123,14 @@ def apply_policy(guarded: GuardedScores, policy: Policy) -> PolicyScores:
     if result.kept + sum(excluded.values()) != result.total:
         raise AssertionError(f"policy {policy!r} lost events: counts disagree with causes")
     return result
+
+
+def policy_view(guarded: GuardedScores, kept: PolicyScores, rows: np.ndarray) -> np.ndarray:
+    """The policy's score of each of ``rows`` (event indices), without a pass over the
+    sample: the guarded score where the policy kept the event (+inf for a kept event that is
+    not OK, under ``worst``), NaN where it did not."""
+    r = np.asarray(rows, dtype=np.int64)
+    scores = np.asarray(guarded.scores)[r]
+    with np.errstate(invalid="ignore"):
+        shown = np.where(np.isnan(scores), np.inf, scores)
+    return np.where(np.asarray(kept.kept_mask)[r], shown, np.nan)

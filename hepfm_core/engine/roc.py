@@ -245,6 +245,14 @@ class Counts:
             bkg_at_or_below=at_or_below,
         )
 
+    @classmethod
+    def for_cuts(cls, background: BackgroundRef, sig: np.ndarray) -> Counts:
+        """Counts for working points only (``working_points.working_point`` reads the
+        background's ranks and the sorted signal, nothing else): no distinct-value arrays,
+        so no pass over the events. Not for the AUC, the ROC or the SIC."""
+        none = np.empty(0, dtype=np.int64)
+        return cls(background, sig, none, none, none, none)
+
     @property
     def nb(self) -> int:
         return int(self.tail.n)

@@ -345,8 +345,9 @@ def warm_in_background(
     thread: Callable[..., threading.Thread] = threading.Thread,
     on_done: Callable[[], object] | None = None,
 ) -> threading.Thread | None:
-    """Load the model, compile its decoder and read each shown sample's reference events in a
-    background ``thread``, once per investigator, so that the first click on a count answers
+    """Load the model, compile its decoder, tally the background's latent space and read
+    each shown sample's reference events in a background ``thread``, once per investigator,
+    so that the first click on a count answers
     at once; then call ``on_done``. None when it started before. A failure is kept for
     :func:`warm_status` and left for the click to report."""
     key = id(investigator)
@@ -363,6 +364,9 @@ def warm_in_background(
         error = ""
         try:
             investigator.warm()
+            # the latent view's tallies of the background (its default sample): ticking it
+            # then costs milliseconds
+            investigator.latent_tally("background", result.settings.kl_form)
             for res in result.samples.values():
                 top = investigator.select(res, Criterion.top(1))
                 investigator.details(top, limit=1)

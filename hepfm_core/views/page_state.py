@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from ..engine.evaluate import EvaluationSettings
 from ..engine.investigate import CAUSE_LABELS, Criterion
 from ..errors import HepfmError
-from ..vocabulary import CLIP_PRESETS, POLICIES, SCORES, Cause, Policy, Score
+from ..vocabulary import CLIP_PRESETS, CLIP_RANGE, CLIP_STEP, POLICIES, SCORES, Cause, Policy, Score
 from .report.grid import clip_key
 
 __all__ = [
@@ -54,9 +54,6 @@ __all__ = [
     "write_page_state",
 ]
 
-CLIP_RANGE = (-150.0, 150.0)
-"""The clip slider's range: a clip bound from a link must lie in it."""
-CLIP_STEP = 0.1
 BETA_RANGE = (0.0, 100.0)
 DEFAULT_CLIP = (-20.0, 20.0)
 """The dashboard's clip at first: upstream's fix (a preset)."""

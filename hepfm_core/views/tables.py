@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import polars as pl
 
 from ..engine.binning import (
@@ -19,6 +20,8 @@ from ..engine.binning import (
     overflow_table,
     overflow_table_from_tallies,
     shared_log_edges,
+    tally,
+    tally_sorted,
 )
 from ..engine.comparison import ComparisonResult
 from ..engine.evaluate import EvaluationResult
@@ -235,8 +238,23 @@ def histogram_tables(
     """
     values = {n: s.guarded.scores for n, s in result.samples.items() if s.guarded is not None}
     if len(values) == len(result.samples):
-        edges = shared_log_edges(values, n_bins=n_bins)
-        return histogram_table(values, edges, density=density), overflow_table(values, edges)
+        sorted_ok = _sorted_background_ok(result)
+        if sorted_ok is None:
+            edges = shared_log_edges(values, n_bins=n_bins)
+            return histogram_table(values, edges, density=density), overflow_table(values, edges)
+        # the background from its sorted scores: binary searches instead of a pass over them
+        # (the edges depend on the extremes only, which the sorted array holds at its ends)
+        ranges = dict(values, background=_extremes(sorted_ok))
+        edges = shared_log_edges(ranges, n_bins=n_bins)
+        total = result.samples["background"].counts.total
+        tallies = {
+            n: tally_sorted(sorted_ok, total, edges) if n == "background" else tally(v, edges)
+            for n, v in values.items()
+        }
+        return (
+            histogram_table_from_tallies(tallies, edges, density=density),
+            overflow_table_from_tallies(tallies, edges),
+        )
     binned = result.binned
     if binned is None or binned.n_bins != n_bins:
         have = "no histograms" if binned is None else f"{binned.n_bins} bins"
@@ -249,6 +267,31 @@ def histogram_tables(
         histogram_table_from_tallies(tallies, binned.edges, density=density),
         overflow_table_from_tallies(tallies, binned.edges),
     )
+
+
+def _sorted_background_ok(result: EvaluationResult) -> np.ndarray | None:
+    """The background's OK scores sorted (the finite head of the metrics' sorted kept
+    scores: non-OK events are +inf under ``worst``, absent under ``drop``), or None where
+    the result holds no sorted background or its counts do not match."""
+    ref = result.sorted_background
+    if ref is None:
+        return None
+    scores = ref.scores
+    finite = scores[: int(np.searchsorted(scores, np.inf, side="left"))]
+    if finite.size != result.samples["background"].counts.ok or (
+        finite.size and not np.isfinite(finite[0])
+    ):
+        return None
+    return finite
+
+
+def _extremes(sorted_values: np.ndarray) -> np.ndarray:
+    """The smallest positive and the largest value of a sorted finite array (what
+    ``binning.shared_log_edges`` reads of a sample)."""
+    if sorted_values.size == 0:
+        return sorted_values
+    positive = sorted_values[int(np.searchsorted(sorted_values, 0.0, side="right")) :]
+    return np.array([positive[0], sorted_values[-1]]) if positive.size else sorted_values[-1:]
 
 
 def histogram_note(overflow: pl.DataFrame) -> str:

@@ -203,10 +203,11 @@ def _guard_sentences(result: EvaluationResult, evaluator: BaseEvaluator) -> str:
             "float16, for these samples."
         )
     other: Policy = "drop" if s.policy == "worst" else "worst"
-    alt = evaluator.evaluate(replace(s, policy=other, signals=tuple(result.signals)))
     focus = worst[0] if worst and worst[0] in result.signals else next(iter(result.signals), None)
     if focus is None:
         return first
+    # the other policy for the one signal named (the guarded scores are reused)
+    alt = evaluator.evaluate(replace(s, policy=other, signals=(focus,)))
     a, b = result.signals[focus], alt.signals[focus]
     if a.ok and b.ok:
         clip = (

@@ -354,3 +354,83 @@ def test_a_chosen_model_that_does_not_fit_gives_a_callout(
     assert "Cannot evaluate" in shown and "model exp@" in shown  # the label names the model
     assert "takes 120 inputs" in shown
     assert defs.get("result") is None
+
+
+SEEDLIKE_BACKGROUND = 200_000
+"""The equality test's background: the seed's is 2.7 M, CI's budget allows the quick size."""
+SEEDLIKE_SIGNAL = 9_506
+
+
+@pytest.fixture(scope="module")
+def seedlike_root(small_demo, tmp_path_factory) -> Path:
+    """A data root with a --quick-sized demo (200k background events, the seed's signal size)
+    and the small demo's model beside it (same 180 features)."""
+    from hepfm_core.demo import make_demo
+
+    root = tmp_path_factory.mktemp("seedlike")
+    data_dir, _ = make_demo(
+        root / "demo",
+        n_background=SEEDLIKE_BACKGROUND,
+        n_signal=SEEDLIKE_SIGNAL,
+        seed=23,
+        train=False,
+        progress=lambda *a: None,
+    )
+    shutil.copy(small_demo[1], data_dir / "model.keras")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("link", "cli_args"),
+    [
+        ({}, ["--clip", "-20", "20"]),  # the app's defaults
+        (
+            {"score": "kl", "clip": "none", "policy": "drop"},
+            ["--score", "kl", "--no-clip", "--policy", "drop"],
+        ),
+        (
+            {"score": "total", "beta": "0.5", "clip": "-5:5", "signals": "zprime_tt,wprime_qq"},
+            [
+                "--score",
+                "total",
+                "--beta",
+                "0.5",
+                "--clip",
+                "-5",
+                "5",
+                "--signals",
+                "zprime_tt,wprime_qq",
+            ],
+        ),
+        ({"score": "radius", "clip": "-7.5:3"}, ["--score", "radius", "--clip", "-7.5", "3"]),
+    ],
+    ids=["defaults", "kl-noclip-drop", "total-beta-clip5", "radius-asymmetric"],
+)
+def test_app_numbers_equal_hepfm_evaluate(
+    monkeypatch, seedlike_root, tmp_path_factory, link, cli_args, strict_json
+):
+    """At --quick scale the page's counts and metrics tables, and the result behind them, are
+    what `hepfm evaluate --json` writes for the same settings: the app's incremental view
+    layer (sorted backgrounds, tallies) changes no number."""
+    from hepfm_core.cli import main as cli_main
+
+    cache = tmp_path_factory.getbasetemp() / "seedlike-cache"  # scored once for all settings
+    data = seedlike_root / "demo"
+    outputs, defs = run_app(monkeypatch, seedlike_root, cache, link=link)
+    result = defs["result"]
+    out = tmp_path_factory.mktemp("cli") / "evaluate.json"
+    code = cli_main(
+        ["evaluate", "--data", str(data), "--model", str(data / "model.keras"),
+         "--cache-dir", str(cache), "--quiet", "--json", str(out), *cli_args]
+    )  # fmt: skip
+    assert code == 0
+    cli = strict_json(out.read_text())
+    app = result.to_json_dict()
+    assert app["settings"] == cli["settings"]
+    assert app["samples"] == cli["samples"]
+    assert app["signals"] == cli["signals"]
+    assert result.samples["background"].counts.total == SEEDLIKE_BACKGROUND
+    # and the page shows those numbers
+    shown = shown_tables(outputs)
+    assert counts_table(result).to_dicts() in shown
+    assert metrics_table(result).to_dicts() in shown

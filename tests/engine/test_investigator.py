@@ -233,3 +233,24 @@ def test_upstream_events_show_upstream_stored_tracks(upstream_fixture, tmp_path)
     summary = inv.summary(sel)
     assert summary.n_selected == 5 and summary.n_rest == 795
     assert inv.ids(sel).columns == ["sample", "event"]  # upstream files store no identity
+
+
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+def test_sculpting_reads_the_policy_and_the_cut_without_a_pass(investigator, policy):
+    """The per-row policy view and the cut from the sorted background equal the full
+    per-event array and a fresh sort (KL: the demo has events that are not OK)."""
+    from hepfm_core.engine.diagnostics import working_threshold
+    from hepfm_core.engine.policy import policy_view
+
+    result = investigator.evaluator.evaluate(EvaluationSettings(score="kl", policy=policy))
+    for res in result.samples.values():
+        full = np.full(res.counts.total, np.nan)
+        full[np.asarray(res.policy.kept_mask)] = res.policy.values
+        rows = np.arange(0, res.counts.total, 7)
+        np.testing.assert_array_equal(policy_view(res.guarded, res.policy, rows), full[rows])
+    assert result.samples["background"].counts.ok < result.samples["background"].counts.total
+    values = result.samples["background"].policy.values
+    for target in (1e-1, 1e-2, 1e-3):
+        fast = working_threshold(result.sorted_background, target)
+        slow = working_threshold(values, target)
+        assert fast == slow or fast.to_json_dict() == slow.to_json_dict()

@@ -3,8 +3,12 @@ the one highlight rule of the counts table."""
 
 from __future__ import annotations
 
+import polars as pl
+import pytest
+
 from hepfm_core.engine.evaluate import EvaluationSettings
 from hepfm_core.views import tables
+from hepfm_core.views.tables import histogram_tables
 
 
 def test_counts_table_adds_up(evaluator):
@@ -59,3 +63,24 @@ def test_model_metrics_table_puts_each_models_cells_side_by_side(evaluator):
     for label, own in single.items():
         for m in metrics:
             assert table[tables.model_column(m, label)].to_list() == own[m].to_list()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        EvaluationSettings(score="kl", policy="worst"),
+        EvaluationSettings(score="kl", policy="drop"),
+        EvaluationSettings(score="reconstruction", clip=(-20.0, 20.0)),
+    ],
+)
+def test_histograms_from_the_sorted_background_equal_a_pass_over_the_scores(evaluator, settings):
+    from dataclasses import replace
+
+    result = evaluator.evaluate(settings)
+    assert result.sorted_background is not None
+    for density in (False, True):
+        fast = histogram_tables(result, n_bins=37, density=density)
+        slow = histogram_tables(replace(result, sorted_background=None), n_bins=37, density=density)
+        assert fast[0].equals(slow[0]) and fast[1].equals(slow[1])
+    bkg = fast[1].filter(pl.col("sample") == "background").row(0, named=True)
+    assert bkg["total"] == result.samples["background"].counts.total

@@ -1,0 +1,581 @@
+"""The dashboard measured as a user feels it: `marimo run` (or `marimo edit`) in Chromium.
+
+Starts the app on a data folder (default: the seed's scale, 2,727,612 background events and
+six signals of 9,506, made once under ``benchmarks/.data/seed``; ``--quick``: the 200k demo
+under ``benchmarks/.data/demo200k``; ``--data/--model``: any folder), drives Debian's
+Chromium through Playwright and reports:
+
+- the first view, cold (an empty scoring cache: every event scored) and warm (a new server
+  on the filled cache), from the page's navigation to its final state;
+- each control, from the input event to the final state, ``--reps`` times (at least 5; each
+  control is moved once before, so that one-off work such as a second model's scoring pass
+  or the model's first load is not counted), as p50, p90 and max;
+- the server's RSS (the server process and its children) with one viewer, and with ten more
+  viewers open at once.
+
+**What "final" means.** An init script in the page records, on one clock
+(``performance.now()``): the time of the input event (the first pointer, key, input or
+change event after the benchmark arms it); every message of marimo's kernel websocket, with
+the cells it reports queued or running; and every DOM mutation (a MutationObserver over the
+document, shadow roots included through the attached charts). The page is final when no cell
+is queued or running, the kernel said ``completed-run`` after the event (or, for a control
+that asks nothing of the kernel, nothing came) and neither a kernel message nor a DOM
+mutation arrived for ``QUIET_S``; the latency is the last of those arrivals minus the input
+event. Vega draws into a canvas whose element is inserted (a mutation), so a redrawn chart
+counts.
+
+    uv run python benchmarks/bench_app.py --json bench-app.json   # the seed's scale
+    uv run python benchmarks/bench_app.py --quick                  # the 200k demo
+
+The benchmark measures; it asserts nothing. Other work on the machine moves the figures:
+the summary prints the load average before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+APP = REPO / "apps" / "anomaly.py"
+DATA_ROOT = HERE / ".data"
+SEED_BACKGROUND = 2_727_612
+SEED_SIGNAL = 9_506
+QUICK_BACKGROUND = 200_000
+QUICK_SIGNAL = 10_000
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+QUIET_S = 0.8
+"""No kernel message and no DOM change for this long: the page is final."""
+TIMEOUT_S = 300.0
+VIEWPORT = {"width": 1500, "height": 2000}
+GOALS = {
+    "control_p50_s": 0.5,
+    "control_p90_s": 1.0,
+    "click_to_events_s": 1.0,
+    "first_view_warm_s": 5.0,
+    "first_view_cold_s": 20.0,
+    "rss_one_viewer_bytes": 1.5 * 2**30,
+    "rss_ten_viewers_extra_bytes": 1.0 * 2**30,
+}
+
+# Runs in the page before marimo's scripts: one clock for the input, the kernel and the DOM.
+INIT_SCRIPT = r"""
+(() => {
+  const w = window;
+  w.__bench = {armed: false, t0: null, lastMsg: 0, lastMut: 0, busy: {}, completed: 0,
+               msgs: 0, runs: 0};
+  const B = w.__bench;
+  for (const type of ["pointerdown", "mousedown", "keydown", "input", "change", "click"]) {
+    w.addEventListener(type, (e) => {
+      if (B.armed && B.t0 === null) { B.t0 = performance.now(); }
+    }, true);
+  }
+  const Native = w.WebSocket;
+  w.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener("message", (ev) => {
+      B.lastMsg = performance.now();
+      B.msgs += 1;
+      try {
+        const m = JSON.parse(ev.data);
+        const d = m.data || {};
+        if (m.op === "cell-op" && d.status) {
+          if (d.status === "queued" || d.status === "running") {
+            B.busy[d.cell_id] = 1; B.runs += 1;
+          }
+          else { delete B.busy[d.cell_id]; }
+        }
+        if (m.op === "completed-run") { B.completed = performance.now(); }
+      } catch (err) { /* not JSON */ }
+    });
+    return ws;
+  };
+  w.WebSocket.prototype = Native.prototype;
+  Object.assign(w.WebSocket, Native);
+  const observe = (root) => new MutationObserver(() => { B.lastMut = performance.now(); })
+      .observe(root, {subtree: true, childList: true, attributes: true, characterData: true});
+  const origAttach = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function (init) {
+    const root = origAttach.call(this, init);
+    observe(root);
+    return root;
+  };
+  document.addEventListener("DOMContentLoaded", () => observe(document.documentElement));
+})();
+"""
+
+
+# -- data -----------------------------------------------------------------------------------
+def ensure_data(args: argparse.Namespace) -> tuple[Path, list[Path]]:
+    """The data folder and its models (the second for the shown-model control): given, or
+    made once under benchmarks/.data/."""
+    if args.data or args.model:
+        if not (args.data and args.model):
+            sys.exit("give both --data and --model, or neither")
+        return Path(args.data).resolve(), [Path(m).resolve() for m in args.model]
+    from hepfm_core.demo import demo_ready, make_demo
+
+    n_bkg, n_sig = (
+        (QUICK_BACKGROUND, QUICK_SIGNAL) if args.quick else (SEED_BACKGROUND, SEED_SIGNAL)
+    )
+    out = DATA_ROOT / ("demo200k" if args.quick else "seed")
+    if not demo_ready(out):
+        print(f"making the data and model under {out} ({n_bkg:,} background events) ...")
+        make_demo(out, n_background=n_bkg, n_signal=n_sig)
+    second = out / "model_latent4.keras"
+    if not second.exists():
+        print("training a second model (latent dimension 4) for the shown-model control ...")
+        from hepfm_core.model.training import TrainingSettings, train_on_data
+        from hepfm_core.model.vae import VAEConfig
+        from hepfm_core.sources import open_data
+
+        config = VAEConfig(input_dim=180, latent_dim=4)
+        settings = TrainingSettings(epochs=3, max_events=200_000)
+        train_on_data(open_data(out), second, config=config, settings=settings)
+    return out.resolve(), [(out / "model.keras").resolve(), second.resolve()]
+
+
+# -- server ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`marimo run` (or `edit --headless`) of the app on ``data`` with ``models``, bound to
+    127.0.0.1, in its own process group."""
+
+    def __init__(self, data: Path, models: list[Path], cache: Path, edit: bool, log: Path):
+        self.port = free_port()
+        mode = ["edit", "--headless", "--skip-update-check"] if edit else ["run", "--headless"]
+        argv = [sys.executable, "-m", "marimo", *mode, str(APP), "--host", "127.0.0.1",
+                "--port", str(self.port), "--no-token", "--", "--data", str(data)]  # fmt: skip
+        for m in models:
+            argv += ["--model", str(m)]
+        env = dict(
+            os.environ,
+            HEPFM_DATA_ROOT=str(data.parent),
+            HEPFM_CACHE_DIR=str(cache),
+            PYTHONPYCACHEPREFIX=str(cache / "pycache"),
+        )
+        self.edit = edit
+        self.log = open(log, "w")  # closed in stop()
+        self.t_start = time.perf_counter()
+        self.proc = subprocess.Popen(
+            argv, cwd=REPO, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited ({self.proc.returncode}); see {log}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        self.listening_s = time.perf_counter() - self.t_start
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def rss(self) -> int:
+        import psutil
+
+        proc = psutil.Process(self.proc.pid)
+        total = 0
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                total += p.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def stop(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.killpg(self.proc.pid, sig)
+                self.proc.wait(timeout=20)
+                break
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                continue
+        self.log.close()
+
+
+# -- the page -------------------------------------------------------------------------------
+def state(page: Any) -> dict[str, Any]:
+    return page.evaluate(
+        "() => ({...window.__bench, busyN: Object.keys(window.__bench.busy).length,"
+        " now: performance.now()})"
+    )
+
+
+def arm(page: Any) -> None:
+    page.evaluate(
+        "() => { window.__bench.armed = true; window.__bench.t0 = null; window.__bench.runs = 0; }"
+    )
+
+
+def wait_final(page: Any, since: float, timeout_s: float = TIMEOUT_S) -> float:
+    """Seconds from ``since`` (page clock, ms) to the page's final state (see the module's
+    docstring), once it has been quiet for :data:`QUIET_S`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.wait_for_timeout(50)
+        s = state(page)
+        last = max(s["lastMsg"], s["lastMut"])
+        if s["busyN"] == 0 and s["now"] - last >= QUIET_S * 1000 and s["completed"] >= since:
+            return max(last - since, 0.0) / 1000.0
+        if s["busyN"] == 0 and s["now"] - last >= QUIET_S * 1000 and s["lastMsg"] < since:
+            # nothing reached the kernel: what the page did by itself
+            return max(s["lastMut"] - since, 0.0) / 1000.0
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the page did not settle in {timeout_s:.0f} s: {s}")
+
+
+def open_page(browser: Any, url: str) -> tuple[Any, float]:
+    """A new page on ``url``; seconds from navigation to its final state."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.add_init_script(INIT_SCRIPT)
+    page.goto(url, wait_until="commit")
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=TIMEOUT_S * 1000)
+    # the page's own clock starts at its navigation: final time from 0
+    page.wait_for_function("() => window.__bench && window.__bench.completed > 0")
+    return page, wait_final(page, 0.0)
+
+
+def measure(page: Any, act: Callable[[], None], prepare: Callable[[], None] | None = None) -> float:
+    """Prepare (open a menu, type a number: not timed), wait until the page is quiet, arm,
+    act (an input event), wait for the final state: seconds from the act's first event."""
+    if prepare is not None:
+        prepare()
+    wait_final(page, 0.0)  # the page is quiet before
+    arm(page)
+    act()
+    deadline = time.monotonic() + 10
+    while (t0 := state(page)["t0"]) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the action sent no input event")
+        page.wait_for_timeout(10)
+    return wait_final(page, float(t0))
+
+
+# -- the controls ---------------------------------------------------------------------------
+def sidebar_select(page: Any, has_text: str) -> Any:
+    return page.locator("select:visible").filter(has_text=has_text).first
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control as ``act(rep)`` (rep even moves it one way, odd back), after an untimed
+    ``prepare(rep)`` where the control needs one (a menu opened, a number typed)."""
+
+    act: Callable[[int], None]
+    prepare: Callable[[int], None] | None = None
+
+
+def controls(page: Any, two_models: bool) -> dict[str, Control]:
+    """The controls the benchmark moves, by name."""
+    from hepfm_core.vocabulary import CLIP_PRESETS, FILL_LABELS, POLICY_LABELS, SCORE_LABELS
+
+    presets = list(CLIP_PRESETS)
+
+    def slider_step(rep: int) -> None:
+        thumb = page.locator("[role=slider]:visible").nth(0)
+        thumb.focus()
+        thumb.press("ArrowRight" if rep % 2 == 0 else "ArrowLeft")
+
+    def preset(rep: int) -> None:
+        sidebar_select(page, presets[1]).select_option(label=presets[2 if rep % 2 == 0 else 1])
+
+    def switch(label: str) -> Callable[[int], None]:
+        def act(rep: int) -> None:
+            page.get_by_role("switch", name=label).first.click()
+
+        return act
+
+    def score(rep: int) -> None:
+        label = SCORE_LABELS["kl" if rep % 2 == 0 else "reconstruction"]
+        sidebar_select(page, SCORE_LABELS["kl"]).select_option(label=label)
+
+    def beta(rep: int) -> None:
+        box = page.get_by_label("β (total)").first
+        box.fill("1.5" if rep % 2 == 0 else "1")
+        box.press("Enter")
+
+    def radio(labels: dict[str, str], a: str, b: str) -> Callable[[int], None]:
+        def act(rep: int) -> None:
+            page.get_by_text(labels[a if rep % 2 == 0 else b], exact=True).first.click()
+
+        return act
+
+    def open_signals(rep: int) -> None:
+        # the multiselect is a button opening a list of options, each a toggle
+        page.locator("button[aria-haspopup=dialog]:visible").filter(
+            has_text="wprime_qq"
+        ).first.click()
+        page.get_by_role("option", name="zprime_mumu", exact=True).wait_for()
+
+    def signal(rep: int) -> None:  # deselect zprime_mumu, then select it again
+        page.get_by_role("option", name="zprime_mumu", exact=True).click()
+        page.keyboard.press("Escape")
+
+    def bins(rep: int) -> None:
+        thumb = page.locator("[role=slider]:visible").nth(2)
+        thumb.focus()
+        thumb.press("ArrowRight" if rep % 2 == 0 else "ArrowLeft")
+
+    def type_n(rep: int) -> None:
+        # the number field's accessible name is marimo's label markup: found by its role
+        box = page.locator("input[aria-roledescription='Number field'][aria-label*='>N<']")
+        box.first.fill(str(20 + rep % 2))
+        box.first.press("Tab")
+
+    def top_n(rep: int) -> None:
+        page.get_by_role("button", name="the N most anomalous").first.click()
+
+    def brush(rep: int) -> None:
+        chart = page.locator(".vega-embed").nth(0)
+        box = chart.bounding_box()
+        y = box["y"] + box["height"] * 0.5
+        x0 = box["x"] + box["width"] * (0.35 + 0.02 * (rep % 3))
+        page.mouse.move(x0, y)
+        page.mouse.down()
+        page.mouse.move(x0 + box["width"] * 0.15, y, steps=4)
+        page.mouse.up()
+
+    def shown_model(rep: int) -> None:
+        select = sidebar_select(page, "model.keras")
+        options = select.locator("option").all_inner_texts()
+        select.select_option(label=options[(rep + 1) % len(options)])
+
+    acts: dict[str, Control] = {
+        "clip slider step": Control(slider_step),
+        "preset": Control(preset),
+        "no-clip switch": Control(switch("no clip")),
+        "score": Control(score),
+        "beta": Control(beta),
+        "policy": Control(radio(POLICY_LABELS, "drop", "worst")),
+        "fill": Control(radio(FILL_LABELS, "none", "median")),
+        "signal deselect/reselect": Control(signal, open_signals),
+        "bins": Control(bins),
+        "log y": Control(switch("log y")),
+        "top-N": Control(top_n, type_n),
+        "histogram brush": Control(brush),
+    }
+    if two_models:
+        acts["shown model"] = Control(shown_model)
+    return acts
+
+
+def click_count(page: Any) -> float:
+    """A click on the first non-zero count of a cause; seconds until its events are listed
+    (the events table's first row)."""
+    from hepfm_core.vocabulary import Cause
+
+    causes = [c.label for c in Cause if c != Cause.OK]
+    table = page.locator("table").filter(has=page.get_by_role("columnheader", name=causes[0]))
+    heads = [t.split("\n")[0].strip() for t in table.first.locator("thead th").all_inner_texts()]
+    for r, tr in enumerate(table.first.locator("tbody tr").all()):
+        cells = [t.strip() for t in tr.locator("td").all_inner_texts()]
+        row = dict(zip(heads[-len(cells) :], cells, strict=True))
+        for c in causes:
+            if row.get(c, "0").replace(",", "") not in ("0", ""):
+                cell = table.first.locator("tbody tr").nth(r).locator("td").nth(heads.index(c))
+                return measure(page, cell.click)
+    raise RuntimeError("no non-zero count to click: choose a score with excluded events")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# -- the run --------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    data, models = ensure_data(args)
+    work = Path(tempfile.mkdtemp(prefix="hepfm-bench-app-"))
+    cache = work / "cache"
+    cache.mkdir()
+    out: dict[str, Any] = {
+        "command": " ".join(sys.argv),
+        "data": str(data),
+        "models": [str(m) for m in models],
+        "mode": "edit" if args.edit else "run",
+        "loadavg_start": os.getloadavg(),
+        "quiet_s": QUIET_S,
+        "reps": args.reps,
+    }
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            # cold: an empty cache, every event scored
+            server = Server(data, models, cache, args.edit, work / "cold.log")
+            try:
+                page, cold = open_page(browser, server.url)
+                out["first_view_cold_s"] = cold
+                out["server_listening_s"] = server.listening_s
+                page.close()
+            finally:
+                server.stop()
+            print(f"first view, cold: {cold:.2f} s")
+            # warm: a new server on the filled cache
+            server = Server(data, models, cache, args.edit, work / "warm.log")
+            try:
+                page, warm = open_page(browser, server.url)
+                out["first_view_warm_s"] = warm
+                print(f"first view, warm: {warm:.2f} s")
+                page.get_by_text("Model loaded in the background").first.wait_for(
+                    timeout=TIMEOUT_S * 1000
+                )
+                wait_final(page, 0.0)
+                out["rss_one_viewer_bytes"] = server.rss()
+                results: dict[str, dict[str, Any]] = {}
+                for name, control in controls(page, len(models) > 1).items():
+
+                    def move(rep: int, c: Control = control) -> float:
+                        prep = None if c.prepare is None else (lambda: c.prepare(rep))  # type: ignore[misc]
+                        return measure(page, lambda: c.act(rep), prep)
+
+                    try:
+                        move(1)  # once, unmeasured
+                        move(0)
+                        times, runs = [], []
+                        for r in range(args.reps):
+                            times.append(move(r))
+                            runs.append(state(page)["runs"])
+                    except Exception as exc:  # report it, go on with the others
+                        results[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                        print(f"  {name}: failed ({exc})")
+                        continue
+                    results[name] = {
+                        "p50_s": statistics.median(times),
+                        "p90_s": percentile(times, 0.9),
+                        "max_s": max(times),
+                        "times_s": times,
+                        "cells_run": runs,  # cell runs the kernel reported per move
+                    }
+                    print(f"  {name}: p50 {results[name]['p50_s']:.3f} s, max {max(times):.3f} s")
+                clicks = []
+                for _ in range(args.reps):
+                    clicks.append(click_count(page))
+                    measure(page, lambda: controls(page, False)["log y"].act(0))
+                results["count click to events"] = {
+                    "p50_s": statistics.median(clicks),
+                    "p90_s": percentile(clicks, 0.9),
+                    "max_s": max(clicks),
+                    "times_s": clicks,
+                }
+                out["click_to_events_s"] = statistics.median(clicks)
+                print(f"  count click to events: p50 {out['click_to_events_s']:.3f} s")
+                out["controls"] = results
+                timed = [r for r in results.values() if "p50_s" in r]
+                out["control_p50_s"] = max(r["p50_s"] for r in timed)
+                out["control_p90_s"] = max(r["p90_s"] for r in timed)
+                out["controls_failed"] = sorted(n for n, r in results.items() if "error" in r)
+                page.screenshot(path=str(work / "after-controls.png"), full_page=True)
+                # ten more viewers at once
+                extra = [browser.new_page(viewport=VIEWPORT) for _ in range(args.viewers)]
+                for p in extra:
+                    p.add_init_script(INIT_SCRIPT)
+                    p.goto(server.url, wait_until="commit")
+                for p in extra:
+                    p.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(
+                        timeout=TIMEOUT_S * 1000
+                    )
+                    wait_final(p, 0.0)
+                out["rss_ten_viewers_bytes"] = server.rss()
+                out["viewers"] = args.viewers
+            finally:
+                server.stop()
+            browser.close()
+    finally:
+        out["loadavg_end"] = os.getloadavg()
+        out["work"] = str(work)
+        if not args.keep:
+            shutil.rmtree(cache, ignore_errors=True)
+    extra_rss = out.get("rss_ten_viewers_bytes", 0) - out.get("rss_one_viewer_bytes", 0)
+    out["rss_ten_viewers_extra_bytes"] = extra_rss
+    out["goals"] = {
+        k: {"goal": g, "value": out.get(k), "met": out.get(k) is not None and out[k] <= g}
+        for k, g in GOALS.items()
+    }
+    return out
+
+
+def summary(out: dict[str, Any]) -> str:
+    lines = [
+        f"`{out['command']}` ({out['mode']}, load average {out['loadavg_start'][0]:.2f} at the"
+        f" start, {out['loadavg_end'][0]:.2f} at the end)",
+        "",
+        "| control | p50 (s) | p90 (s) | max (s) |",
+        "|---|---|---|---|",
+    ]
+    for name, r in out.get("controls", {}).items():
+        if "error" in r:
+            lines.append(f"| {name} | failed: {r['error'][:60]} | | |")
+        else:
+            lines.append(f"| {name} | {r['p50_s']:.3f} | {r['p90_s']:.3f} | {r['max_s']:.3f} |")
+    lines += ["", "| figure | value | goal | met |", "|---|---|---|---|"]
+    for key, g in out["goals"].items():
+        v = g["value"]
+        if key.endswith("bytes"):
+            shown = "n/a" if v is None else f"{v / 2**30:.2f} GiB"
+            goal = f"<= {g['goal'] / 2**30:.1f} GiB"
+        else:
+            shown = "n/a" if v is None else f"{v:.2f} s"
+            goal = f"<= {g['goal']:g} s"
+        lines.append(f"| {key} | {shown} | {goal} | {'yes' if g['met'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="the 200k demo instead of the seed")
+    p.add_argument("--data", help="a data folder (default: made under benchmarks/.data/)")
+    p.add_argument("--model", action="append", help="its model(s); twice: the shown-model control")
+    p.add_argument("--edit", action="store_true", help="marimo edit --headless instead of run")
+    p.add_argument("--reps", type=int, default=5, help="measured moves per control (>= 5)")
+    p.add_argument("--viewers", type=int, default=10, help="concurrent viewers for the RSS")
+    p.add_argument("--keep", action="store_true", help="keep the scoring cache and logs")
+    p.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
+    args = p.parse_args(argv)
+    if args.reps < 5:
+        p.error("--reps must be at least 5 (p90 needs them)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = run(args)
+    print(summary(out))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
