@@ -257,6 +257,8 @@ def _(investigator, result):
         result,
         thread=mo.Thread,
         on_done=lambda: mo.output.replace(mo.md(f"<small>{db.warm_status(investigator)}</small>")),
+        # TensorFlow's import off the page's path, except where marimo redirects fd 2 per cell
+        prime_in_thread=mo.app_meta().mode in ("run", "script", "test"),
     )
     return
 

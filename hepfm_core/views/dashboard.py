@@ -344,25 +344,35 @@ def warm_in_background(
     *,
     thread: Callable[..., threading.Thread] = threading.Thread,
     on_done: Callable[[], object] | None = None,
+    prime_in_thread: bool = False,
 ) -> threading.Thread | None:
     """Load the model, compile its decoder, tally the background's latent space and read
     each shown sample's reference events in a background ``thread``, once per investigator,
-    so that the first click on a count answers
-    at once; then call ``on_done``. None when it started before. A failure is kept for
-    :func:`warm_status` and left for the click to report."""
+    so that the first click on a count answers at once; then call ``on_done``. None when it
+    started before. A failure is kept for :func:`warm_status` and left for the click to
+    report.
+
+    ``prime_in_thread``: TensorFlow's import and its once-per-process native log lines
+    (``scoring.prime_native_logs``, seconds) happen in the thread too, off the page's
+    critical path. Only where file descriptor 2 is not redirected per cell: ``marimo run``
+    (a kernel is a thread of the server), a script or a test. ``marimo edit`` redirects fd 2
+    of its kernel process to the running cell, so there the caller primes first.
+    """
     key = id(investigator)
     with _evaluators_lock:
         if key in _warming:
             return None
         _warming[key] = (None, "")
-    # here, in the caller's thread: the compilation in the thread then prints nothing that a
-    # notebook cell would catch (see scoring.prime_native_logs)
-    prime_native_logs()
+    if not prime_in_thread:
+        # here, in the caller's thread: the compilation in the thread then prints nothing
+        # that a notebook cell would catch (see scoring.prime_native_logs)
+        prime_native_logs()
 
     def warm() -> None:
         t0 = time.perf_counter()
         error = ""
         try:
+            prime_native_logs()  # at once where the caller primed
             investigator.warm()
             # the latent view's tallies of the background (its default sample): ticking it
             # then costs milliseconds
