@@ -23,6 +23,7 @@ import polars as pl
 
 from ..engine.metrics import Separation, thin_roc
 from ..vocabulary import BACKGROUND_COLOUR, DEFAULT_BKG_EFFS, SCORE_TITLES
+from .channels import tooltips
 
 WIDTH = 360
 HEIGHT = 300
@@ -207,7 +208,7 @@ def loss_histogram(
         y_scale = alt.Scale(type="log", domainMin=domain_min, clamp=True)
     y = alt.Y("value:Q", scale=y_scale, title=y_title)
     base = _chart(pts, widgets).encode(
-        x=x, y=y, color=colour, tooltip=["sample:N", "edge:Q", "value:Q"]
+        x=x, y=y, color=colour, tooltip=tooltips("sample:N", "edge:Q", "value:Q")
     )
     bkg = (
         base.transform_filter(alt.datum.sample == "background")
@@ -217,7 +218,7 @@ def loss_histogram(
             line={"color": BACKGROUND_COLOUR}
             | ({} if size.outline is None else {"strokeWidth": size.outline}),
         )
-        .encode(y2="floor:Q")
+        .encode(y2=alt.Y2("floor:Q"))
     )
     sig = base.transform_filter(alt.datum.sample != "background").mark_line(
         interpolate="step-after", strokeWidth=size.stroke
@@ -253,8 +254,8 @@ def _dash(frame: pl.DataFrame) -> dict[str, Any]:
     return {"strokeDash": alt.StrokeDash(f"{MODEL}:N", scale=scale, title="model", legend=legend)}
 
 
-def _tooltip(frame: pl.DataFrame, fields: Sequence[str]) -> list[str]:
-    return [f"{MODEL}:N", *fields] if MODEL in frame.columns else list(fields)
+def _tooltip(frame: pl.DataFrame, fields: Sequence[str]) -> list[Any]:
+    return tooltips(*([f"{MODEL}:N", *fields] if MODEL in frame.columns else fields))
 
 
 def curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
@@ -301,7 +302,7 @@ def roc_chart(
     diag = (
         alt.Chart(pl.DataFrame({"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}))
         .mark_line(strokeDash=[4, 4], color="#777777")
-        .encode(x="fpr:Q", y="tpr:Q")
+        .encode(x=alt.X("fpr:Q"), y=alt.Y("tpr:Q"))
     )
     lines = (
         _chart(df, widgets)
@@ -341,11 +342,13 @@ def rejection_chart(
             "text": [f"ε_B = {e:.0e}" for e in DEFAULT_BKG_EFFS],
         }
     )
-    rules = alt.Chart(refs).mark_rule(strokeDash=[2, 3], color="#999999").encode(y="rejection:Q")
+    rules = (
+        alt.Chart(refs).mark_rule(strokeDash=[2, 3], color="#999999").encode(y=alt.Y("rejection:Q"))
+    )
     labels = (
         alt.Chart(refs)
         .mark_text(align="right", dx=-4, dy=-6, fontSize=size.note_size, color="#666666")
-        .encode(y="rejection:Q", x=alt.value(size.width), text="text:N")
+        .encode(y=alt.Y("rejection:Q"), x=alt.XValue(size.width), text=alt.Text("text:N"))
     )
     lines = (
         _chart(df, widgets)

@@ -27,6 +27,7 @@ from ..engine.diagnostics import (
 from ..engine.explain import LEVELS, SelectionSummary
 from ..engine.investigate import EventDetail, Selection, TrackLayout
 from ..vocabulary import BACKGROUND_COLOUR, SCORE_TITLES, Cause
+from .channels import tooltips
 from .charts import APP, DIGITS, ChartSize
 
 __all__ = [
@@ -267,13 +268,13 @@ def residual_heatmap(
                 legend=alt.Legend(title=_lines(RESIDUAL_TITLE), format=".0e", titleLimit=320),
             ),
             opacity=alt.condition(alt.datum.track == PADDING, alt.value(0.35), alt.value(1.0)),
-            tooltip=[
+            tooltip=tooltips(
                 f"{TRACK_TITLE}:O",
                 f"{FEATURE_TITLE}:N",
                 "track:N",
                 "value:Q",
                 "residual:Q",
-            ],
+            ),
         )
         .properties(
             width=size.width * 0.75,
@@ -298,7 +299,7 @@ def _clip_rules(
     return [
         alt.Chart(frame)
         .mark_rule(color=CLIP_COLOUR, strokeDash=[4, 3])
-        .encode(**enc, tooltip=["clip:Q"])
+        .encode(**enc, tooltip=tooltips("clip:Q"))
     ]
 
 
@@ -319,7 +320,7 @@ def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HCo
     mean = (
         alt.Chart(frame)
         .mark_bar(color="#0072B2")
-        .encode(x=x, y=alt.Y("z_mean:Q", title=Z_MEAN_TITLE), tooltip=[x, "z_mean:Q"])
+        .encode(x=x, y=alt.Y("z_mean:Q", title=Z_MEAN_TITLE), tooltip=tooltips(x, "z_mean:Q"))
         .properties(width=size.width * 0.7, height=size.height * 0.7, title=Z_MEAN_TITLE)
     )
     points = (
@@ -336,7 +337,7 @@ def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HCo
             color=alt.condition(
                 alt.datum["outside clip"], alt.value(CLIP_COLOUR), alt.value("#333333")
             ),
-            tooltip=[x, "z_log_var:Q", "outside clip:N"],
+            tooltip=tooltips(x, "z_log_var:Q", "outside clip:N"),
         )
     )
     logvar = alt.layer(points, *_clip_rules(detail.clip, "y")).properties(
@@ -499,7 +500,7 @@ def latent_chart(diag: LatentDiagnostics, *, size: ChartSize = APP) -> alt.HConc
                 scale=alt.Scale(domain=list(ACTIVE_COLOURS), range=list(ACTIVE_COLOURS.values())),
                 title="posterior",
             ),
-            tooltip=[x, "kl_median:Q", "kl_mean:Q", "mu_var:Q", "unit:N"],
+            tooltip=tooltips(x, "kl_median:Q", "kl_mean:Q", "mu_var:Q", "unit:N"),
         )
         .properties(
             width=size.width * 0.7,
@@ -521,12 +522,12 @@ def latent_chart(diag: LatentDiagnostics, *, size: ChartSize = APP) -> alt.HConc
         .mark_rect()
         .encode(
             x=alt.X("lo:Q", title=Z_LOG_VAR_TITLE, scale=alt.Scale(domain=[e[0], e[-1]])),
-            x2="hi:Q",
+            x2=alt.X2("hi:Q"),
             y=alt.Y(f"{LATENT_DIM_TITLE}:O", title=LATENT_DIM_TITLE),
             color=alt.Color(
                 "count:Q", scale=alt.Scale(type="log", scheme="greys"), title=EVENTS_TITLE
             ),
-            tooltip=[f"{LATENT_DIM_TITLE}:O", "lo:Q", "hi:Q", "count:Q"],
+            tooltip=tooltips(f"{LATENT_DIM_TITLE}:O", "lo:Q", "hi:Q", "count:Q"),
         )
     )
     domain = (float(e[0]), float(e[-1]))
@@ -606,7 +607,7 @@ def residual_profile_chart(
             x=alt.X(f"{FEATURE_TITLE}:N", sort=order, title=FEATURE_TITLE),
             y=y,
             color=colour,
-            tooltip=["sample:N", f"{FEATURE_TITLE}:N", "value:Q"],
+            tooltip=tooltips("sample:N", f"{FEATURE_TITLE}:N", "value:Q"),
         )
         .properties(width=size.width * 0.8, height=size.height, title="per feature")
     )
@@ -617,7 +618,7 @@ def residual_profile_chart(
             x=alt.X(f"{TRACK_TITLE}:Q", title=TRACK_TITLE),
             y=y,
             color=colour,
-            tooltip=["sample:N", f"{TRACK_TITLE}:Q", "value:Q"],
+            tooltip=tooltips("sample:N", f"{TRACK_TITLE}:Q", "value:Q"),
         )
         .properties(width=size.width, height=size.height, title="per track slot")
     )
@@ -662,17 +663,17 @@ def sculpting_chart(
         target = (
             alt.Chart(pl.DataFrame({"target": [check.target_bkg_eff]}))
             .mark_rule(strokeDash=[4, 3], color="#777777")
-            .encode(y="target:Q")
+            .encode(y=alt.Y("target:Q"))
         )
         eff = alt.layer(
-            base.mark_rule().encode(y=alt.Y("eff_lower:Q"), y2="eff_upper:Q"),
+            base.mark_rule().encode(y=alt.Y("eff_lower:Q"), y2=alt.Y2("eff_upper:Q")),
             base.mark_point(filled=True).encode(
                 y=alt.Y(
                     "efficiency:Q",
                     title=EFFICIENCY_TITLE,
                     scale=alt.Scale(type="symlog", constant=1e-3),
                 ),
-                tooltip=["sample:N", "lo:Q", "hi:Q", "n:Q", "n_pass:Q", "efficiency:Q"],
+                tooltip=tooltips("sample:N", "lo:Q", "hi:Q", "n:Q", "n_pass:Q", "efficiency:Q"),
             ),
             target,
         ).properties(
@@ -688,10 +689,11 @@ def sculpting_chart(
                     scale=alt.Scale(type="log"),
                     axis=alt.Axis(format="~e"),
                 ),
-                y2="score_q84:Q",
+                y2=alt.Y2("score_q84:Q"),
             ),
             base.mark_line(point=True).encode(
-                y="score_median:Q", tooltip=["sample:N", "lo:Q", "hi:Q", "score_median:Q"]
+                y=alt.Y("score_median:Q"),
+                tooltip=tooltips("sample:N", "lo:Q", "hi:Q", "score_median:Q"),
             ),
         ).properties(width=size.width, height=size.height * 0.8, title="median score, 16-84 %")
         rows.append(alt.hconcat(eff, med))
