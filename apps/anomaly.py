@@ -117,7 +117,16 @@ def _(arg_scheduler, data_dir, data_kind, fill, kind_error, model_path, normalis
 
 
 @app.cell(hide_code=True)
-def _(beta, bins, clip_slider, models, no_clip, policy, score, shown_model, signals):
+def _(models, shown_model):
+    # the model whose counts, distributions and events are shown (several: the dropdown's);
+    # a cell of its own, so that a clip or score change leaves the events view's controls be
+    shown_label = shown_model.value if shown_model.value in models.labels else models.labels[0]
+    shown_evaluator = models.evaluator(shown_label)
+    return shown_evaluator, shown_label
+
+
+@app.cell(hide_code=True)
+def _(beta, bins, clip_slider, models, no_clip, policy, score, shown_label, signals):
     mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
     try:
         settings = db.settings_for(
@@ -129,20 +138,17 @@ def _(beta, bins, clip_slider, models, no_clip, policy, score, shown_model, sign
         )
         # every chosen model under these settings, and their comparisons (several models)
         compared = models.evaluate(settings, n_bins=bins.value)
-        shown_label = shown_model.value if shown_model.value in models.labels else None
-        shown_label = shown_label or models.labels[0]
         result = compared.result(shown_label)
         settings_error = None
     except HepfmError as exc:
-        compared = result = shown_label = None
+        compared = result = None
         settings_error = exc
     mo.stop(
         settings_error is not None,
         mo.callout(mo.md(f"**Invalid settings.** {settings_error}"), kind="danger"),
     )
     colours = vocab.sample_colours(models.signal_names)
-    shown_evaluator = models.evaluator(shown_label)
-    return colours, compared, result, shown_evaluator
+    return colours, compared, result
 
 
 @app.cell(hide_code=True)

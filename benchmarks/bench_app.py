@@ -13,6 +13,12 @@ Chromium through Playwright and reports:
 - the server's RSS (the server process and its children) with one viewer, and with ten more
   viewers open at once.
 
+All of that with one model (the data's ``model.keras``), as a physicist opens the dashboard.
+Then, given a second model (made once beside the seed's data: latent dimension 4), a new
+server with both: the shown-model control, and a clip step with both models evaluated and
+compared (a paired DeLong test per signal over every background event: the heaviest
+recompute there is). Both count in ``control_p50_s`` and ``control_p90_s``.
+
 **What "final" means.** An init script in the page records, on one clock
 (``performance.now()``): the time of the input event (the first pointer, key, input or
 change event after the benchmark arms it); every message of marimo's kernel websocket, with
@@ -387,9 +393,12 @@ def controls(page: Any, two_models: bool) -> dict[str, Control]:
         page.mouse.up()
 
     def shown_model(rep: int) -> None:
-        select = sidebar_select(page, "model.keras")
-        options = select.locator("option").all_inner_texts()
-        select.select_option(label=options[(rep + 1) % len(options)])
+        # the dropdown of the model whose counts and distributions are shown (labels "name@fp")
+        select = page.locator("select:visible").filter(has=page.locator("option", has_text="@"))
+        options = select.first.locator("option").all_inner_texts()
+        if len(options) < 2:
+            raise RuntimeError(f"the shown-model dropdown offers {options}")
+        select.first.select_option(label=options[(rep + 1) % len(options)])
 
     acts: dict[str, Control] = {
         "clip slider step": Control(slider_step),
@@ -428,6 +437,43 @@ def click_count(page: Any) -> float:
     raise RuntimeError("no non-zero count to click: choose a score with excluded events")
 
 
+def move_controls(page: Any, acts: dict[str, Control], reps: int) -> dict[str, dict[str, Any]]:
+    """Each control moved twice unmeasured (the measured moves then start from rep 1's
+    position, so that rep 0 is a change), then ``reps`` times: its times and diagnostics."""
+    results: dict[str, dict[str, Any]] = {}
+    for name, control in acts.items():
+
+        def move(rep: int, c: Control = control) -> float:
+            prep = None if c.prepare is None else (lambda: c.prepare(rep))  # type: ignore[misc]
+            return measure(page, lambda: c.act(rep), prep)
+
+        try:
+            move(0)
+            move(1)
+            times, runs, kernel = [], [], []
+            for r in range(reps):
+                times.append(move(r))
+                runs.append(state(page)["runs"])
+                kernel.append(LAST["kernel_s"])
+        except Exception as exc:  # report it, go on with the others
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+            print(f"  {name}: failed ({exc})")
+            continue
+        results[name] = {
+            "p50_s": statistics.median(times),
+            "p90_s": percentile(times, 0.9),
+            "max_s": max(times),
+            "times_s": times,
+            "cell_reports": runs,  # cells' queued/running reports per move
+            "kernel_s": kernel,  # from the input to the kernel's completed-run
+        }
+        print(
+            f"  {name}: p50 {results[name]['p50_s']:.3f} s, max {max(times):.3f} s,"
+            f" kernel p50 {statistics.median(kernel):.3f} s, reports {runs}"
+        )
+    return results
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
@@ -454,7 +500,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             # cold: an empty cache, every event scored
-            server = Server(data, models, cache, args.edit, work / "cold.log")
+            server = Server(data, models[:1], cache, args.edit, work / "cold.log")
             try:
                 page, cold = open_page(browser, server.url)
                 out["first_view_cold_s"] = cold
@@ -464,7 +510,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 server.stop()
             print(f"first view, cold: {cold:.2f} s")
             # warm: a new server on the filled cache
-            server = Server(data, models, cache, args.edit, work / "warm.log")
+            server = Server(data, models[:1], cache, args.edit, work / "warm.log")
             try:
                 page, warm = open_page(browser, server.url)
                 out["first_view_warm_s"] = warm
@@ -474,37 +520,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 wait_final(page, 0.0)
                 out["rss_one_viewer_bytes"] = server.rss()
-                results: dict[str, dict[str, Any]] = {}
-                for name, control in controls(page, len(models) > 1).items():
-
-                    def move(rep: int, c: Control = control) -> float:
-                        prep = None if c.prepare is None else (lambda: c.prepare(rep))  # type: ignore[misc]
-                        return measure(page, lambda: c.act(rep), prep)
-
-                    try:
-                        move(0)  # twice, unmeasured: the measured moves start from
-                        move(1)  # rep 1's position, so that rep 0 is a change
-                        times, runs, kernel = [], [], []
-                        for r in range(args.reps):
-                            times.append(move(r))
-                            runs.append(state(page)["runs"])
-                            kernel.append(LAST["kernel_s"])
-                    except Exception as exc:  # report it, go on with the others
-                        results[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
-                        print(f"  {name}: failed ({exc})")
-                        continue
-                    results[name] = {
-                        "p50_s": statistics.median(times),
-                        "p90_s": percentile(times, 0.9),
-                        "max_s": max(times),
-                        "times_s": times,
-                        "cell_reports": runs,  # cells' queued/running reports per move
-                        "kernel_s": kernel,  # from the input to the kernel's completed-run
-                    }
-                    print(
-                        f"  {name}: p50 {results[name]['p50_s']:.3f} s, max {max(times):.3f} s,"
-                        f" kernel p50 {statistics.median(kernel):.3f} s, reports {runs}"
-                    )
+                results = move_controls(page, controls(page, two_models=False), args.reps)
                 clicks = []
                 for _ in range(args.reps):
                     clicks.append(click_count(page))
@@ -517,11 +533,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 out["click_to_events_s"] = statistics.median(clicks)
                 print(f"  count click to events: p50 {out['click_to_events_s']:.3f} s")
-                out["controls"] = results
-                timed = [r for r in results.values() if "p50_s" in r]
-                out["control_p50_s"] = max(r["p50_s"] for r in timed)
-                out["control_p90_s"] = max(r["p90_s"] for r in timed)
-                out["controls_failed"] = sorted(n for n, r in results.items() if "error" in r)
                 page.screenshot(path=str(work / "after-controls.png"), full_page=True)
                 # ten more viewers at once
                 extra = [browser.new_page(viewport=VIEWPORT) for _ in range(args.viewers)]
@@ -537,6 +548,29 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 out["viewers"] = args.viewers
             finally:
                 server.stop()
+            if len(models) > 1:
+                # several models: the shown-model control, and a clip step with every model
+                # evaluated and compared (a paired test per signal on every background event)
+                server = Server(data, models, cache, args.edit, work / "models.log")
+                try:
+                    page, first = open_page(browser, server.url)
+                    out["first_view_models_s"] = first
+                    print(f"first view, {len(models)} models (new passes scored): {first:.2f} s")
+                    acts = controls(page, two_models=True)
+                    several = {
+                        "shown model": acts["shown model"],
+                        f"clip slider step, {len(models)} models compared": acts[
+                            "clip slider step"
+                        ],
+                    }
+                    results |= move_controls(page, several, args.reps)
+                finally:
+                    server.stop()
+            out["controls"] = results
+            timed = [r for r in results.values() if "p50_s" in r]
+            out["control_p50_s"] = max(r["p50_s"] for r in timed)
+            out["control_p90_s"] = max(r["p90_s"] for r in timed)
+            out["controls_failed"] = sorted(n for n, r in results.items() if "error" in r)
             browser.close()
     finally:
         out["loadavg_end"] = os.getloadavg()

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..vocabulary import DEFAULT_BKG_EFFS
-from .roc import Counts, as_1d, prepare_background, sorted_signal
+from .roc import BackgroundRef, Counts, as_1d, prepare_background, sorted_signal
 from .working_points import (
     STATUS_NO_BACKGROUND,
     STATUS_NO_SIGNAL,
@@ -54,6 +54,7 @@ __all__ = [
     "AucComparison",
     "EfficiencyDifference",
     "GroupComparison",
+    "PairedBackground",
     "PairedScores",
     "SeedGroup",
     "compare_groups",
@@ -61,6 +62,7 @@ __all__ = [
     "efficiency_differences",
     "holm",
     "pair_events",
+    "paired_background",
     "seed_group",
     "withheld_comparison",
 ]
@@ -200,6 +202,39 @@ def _check_kept(x: np.ndarray, what: str) -> None:
         )
 
 
+@dataclass(frozen=True, eq=False)
+class PairedBackground:
+    """The background events both models keep, checked and sorted once per setting.
+
+    Why: a comparison tests every signal against the same background; its two sorts
+    (``O(N log N)`` on millions of events) are done once here, not once per signal.
+    ``a`` / ``b``: the paired scores in event order; ``ref_a`` / ``ref_b``: each sorted.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    ref_a: BackgroundRef
+    ref_b: BackgroundRef
+
+
+def paired_background(background_a: np.ndarray, background_b: np.ndarray) -> PairedBackground:
+    """Check (finite or ``+inf``, equal lengths) and sort the paired background scores.
+
+    Raises
+    ------
+    ValueError
+        For unpaired lengths, a non-1-D array, or any NaN / ``-inf`` score (named).
+    """
+    xa = _finite_or_posinf(background_a, "background scores of model A")
+    xb = _finite_or_posinf(background_b, "background scores of model B")
+    if xa.size != xb.size:
+        raise ValueError(
+            f"background scores are not paired: {xa.size} events for model A, {xb.size} for "
+            "model B (form the pairs on the events both keep: pair_events)"
+        )
+    return PairedBackground(xa, xb, prepare_background(xa), prepare_background(xb))
+
+
 # -- paired DeLong test ---------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class AucComparison:
@@ -308,22 +343,28 @@ def delong_test(
     >>> print(r.auc_a, r.auc_b, f"{r.delta_auc:.2f} +- {r.delta_auc_err:.3f}, p = {r.p_value:.2f}")
     0.96 0.8 0.16 +- 0.106, p = 0.13
     """
-    xa = _finite_or_posinf(background_a, "background scores of model A")
-    xb = _finite_or_posinf(background_b, "background scores of model B")
+    return delong_test_against(paired_background(background_a, background_b), signal_a, signal_b)
+
+
+def delong_test_against(
+    background: PairedBackground, signal_a: np.ndarray, signal_b: np.ndarray
+) -> AucComparison:
+    """:func:`delong_test` against a background checked and sorted once
+    (:func:`paired_background`): what a comparison of several signals calls."""
+    xa, xb = background.a, background.b
     ya = _finite_or_posinf(signal_a, "signal scores of model A")
     yb = _finite_or_posinf(signal_b, "signal scores of model B")
-    for what, u, v in (("background", xa, xb), ("signal", ya, yb)):
-        if u.size != v.size:
-            raise ValueError(
-                f"{what} scores are not paired: {u.size} events for model A, {v.size} for "
-                "model B (form the pairs on the events both keep: pair_events)"
-            )
+    if ya.size != yb.size:
+        raise ValueError(
+            f"signal scores are not paired: {ya.size} events for model A, {yb.size} for "
+            "model B (form the pairs on the events both keep: pair_events)"
+        )
     n, m = int(xa.size), int(ya.size)
     if n == 0 or m == 0:
         return withheld_comparison(*_no_events(n), n, m)
     with np.errstate(all="raise", under="ignore"):
-        c10a, c01a = _placements(xa, ya)
-        c10b, c01b = _placements(xb, yb)
+        c10a, c01a = _placements(background.ref_a.scores, xa, ya)
+        c10b, c01b = _placements(background.ref_b.scores, xb, yb)
         total = 2 * m * n
         sum_a, sum_b = int(c10a.sum()), int(c10b.sum())
         # int / int: correctly rounded, the same float as roc.Counts.auc
@@ -385,14 +426,13 @@ def _finite_or_posinf(scores: np.ndarray, what: str) -> np.ndarray:
     return x
 
 
-def _placements(bkg: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _placements(b: np.ndarray, bkg: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Twice the placements, in exact integers: ``c10_j = 2 V10_j n``, ``c01_i = 2 V01_i m``.
 
     ``c10_j = 2 #(b < s_j) + #(b == s_j)`` (the pooled minus the within-signal midrank of
     ``s_j``, doubled); ``c01_i = 2 #(s > b_i) + #(s == b_i)`` (``2m`` minus the doubled
-    difference of midranks of ``b_i``).
+    difference of midranks of ``b_i``). ``b``: ``bkg`` sorted.
     """
-    b = np.sort(bkg)
     s = np.sort(sig)
     c10 = np.searchsorted(b, sig, side="left") + np.searchsorted(b, sig, side="right")
     c01 = 2 * s.size - np.searchsorted(s, bkg, side="left") - np.searchsorted(s, bkg, "right")
@@ -400,10 +440,19 @@ def _placements(bkg: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def _var_of_mean(c: np.ndarray, scale: int) -> float:
-    """Sample variance (ddof=1) of ``c / scale`` divided by its size; exactly 0 if constant."""
-    if c.min() == c.max():
+    """Sample variance (ddof=1) of ``c / scale`` divided by its size; exactly 0 if constant.
+
+    From the integer sums ``S1 = sum c`` and ``S2 = sum c^2`` (exact: ``c <= 2N``, so
+    ``S2`` stays far below 2^63 for any sample that fits in memory):
+    ``var = (n S2 - S1^2) / (n (n - 1) scale^2)``, one rounding at the end.
+    """
+    n = int(c.size)
+    s1 = int(c.sum())
+    s2 = int(np.dot(c, c))
+    spread = n * s2 - s1 * s1  # Python integers: exact
+    if spread == 0:
         return 0.0
-    return float(np.var(c / scale, ddof=1)) / c.size
+    return spread / (n * (n - 1) * scale * scale) / n
 
 
 def _no_events(n_background: int) -> tuple[str, str]:
@@ -530,19 +579,34 @@ def efficiency_differences(
     >>> print(d.delta_eff_sig, f"{d.delta_eff_sig_err:.3f}")
     0.0 0.471
     """
+    return efficiency_differences_against(
+        paired_background(background_a, background_b),
+        signal_a,
+        signal_b,
+        bkg_effs=bkg_effs,
+        min_bkg_pass=min_bkg_pass,
+    )
+
+
+def efficiency_differences_against(
+    background: PairedBackground,
+    signal_a: np.ndarray,
+    signal_b: np.ndarray,
+    *,
+    bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+    min_bkg_pass: int = 10,
+) -> tuple[EfficiencyDifference, ...]:
+    """:func:`efficiency_differences` against a background checked and sorted once."""
     effs = check_effs(bkg_effs)
     if min_bkg_pass < 0:
         raise ValueError(f"min_bkg_pass must be >= 0, got {min_bkg_pass}")
-    xa = _finite_or_posinf(background_a, "background scores of model A")
-    xb = _finite_or_posinf(background_b, "background scores of model B")
     ya = _finite_or_posinf(signal_a, "signal scores of model A")
     yb = _finite_or_posinf(signal_b, "signal scores of model B")
-    if xa.size != xb.size or ya.size != yb.size:
+    if ya.size != yb.size:
         raise ValueError(
-            f"scores are not paired: background {xa.size} vs {xb.size}, signal {ya.size} vs "
-            f"{yb.size} events (model A vs model B)"
+            f"scores are not paired: signal {ya.size} vs {yb.size} events (model A vs model B)"
         )
-    n, m = int(xa.size), int(ya.size)
+    n, m = int(background.a.size), int(ya.size)
     if n == 0 or m == 0:
         status, reason = _no_events(n)
         out = []
@@ -551,8 +615,8 @@ def efficiency_differences(
             out.append(EfficiencyDifference(e, status, reason, wp, wp, None, None))
         return tuple(out)
     with np.errstate(all="raise", under="ignore"):
-        core_a = Counts.build(prepare_background(xa), sorted_signal(ya))
-        core_b = Counts.build(prepare_background(xb), sorted_signal(yb))
+        core_a = Counts.build(background.ref_a, sorted_signal(ya))
+        core_b = Counts.build(background.ref_b, sorted_signal(yb))
         return tuple(
             _efficiency_difference(
                 working_point(core_a, e, min_bkg_pass),

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +34,15 @@ from .compare import (
     AucComparison,
     EfficiencyDifference,
     GroupComparison,
+    PairedBackground,
     PairedScores,
     SeedGroup,
     compare_groups,
-    delong_test,
-    efficiency_differences,
+    delong_test_against,
+    efficiency_differences_against,
     holm,
     pair_events,
+    paired_background,
     seed_group,
     withheld_comparison,
 )
@@ -61,6 +65,12 @@ __all__ = [
     "model_label",
     "parse_model_specs",
 ]
+
+TESTS_KEPT = 64
+"""Paired tests kept for reuse per model set (a few settings of every signal; small: the
+signal pairs and a handful of numbers each)."""
+
+_SignalTest = tuple[PairedScores, tuple[AucComparison, tuple[EfficiencyDifference, ...]]]
 
 LABEL_SEPARATOR = "="
 """``--model LABEL=PATH``: what separates a label from its path."""
@@ -354,6 +364,9 @@ class ModelSet:
             self.models[label] = tuple(evaluators)
         self._check_same_data()
         self.warnings: tuple[str, ...] = self._same_model_warnings()
+        # per (pair, seed, kept scores, signal, targets): a signal's paired test, reused while
+        # its kept scores stay (bins, signals shown, the shown model change nothing of it)
+        self._tests: OrderedDict[tuple[Any, ...], _SignalTest] = OrderedDict()
 
     @classmethod
     def open(
@@ -489,13 +502,31 @@ class ModelSet:
         grouped = max(len(results_a), len(results_b)) > 1
         # per seed pair (i-th seed of A with the i-th of B), the background pairs: once
         bkg = [_pairs(results_a[i], results_b[i], "background", a, b) for i in range(n_pairs)]
+        # each pair's background checked and sorted once for every signal, when one needs it
+        sorted_bkg: dict[int, PairedBackground] = {}
+
+        def background(i: int) -> PairedBackground:
+            if i not in sorted_bkg:
+                sorted_bkg[i] = paired_background(bkg[i].a, bkg[i].b)
+            return sorted_bkg[i]
+
         same = self._same(a, b)
         out = []
         for name in signals:
             tests = []
             for i in range(n_pairs):
-                sig = _pairs(results_a[i], results_b[i], name, a, b)
-                tests.append((sig, _test(results_a[i], results_b[i], name, bkg[i], sig, effs)))
+                key = (a, b, i, results_a[i].settings.kept_scores_key(), name, tuple(effs))
+                found = self._tests.pop(key, None)
+                if found is None:
+                    sig = _pairs(results_a[i], results_b[i], name, a, b)
+                    test = _test(
+                        results_a[i], results_b[i], name, bkg[i], sig, effs, partial(background, i)
+                    )
+                    found = (sig, test)
+                self._tests[key] = found
+                while len(self._tests) > TESTS_KEPT:
+                    self._tests.popitem(last=False)
+                tests.append(found)
             sig0, (test0, effs0) = tests[0]
             group = reason = None
             if grouped:
@@ -652,14 +683,17 @@ def _test(
     bkg: PairedScores,
     sig: PairedScores,
     effs: Sequence[float],
+    sorted_background: Callable[[], PairedBackground],
 ) -> tuple[AucComparison, tuple[EfficiencyDifference, ...]]:
     """The paired test and efficiency differences; withheld, like the metrics, where a
-    model's metrics of this signal rest on fill values."""
+    model's metrics of this signal rest on fill values. ``sorted_background``: ``bkg``
+    checked and sorted (shared by the signals)."""
     for sep in (ra.signals[name], rb.signals[name]):
         if sep.status == STATUS_IMPUTED:
             return _withheld(sep.status, sep.reason or "", bkg.n_both, sig.n_both, effs)
-    test = delong_test(bkg.a, bkg.b, sig.a, sig.b)
-    return test, efficiency_differences(bkg.a, bkg.b, sig.a, sig.b, bkg_effs=effs)
+    background = sorted_background()
+    test = delong_test_against(background, sig.a, sig.b)
+    return test, efficiency_differences_against(background, sig.a, sig.b, bkg_effs=effs)
 
 
 def _withheld(

@@ -129,6 +129,18 @@ class EvaluationSettings:
             kl_form=self.kl_form,
         )
 
+    def kept_scores_key(self) -> tuple[Any, ...]:
+        """What decides the kept scores of a sample (for one model and data): a clip change
+        leaves the reconstruction score untouched, beta only moves the total score. Equal
+        keys, equal kept scores: what depends on them alone may be reused."""
+        return (
+            self.score,
+            self.beta if self.score == "total" else None,
+            self.clip if self.score != "reconstruction" else None,
+            self.kl_form,
+            self.policy,
+        )
+
     def to_json_dict(self) -> dict[str, Any]:
         return {
             # an open side (-inf or inf) as a string: strict JSON has no token for it
@@ -502,13 +514,7 @@ class Evaluator(BaseEvaluator):
                 )
             # The sorted background depends only on what changes its scores: a clip change
             # leaves the reconstruction score untouched, so its sort is reused.
-            bkg_key = (
-                gs.score,
-                gs.beta if gs.score == "total" else None,
-                gs.clip if gs.score != "reconstruction" else None,
-                gs.kl_form,
-                settings.policy,
-            )
+            bkg_key = settings.kept_scores_key()
             ref = self._bkg_refs.pop(bkg_key, None)
             if ref is None:
                 ref = prepare_background(kept["background"].values)

@@ -123,6 +123,26 @@ def test_pairs_are_the_events_both_keep(pair):
         assert [d.delta_eff_sig for d in c.efficiencies] == [d.delta_eff_sig for d in effs]
 
 
+def test_a_signal_test_is_reused_while_its_kept_scores_stay(pair):
+    """Fewer signals, other bins: the same tests (Holm corrected over the signals asked); a
+    clip change under KL: tests computed again, equal to a fresh model set's."""
+    kl = EvaluationSettings(score="kl", clip=(-20.0, 20.0))
+    first = {c.signal: c for c in pair.evaluate(kl).comparisons}
+    fewer = EvaluationSettings(score="kl", clip=(-20.0, 20.0), signals=pair.signal_names[:2])
+    again = pair.evaluate(fewer, n_bins=17)
+    assert [c.signal for c in again.comparisons] == list(pair.signal_names[:2])
+    for c in again.comparisons:
+        assert c.test is first[c.signal].test
+    assert [c.p_value_holm for c in again.comparisons] == list(
+        holm([c.test.p_value for c in again.comparisons])
+    )
+    moved = EvaluationSettings(score="kl", clip=(-3.0, 3.0))
+    fresh = ModelSet({label: [ev] for label, ev in pair.evaluators()}).evaluate(moved)
+    for c, ref in zip(pair.evaluate(moved).comparisons, fresh.comparisons, strict=True):
+        assert c.test is not first[c.signal].test
+        assert c.test.to_json_dict() == ref.test.to_json_dict()
+
+
 def test_holm_over_all_signals_and_pairs(pair):
     compared = pair.evaluate(EvaluationSettings(clip=(-20.0, 20.0)))
     assert len(compared.comparisons) == len(pair.signal_names)  # one pair x every signal
