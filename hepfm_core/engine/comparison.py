@@ -55,6 +55,7 @@ __all__ = [
     "LABEL_SEPARATOR",
     "MEMBER_SEPARATOR",
     "SHORT_FINGERPRINT",
+    "TESTS_KEPT",
     "ComparisonResult",
     "ModelComparison",
     "ModelSet",

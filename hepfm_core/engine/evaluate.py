@@ -12,7 +12,6 @@ import datetime as _dt
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -329,23 +328,29 @@ class BaseEvaluator(abc.ABC):
             "signal_normalisation_description": self.data.describe_normalisation(),
             "fill": self.fill,
             "fill_description": FILL_DESCRIPTIONS[self.fill],
-            **self._file_provenance,
+            **self._file_provenance(),
             "fingerprints": fps,
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
 
-    @cached_property
     def _file_provenance(self) -> dict[str, Any]:
         """What the files' headers and the installed libraries say: read once per evaluator
-        (its files are fixed), not on every change of a setting."""
-        return {
-            "feature_definition": {
-                "model": self.model_info.feature_definition,
-                "data": feature_definition_of(self.data),
-            },
-            "warnings": self.warnings(),
-            "versions": library_versions(),
-        }
+        and model description (the files are fixed), not on every change of a setting."""
+        held: tuple[ModelInfo, dict[str, Any]] | None = getattr(self, "_file_prov", None)
+        if held is None or held[0] is not self.model_info:
+            held = (
+                self.model_info,
+                {
+                    "feature_definition": {
+                        "model": self.model_info.feature_definition,
+                        "data": feature_definition_of(self.data),
+                    },
+                    "warnings": self.warnings(),
+                    "versions": library_versions(),
+                },
+            )
+            self._file_prov = held
+        return held[1]
 
 
 class Evaluator(BaseEvaluator):

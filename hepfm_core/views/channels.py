@@ -12,6 +12,8 @@ from typing import Any
 
 import altair as alt
 
+__all__ = ["tooltips"]
+
 
 def tooltips(*fields: str | alt.SchemaBase) -> list[Any]:
     """Tooltip channels for ``fields`` (shorthand strings, or channels kept as they are)."""

@@ -12,6 +12,8 @@ from typing import Any
 import jinja2
 import polars as pl
 
+__all__ = ["STYLE", "static_table"]
+
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _TABLE = _ENV.from_string(
     """<table class="hepfm-static">
