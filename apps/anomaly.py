@@ -261,7 +261,7 @@ def _(investigator, result):
     # answers at once; this line says when it is done
     mo.stop(investigator is None)
     mo.output.replace(mo.md(f"<small>{db.warm_status(investigator)}</small>"))
-    db.warm_in_background(
+    _thread = db.warm_in_background(
         investigator,
         result,
         thread=mo.Thread,
