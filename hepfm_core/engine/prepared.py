@@ -7,6 +7,8 @@ touches.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,10 +27,12 @@ from .passes import (
 )
 from .precision import F16, F32, lowp_nonfinite, sum_overflows
 
-__all__ = ["CHUNK_ROWS", "PreparedPass", "prepare"]
+__all__ = ["CHUNK_ROWS", "PREPARE_THREADS", "PreparedPass", "prepare"]
 
 CHUNK_ROWS = 16384
 """Rows :func:`prepare` processes at a time (bounds memory)."""
+PREPARE_THREADS = min(os.cpu_count() or 1, 4)
+"""Threads :func:`prepare` spreads its chunks over (numpy's loops release the GIL)."""
 
 
 # -- prepare ------------------------------------------------------------------------------
@@ -183,8 +187,10 @@ def prepare(
     rad_f32 = np.zeros(n, dtype=bool)
     rad_f16 = np.zeros(n, dtype=bool)
 
-    with np.errstate(all="ignore"):
-        for start in range(0, n, CHUNK_ROWS):
+    def chunk(start: int) -> None:
+        # disjoint rows per chunk: the chunks may run in threads (numpy releases the
+        # GIL in its loops); np.errstate is per thread, so it is set here
+        with np.errstate(all="ignore"):
             stop = min(start + CHUNK_ROWS, n)
             sl = slice(start, stop)
             bits = np.asarray(pass_.finite[sl])
@@ -233,6 +239,14 @@ def prepare(
                     )
                     kl_flag[start + rows] = kl_bad
                     rad_flag[start + rows] = rad_bad
+
+    starts = range(0, n, CHUNK_ROWS)
+    if PREPARE_THREADS > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="hepfm-prepare") as pool:
+            list(pool.map(chunk, starts))  # list: a chunk's exception is raised here
+    else:
+        for first in starts:
+            chunk(first)
 
     finite_bits = np.asarray(pass_.finite)
     latent_bad = latent_cause != Cause.OK
