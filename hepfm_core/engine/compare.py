@@ -227,14 +227,20 @@ def paired_background(background_a: np.ndarray, background_b: np.ndarray) -> Pai
     ValueError
         For unpaired lengths, a non-1-D array, or any NaN / ``-inf`` score (named).
     """
-    xa = _finite_or_posinf(background_a, "background scores of model A")
-    xb = _finite_or_posinf(background_b, "background scores of model B")
+    xa, xb = _paired(background_a, background_b, "background")
+    return PairedBackground(xa, xb, prepare_background(xa), prepare_background(xb))
+
+
+def _paired(scores_a: np.ndarray, scores_b: np.ndarray, what: str) -> tuple[np.ndarray, ...]:
+    """Both models' kept scores of one class, checked (finite or ``+inf``, equal lengths)."""
+    xa = _finite_or_posinf(scores_a, f"{what} scores of model A")
+    xb = _finite_or_posinf(scores_b, f"{what} scores of model B")
     if xa.size != xb.size:
         raise ValueError(
-            f"background scores are not paired: {xa.size} events for model A, {xb.size} for "
+            f"{what} scores are not paired: {xa.size} events for model A, {xb.size} for "
             "model B (form the pairs on the events both keep: pair_events)"
         )
-    return PairedBackground(xa, xb, prepare_background(xa), prepare_background(xb))
+    return xa, xb
 
 
 # -- paired DeLong test ---------------------------------------------------------------------
@@ -354,13 +360,7 @@ def delong_test_against(
     """:func:`delong_test` against a background checked and sorted once
     (:func:`paired_background`): what a comparison of several signals calls."""
     xa, xb = background.a, background.b
-    ya = _finite_or_posinf(signal_a, "signal scores of model A")
-    yb = _finite_or_posinf(signal_b, "signal scores of model B")
-    if ya.size != yb.size:
-        raise ValueError(
-            f"signal scores are not paired: {ya.size} events for model A, {yb.size} for "
-            "model B (form the pairs on the events both keep: pair_events)"
-        )
+    ya, yb = _paired(signal_a, signal_b, "signal")
     n, m = int(xa.size), int(ya.size)
     if n == 0 or m == 0:
         return withheld_comparison(*_no_events(n), n, m)
@@ -602,12 +602,7 @@ def efficiency_differences_against(
     effs = check_effs(bkg_effs)
     if min_bkg_pass < 0:
         raise ValueError(f"min_bkg_pass must be >= 0, got {min_bkg_pass}")
-    ya = _finite_or_posinf(signal_a, "signal scores of model A")
-    yb = _finite_or_posinf(signal_b, "signal scores of model B")
-    if ya.size != yb.size:
-        raise ValueError(
-            f"scores are not paired: signal {ya.size} vs {yb.size} events (model A vs model B)"
-        )
+    ya, yb = _paired(signal_a, signal_b, "signal")
     n, m = int(background.a.size), int(ya.size)
     if n == 0 or m == 0:
         status, reason = _no_events(n)
