@@ -546,6 +546,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     wait_final(p, 0.0)
                 out["rss_ten_viewers_bytes"] = server.rss()
                 out["viewers"] = args.viewers
+                for p in [page, *extra]:  # their pages would go on trying to reconnect
+                    p.close()
             finally:
                 server.stop()
             if len(models) > 1:
