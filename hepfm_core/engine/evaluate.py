@@ -59,7 +59,6 @@ from .working_points import json_bound
 
 __all__ = [
     "BACKGROUND_SORTS_KEPT",
-    "RESULTS_KEPT",
     "BaseEvaluator",
     "BinnedScores",
     "EvaluationResult",
@@ -73,10 +72,6 @@ __all__ = [
 
 BACKGROUND_SORTS_KEPT = 2
 """Sorted backgrounds an evaluator keeps (the last settings' that change the scores)."""
-RESULTS_KEPT = 2
-"""Results an evaluator keeps, by settings: the dashboard's two per change (the settings and
-the guard sentence's other policy) are asked again by every viewer and by the controls that
-change neither (bins, the shown model), and are shared instead of computed again."""
 
 
 @dataclass(frozen=True)
@@ -405,7 +400,6 @@ class Evaluator(BaseEvaluator):
         self._prepared: dict[tuple[str, str, str], PreparedPass] = {}
         self._bkg_refs: dict[tuple, BackgroundRef] = {}
         self._last_guarded: dict[str, tuple[GuardSettings, GuardedScores]] = {}
-        self._results: dict[tuple[Any, ...], EvaluationResult] = {}
 
     @classmethod
     def open(
@@ -513,49 +507,32 @@ class Evaluator(BaseEvaluator):
         """
         signals = self.check_signals(settings.signals)
         gs = settings.guard_settings(self.parameterisation)
-        key = (settings, signals, tuple(bkg_effs))
         with self._lock:
-            kept_result = self._results.pop(key, None)
-            if kept_result is None:
-                kept_result = self._evaluate(settings, signals, gs, bkg_effs)
-            self._results[key] = kept_result  # the newest last
-            while len(self._results) > RESULTS_KEPT:
-                del self._results[next(iter(self._results))]
-            return kept_result
-
-    def _evaluate(
-        self,
-        settings: EvaluationSettings,
-        signals: tuple[str, ...],
-        gs: GuardSettings,
-        bkg_effs: Sequence[float],
-    ) -> EvaluationResult:
-        """:meth:`evaluate` computed (under the lock)."""
-        samples: dict[str, SampleResult] = {}
-        kept: dict[str, PolicyScores] = {}
-        for name in ("background", *signals):
-            sample = self.data.samples[name]
-            guarded = self._guarded(name, settings.kl_form, gs)
-            kept[name] = apply_policy(guarded, settings.policy)
-            samples[name] = SampleResult(
-                name, sample.role, guarded.counts, kept[name], imputation_of(sample), guarded
-            )
-        # The sorted background depends only on what changes its scores: a clip change
-        # leaves the reconstruction score untouched, so its sort is reused.
-        bkg_key = settings.kept_scores_key()
-        ref = self._bkg_refs.pop(bkg_key, None)
-        if ref is None:
-            ref = prepare_background(kept["background"].values)
-        # keep the last two (8 bytes per event each): the dashboard's worst-vs-drop
-        # sentence asks for the other policy after every change
-        self._bkg_refs[bkg_key] = ref
-        while len(self._bkg_refs) > BACKGROUND_SORTS_KEPT:
-            del self._bkg_refs[next(iter(self._bkg_refs))]
-        seps = {
-            name: self.withheld(samples, name, bkg_effs)
-            or separation(ref, kept[name].values, bkg_effs=bkg_effs)
-            for name in signals
-        }
+            samples: dict[str, SampleResult] = {}
+            kept: dict[str, PolicyScores] = {}
+            for name in ("background", *signals):
+                sample = self.data.samples[name]
+                guarded = self._guarded(name, settings.kl_form, gs)
+                kept[name] = apply_policy(guarded, settings.policy)
+                samples[name] = SampleResult(
+                    name, sample.role, guarded.counts, kept[name], imputation_of(sample), guarded
+                )
+            # The sorted background depends only on what changes its scores: a clip change
+            # leaves the reconstruction score untouched, so its sort is reused.
+            bkg_key = settings.kept_scores_key()
+            ref = self._bkg_refs.pop(bkg_key, None)
+            if ref is None:
+                ref = prepare_background(kept["background"].values)
+            # keep the last two (8 bytes per event each): the dashboard's worst-vs-drop
+            # sentence asks for the other policy after every change
+            self._bkg_refs[bkg_key] = ref
+            while len(self._bkg_refs) > BACKGROUND_SORTS_KEPT:
+                del self._bkg_refs[next(iter(self._bkg_refs))]
+            seps = {
+                name: self.withheld(samples, name, bkg_effs)
+                or separation(ref, kept[name].values, bkg_effs=bkg_effs)
+                for name in signals
+            }
         return EvaluationResult(
             settings, self.parameterisation, samples, seps, self.provenance(), sorted_background=ref
         )

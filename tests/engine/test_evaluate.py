@@ -105,20 +105,3 @@ def test_an_open_clip_side_is_strict_json():
     doc = EvaluationSettings(clip=(-math.inf, 20.0), score="kl").to_json_dict()
     assert doc["clip"] == ["-inf", 20.0]
     assert json.loads(json.dumps(doc, allow_nan=False))["clip"] == ["-inf", 20.0]
-
-
-def test_the_last_results_are_shared_not_computed_again(evaluator):
-    """Viewers and controls asking the same settings share one result; the oldest of more
-    than RESULTS_KEPT is computed again, with the same numbers."""
-    from hepfm_core.engine.evaluate import RESULTS_KEPT
-
-    worst = EvaluationSettings(score="kl", clip=(-5.0, 5.0))
-    first = evaluator.evaluate(worst)
-    assert evaluator.evaluate(worst) is first
-    assert evaluator.evaluate(worst, bkg_effs=(1e-2,)) is not first  # other working points
-    for c in range(RESULTS_KEPT):
-        evaluator.evaluate(EvaluationSettings(score="kl", clip=(-6.0 - c, 6.0)))
-    again = evaluator.evaluate(worst)
-    assert again is not first
-    assert again.to_json_dict()["signals"] == first.to_json_dict()["signals"]
-    assert again.to_json_dict()["samples"] == first.to_json_dict()["samples"]
