@@ -11,7 +11,9 @@ Chromium through Playwright and reports:
   control is moved once before, so that one-off work such as a second model's scoring pass
   or the model's first load is not counted), as p50, p90 and max;
 - the server's RSS (the server process and its children) with one viewer, and with ten more
-  viewers open at once.
+  viewers open at once;
+- the floor: the same slider step on ``floor_app.py`` (a bare page: one slider, three
+  Altair charts, static tables), what marimo and Chromium alone cost on this machine.
 
 All of that with one model (the data's ``model.keras``), as a physicist opens the dashboard.
 Then, given a second model (made once beside the seed's data: latent dimension 4), a new
@@ -59,6 +61,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 APP = REPO / "apps" / "anomaly.py"
+FLOOR_APP = HERE / "floor_app.py"
+"""A bare page (slider, three charts, tables): the floor the machine gives a page like ours."""
 DATA_ROOT = HERE / ".data"
 SEED_BACKGROUND = 2_727_612
 SEED_SIGNAL = 9_506
@@ -180,10 +184,12 @@ class Server:
     """`marimo run` (or `edit --headless`) of the app on ``data`` with ``models``, bound to
     127.0.0.1, in its own process group."""
 
-    def __init__(self, data: Path, models: list[Path], cache: Path, edit: bool, log: Path):
+    def __init__(
+        self, data: Path, models: list[Path], cache: Path, edit: bool, log: Path, app: Path = APP
+    ):
         self.port = free_port()
         mode = ["edit", "--headless", "--skip-update-check"] if edit else ["run", "--headless"]
-        argv = [sys.executable, "-m", "marimo", *mode, str(APP), "--host", "127.0.0.1",
+        argv = [sys.executable, "-m", "marimo", *mode, str(app), "--host", "127.0.0.1",
                 "--port", str(self.port), "--no-token", "--", "--data", str(data)]  # fmt: skip
         for m in models:
             argv += ["--model", str(m)]
@@ -568,6 +574,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     results |= move_controls(page, several, args.reps)
                 finally:
                     server.stop()
+            # the floor: the same slider step on a bare page, in this run
+            server = Server(data, [], cache, args.edit, work / "floor.log", app=FLOOR_APP)
+            try:
+                page, _ = open_page(browser, server.url)
+                acts = {"clip slider step": controls(page, two_models=False)["clip slider step"]}
+                floor = move_controls(page, acts, args.reps)["clip slider step"]
+                out["floor_control_p50_s"] = floor.get("p50_s")
+                page.close()
+            finally:
+                server.stop()
             out["controls"] = results
             timed = [r for r in results.values() if "p50_s" in r]
             out["control_p50_s"] = max(r["p50_s"] for r in timed)
@@ -601,6 +617,9 @@ def summary(out: dict[str, Any]) -> str:
             lines.append(f"| {name} | failed: {r['error'][:60]} | | |")
         else:
             lines.append(f"| {name} | {r['p50_s']:.3f} | {r['p90_s']:.3f} | {r['max_s']:.3f} |")
+    floor = out.get("floor_control_p50_s")
+    if floor:
+        lines.append(f"| floor: slider step on floor_app.py (a bare page) | {floor:.3f} | | |")
     lines += ["", "| figure | value | goal | met |", "|---|---|---|---|"]
     for key, g in out["goals"].items():
         v = g["value"]

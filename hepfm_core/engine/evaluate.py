@@ -247,6 +247,7 @@ class BaseEvaluator(abc.ABC):
         self.model_info: ModelInfo = describe_model(model_path)
         self.cache = cache
         self._lock = threading.RLock()
+        self._file_prov: tuple[ModelInfo, dict[str, Any]] | None = None
 
     @property
     def fill(self) -> str:
@@ -336,7 +337,7 @@ class BaseEvaluator(abc.ABC):
     def _file_provenance(self) -> dict[str, Any]:
         """What the files' headers and the installed libraries say: read once per evaluator
         and model description (the files are fixed), not on every change of a setting."""
-        held: tuple[ModelInfo, dict[str, Any]] | None = getattr(self, "_file_prov", None)
+        held = self._file_prov
         if held is None or held[0] is not self.model_info:
             held = (
                 self.model_info,
