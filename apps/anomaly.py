@@ -268,6 +268,7 @@ def _(investigator, result):
         on_done=lambda: mo.output.replace(mo.md(f"<small>{db.warm_status(investigator)}</small>")),
         # TensorFlow's import off the page's path, except where marimo redirects fd 2 per cell
         prime_in_thread=mo.app_meta().mode in ("run", "script", "test"),
+        after_page=True,  # the last cell of the file says when
     )
     return
 
@@ -839,6 +840,16 @@ def _(shown_evaluator):
         list(shown_evaluator.data.samples), value="background", label="latent space of"
     )
     return diagnostics, latent_sample
+
+
+@app.cell(hide_code=True)
+def _(investigator):
+    # Last in the file on purpose: marimo runs ready cells in file order, so this one runs
+    # when every other cell of the first view has; the model's background load then starts
+    # without competing with the page's own cells.
+    mo.stop(investigator is None)
+    db.page_drawn(investigator, prime=mo.app_meta().mode not in ("run", "script", "test"))
+    return
 
 
 if __name__ == "__main__":

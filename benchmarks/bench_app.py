@@ -6,7 +6,8 @@ under ``benchmarks/.data/demo200k``; ``--data/--model``: any folder), drives Deb
 Chromium through Playwright and reports:
 
 - the first view, cold (an empty scoring cache: every event scored) and warm (a new server
-  on the filled cache), from the page's navigation to its final state;
+  on the filled cache), from the page's navigation to its final state; both read the
+  bytecode `uv sync` compiled at install (``compile-bytecode`` in pyproject.toml);
 - each control, from the input event to the final state, ``--reps`` times (at least 5; each
   control is moved once before, so that one-off work such as a second model's scoring pass
   or the model's first load is not counted), as p50, p90 and max;
@@ -197,12 +198,13 @@ class Server:
             os.environ,
             HEPFM_DATA_ROOT=str(data.parent),
             HEPFM_CACHE_DIR=str(cache),
-            # bytecode (and marimo's session snapshot) under the bench's folder: the cold
-            # server compiles the sources as a first run after `uv sync` does, the warm one
-            # reads the bytecode, whatever this shell says about writing it
-            PYTHONPYCACHEPREFIX=str(cache / "pycache"),
         )
+        # the install's bytecode (`uv sync` compiles every package: pyproject's
+        # compile-bytecode), and hepfm's own written on its first import, as for a user
+        # whatever this shell says about writing it; marimo's session snapshot goes to the
+        # ignored apps/__marimo__
         env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env.pop("PYTHONPYCACHEPREFIX", None)
         self.edit = edit
         self.log = open(log, "w")  # closed in stop()
         self.t_start = time.perf_counter()

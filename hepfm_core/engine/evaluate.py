@@ -42,7 +42,7 @@ from ..vocabulary import (
     SignalNormalisation,
 )
 from .binning import DEFAULT_BINS, Tally
-from .guards import GuardCounts, GuardedScores, GuardSettings, PreparedPass, guard, prepare
+from .guards import GuardCounts, GuardedScores, GuardSettings, PreparedPass, guard
 from .metrics import (
     DEFAULT_BKG_EFFS,
     BackgroundRef,
@@ -54,6 +54,7 @@ from .metrics import (
 from .partitions import PolicyCounts
 from .passes import ScoringPass
 from .policy import PolicyScores, apply_policy
+from .prepared_cache import cached_prepare
 from .scoring import cached_pass
 from .working_points import json_bound
 
@@ -458,7 +459,10 @@ class Evaluator(BaseEvaluator):
     def _prepared_pass(self, name: str, kl_form: KLForm) -> PreparedPass:
         key = (name, self.parameterisation, kl_form)
         if key not in self._prepared:
-            self._prepared[key] = prepare(self.score_all()[name], self.parameterisation, kl_form)
+            # from the pass's cache entry after the first process that prepared it
+            self._prepared[key] = cached_prepare(
+                self.score_all()[name], self.parameterisation, kl_form
+            )
         return self._prepared[key]
 
     def _guarded(self, name: str, kl_form: KLForm, gs: GuardSettings) -> GuardedScores:

@@ -7,7 +7,8 @@ Arrays may be read-only memory maps shared between dashboard viewers: never writ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -66,6 +67,8 @@ class ScoringPass:
     finite: ``(n,)`` uint8 bit mask of ``INPUT_FINITE | ENCODER_FINITE | DECODER_FINITE``,
         plus ``RECON_F32_OVERFLOW`` / ``RECON_F16_OVERFLOW`` where the unguarded upstream
         reconstruction sum in that precision would have been non-finite.
+    directory: the cache entry the arrays were opened from (None: computed in memory);
+        quantities derived once per pass are cached beside them there.
     """
 
     z_mean: np.ndarray
@@ -73,6 +76,7 @@ class ScoringPass:
     sum_mu2: np.ndarray
     recon: np.ndarray
     finite: np.ndarray
+    directory: Path | None = field(default=None, repr=False)
 
     @property
     def n_events(self) -> int:

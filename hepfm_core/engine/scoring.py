@@ -169,7 +169,7 @@ def open_cached(directory: Path, *, verify: bool = True) -> ScoringPass:
             directory,
             "it is computed again (or delete the folder)",
         ) from exc
-    return ScoringPass(**arrays)
+    return ScoringPass(**arrays, directory=directory)
 
 
 def write_meta(directory: Path, meta: dict[str, Any]) -> None:

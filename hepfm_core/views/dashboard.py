@@ -53,6 +53,7 @@ __all__ = [
     "MAX_SHOWN_EVENTS",
     "MODEL_SEARCH_DEPTH",
     "PAGE_EVENTS",
+    "PAGE_WAIT_S",
     "PROFILE_VIEW",
     "SCULPTING_VIEW",
     "TOP_DEFAULT",
@@ -70,6 +71,7 @@ __all__ = [
     "on_brush",
     "on_count_click",
     "page_count",
+    "page_drawn",
     "project_root",
     "residual_profiles",
     "sample_result",
@@ -92,6 +94,9 @@ _clusters: dict[str, Cluster] = {}
 _evaluators_lock = threading.RLock()
 _investigators: dict[int, tuple[BaseEvaluator, Investigator]] = {}
 _warming: dict[int, tuple[float | None, str]] = {}
+_page_drawn: dict[int, threading.Event] = {}
+PAGE_WAIT_S = 60.0
+"""How long a warm-up started with ``after_page`` waits for :func:`page_drawn` at most."""
 _profiles: dict[tuple[int, tuple[str, ...]], dict[str, ResidualProfile]] = {}
 
 PAGE_EVENTS = 20
@@ -345,6 +350,7 @@ def warm_in_background(
     thread: Callable[..., threading.Thread] = threading.Thread,
     on_done: Callable[[], object] | None = None,
     prime_in_thread: bool = False,
+    after_page: bool = False,
 ) -> threading.Thread | None:
     """Load the model, compile its decoder, tally the background's latent space and read
     each shown sample's reference events in a background ``thread``, once per investigator,
@@ -357,18 +363,25 @@ def warm_in_background(
     critical path. Only where file descriptor 2 is not redirected per cell: ``marimo run``
     (a kernel is a thread of the server), a script or a test. ``marimo edit`` redirects fd 2
     of its kernel process to the running cell, so there the caller primes first.
+
+    ``after_page``: the thread waits (at most :data:`PAGE_WAIT_S`) until the page's last
+    cell calls :func:`page_drawn`, so that the import and the reads do not compete with the
+    first view for the interpreter; :func:`page_drawn` then primes where the caller would.
     """
     key = id(investigator)
     with _evaluators_lock:
         if key in _warming:
             return None
         _warming[key] = (None, "")
-    if not prime_in_thread:
+        drawn = _page_drawn.setdefault(key, threading.Event()) if after_page else None
+    if not prime_in_thread and drawn is None:
         # here, in the caller's thread: the compilation in the thread then prints nothing
         # that a notebook cell would catch (see scoring.prime_native_logs)
         prime_native_logs()
 
     def warm() -> None:
+        if drawn is not None:
+            drawn.wait(PAGE_WAIT_S)
         t0 = time.perf_counter()
         error = ""
         try:
@@ -391,6 +404,17 @@ def warm_in_background(
     started = thread(target=warm, name="hepfm-warm-investigator", daemon=True)
     started.start()
     return started
+
+
+def page_drawn(investigator: Investigator, *, prime: bool = False) -> None:
+    """The page's cells have run: a warm-up of ``investigator`` started with ``after_page``
+    may go on. ``prime``: TensorFlow's native log lines are primed here first, in the
+    caller's thread (see :func:`warm_in_background`)."""
+    if prime:
+        prime_native_logs()
+    with _evaluators_lock:
+        drawn = _page_drawn.setdefault(id(investigator), threading.Event())
+    drawn.set()
 
 
 def warm_status(investigator: Investigator) -> str:

@@ -105,3 +105,22 @@ def test_an_open_clip_side_is_strict_json():
     doc = EvaluationSettings(clip=(-math.inf, 20.0), score="kl").to_json_dict()
     assert doc["clip"] == ["-inf", 20.0]
     assert json.loads(json.dumps(doc, allow_nan=False))["clip"] == ["-inf", 20.0]
+
+
+def test_a_new_evaluator_reads_the_prepared_pass_from_the_cache(evaluator, monkeypatch):
+    # the clip-independent arrays are prepared once per cache, not once per process
+    from hepfm_core.engine import prepared_cache
+
+    settings = EvaluationSettings(score="kl", clip=(-1.0, 1.0))
+    first = evaluator.evaluate(settings)
+
+    def refuse(*_a, **_k):
+        raise AssertionError("prepared again")
+
+    monkeypatch.setattr(prepared_cache, "prepare", refuse)
+    again = Evaluator(evaluator.data, evaluator.model_path, cache=evaluator.cache)
+    second = again.evaluate(settings)
+    for name, res in first.samples.items():
+        assert second.samples[name].to_json_dict() == res.to_json_dict()
+    for name, sep in first.signals.items():
+        assert second.signals[name].auc == sep.auc

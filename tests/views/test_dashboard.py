@@ -148,6 +148,33 @@ def test_warm_once_in_the_background(evaluator):
     assert db.warm_status(inv).startswith("Model loaded in the background (")
 
 
+def test_warm_after_the_page_waits_for_its_last_cell(evaluator):
+    # the model's load must not compete with the first view: it starts when the page's
+    # last cell says the page is drawn
+    from hepfm_core.engine.investigator import Investigator
+
+    inv = Investigator(evaluator)
+    result = evaluator.evaluate(KL_NO_CLIP)
+    done = []
+    thread = db.warm_in_background(
+        inv, result, on_done=lambda: done.append(True), prime_in_thread=True, after_page=True
+    )
+    assert thread is not None
+    thread.join(timeout=0.5)
+    assert thread.is_alive() and done == []
+    assert db.warm_status(inv).startswith("Loading the model in the background")
+    db.page_drawn(inv)
+    thread.join(timeout=120)
+    assert done == [True]
+    # a page drawn before the warm-up started does not hold it
+    later = Investigator(evaluator)
+    db.page_drawn(later)
+    started = db.warm_in_background(later, result, prime_in_thread=True, after_page=True)
+    assert started is not None
+    started.join(timeout=120)
+    assert not started.is_alive()
+
+
 def test_clicks_and_brushes_set_the_request():
     got: list[object] = []
 
