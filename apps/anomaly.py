@@ -737,7 +737,7 @@ def _(preset, url_state):
 
 
 @app.cell(hide_code=True)
-def _(evaluator, url_state):
+def _(signal_names, url_state):
     # the controls start where the link says (else at the defaults)
     score = mo.ui.dropdown(
         {label: key for key, label in vocab.SCORE_LABELS.items()},
@@ -757,8 +757,8 @@ def _(evaluator, url_state):
         label="non-finite policy",
     )
     signals = mo.ui.multiselect(
-        list(evaluator.signal_names),
-        value=list(url_state.signals or evaluator.signal_names),
+        list(signal_names),
+        value=list(url_state.signals or signal_names),
         label="signal samples",
         full_width=True,
     )
@@ -778,10 +778,19 @@ def _():
 
 
 @app.cell(hide_code=True)
-def _(evaluator, url_params):
-    url_state = page_state.read_page_state(
-        url_params, list(evaluator.data.samples), evaluator.signal_names
-    )
+def _(data_dir, data_ready):
+    # the samples' names from the folder, not from the evaluator: changing the fill or the
+    # normalisation then leaves every control where the user put it
+    mo.stop(not data_ready)
+    names = db.sample_names(data_dir)
+    mo.stop(names is None)  # the evaluator's cell says why
+    sample_names, signal_names = names
+    return sample_names, signal_names
+
+
+@app.cell(hide_code=True)
+def _(sample_names, signal_names, url_params):
+    url_state = page_state.read_page_state(url_params, list(sample_names), signal_names)
     return (url_state,)
 
 
@@ -814,8 +823,8 @@ def _(shown_evaluator):
 
 
 @app.cell(hide_code=True)
-def _(get_request, set_request, shown_evaluator):
-    _names = list(shown_evaluator.data.samples)
+def _(get_request, sample_names, set_request):
+    _names = list(sample_names)
     look_sample = mo.ui.dropdown(
         _names,
         value=page_state.sample_of(get_request(), _names),
@@ -833,12 +842,11 @@ def _(get_request, set_request, shown_evaluator):
 
 
 @app.cell(hide_code=True)
-def _(shown_evaluator):
-    # none at first: a diagnostic is computed only while it is shown
+def _(sample_names):
+    # none at first: a diagnostic is computed only while it is shown (and stays shown when
+    # the model or the fill changes)
     diagnostics = mo.ui.multiselect(db.DIAGNOSTICS, value=[], label="show")
-    latent_sample = mo.ui.dropdown(
-        list(shown_evaluator.data.samples), value="background", label="latent space of"
-    )
+    latent_sample = mo.ui.dropdown(list(sample_names), value="background", label="latent space of")
     return diagnostics, latent_sample
 
 

@@ -38,7 +38,7 @@ from ..engine.investigator import Investigator
 from ..engine.metrics import Separation
 from ..engine.scoring import prime_native_logs
 from ..errors import HepfmError, PathNotAllowedError
-from ..sources import dataset_for_model, describe_model
+from ..sources import dataset_for_model, describe_model, open_data
 from ..upstream.files import EXPERIMENT_CONFIG
 from ..vocabulary import Fill, Policy, Score, SignalNormalisation
 from .charts import model_curve_frame
@@ -74,6 +74,7 @@ __all__ = [
     "page_drawn",
     "project_root",
     "residual_profiles",
+    "sample_names",
     "sample_result",
     "select_events",
     "settings_for",
@@ -175,6 +176,21 @@ def shared_cluster(scheduler: str) -> Cluster:
             )
             cluster = _clusters[scheduler] = open_cluster(spec)
         return cluster
+
+
+def sample_names(data_dir: str | Path) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The samples of the data folder and its signals, from the folder alone (headers, tens
+    of milliseconds); None when it cannot be opened (the evaluator's cell says why).
+
+    Why not the evaluator's: the app's controls and the link's state are built from these
+    names, and the evaluator is a new object whenever the fill or the normalisation changes;
+    controls built from it would be rebuilt at the link's values, and every cell redrawn.
+    """
+    try:
+        data = open_data(data_dir)
+    except HepfmError:
+        return None
+    return tuple(data.samples), tuple(data.signals)
 
 
 def shared_evaluator(

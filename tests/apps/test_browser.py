@@ -179,6 +179,19 @@ def test_dashboard_follows_the_controls(served, chromium_launch):
         assert bkg_kept[1] == bkg_kept[0] - r3.samples["background"].counts.by_cause["kl_overflow"]
         page.screenshot(path=str(shots / "dashboard_kl_drop.png"), full_page=True)
 
+        # the fill: the data read again without imputation, every other control kept
+        from hepfm_core.vocabulary import FILL_LABELS
+
+        page.get_by_text(FILL_LABELS["none"], exact=True).filter(visible=True).first.click()
+        unfilled = Evaluator.open(
+            evaluator.model_path.parent, evaluator.model_path, fill="none", cache=evaluator.cache
+        )
+        r5 = unfilled.evaluate(s4)
+        # unfilled inputs are non-finite: dropped under policy drop, so the numbers differ
+        assert r5.samples["background"].counts.by_cause["input_nonfinite"] > 0
+        assert r5.samples["background"].policy.kept < r4.samples["background"].policy.kept
+        wait_shown(page, r5, timeout_s=180.0)  # the passes of the unfilled inputs are scored
+
         # a second viewer: its own session thread, the same memory-mapped passes
         second = browser.new_page(viewport={"width": 1500, "height": 2400})
         second.goto(url)

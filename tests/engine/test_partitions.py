@@ -45,6 +45,7 @@ from hepfm_core.engine.passes import (
     ScoringPass,
 )
 from hepfm_core.engine.policy import apply_policy
+from hepfm_core.engine.scoring import FIELDS
 from hepfm_core.engine.selection import (
     RankTable,
     Sketch,
@@ -143,7 +144,7 @@ def make_pass(rng: np.random.Generator, n: int, k: int = 3) -> ScoringPass:
 
 
 def rows(p: ScoringPass, start: int, stop: int) -> ScoringPass:
-    return ScoringPass(*(getattr(p, f.name)[start:stop] for f in dataclasses.fields(p)))
+    return ScoringPass(**{name: getattr(p, name)[start:stop] for name in FIELDS})
 
 
 # -- the whole chain: guards, policy, counts, histograms, metrics -------------------------
