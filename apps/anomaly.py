@@ -126,7 +126,7 @@ def _(models, shown_model):
 
 
 @app.cell(hide_code=True)
-def _(beta, bins, clip_slider, models, no_clip, policy, score, shown_label, signals):
+def _(beta, bins, clip_slider, models, no_clip, policy, score, signals):
     mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
     try:
         settings = db.settings_for(
@@ -138,17 +138,23 @@ def _(beta, bins, clip_slider, models, no_clip, policy, score, shown_label, sign
         )
         # every chosen model under these settings, and their comparisons (several models)
         compared = models.evaluate(settings, n_bins=bins.value)
-        result = compared.result(shown_label)
         settings_error = None
     except HepfmError as exc:
-        compared = result = None
+        compared = None
         settings_error = exc
     mo.stop(
         settings_error is not None,
         mo.callout(mo.md(f"**Invalid settings.** {settings_error}"), kind="danger"),
     )
     colours = vocab.sample_colours(models.signal_names)
-    return colours, compared, result
+    return colours, compared
+
+
+@app.cell(hide_code=True)
+def _(compared, shown_label):
+    # the shown model's result: switching it evaluates nothing again
+    result = compared.result(shown_label)
+    return (result,)
 
 
 @app.cell(hide_code=True)
