@@ -262,14 +262,13 @@ def _(get_request, investigator, look_sample, result, top_button, top_n):
 
 
 @app.cell(hide_code=True)
-def _(investigator, result):
+def _(investigator):
     # the model loads in the background once the dashboard shows, so that the first click
-    # answers at once; this line says when it is done
+    # answers at once; this line says when it is done (no setting reruns it)
     mo.stop(investigator is None)
     mo.output.replace(mo.md(f"<small>{db.warm_status(investigator)}</small>"))
     _thread = db.warm_in_background(
         investigator,
-        result,
         thread=mo.Thread,
         on_done=lambda: mo.output.replace(mo.md(f"<small>{db.warm_status(investigator)}</small>")),
         # TensorFlow's import off the page's path, except where marimo redirects fd 2 per cell
@@ -411,20 +410,16 @@ def _(compared, result):
                 for _label, _r in _results.items()
                 if (_line := tables.background_working_points(_r))
             ],
-        ]
-    )
-    return
-
-
-@app.cell(hide_code=True)
-def _(compared):
-    # several models: each signal and pair compared on the events both keep
-    mo.stop(len(compared.labels) < 2)
-    mo.vstack(
-        [
-            mo.md("### Comparison of models"),
-            mo.Html(static_table(tables.comparison_table(compared))),
-            mo.md(f"<small>{text.COMPARISON_NOTE}</small>"),
+            # several models: each signal and pair compared on the events both keep
+            *(
+                [
+                    mo.md("### Comparison of models"),
+                    mo.Html(static_table(tables.comparison_table(compared))),
+                    mo.md(f"<small>{text.COMPARISON_NOTE}</small>"),
+                ]
+                if len(compared.labels) > 1
+                else []
+            ),
         ]
     )
     return
@@ -443,79 +438,74 @@ def _(diagnostics, investigator, latent_sample):
 
 
 @app.cell(hide_code=True)
-def _(diagnostics, investigator, latent_sample, result):
-    # Whole-sample diagnostics: the latent space of one sample (every event)
-    mo.stop(investigator is None or db.LATENT_VIEW not in diagnostics.value)
-    _latent, _latent_error = db.attempt(
-        lambda: investigator.latent(result.settings, latent_sample.value)
-    )
-    mo.stop(
-        _latent_error is not None,
-        mo.callout(mo.md(f"**Cannot compute the latent diagnostics.** {_latent_error}"), "danger"),
-    )
-    mo.vstack(
-        [
-            mo.md(f"#### {db.LATENT_VIEW.capitalize()}"),
-            mo.md(iv.latent_sentence(_latent)),
-            mo.ui.altair_chart(
-                iv.latent_chart(_latent), chart_selection=False, legend_selection=False
-            ),
-        ]
-    )
-    return
-
-
-@app.cell(hide_code=True)
-def _(colours, diagnostics, investigator, result):
-    # where the reconstruction error sits: background against each signal shown (the model
-    # runs once on a sample of each; kept for the server's life)
-    mo.stop(investigator is None or db.PROFILE_VIEW not in diagnostics.value)
-    _profiles, _profile_error = db.attempt(
-        lambda: db.residual_profiles(investigator, list(result.samples))
-    )
-    mo.stop(
-        _profile_error is not None,
-        mo.callout(mo.md(f"**Cannot compute the residual profile.** {_profile_error}"), "danger"),
-    )
-    mo.vstack(
-        [
-            mo.md(f"#### {db.PROFILE_VIEW.capitalize()}"),
-            mo.ui.altair_chart(
-                iv.residual_profile_chart(_profiles, colours, statistic="median"),
-                chart_selection=False,
-                legend_selection=False,
-            ),
-            mo.md(
-                "<small>"
-                + " · ".join(f"{_name}: {_p.note}" for _name, _p in _profiles.items())
-                + "</small>"
-            ),
-        ]
-    )
-    return
-
-
-@app.cell(hide_code=True)
-def _(colours, diagnostics, investigator, result):
-    # does a cut on the score sculpt the events? efficiency and score against track
-    # multiplicity and leading-track pt
-    mo.stop(investigator is None or db.SCULPTING_VIEW not in diagnostics.value)
-    _check, _check_error = db.attempt(lambda: investigator.sculpting(result))
-    mo.stop(
-        _check_error is not None,
-        mo.callout(mo.md(f"**Cannot compute the sculpting check.** {_check_error}"), "danger"),
-    )
-    mo.vstack(
-        [
-            mo.md(f"#### {db.SCULPTING_VIEW.capitalize()}"),
-            mo.ui.altair_chart(
-                iv.sculpting_chart(_check, colours, score=result.settings.score),
-                chart_selection=False,
-                legend_selection=False,
-            ),
-            mo.md(f"<small>{_check.note}</small>"),
-        ]
-    )
+def _(colours, diagnostics, investigator, latent_sample, result):
+    # The whole-sample diagnostics shown, one section each, in one cell (a control reruns
+    # it once); each is computed only while it is shown.
+    mo.stop(investigator is None or not diagnostics.value)
+    _sections = []
+    if db.LATENT_VIEW in diagnostics.value:
+        # the latent space of one sample (every event)
+        _latent, _error = db.attempt(
+            lambda: investigator.latent(result.settings, latent_sample.value)
+        )
+        _sections.append(
+            mo.callout(mo.md(f"**Cannot compute the latent diagnostics.** {_error}"), "danger")
+            if _error is not None
+            else mo.vstack(
+                [
+                    mo.md(f"#### {db.LATENT_VIEW.capitalize()}"),
+                    mo.md(iv.latent_sentence(_latent)),
+                    mo.ui.altair_chart(
+                        iv.latent_chart(_latent), chart_selection=False, legend_selection=False
+                    ),
+                ]
+            )
+        )
+    if db.PROFILE_VIEW in diagnostics.value:
+        # where the reconstruction error sits: background against each signal shown (the
+        # model runs once on a sample of each; kept for the server's life)
+        _profiles, _error = db.attempt(
+            lambda: db.residual_profiles(investigator, list(result.samples))
+        )
+        _sections.append(
+            mo.callout(mo.md(f"**Cannot compute the residual profile.** {_error}"), "danger")
+            if _error is not None
+            else mo.vstack(
+                [
+                    mo.md(f"#### {db.PROFILE_VIEW.capitalize()}"),
+                    mo.ui.altair_chart(
+                        iv.residual_profile_chart(_profiles, colours, statistic="median"),
+                        chart_selection=False,
+                        legend_selection=False,
+                    ),
+                    mo.md(
+                        "<small>"
+                        + " · ".join(f"{_name}: {_p.note}" for _name, _p in _profiles.items())
+                        + "</small>"
+                    ),
+                ]
+            )
+        )
+    if db.SCULPTING_VIEW in diagnostics.value:
+        # does a cut on the score sculpt the events? efficiency and score against track
+        # multiplicity and leading-track pt
+        _check, _error = db.attempt(lambda: investigator.sculpting(result))
+        _sections.append(
+            mo.callout(mo.md(f"**Cannot compute the sculpting check.** {_error}"), "danger")
+            if _error is not None
+            else mo.vstack(
+                [
+                    mo.md(f"#### {db.SCULPTING_VIEW.capitalize()}"),
+                    mo.ui.altair_chart(
+                        iv.sculpting_chart(_check, colours, score=result.settings.score),
+                        chart_selection=False,
+                        legend_selection=False,
+                    ),
+                    mo.md(f"<small>{_check.note}</small>"),
+                ]
+            )
+        )
+    mo.vstack(_sections)
     return
 
 

@@ -334,6 +334,11 @@ class Investigator:
                 ref = self._references[name] = _Reference(rows, stats, note)
             return ref
 
+    def prefetch(self, name: str) -> None:
+        """Read sample ``name``'s reference events (what a selection is compared with) now,
+        once, so that the first summary of that sample does not wait for them."""
+        self._reference(name)
+
     def summary(self, selection: Selection) -> SelectionSummary:
         """The selection's track statistics against the rest of its sample's (a sample of at
         most ``max_events`` events of each side; the rest excludes the selection)."""

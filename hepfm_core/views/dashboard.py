@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from ..cluster.connect import Cluster, ClusterSpec, open_cluster
@@ -40,7 +41,7 @@ from ..engine.scoring import prime_native_logs
 from ..errors import HepfmError, PathNotAllowedError
 from ..sources import dataset_for_model, describe_model, open_data
 from ..upstream.files import EXPERIMENT_CONFIG
-from ..vocabulary import Fill, Policy, Score, SignalNormalisation
+from ..vocabulary import Fill, KLForm, Policy, Score, SignalNormalisation
 from .charts import model_curve_frame
 from .investigation import BRUSH, empty_selection_sentence
 from .page_state import EventRequest, brush_request, cell_request
@@ -361,18 +362,19 @@ def shared_investigator(evaluator: BaseEvaluator) -> Investigator | None:
 
 def warm_in_background(
     investigator: Investigator,
-    result: EvaluationResult,
     *,
+    kl_form: KLForm = "true",
     thread: Callable[..., threading.Thread] = threading.Thread,
     on_done: Callable[[], object] | None = None,
     prime_in_thread: bool = False,
     after_page: bool = False,
 ) -> threading.Thread | None:
-    """Load the model, compile its decoder, tally the background's latent space and read
-    each shown sample's reference events in a background ``thread``, once per investigator,
-    so that the first click on a count answers at once; then call ``on_done``. None when it
-    started before. A failure is kept for :func:`warm_status` and left for the click to
-    report.
+    """Load the model, compile its decoder, tally the background's latent space (``kl_form``)
+    and read each sample's reference events in a background ``thread``, once per
+    investigator, so that the first click on a count answers at once; then call
+    ``on_done``. None when it started before. A failure is kept for :func:`warm_status` and
+    left for the click to report. It needs no result: the app's cell that starts it does not
+    run again when a setting changes.
 
     ``prime_in_thread``: TensorFlow's import and its once-per-process native log lines
     (``scoring.prime_native_logs``, seconds) happen in the thread too, off the page's
@@ -402,14 +404,16 @@ def warm_in_background(
         error = ""
         try:
             prime_native_logs()  # at once where the caller primed
-            investigator.warm()
+            forward = investigator.warm()
+            passes = investigator.evaluator.score_all()
+            # the decoder compiled for its batch: the first page of events runs it
+            k = next(iter(passes.values())).latent_dim
+            forward.decode(np.zeros((1, k), dtype=np.float32))
             # the latent view's tallies of the background (its default sample): ticking it
             # then costs milliseconds
-            investigator.latent_tally("background", result.settings.kl_form)
-            for res in result.samples.values():
-                top = investigator.select(res, Criterion.top(1))
-                investigator.details(top, limit=1)
-                investigator.summary(top)
+            investigator.latent_tally("background", kl_form)
+            for name in investigator.evaluator.data.samples:
+                investigator.prefetch(name)
         except Exception as exc:  # the click that needs it shows the error
             error = str(exc) or type(exc).__name__
         with _evaluators_lock:

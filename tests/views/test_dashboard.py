@@ -138,14 +138,16 @@ def test_warm_once_in_the_background(evaluator):
     from hepfm_core.engine.investigator import Investigator
 
     inv = Investigator(evaluator)
-    result = evaluator.evaluate(KL_NO_CLIP)
     assert db.warm_status(inv).startswith("Loading the model in the background")
     done = []
-    thread = db.warm_in_background(inv, result, on_done=lambda: done.append(True))
-    assert thread is not None and db.warm_in_background(inv, result) is None
+    thread = db.warm_in_background(inv, on_done=lambda: done.append(True))
+    assert thread is not None and db.warm_in_background(inv) is None
     thread.join(timeout=120)
     assert done == [True]
     assert db.warm_status(inv).startswith("Model loaded in the background (")
+    # what a first click needs is there: every sample's reference events, the model
+    assert set(inv._references) == set(evaluator.data.samples)
+    assert inv._forward is not None
 
 
 def test_warm_after_the_page_waits_for_its_last_cell(evaluator):
@@ -154,10 +156,9 @@ def test_warm_after_the_page_waits_for_its_last_cell(evaluator):
     from hepfm_core.engine.investigator import Investigator
 
     inv = Investigator(evaluator)
-    result = evaluator.evaluate(KL_NO_CLIP)
     done = []
     thread = db.warm_in_background(
-        inv, result, on_done=lambda: done.append(True), prime_in_thread=True, after_page=True
+        inv, on_done=lambda: done.append(True), prime_in_thread=True, after_page=True
     )
     assert thread is not None
     thread.join(timeout=0.5)
@@ -169,7 +170,7 @@ def test_warm_after_the_page_waits_for_its_last_cell(evaluator):
     # a page drawn before the warm-up started does not hold it
     later = Investigator(evaluator)
     db.page_drawn(later)
-    started = db.warm_in_background(later, result, prime_in_thread=True, after_page=True)
+    started = db.warm_in_background(later, prime_in_thread=True, after_page=True)
     assert started is not None
     started.join(timeout=120)
     assert not started.is_alive()
