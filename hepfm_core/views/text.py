@@ -147,8 +147,13 @@ def summary_table(result: EvaluationResult) -> str:
         if not sep.ok:
             lines.append(f"{name:16s} {sep.status}: {sep.reason}")
             continue
-        auc = f"{sep.auc:.3f}+-{sep.auc_err:.3f}"
-        effs = " ".join(f"{_num(wp.eff_sig, '.3f'):>10s}" for wp in sep.working_points)
+        # small efficiencies and uncertainties keep two significant digits (1.0e-04, not
+        # 0.000); a true 0 reads 0
+        auc = f"{sep.auc:.3f}+-{short_number(sep.auc_err)}"
+        effs = " ".join(
+            f"{'-' if wp.eff_sig is None else short_number(wp.eff_sig):>10s}"
+            for wp in sep.working_points
+        )
         lines.append(f"{name:16s} {auc:>15s} {effs} {_num(sep.max_sic, '.2f'):>8s}")
     intervals = [
         f"  {name}: "

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from hepfm_core.engine.evaluate import EvaluationSettings
-from hepfm_core.views.text import SEED_COLUMN, comparison_summary, guard_summary, summary_table
+from hepfm_core.views.text import (
+    SEED_COLUMN,
+    comparison_summary,
+    guard_summary,
+    short_number,
+    summary_table,
+)
 
 
 def test_summary_table_lists_counts_and_metrics(evaluator):
@@ -15,7 +21,7 @@ def test_summary_table_lists_counts_and_metrics(evaluator):
         " ", ""
     ) in text.replace(" ", "")
     sep = r.signals["zprime_tt"]
-    assert f"{sep.auc:.3f}+-{sep.auc_err:.3f}" in text
+    assert f"{sep.auc:.3f}+-{short_number(sep.auc_err)}" in text
     assert "eff@1e-5" in text
 
 
@@ -44,3 +50,21 @@ def test_comparison_summary_lists_models_comparisons_spread_and_warnings(evaluat
     assert len(row) == 1 and "+0.000 ± 0.000" in row[0] and "1.000" in row[0]
     assert f"{SEED_COLUMN}: within the sampling error" in text
     assert "warning: the seed group g names one model more than once" in text
+
+
+def test_small_efficiencies_keep_two_digits_and_zero_reads_zero(evaluator):
+    # 1e-4 printed with 3 decimals read 0.000: as if no signal passed the cut
+    import dataclasses
+
+    r = evaluator.evaluate(EvaluationSettings(score="kl", clip=(-20, 20), signals=("zprime_tt",)))
+    sep = r.signals["zprime_tt"]
+    points = list(sep.working_points)
+    points[0] = dataclasses.replace(points[0], eff_sig=1.0e-4)
+    points[1] = dataclasses.replace(points[1], eff_sig=0.0)
+    small = dataclasses.replace(sep, working_points=tuple(points), auc_err=2.0e-4)
+    text = summary_table(dataclasses.replace(r, signals={"zprime_tt": small}))
+    row = next(x for x in text.splitlines() if x.startswith("zprime_tt") and "+-" in x)
+    assert f"{sep.auc:.3f}+-2.0e-04" in row
+    cells = row.split()
+    assert cells[2] == "1.0e-04" and cells[3] == "0"
+    assert "0.000" not in row
