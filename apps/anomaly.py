@@ -229,14 +229,23 @@ def _(bins, colours, density, log_y, result, set_request):
 
 
 @app.cell(hide_code=True)
-def _(get_request, investigator, look_sample, result, top_button, top_n):
+def _(look_sample, top_button, top_n):
+    # the events section's controls, in a cell of their own: a cell that shows a control
+    # runs again whenever it is used, and the button's click already asks for the events
+    mo.vstack(
+        [
+            mo.md("### Events behind the counts"),
+            mo.hstack([look_sample, top_n, top_button], justify="start", align="end"),
+        ]
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(get_request, investigator, result):
     # The events behind a count, a score range or the N most anomalous, and what sets
     # them apart from the rest of their sample
     looked = db.look(investigator, result, get_request())
-    _head = [
-        mo.md("### Events behind the counts"),
-        mo.hstack([look_sample, top_n, top_button], justify="start", align="end"),
-    ]
     if looked.selection is None:
         _shown = mo.callout(mo.md(looked.message), kind=looked.kind)
     else:
@@ -257,7 +266,7 @@ def _(get_request, investigator, look_sample, result, top_button, top_n):
                 ),
             ]
         )
-    mo.vstack([*_head, _shown])
+    _shown
     return (looked,)
 
 
