@@ -73,6 +73,7 @@ __all__ = [
     "identity_columns",
     "sample_rows",
     "sampling_note",
+    "subsample_in_blocks",
 ]
 
 DEFAULT_LIMIT = EVENTS_PER_PAGE
@@ -152,6 +153,49 @@ def sample_rows(
     chosen = np.sort(np.random.default_rng(seed).choice(n_blocks, size=k, replace=False))
     rows = (chosen[:, None] * block + np.arange(block)[None, :]).reshape(-1)
     return rows[rows < n_events].astype(np.int64)
+
+
+def subsample_in_blocks(
+    events: np.ndarray, max_events: int, seed: int = SEED, block: int = BLOCK_EVENTS
+) -> np.ndarray:
+    """At most ``max_events`` of the sorted ``events``: every selected event of whole blocks
+    of ``block`` consecutive event indices, the blocks drawn at random with ``seed`` (the
+    last one cut to fit). Why blocks: a large selection's events are read from the file for
+    their track statistics, and neighbours share a compressed block; drawn one by one, 20,000
+    events of a dense selection touch every block of a 2.7 M-event sample.
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.investigator import subsample_in_blocks
+    >>> picked = subsample_in_blocks(np.arange(0, 100_000, 2), 1_000, block=512)
+    >>> picked.size, bool(np.all(np.diff(picked) > 0)), bool(np.all(picked % 2 == 0))
+    (1000, True, True)
+    >>> np.unique(picked // 512).size  # 256 selected events per block: 4 blocks
+    4
+    """
+    events = np.asarray(events)
+    if events.size <= max_events:
+        return events
+    groups = events // block
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    stops = np.r_[starts[1:], events.size]
+    order = np.random.default_rng(seed).permutation(starts.size)
+    taken = np.cumsum((stops - starts)[order])
+    n_groups = int(np.searchsorted(taken, max_events)) + 1
+    chosen = np.sort(order[:n_groups])
+    picked = np.concatenate([events[starts[g] : stops[g]] for g in chosen])
+    if picked.size > max_events:  # the last block drawn, cut at random to fit
+        last = order[n_groups - 1]
+        keep_last = (stops[last] - starts[last]) - (picked.size - max_events)
+        cut = np.sort(
+            np.random.default_rng(seed + 1).choice(
+                np.arange(starts[last], stops[last]), keep_last, replace=False
+            )
+        )
+        rest = np.concatenate(
+            [events[starts[g] : stops[g]] for g in chosen if g != last] or [events[:0]]
+        )
+        picked = np.sort(np.concatenate([rest, events[cut]]))
+    return picked
 
 
 def sampling_note(
@@ -349,13 +393,10 @@ class Investigator:
         rest = ~np.isin(ref.rows, selection.events)
         rest_note = f"the rest of {name}: {ref.note}, less the selected events"
         if events.size > self.max_events:
-            pick = np.random.default_rng(self.seed).choice(
-                events.size, self.max_events, replace=False
-            )
-            events = events[np.sort(pick)]
+            events = subsample_in_blocks(np.sort(events), self.max_events, self.seed)
             rest_note += (
-                f"; the selection: {events.size} of its {selection.size} events drawn at random"
-                f" (seed {self.seed})"
+                f"; the selection: {events.size} of its {selection.size} events, those in whole"
+                f" blocks of {BLOCK_EVENTS} consecutive events drawn at random (seed {self.seed})"
             )
         if self.layout is None:
             return summarise_selection(

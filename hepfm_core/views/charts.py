@@ -13,6 +13,7 @@ expect them (loss distributions, background rejection).
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -118,9 +119,30 @@ def _chart(rows: pl.DataFrame, widgets: Widgets | None) -> alt.Chart:
     return chart if widgets is None else widgets.follow(chart)
 
 
+SUBTITLE_CHARS = 80
+"""Longest subtitle line, in characters (about 480 px at Vega's 11 px subtitle font): a
+longer one is wrapped, since Vega widens the chart to a title line and so pushes the plot
+aside (a "not drawn: ..." note of seven samples was wider than the page)."""
+
+
+def subtitle_lines(subtitle: str | Sequence[str] | None) -> list[str]:
+    """The subtitle as lines of at most :data:`SUBTITLE_CHARS` characters (split at spaces;
+    a single longer word is kept whole).
+
+    >>> from hepfm_core.views.charts import subtitle_lines
+    >>> subtitle_lines("a " * 50)[0] == "a " * 39 + "a"
+    True
+    """
+    given = [subtitle] if isinstance(subtitle, str) else list(subtitle or [""])
+    lines: list[str] = []
+    for line in given:
+        lines += textwrap.wrap(line, SUBTITLE_CHARS, break_long_words=False) or [""]
+    return lines
+
+
 def _title(text: str, subtitle: str | Sequence[str] | None) -> alt.Title:
-    lines = subtitle if isinstance(subtitle, str) else list(subtitle or [""])
-    return alt.Title(text, subtitle=lines)
+    lines = subtitle_lines(subtitle)
+    return alt.Title(text, subtitle=lines[0] if len(lines) == 1 else lines)
 
 
 def _grid_keys(frame: pl.DataFrame) -> list[str]:

@@ -149,7 +149,8 @@ def summary_table(result: EvaluationResult) -> str:
             continue
         # small efficiencies and uncertainties keep two significant digits (1.0e-04, not
         # 0.000); a true 0 reads 0
-        auc = f"{sep.auc:.3f}+-{short_number(sep.auc_err)}"
+        err = "-" if sep.auc_err is None else short_number(sep.auc_err)
+        auc = f"{sep.auc:.3f}+-{err}"
         effs = " ".join(
             f"{'-' if wp.eff_sig is None else short_number(wp.eff_sig):>10s}"
             for wp in sep.working_points

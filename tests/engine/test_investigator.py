@@ -254,3 +254,20 @@ def test_sculpting_reads_the_policy_and_the_cut_without_a_pass(investigator, pol
         fast = working_threshold(result.sorted_background, target)
         slow = working_threshold(values, target)
         assert fast == slow or fast.to_json_dict() == slow.to_json_dict()
+
+
+def test_a_large_selection_is_subsampled_in_whole_blocks():
+    from hepfm_core.engine.investigator import subsample_in_blocks
+
+    rng = np.random.default_rng(4)
+    dense = np.sort(rng.choice(2_000_000, 600_000, replace=False))
+    picked = subsample_in_blocks(dense, 20_000, seed=7, block=512)
+    assert picked.size == 20_000 and np.all(np.diff(picked) > 0)
+    assert np.isin(picked, dense).all()
+    # whole blocks: every selected event of each block drawn but the last is taken
+    blocks = np.unique(picked // 512)
+    full = np.isin(dense // 512, blocks)
+    assert full.sum() - picked.size < 512 and blocks.size <= 20_000 // 100 + 1
+    # reproducible, and a small selection is left whole
+    assert np.array_equal(picked, subsample_in_blocks(dense, 20_000, seed=7, block=512))
+    assert np.array_equal(subsample_in_blocks(dense[:500], 20_000), dense[:500])

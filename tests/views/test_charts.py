@@ -12,6 +12,22 @@ from hepfm_core.views import charts
 from hepfm_core.vocabulary import sample_colours
 
 
+def test_a_long_subtitle_wraps_instead_of_widening_the_chart():
+    # seven samples' "not drawn" note in one line pushed the plot and its legend aside
+    edges = np.array([1.0, 10.0, 100.0])
+    hist = histogram_table({"background": np.array([2.0]), "sig": np.array([20.0])}, edges)
+    note = "not drawn: " + "; ".join(
+        f"sample_{i}: 0 below, 0 above, {1000 + i} non-finite" for i in range(7)
+    )
+    spec = charts.loss_histogram(hist, sample_colours(["sig"]), score="kl", subtitle=note).to_dict()
+    lines = spec["title"]["subtitle"]
+    assert isinstance(lines, list) and len(lines) > 1
+    assert max(len(line) for line in lines) <= charts.SUBTITLE_CHARS
+    assert " ".join(lines) == note  # nothing lost, split at spaces only
+    short = charts.loss_histogram(hist, sample_colours(["sig"]), score="kl", subtitle="ok")
+    assert short.to_dict()["title"]["subtitle"] == "ok"
+
+
 def test_loss_histogram_steps_without_bridging_gaps():
     edges = np.array([1.0, 10.0, 100.0, 1000.0, 10000.0])
     values = {"background": np.array([2.0, 3.0, 5000.0]), "sig": np.array([20.0, 30.0])}
