@@ -592,7 +592,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             finally:
                 server.stop()
             out["controls"] = results
-            timed = [r for r in results.values() if "p50_s" in r]
+            # the count click has its own key and goal (click_to_events_s)
+            timed = [r for n, r in results.items() if "p50_s" in r and n != "count click to events"]
             out["control_p50_s"] = max(r["p50_s"] for r in timed)
             out["control_p90_s"] = max(r["p90_s"] for r in timed)
             out["controls_failed"] = sorted(n for n, r in results.items() if "error" in r)
