@@ -158,14 +158,16 @@ def _(compared, shown_label):
 
 
 @app.cell(hide_code=True)
-def _(compared, result, shown_evaluator):
+def _(compared, result, root, shown_evaluator):
     _several = len(compared.labels) > 1
+    # a shared dashboard names the data relative to its data root, not the server's paths
+    _root = root if mo.app_meta().mode == "run" else None
     mo.vstack(
         [
             mo.md(f"# Anomaly detection: {vocab.SCORE_LABELS[result.settings.score]}").style(
                 {"margin": "0"}
             ),
-            mo.md(f"<small>{text.provenance_line(result)}</small>"),
+            mo.md(f"<small>{text.provenance_line(result, _root)}</small>"),
             mo.md(f"<small>{text.models_line(compared)}</small>") if _several else mo.md(""),
             *[mo.callout(mo.md(f"**Warning.** {_w}"), kind="warn") for _w in compared.warnings],
             mo.callout(mo.md(text.guard_summary(result, shown_evaluator)), kind="info"),

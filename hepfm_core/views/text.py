@@ -6,6 +6,7 @@ summary table.
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from ..data.imputation import STATUS_IMPUTED
 from ..engine.compare import (
@@ -234,11 +235,29 @@ def normalisation_note(result: EvaluationResult) -> str:
     return result.provenance["signal_normalisation_description"]
 
 
-def provenance_line(result: EvaluationResult) -> str:
+def provenance_line(result: EvaluationResult, root: str | Path | None = None) -> str:
+    """Which model and data the numbers come from, in one line. ``root``: the data root of a
+    shared dashboard; a data folder inside it is named relative to it (viewers need which
+    folder, not where the server keeps it).
+
+    >>> from types import SimpleNamespace
+    >>> from hepfm_core.views.text import provenance_line
+    >>> r = SimpleNamespace(provenance={"fingerprints": {"model": "0123456789abcdef"},
+    ...     "model_description": "hepfm VAE model.keras", "data": "/srv/hep/runs/seed",
+    ...     "data_kind": "hepfm", "signal_normalisation_description": "background's"})
+    >>> provenance_line(r, root="/srv/hep")
+    "model: hepfm VAE model.keras [0123456789ab] · data: runs/seed (hepfm) · background's"
+    """
     p = result.provenance
     fp = p["fingerprints"]
+    data = str(p["data"])
+    if root is not None:
+        try:
+            data = Path(data).resolve().relative_to(Path(root).resolve()).as_posix()
+        except ValueError:  # outside the root: the app refuses such a folder before
+            data = Path(data).name
     line = (
-        f"model: {p['model_description']} [{fp['model'][:12]}] · data: {p['data']} "
+        f"model: {p['model_description']} [{fp['model'][:12]}] · data: {data} "
         f"({p['data_kind']}) · {p['signal_normalisation_description']}"
     )
     cluster = p.get("cluster")

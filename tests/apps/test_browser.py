@@ -132,6 +132,10 @@ def test_dashboard_follows_the_controls(served, chromium_launch):
         wait_shown(page, evaluator.evaluate(s0))
         assert page.locator(".vega-embed").count() >= 3
         page.screenshot(path=str(shots / "dashboard_initial.png"), full_page=True)
+        # a shared dashboard names the data relative to its root, not the server's paths
+        root = evaluator.model_path.parent.parent
+        body = page.inner_text("body")
+        assert "data: demo (hepfm)" in body and str(root) not in body
         # the model for the events view loads in the background once: not the second viewer's
         page.get_by_text("Model loaded in the background").first.wait_for(timeout=180_000)
         rss_one = tree_rss(server_pid)
