@@ -390,6 +390,12 @@ def _(colours, compared, result):
                 chart_selection=False,
                 legend_selection=False,
             ),
+            # the working points' region (eff_B 1e-5 to 1e-2) on a log axis
+            mo.ui.altair_chart(
+                charts.roc_log_chart(_curves, colours),
+                chart_selection=False,
+                legend_selection=False,
+            ),
             mo.ui.altair_chart(
                 charts.rejection_chart(_curves, colours, text.normalisation_note(result)),
                 chart_selection=False,
@@ -398,6 +404,7 @@ def _(colours, compared, result):
         ],
         justify="start",
         gap=2,
+        wrap=True,  # three charts: the third below the others on a narrow page
     )
     return
 

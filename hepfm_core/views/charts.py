@@ -1,13 +1,14 @@
 """Altair charts from pre-binned tables and thinned curves; nothing here knows about models.
 
-One builder per figure (``loss_histogram``, ``roc_chart``, ``rejection_chart``), called by
-the app with one evaluation's rows and by the offline report with the rows of every grid
-point at once (long format: each row tagged with its grid point in the ``GRID`` column) plus
-``Widgets``: the parameters the report's controls set and the filters that follow them.
+One builder per figure (``loss_histogram``, ``roc_chart``, ``roc_log_chart``,
+``rejection_chart``), called by the app with one evaluation's rows and by the offline report
+with the rows of every grid point at once (long format: each row tagged with its grid point
+in the ``GRID`` column) plus ``Widgets``: the parameters the report's controls set and the
+filters that follow them.
 
 One colour per sample everywhere (``vocabulary.sample_colours``): the background grey and filled,
 signals outlined in distinct colours. Axis titles carry units; log axes where physicists
-expect them (loss distributions, background rejection).
+expect them (loss distributions, the log-x ROC, background rejection).
 """
 
 from __future__ import annotations
@@ -339,6 +340,60 @@ def roc_chart(
     )
     chart = alt.layer(diag, lines).properties(
         width=size.width, height=size.height, title=_title("ROC", subtitle)
+    )
+    return _with_params(chart, widgets)
+
+
+LOG_ROC_MIN = 1e-6
+"""The log-x ROC's smallest background efficiency: below what a sample of a few million
+events can measure."""
+LOG_ROC_TICKS = [10.0**k for k in range(-6, 1)]
+"""Its labelled ticks: the decades (Vega's default labels every tick of a log axis)."""
+
+
+def roc_log_chart(
+    curves: Mapping[str, Separation] | pl.DataFrame,
+    colours: Mapping[str, str],
+    subtitle: str | Sequence[str] = "",
+    *,
+    widgets: Widgets | None = None,
+    size: ChartSize = APP,
+) -> alt.LayerChart:
+    """Signal efficiency vs background efficiency on a log axis from :data:`LOG_ROC_MIN` to
+    1, with the random guess (eff_S = eff_B).
+
+    Why: the working points physicists cut at (eff_B 1e-5 to 1e-2) are squeezed into the
+    linear ROC's left edge, where curves of AUC 0.999 all look alike. Points at eff_B = 0 are
+    not on a log axis and are left out. ``curves`` as for :func:`roc_chart`.
+    """
+    df = _curves(curves)  # the linear ROC's rows, so that a page stores them once
+    present = df["sample"].unique().to_list()
+    x_scale = alt.Scale(type="log", domain=[LOG_ROC_MIN, 1.0], clamp=True)
+    guess = np.logspace(np.log10(LOG_ROC_MIN), 0.0, 61)
+    diag = (
+        alt.Chart(pl.DataFrame({"fpr": guess, "tpr": guess}))
+        .mark_line(strokeDash=[4, 4], color="#777777")
+        .encode(x=alt.X("fpr:Q", scale=x_scale), y=alt.Y("tpr:Q"))
+    )
+    lines = (
+        _chart(df, widgets)
+        .transform_filter(alt.datum.fpr > 0)
+        .mark_line(strokeWidth=size.stroke, clip=True)
+        .encode(
+            x=alt.X(
+                "fpr:Q",
+                title="background efficiency ε_B (log)",
+                scale=x_scale,
+                axis=alt.Axis(format=".0e", values=LOG_ROC_TICKS),
+            ),
+            y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
+            color=_signal_colour(colours, present, "bottom-right", widgets),
+            tooltip=_tooltip(df, ["sample:N", "fpr:Q", "tpr:Q"]),
+            **_dash(df),
+        )
+    )
+    chart = alt.layer(diag, lines).properties(
+        width=size.width, height=size.height, title=_title("ROC, log ε_B", subtitle)
     )
     return _with_params(chart, widgets)
 

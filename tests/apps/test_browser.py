@@ -130,7 +130,8 @@ def test_dashboard_follows_the_controls(served, chromium_launch):
         page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
         s0 = EvaluationSettings(clip=(-20.0, 20.0), signals=names)
         wait_shown(page, evaluator.evaluate(s0))
-        assert page.locator(".vega-embed").count() >= 3
+        # loss distributions, the ROC, the log-x ROC (the working points' region), rejection
+        assert page.locator(".vega-embed").count() >= 4
         page.screenshot(path=str(shots / "dashboard_initial.png"), full_page=True)
         # a shared dashboard names the data relative to its root, not the server's paths
         root = evaluator.model_path.parent.parent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 import vl_convert as vlc
 
 from hepfm_core.engine.binning import histogram_table
@@ -175,3 +176,20 @@ def test_models_overlaid_colour_signal_dash_model():
         assert {k: v for k, v in lines.items() if k not in ("strokeDash", "tooltip")} == {
             k: v for k, v in single.items() if k != "tooltip"
         }
+
+
+def test_the_log_roc_spans_the_working_points_on_a_log_axis():
+    rows = pl.DataFrame(
+        {"sample": ["sig"] * 4, "fpr": [0.0, 1e-5, 1e-2, 1.0], "tpr": [0.1, 0.4, 0.9, 1.0]}
+    )
+    spec = charts.roc_log_chart(rows, sample_colours(["sig"])).to_dict()
+    guess, lines = spec["layer"]
+    x = lines["encoding"]["x"]
+    assert x["scale"]["type"] == "log" and x["scale"]["domain"] == [charts.LOG_ROC_MIN, 1.0]
+    # eff_B = 0 is not on a log axis: filtered in the chart, the rows kept as the ROC's
+    assert lines["transform"] == [{"filter": "(datum.fpr > 0)"}]
+    # the random guess runs eff_S = eff_B from the axis's start to 1
+    points = next(iter(v for k, v in spec["datasets"].items() if len(v) == 61))
+    assert points[0]["fpr"] == pytest.approx(charts.LOG_ROC_MIN) and points[-1]["tpr"] == 1.0
+    assert all(p["fpr"] == p["tpr"] for p in points)
+    assert guess["mark"]["strokeDash"] == [4, 4]

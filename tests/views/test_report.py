@@ -390,7 +390,7 @@ def test_report_on_upstream_fixture(upstream_fixture, tmp_path, strict_json):
 
 
 # -- one builder per figure -----------------------------------------------------------------
-BUILDERS = ("loss_histogram", "roc_chart", "rejection_chart")
+BUILDERS = ("loss_histogram", "roc_chart", "roc_log_chart", "rejection_chart")
 
 
 @pytest.fixture(scope="module")
@@ -447,6 +447,7 @@ def test_app_and_report_draw_each_figure_with_one_builder(
         hist, colours, score="kl", density=False, log_y=True, subtitle=tables.histogram_note(over)
     )
     charts.roc_chart(result.signals, colours)
+    charts.roc_log_chart(result.signals, colours)
     charts.rejection_chart(result.signals, colours, text.normalisation_note(result))
     app = {name: found[0] for name, found in calls.items()}
     # the report: the page's views and the slides' figures
@@ -461,7 +462,7 @@ def test_app_and_report_draw_each_figure_with_one_builder(
     assert page_hist[1]["widgets"] is not None
     assert at_key(page_hist[0][0]).equals(hist.sort(hist.columns))
     app_curves = charts.curve_frame(result.signals)
-    for name in ("roc_chart", "rejection_chart"):
+    for name in ("roc_chart", "roc_log_chart", "rejection_chart"):
         page_call = next(c for c in calls[name][1:] if c[1].get("widgets") is not None)
         assert at_key(page_call[0][0]).equals(app_curves.sort(app_curves.columns)), name
         slide_call = next(c for c in calls[name][1:] if c[1].get("widgets") is None)
@@ -553,10 +554,13 @@ def test_page_offline_renders_and_follows_widgets(written, tmp_path, chromium_la
         page_.goto(out.resolve().as_uri())
         page_.wait_for_function("document.body.dataset.ready === '1'", timeout=60_000)
         assert requests == [out.resolve().as_uri()]
-        assert page_.evaluate(SHOWN_VIEWS) == ["view-hist-kl", "view-roc", "view-rejection"]
-        for view in ("hist-kl", "roc", "rejection"):
+        assert page_.evaluate(SHOWN_VIEWS) == [
+            "view-hist-kl", "view-roc", "view-roc-log", "view-rejection"
+        ]  # fmt: skip
+        for view in ("hist-kl", "roc", "roc-log", "rejection"):
             assert page_.locator(f"#view-{view} svg").count() >= 1, view
         assert page_.evaluate(DRAWN, "roc") == sorted(SIGNALS)
+        assert page_.evaluate(DRAWN, "roc-log") == sorted(SIGNALS)
         assert page_.evaluate(DRAWN, "rejection") == sorted(SIGNALS)
         assert page_.evaluate(DRAWN, "hist-kl") == sorted(["background", *SIGNALS])
         metrics = page_.evaluate(SHOWN_TABLE, "metrics")
@@ -577,7 +581,7 @@ def test_page_offline_renders_and_follows_widgets(written, tmp_path, chromium_la
         page_.locator(f"#controls input[name=signal][value='{gone}']").uncheck()
         page_.locator(f"#controls input[name=signal][value='{added}']").check()
         now = sorted([*SIGNALS[1:], added])
-        for view in ("roc", "rejection"):
+        for view in ("roc", "roc-log", "rejection"):
             wait_until(lambda v=view: page_.evaluate(DRAWN, v) == now)
         wait_until(lambda: page_.evaluate(DRAWN, "hist-kl") == ["background", *now])
         assert sorted(page_.evaluate(SHOWN_TABLE, "metrics")["rows"]) == now
@@ -590,7 +594,7 @@ def test_page_offline_renders_and_follows_widgets(written, tmp_path, chromium_la
         counts = page_.evaluate(SHOWN_TABLE, "counts")
         check_counts(counts["rows"], other, counts["columns"], ["background", *now])
         assert page_.evaluate(SHOWN_VIEWS) == [
-            "view-hist-reconstruction", "view-roc", "view-rejection"
+            "view-hist-reconstruction", "view-roc", "view-roc-log", "view-rejection"
         ]  # fmt: skip
         wait_until(lambda: page_.evaluate(DRAWN, "hist-reconstruction") == ["background", *now])
         page_.screenshot(path=str(shots / "report_switched.png"), full_page=True)

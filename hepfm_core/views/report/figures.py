@@ -28,7 +28,7 @@ SLIDE = charts.ChartSize(
     width=640, height=560, hist_width=960, hist_height=560, stroke=3.0, outline=3.0, note_size=16
 )
 FIGURE_SCALE = 2.0
-FIGURE_NAMES = ("loss_distributions", "roc", "rejection")
+FIGURE_NAMES = ("loss_distributions", "roc", "roc_log", "rejection")
 
 
 def widgets(data: ReportData, score: str | None = None) -> charts.Widgets:
@@ -87,6 +87,7 @@ def page_charts(data: ReportData) -> dict[str, alt.LayerChart]:
     note = data.normalisation
     w = widgets(data)
     views["roc"] = charts.roc_chart(curves, data.colours, note, widgets=w, size=PAGE)
+    views["roc-log"] = charts.roc_log_chart(curves, data.colours, note, widgets=w, size=PAGE)
     views["rejection"] = charts.rejection_chart(curves, data.colours, note, widgets=w, size=PAGE)
     # legends change with the ticked signals: the view re-lays itself out
     resize = alt.AutoSizeParams(type="pad", resize=True)
@@ -106,7 +107,7 @@ def settings_line(data: ReportData, point: GridPoint) -> str:
 
 
 def figure_charts(data: ReportData) -> dict[str, alt.LayerChart]:
-    """The three figures at the report's settings, for slides: the app's charts of the same
+    """The four figures at the report's settings, for slides: the app's charts of the same
     rows (the report's signals), larger, with the settings under their titles."""
     point = data.current
     samples = ["background", *data.shown]
@@ -124,6 +125,7 @@ def figure_charts(data: ReportData) -> dict[str, alt.LayerChart]:
             size=SLIDE,
         ),
         "roc": charts.roc_chart(curves, data.colours, sub, size=SLIDE),
+        "roc_log": charts.roc_log_chart(curves, data.colours, sub, size=SLIDE),
         "rejection": charts.rejection_chart(curves, data.colours, sub, size=SLIDE),
     }
     return {name: _config(chart, slide=True) for name, chart in figures.items()}
