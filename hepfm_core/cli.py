@@ -21,6 +21,7 @@ from .errors import HepfmError
 from .events_cli import add_events_parser
 from .vocabulary import (
     COMPRESSIONS,
+    DEFAULT_CLIP,
     DEFAULT_COMPRESSION,
     FILLS,
     KL_FORMS,
@@ -109,7 +110,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _settings_from(args: argparse.Namespace):
     from .engine.evaluate import EvaluationSettings
 
-    clip = None if args.no_clip or args.clip is None else (args.clip[0], args.clip[1])
+    if args.no_clip:
+        clip = None
+    elif args.clip is None:
+        clip = DEFAULT_CLIP  # the dashboard's too
+    else:
+        clip = (args.clip[0], args.clip[1])
     signals = (
         tuple(s.strip() for s in args.signals.split(",") if s.strip()) if args.signals else None
     )
@@ -374,9 +380,14 @@ def cmd_repack(args: argparse.Namespace) -> int:
 def _add_settings_arguments(p: argparse.ArgumentParser) -> None:
     clip = p.add_mutually_exclusive_group()
     clip.add_argument(
-        "--clip", type=float, nargs=2, metavar=("LO", "HI"), help="clip z_log_var to [LO, HI]"
+        "--clip",
+        type=float,
+        nargs=2,
+        metavar=("LO", "HI"),
+        help=f"clip z_log_var to [LO, HI] (default: {DEFAULT_CLIP[0]:g} {DEFAULT_CLIP[1]:g}, "
+        "upstream's committed fix, as the dashboard starts)",
     )
-    clip.add_argument("--no-clip", action="store_true", help="no clip (the default)")
+    clip.add_argument("--no-clip", action="store_true", help="no clip: the float64 guards alone")
     p.add_argument("--score", choices=SCORES, default="reconstruction")
     p.add_argument("--beta", type=float, default=1.0, help="total = reconstruction + beta * KL")
     p.add_argument(

@@ -18,6 +18,7 @@ __all__ = [
     "CLIP_STEP",
     "COMPRESSIONS",
     "DEFAULT_BKG_EFFS",
+    "DEFAULT_CLIP",
     "DEFAULT_COMPRESSION",
     "DEFAULT_STEP_EVENTS",
     "DEFAULT_TREE",
@@ -130,6 +131,12 @@ FEATURE_DEFINITION_DESCRIPTIONS: dict[str, str] = {
     "upstream-compatible": "upstream's derivations: pt clipped to [0, 100] GeV, eta to [-10, 10],"
     " reducedChiSquared mapped and clipped into [0, 1000]",
 }
+
+DEFAULT_CLIP: tuple[float, float] = (-20.0, 20.0)
+"""The clip on z_log_var every entry point starts from (the dashboard, ``hepfm evaluate``,
+``hepfm report``, ``hepfm events``): upstream's committed fix, so that hepfm's first numbers
+compare with what users already have; ``--no-clip`` / "no clip" for the float64 guards
+alone."""
 
 CLIP_PRESETS: dict[str, tuple[float, float] | None] = {
     "none (float64 guards)": None,

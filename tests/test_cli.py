@@ -84,7 +84,18 @@ def test_evaluate_json_to_stdout(small_demo, tmp_path, capsys, strict_json):
         str(tmp_path),
     )
     assert code == 0
-    assert strict_json(out)["settings"]["policy"] == "worst"
+    settings = strict_json(out)["settings"]
+    assert settings["policy"] == "worst"
+    # one default clip: the dashboard starts there too, and the provenance line names it
+    from hepfm_core.views.page_state import PageState
+    from hepfm_core.vocabulary import DEFAULT_CLIP
+
+    assert settings["clip"] == list(DEFAULT_CLIP) == list(PageState().clip)
+    code, out, _ = run(
+        capsys, "evaluate", "--data", str(data_dir), "--model", str(model), "--json", "-",
+        "--quiet", "--cache-dir", str(tmp_path), "--no-clip",
+    )  # fmt: skip
+    assert code == 0 and strict_json(out)["settings"]["clip"] is None
 
 
 def test_evaluate_upstream_fixture(upstream_fixture, tmp_path, capsys, strict_json):

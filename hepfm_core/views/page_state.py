@@ -24,7 +24,17 @@ from typing import Any, Protocol
 from ..engine.evaluate import EvaluationSettings
 from ..engine.investigate import CAUSE_LABELS, Criterion
 from ..errors import HepfmError
-from ..vocabulary import CLIP_PRESETS, CLIP_RANGE, CLIP_STEP, POLICIES, SCORES, Cause, Policy, Score
+from ..vocabulary import (
+    CLIP_PRESETS,
+    CLIP_RANGE,
+    CLIP_STEP,
+    DEFAULT_CLIP,
+    POLICIES,
+    SCORES,
+    Cause,
+    Policy,
+    Score,
+)
 from .report.grid import clip_key
 
 __all__ = [
@@ -55,8 +65,6 @@ __all__ = [
 ]
 
 BETA_RANGE = (0.0, 100.0)
-DEFAULT_CLIP = (-20.0, 20.0)
-"""The dashboard's clip at first: upstream's fix (a preset)."""
 CUSTOM_PRESET = "custom"
 SETTINGS_KEYS = ("score", "clip", "beta", "policy", "signals")
 REQUEST_KEYS = ("sample", "cause", "top", "range")

@@ -18,12 +18,13 @@ from ..engine.compare import (
 from ..engine.comparison import ComparisonResult, ModelComparison
 from ..engine.evaluate import BaseEvaluator, EvaluationResult
 from ..engine.metrics import EFF_INTERVAL, format_eff
-from ..vocabulary import DEFAULT_BKG_EFFS, Policy
+from ..vocabulary import DEFAULT_BKG_EFFS, DEFAULT_CLIP, Policy
 
 __all__ = [
     "COMPARISON_COLUMNS",
     "COMPARISON_NOTE",
     "SEED_COLUMN",
+    "clip_words",
     "comparison_row",
     "comparison_summary",
     "eff_difference_column",
@@ -235,6 +236,22 @@ def normalisation_note(result: EvaluationResult) -> str:
     return result.provenance["signal_normalisation_description"]
 
 
+def clip_words(clip: tuple[float, float] | None) -> str:
+    """The clip on z_log_var in words, saying when it is the default every entry point starts
+    from.
+
+    >>> from hepfm_core.views.text import clip_words
+    >>> clip_words((-20.0, 20.0))
+    "clip z_log_var [-20, 20] (the default: upstream's fix)"
+    >>> clip_words((-50.0, 50.0)), clip_words(None)
+    ('clip z_log_var [-50, 50]', 'no clip')
+    """
+    if clip is None:
+        return "no clip"
+    words = f"clip z_log_var [{clip[0]:g}, {clip[1]:g}]"
+    return words + " (the default: upstream's fix)" if tuple(clip) == DEFAULT_CLIP else words
+
+
 def provenance_line(result: EvaluationResult, root: str | Path | None = None) -> str:
     """Which model and data the numbers come from, in one line. ``root``: the data root of a
     shared dashboard; a data folder inside it is named relative to it (viewers need which
@@ -260,6 +277,9 @@ def provenance_line(result: EvaluationResult, root: str | Path | None = None) ->
         f"model: {p['model_description']} [{fp['model'][:12]}] · data: {data} "
         f"({p['data_kind']}) · {p['signal_normalisation_description']}"
     )
+    settings = getattr(result, "settings", None)
+    if settings is not None:
+        line += f" · {clip_words(settings.clip)}"
     cluster = p.get("cluster")
     if cluster:
         line += (

@@ -68,3 +68,13 @@ def test_small_efficiencies_keep_two_digits_and_zero_reads_zero(evaluator):
     cells = row.split()
     assert cells[2] == "1.0e-04" and cells[3] == "0"
     assert "0.000" not in row
+
+
+def test_the_provenance_line_names_the_clip(evaluator):
+    from hepfm_core.views.text import provenance_line
+
+    default = evaluator.evaluate(EvaluationSettings(clip=(-20.0, 20.0), score="kl"))
+    assert provenance_line(default).endswith(
+        "clip z_log_var [-20, 20] (the default: upstream's fix)"
+    )
+    assert provenance_line(evaluator.evaluate(EvaluationSettings(score="kl"))).endswith("no clip")
