@@ -126,11 +126,11 @@ def _(models, shown_model):
 
 
 @app.cell(hide_code=True)
-def _(beta, bins, clip_slider, models, no_clip, policy, score, signals):
+def _(beta, bins, clip_now, models, policy, score, signals):
     mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
     try:
         settings = db.settings_for(
-            clip=None if no_clip.value else tuple(float(v) for v in clip_slider.value),
+            clip=clip_now,
             score=score.value,
             beta=float(beta.value if beta.value is not None else 1.0),
             policy=policy.value,
@@ -728,26 +728,50 @@ def _(data_dir, data_ready):
 
 @app.cell(hide_code=True)
 def _(url_state):
-    preset = mo.ui.dropdown(
-        [page_state.CUSTOM_PRESET, *vocab.CLIP_PRESETS], value=url_state.preset, label="clip preset"
-    )
-    return (preset,)
+    # Where the slider starts and whether no clip is on: set by a preset or the switch (the
+    # slider's own moves do not rebuild it; self loops: the switch's cell shows its change).
+    get_clip, set_clip = mo.state(page_state.initial_clip(url_state), allow_self_loops=True)
+    return get_clip, set_clip
 
 
 @app.cell(hide_code=True)
-def _(preset, url_state):
+def _(get_clip, set_clip):
+    _start = get_clip()
     clip_slider = mo.ui.range_slider(
         start=page_state.CLIP_RANGE[0],
         stop=page_state.CLIP_RANGE[1],
         step=page_state.CLIP_STEP,
-        value=list(page_state.slider_bounds(preset.value, url_state.clip)),
+        value=list(_start.bounds),
         debounce=True,
         show_value=True,
         full_width=True,
-        label="clip z_log_var to",
+        disabled=_start.off,
+        label="clip z_log_var: none, unbounded" if _start.off else "clip z_log_var to",
     )
-    no_clip = mo.ui.switch(value=preset.value.startswith("none"), label="no clip")
+    # the switch keeps the bounds the slider was moved to
+    no_clip = mo.ui.switch(
+        value=_start.off,
+        label="no clip",
+        on_change=lambda _off: set_clip(
+            page_state.ClipControl(tuple(clip_slider.value), bool(_off))
+        ),
+    )
     return clip_slider, no_clip
+
+
+@app.cell(hide_code=True)
+def _(clip_slider, get_clip, set_clip):
+    # the preset shows the clip in force ("custom" once the slider moves off a preset), and
+    # choosing one moves the slider
+    _now = page_state.ClipControl(tuple(clip_slider.value), get_clip().off)
+    preset = mo.ui.dropdown(
+        [page_state.CUSTOM_PRESET, *vocab.CLIP_PRESETS],
+        value=_now.preset,
+        label="clip preset",
+        on_change=lambda _label: set_clip(_now.with_preset(_label)),
+    )
+    clip_now = _now.clip
+    return clip_now, preset
 
 
 @app.cell(hide_code=True)

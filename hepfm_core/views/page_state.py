@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..engine.evaluate import EvaluationSettings
@@ -46,18 +46,19 @@ __all__ = [
     "KEYS",
     "REQUEST_KEYS",
     "SETTINGS_KEYS",
+    "ClipControl",
     "EventRequest",
     "PageState",
     "QueryParameters",
     "brush_request",
     "cell_request",
+    "initial_clip",
     "initial_page",
     "preset_for",
     "read_page_state",
     "request_query",
     "sample_of",
     "settings_query",
-    "slider_bounds",
     "top_request",
     "with_sample",
     "write_page",
@@ -128,10 +129,57 @@ def preset_for(clip: tuple[float, float] | None) -> str:
     return next((label for label, c in CLIP_PRESETS.items() if c == clip), CUSTOM_PRESET)
 
 
-def slider_bounds(preset: str, given: tuple[float, float] | None) -> tuple[float, float]:
-    """Where the clip slider starts for ``preset``: the preset's bounds; for the custom
-    preset (or no clip), the bounds a link gave, else :data:`DEFAULT_CLIP`."""
-    return CLIP_PRESETS.get(preset) or given or DEFAULT_CLIP
+@dataclass(frozen=True)
+class ClipControl:
+    """The one clip setting the preset, the no-clip switch and the slider all show and all
+    change: the slider's bounds, and whether no clip is on (the bounds are kept for when it
+    goes off again).
+
+    >>> from hepfm_core.views.page_state import ClipControl
+    >>> c = ClipControl((-20.0, 20.0))
+    >>> c.preset, c.with_bounds([-19.5, 20]).preset  # moving the slider: a custom clip
+    ("±20 (upstream's fix)", 'custom')
+    >>> c.with_preset("±50 (proposed)").bounds  # a preset moves the slider
+    (-50.0, 50.0)
+    >>> off = c.with_preset("none (float64 guards)")
+    >>> off.clip, off.bounds, off.preset, off.with_off(False).clip
+    (None, (-20.0, 20.0), 'none (float64 guards)', (-20.0, 20.0))
+    """
+
+    bounds: tuple[float, float]
+    off: bool = False
+
+    @property
+    def clip(self) -> tuple[float, float] | None:
+        """What the evaluation uses: the bounds, or None (no clip)."""
+        return None if self.off else self.bounds
+
+    @property
+    def preset(self) -> str:
+        """The preset that is this clip, else :data:`CUSTOM_PRESET`."""
+        return preset_for(self.clip)
+
+    def with_preset(self, label: str) -> ClipControl:
+        """A preset chosen: its bounds, or no clip for the none preset (the bounds kept);
+        "custom" (or an unknown label) changes nothing."""
+        if label not in CLIP_PRESETS:
+            return self
+        bounds = CLIP_PRESETS[label]
+        return replace(self, off=True) if bounds is None else ClipControl(bounds, False)
+
+    def with_bounds(self, bounds: Sequence[float]) -> ClipControl:
+        """The slider moved: these bounds, clipping."""
+        lo, hi = (float(b) for b in bounds)
+        return ClipControl((lo, hi), False)
+
+    def with_off(self, off: bool) -> ClipControl:
+        """The no-clip switch flipped."""
+        return replace(self, off=bool(off))
+
+
+def initial_clip(state: PageState) -> ClipControl:
+    """The clip controls as a link (or the defaults) set them."""
+    return ClipControl(state.clip or DEFAULT_CLIP, off=state.clip is None)
 
 
 # -- reading ------------------------------------------------------------------------------

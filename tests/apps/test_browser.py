@@ -208,6 +208,71 @@ def test_dashboard_follows_the_controls(served, chromium_launch):
         browser.close()
 
 
+def selected_text(select) -> str:
+    return select.evaluate("s => s.options[s.selectedIndex].text")
+
+
+def eventually(check, timeout_s: float = 30.0) -> None:
+    """Wait until ``check()`` holds (the controls are redrawn after the numbers)."""
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the page never reached the expected state")
+        time.sleep(0.05)
+
+
+def test_the_clip_controls_agree(served, chromium_launch):
+    """The preset, the no-clip switch and the slider show one clip: a preset moves the
+    slider, moving the slider makes the preset custom, no clip disables the slider."""
+    from playwright.sync_api import sync_playwright
+
+    from hepfm_core.vocabulary import CLIP_PRESETS
+
+    url, evaluator, _, shots = served
+    names = evaluator.signal_names
+    labels = list(CLIP_PRESETS)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        page = browser.new_page(viewport={"width": 1500, "height": 2400})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        wait_shown(page, evaluator.evaluate(EvaluationSettings(clip=(-20.0, 20.0), signals=names)))
+        preset = page.locator("select:visible").filter(has_text=labels[2])
+        lower = page.locator("[role=slider]:visible").nth(0)
+        assert selected_text(preset) == labels[1]  # ±20 (upstream's fix)
+
+        # a preset moves the slider
+        preset.select_option(label=labels[2])  # ±50
+        wait_shown(page, evaluator.evaluate(EvaluationSettings(clip=(-50.0, 50.0), signals=names)))
+        eventually(lambda: lower.get_attribute("aria-valuenow") == "-50")
+
+        # the slider makes the preset custom
+        lower.focus()
+        lower.press("ArrowRight")
+        wait_shown(page, evaluator.evaluate(EvaluationSettings(clip=(-49.9, 50.0), signals=names)))
+        eventually(lambda: selected_text(preset) == "custom")
+
+        # no clip: the slider is disabled and says the range is unbounded
+        page.get_by_role("switch", name="no clip").first.click()
+        wait_shown(page, evaluator.evaluate(EvaluationSettings(clip=None, signals=names)))
+        eventually(lambda: selected_text(preset) == labels[0])  # none (float64 guards)
+        eventually(lambda: page.get_by_text("none, unbounded").count() >= 1)
+        slider = page.locator("[role=slider]").nth(0)
+        assert slider.get_attribute("aria-disabled") == "true" or slider.is_disabled()
+        page.screenshot(path=str(shots / "clip_controls_off.png"), full_page=False)
+
+        # a preset turns clipping on again
+        preset.select_option(label=labels[1])
+        wait_shown(page, evaluator.evaluate(EvaluationSettings(clip=(-20.0, 20.0), signals=names)))
+        switch = page.get_by_role("switch", name="no clip").first
+        eventually(lambda: switch.get_attribute("aria-checked") in ("false", None))
+        eventually(lambda: lower.get_attribute("aria-valuenow") == "-20")
+        assert not errors, errors
+        browser.close()
+
+
 def table_with(page, header: str):
     """The marimo table whose header row has a column ``header`` (playwright's locators
     reach into marimo's shadow DOM)."""

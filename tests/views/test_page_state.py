@@ -174,6 +174,13 @@ def test_top_request_sample_and_pages():
     linked = ps.PageState(request=request, page=3)
     assert ps.initial_page(linked, request) == 3
     assert ps.initial_page(linked, ps.EventRequest("zprime_tt", Criterion.top(13))) == 1
-    assert ps.slider_bounds("custom", (-3.0, 4.0)) == (-3.0, 4.0)
-    assert ps.slider_bounds("±50 (proposed)", (-3.0, 4.0)) == (-50.0, 50.0)
-    assert ps.slider_bounds("custom", None) == ps.DEFAULT_CLIP
+    # the clip controls start where the link says; a preset moves the slider, the slider
+    # makes the preset custom, no clip keeps the bounds for later
+    start = ps.initial_clip(ps.PageState(clip=(-3.0, 4.0)))
+    assert start.bounds == (-3.0, 4.0) and not start.off and start.preset == ps.CUSTOM_PRESET
+    assert start.with_preset("±50 (proposed)").clip == (-50.0, 50.0)
+    assert start.with_preset(ps.CUSTOM_PRESET) == start
+    off = ps.initial_clip(ps.PageState(clip=None))
+    assert off.off and off.clip is None and off.bounds == ps.DEFAULT_CLIP
+    assert off.with_bounds([-1, 1]).clip == (-1.0, 1.0)  # moving the slider clips again
+    assert ps.ClipControl((-20.0, 20.0)).with_bounds([-19.9, 20.0]).preset == ps.CUSTOM_PRESET
