@@ -460,67 +460,58 @@ def _(colours, diagnostics, investigator, latent_sample, result):
     # The whole-sample diagnostics shown, one section each, in one cell (a control reruns
     # it once); each is computed only while it is shown.
     mo.stop(investigator is None or not diagnostics.value)
+
+    def _section(view, what, compute, parts):
+        # the view's title and parts, or a callout saying why it could not be computed
+        _value, _error = db.attempt(compute)
+        if _error is not None:
+            return mo.callout(mo.md(f"**Cannot compute the {what}.** {_error}"), "danger")
+        return mo.vstack([mo.md(f"#### {view.capitalize()}"), *parts(_value)])
+
+    def _chart(chart):
+        return mo.ui.altair_chart(chart, chart_selection=False, legend_selection=False)
+
     _sections = []
     if db.LATENT_VIEW in diagnostics.value:
         # the latent space of one sample (every event)
-        _latent, _error = db.attempt(
-            lambda: investigator.latent(result.settings, latent_sample.value)
-        )
         _sections.append(
-            mo.callout(mo.md(f"**Cannot compute the latent diagnostics.** {_error}"), "danger")
-            if _error is not None
-            else mo.vstack(
-                [
-                    mo.md(f"#### {db.LATENT_VIEW.capitalize()}"),
-                    mo.md(iv.latent_sentence(_latent)),
-                    mo.ui.altair_chart(
-                        iv.latent_chart(_latent), chart_selection=False, legend_selection=False
-                    ),
-                ]
+            _section(
+                db.LATENT_VIEW,
+                "latent diagnostics",
+                lambda: investigator.latent(result.settings, latent_sample.value),
+                lambda _l: [mo.md(iv.latent_sentence(_l)), _chart(iv.latent_chart(_l))],
             )
         )
     if db.PROFILE_VIEW in diagnostics.value:
         # where the reconstruction error sits: background against each signal shown (the
         # model runs once on a sample of each; kept for the server's life)
-        _profiles, _error = db.attempt(
-            lambda: db.residual_profiles(investigator, list(result.samples))
-        )
         _sections.append(
-            mo.callout(mo.md(f"**Cannot compute the residual profile.** {_error}"), "danger")
-            if _error is not None
-            else mo.vstack(
-                [
-                    mo.md(f"#### {db.PROFILE_VIEW.capitalize()}"),
-                    mo.ui.altair_chart(
-                        iv.residual_profile_chart(_profiles, colours, statistic="median"),
-                        chart_selection=False,
-                        legend_selection=False,
-                    ),
+            _section(
+                db.PROFILE_VIEW,
+                "residual profile",
+                lambda: db.residual_profiles(investigator, list(result.samples)),
+                lambda _p: [
+                    _chart(iv.residual_profile_chart(_p, colours, statistic="median")),
                     mo.md(
                         "<small>"
-                        + " · ".join(f"{_name}: {_p.note}" for _name, _p in _profiles.items())
+                        + " · ".join(f"{_n}: {_v.note}" for _n, _v in _p.items())
                         + "</small>"
                     ),
-                ]
+                ],
             )
         )
     if db.SCULPTING_VIEW in diagnostics.value:
         # does a cut on the score sculpt the events? efficiency and score against track
         # multiplicity and leading-track pt
-        _check, _error = db.attempt(lambda: investigator.sculpting(result))
         _sections.append(
-            mo.callout(mo.md(f"**Cannot compute the sculpting check.** {_error}"), "danger")
-            if _error is not None
-            else mo.vstack(
-                [
-                    mo.md(f"#### {db.SCULPTING_VIEW.capitalize()}"),
-                    mo.ui.altair_chart(
-                        iv.sculpting_chart(_check, colours, score=result.settings.score),
-                        chart_selection=False,
-                        legend_selection=False,
-                    ),
-                    mo.md(f"<small>{_check.note}</small>"),
-                ]
+            _section(
+                db.SCULPTING_VIEW,
+                "sculpting check",
+                lambda: investigator.sculpting(result),
+                lambda _c: [
+                    _chart(iv.sculpting_chart(_c, colours, score=result.settings.score)),
+                    mo.md(f"<small>{_c.note}</small>"),
+                ],
             )
         )
     mo.vstack(_sections)

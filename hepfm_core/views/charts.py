@@ -306,6 +306,25 @@ def _curves(curves: Mapping[str, Separation] | pl.DataFrame) -> pl.DataFrame:
     return curves if isinstance(curves, pl.DataFrame) else curve_frame(curves)
 
 
+def _roc_lines(
+    base: alt.Chart,
+    df: pl.DataFrame,
+    x: alt.X,
+    colours: Mapping[str, str],
+    widgets: Widgets | None,
+    size: ChartSize,
+) -> alt.Chart:
+    """The curves of a ROC on the x channel ``x``: eff_S up, colour = signal, dash = model."""
+    present = df["sample"].unique().to_list()
+    return base.mark_line(strokeWidth=size.stroke, clip=True).encode(
+        x=x,
+        y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
+        color=_signal_colour(colours, present, "bottom-right", widgets),
+        tooltip=_tooltip(df, ["sample:N", "fpr:Q", "tpr:Q"]),
+        **_dash(df),
+    )
+
+
 def roc_chart(
     curves: Mapping[str, Separation] | pl.DataFrame,
     colours: Mapping[str, str],
@@ -321,23 +340,13 @@ def roc_chart(
     ``MODEL`` (``model_curve_frame``), are overlaid: colour = signal, dash = model.
     """
     df = _curves(curves)
-    present = df["sample"].unique().to_list()
     diag = (
         alt.Chart(pl.DataFrame({"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}))
         .mark_line(strokeDash=[4, 4], color="#777777")
         .encode(x=alt.X("fpr:Q"), y=alt.Y("tpr:Q"))
     )
-    lines = (
-        _chart(df, widgets)
-        .mark_line(strokeWidth=size.stroke)
-        .encode(
-            x=alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1])),
-            y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
-            color=_signal_colour(colours, present, "bottom-right", widgets),
-            tooltip=_tooltip(df, ["sample:N", "fpr:Q", "tpr:Q"]),
-            **_dash(df),
-        )
-    )
+    x = alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1]))
+    lines = _roc_lines(_chart(df, widgets), df, x, colours, widgets, size)
     chart = alt.layer(diag, lines).properties(
         width=size.width, height=size.height, title=_title("ROC", subtitle)
     )
@@ -367,7 +376,6 @@ def roc_log_chart(
     not on a log axis and are left out. ``curves`` as for :func:`roc_chart`.
     """
     df = _curves(curves)  # the linear ROC's rows, so that a page stores them once
-    present = df["sample"].unique().to_list()
     x_scale = alt.Scale(type="log", domain=[LOG_ROC_MIN, 1.0], clamp=True)
     guess = np.logspace(np.log10(LOG_ROC_MIN), 0.0, 61)
     diag = (
@@ -375,23 +383,14 @@ def roc_log_chart(
         .mark_line(strokeDash=[4, 4], color="#777777")
         .encode(x=alt.X("fpr:Q", scale=x_scale), y=alt.Y("tpr:Q"))
     )
-    lines = (
-        _chart(df, widgets)
-        .transform_filter(alt.datum.fpr > 0)
-        .mark_line(strokeWidth=size.stroke, clip=True)
-        .encode(
-            x=alt.X(
-                "fpr:Q",
-                title="background efficiency ε_B (log)",
-                scale=x_scale,
-                axis=alt.Axis(format=".0e", values=LOG_ROC_TICKS),
-            ),
-            y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
-            color=_signal_colour(colours, present, "bottom-right", widgets),
-            tooltip=_tooltip(df, ["sample:N", "fpr:Q", "tpr:Q"]),
-            **_dash(df),
-        )
+    x = alt.X(
+        "fpr:Q",
+        title="background efficiency ε_B (log)",
+        scale=x_scale,
+        axis=alt.Axis(format=".0e", values=LOG_ROC_TICKS),
     )
+    on_axis = _chart(df, widgets).transform_filter(alt.datum.fpr > 0)
+    lines = _roc_lines(on_axis, df, x, colours, widgets, size)
     chart = alt.layer(diag, lines).properties(
         width=size.width, height=size.height, title=_title("ROC, log ε_B", subtitle)
     )

@@ -273,6 +273,39 @@ def test_the_clip_controls_agree(served, chromium_launch):
         browser.close()
 
 
+def test_the_diagnostics_show_when_chosen(served, chromium_launch):
+    """Each whole-sample diagnostic, chosen in the multiselect, shows its section (title and
+    chart) in the diagnostics cell, and none shows before it is chosen."""
+    from playwright.sync_api import sync_playwright
+
+    from hepfm_core.views.dashboard import DIAGNOSTICS
+
+    url, _, _, shots = served
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        page = browser.new_page(viewport={"width": 1500, "height": 2400})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        page.get_by_text("Model loaded in the background").first.wait_for(timeout=180_000)
+        titles = [view.capitalize() for view in DIAGNOSTICS]
+        assert all(page.get_by_text(t, exact=True).count() == 0 for t in titles)
+        charts_before = page.locator(".vega-embed").count()
+        picker = page.locator("button[aria-haspopup=dialog]:visible").filter(has_text="Select")
+        picker.last.click()
+        for view in DIAGNOSTICS:
+            page.get_by_role("listbox").get_by_role("option", name=view, exact=True).click()
+        page.keyboard.press("Escape")
+        for title in titles:
+            page.get_by_text(title, exact=True).first.wait_for(timeout=120_000)
+        eventually(lambda: page.locator(".vega-embed").count() == charts_before + 3, 120.0)
+        assert page.get_by_text("Cannot compute").count() == 0
+        page.screenshot(path=str(shots / "diagnostics.png"), full_page=True)
+        assert not errors, errors
+        browser.close()
+
+
 def table_with(page, header: str):
     """The marimo table whose header row has a column ``header`` (playwright's locators
     reach into marimo's shadow DOM)."""
