@@ -115,19 +115,25 @@ def wait_shown(page, result, timeout_s: float = 60.0) -> float:
         time.sleep(0.05)
 
 
+def open_dashboard(pw, chromium_launch, url: str):
+    """(browser, page, page errors): the dashboard opened at 1500 x 2400 px, its charts drawn
+    (vega draws into canvas or svg)."""
+    browser = pw.chromium.launch(**chromium_launch)
+    page = browser.new_page(viewport={"width": 1500, "height": 2400})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url)
+    page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+    return browser, page, errors
+
+
 def test_dashboard_follows_the_controls(served, chromium_launch):
     from playwright.sync_api import sync_playwright
 
     url, evaluator, server_pid, shots = served
     names = evaluator.signal_names
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch)
-        page = browser.new_page(viewport={"width": 1500, "height": 2400})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url)
-        # the charts render (vega draws into canvas or svg)
-        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        browser, page, errors = open_dashboard(pw, chromium_launch, url)
         s0 = EvaluationSettings(clip=(-20.0, 20.0), signals=names)
         wait_shown(page, evaluator.evaluate(s0))
         # loss distributions, the ROC, the log-x ROC (the working points' region), rejection
@@ -232,12 +238,7 @@ def test_the_clip_controls_agree(served, chromium_launch):
     names = evaluator.signal_names
     labels = list(CLIP_PRESETS)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch)
-        page = browser.new_page(viewport={"width": 1500, "height": 2400})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url)
-        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        browser, page, errors = open_dashboard(pw, chromium_launch, url)
         wait_shown(page, evaluator.evaluate(EvaluationSettings(clip=(-20.0, 20.0), signals=names)))
         preset = page.locator("select:visible").filter(has_text=labels[2])
         lower = page.locator("[role=slider]:visible").nth(0)
@@ -282,12 +283,7 @@ def test_the_diagnostics_show_when_chosen(served, chromium_launch):
 
     url, _, _, shots = served
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch)
-        page = browser.new_page(viewport={"width": 1500, "height": 2400})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(url)
-        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
+        browser, page, errors = open_dashboard(pw, chromium_launch, url)
         page.get_by_text("Model loaded in the background").first.wait_for(timeout=180_000)
         titles = [view.capitalize() for view in DIAGNOSTICS]
         assert all(page.get_by_text(t, exact=True).count() == 0 for t in titles)
