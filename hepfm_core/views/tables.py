@@ -27,7 +27,14 @@ from ..engine.comparison import ComparisonResult
 from ..engine.evaluate import EvaluationResult
 from ..engine.metrics import EFF_INTERVAL, format_eff
 from ..vocabulary import HIGHLIGHT_COLOUR, Cause
-from .text import COMPARISON_COLUMNS, SEED_COLUMN, comparison_row, format_interval, seed_verdict
+from .text import (
+    COMPARISON_COLUMNS,
+    SEED_COLUMN,
+    auc_text,
+    comparison_row,
+    format_interval,
+    seed_verdict,
+)
 
 __all__ = [
     "EXCLUSION_CAUSES",
@@ -180,7 +187,7 @@ def metrics_table(result: EvaluationResult) -> pl.DataFrame:
         s = result.samples[name]
         row = {"signal": name}
         if sep.ok:
-            row["AUC"] = f"{sep.auc:.3f} ± {sep.auc_err:.3f}"
+            row["AUC"] = auc_text(sep.auc, sep.auc_err)
         else:
             row["AUC"] = f"n/a: {sep.reason}"
         for wp in sep.working_points:

@@ -24,6 +24,7 @@ __all__ = [
     "COMPARISON_COLUMNS",
     "COMPARISON_NOTE",
     "SEED_COLUMN",
+    "auc_text",
     "clip_words",
     "comparison_row",
     "comparison_summary",
@@ -48,6 +49,19 @@ def short_number(x: float) -> str:
     if x == 0:
         return "0"
     return f"{x:.3f}" if abs(x) >= 0.01 else f"{x:.1e}"
+
+
+def auc_text(auc: float | None, err: float | None) -> str:
+    """``AUC ± error``, the error with two significant digits when small (an AUC of 0.999
+    has errors of 1e-4, which 3 decimals print as 0.000).
+
+    >>> from hepfm_core.views.text import auc_text
+    >>> auc_text(0.9994, 0.00021), auc_text(0.75, 0.012), auc_text(0.5, None)
+    ('0.999 ± 2.1e-04', '0.750 ± 0.012', '0.500')
+    """
+    if auc is None:
+        return "n/a"
+    return f"{auc:.3f}" if err is None else f"{auc:.3f} ± {short_number(err)}"
 
 
 def format_interval(value: float, lower: float | None, upper: float | None) -> str:
@@ -222,7 +236,7 @@ def _guard_sentences(result: EvaluationResult, evaluator: BaseEvaluator) -> str:
             "no clip" if s.clip is None else f"z_log_var clipped to [{s.clip[0]:g}, {s.clip[1]:g}]"
         )
         second = (
-            f"With {clip}, the {focus} AUC is {a.auc:.3f} ± {a.auc_err:.3f} under '{s.policy}' "
+            f"With {clip}, the {focus} AUC is {auc_text(a.auc, a.auc_err)} under '{s.policy}' "
             f"and {b.auc:.3f} under '{other}' ({result.samples[focus].policy.kept} vs "
             f"{alt.samples[focus].policy.kept} of {result.samples[focus].counts.total} "
             "events kept)."

@@ -29,6 +29,7 @@ import psutil
 import pytest
 
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
+from hepfm_core.views.text import short_number
 
 REPO = Path(__file__).resolve().parents[2]
 APP = REPO / "apps" / "anomaly.py"
@@ -94,7 +95,7 @@ def served(small_demo, tmp_path_factory, marimo_env):
 
 
 def auc_text(sep) -> str:
-    return f"{sep.auc:.3f} ± {sep.auc_err:.3f}"
+    return f"{sep.auc:.3f} ± {short_number(sep.auc_err)}"
 
 
 def wait_shown(page, result, timeout_s: float = 60.0) -> float:
@@ -478,7 +479,9 @@ def test_editor_runs_the_notebook_on_open(tmp_path, chromium_launch, marimo_env)
                     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(
                         timeout=240_000
                     )
-                    auc = page.get_by_text(re.compile(r"^\d\.\d{3} ± \d\.\d{3}$")).first
+                    auc = page.get_by_text(
+                        re.compile(r"^\d\.\d{3} ± (\d\.\d{3}|\d\.\de-\d\d)$")
+                    ).first
                     auc.wait_for(timeout=60_000)
                     page.get_by_text("AUC", exact=True).first.wait_for(timeout=10_000)
                 finally:

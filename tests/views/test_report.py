@@ -26,7 +26,7 @@ from hepfm_core.engine.investigate import Criterion
 from hepfm_core.views import charts, tables, text
 from hepfm_core.views.report import figures, grid, page
 from hepfm_core.views.report.figures import FIGURE_NAMES, FIGURE_SCALE
-from hepfm_core.views.text import format_interval
+from hepfm_core.views.text import format_interval, short_number
 from hepfm_core.vocabulary import sample_colours
 
 # The report's settings: a grid clip, a non-default score and policy, three of six signals.
@@ -148,7 +148,7 @@ def expected_metrics(doc: dict) -> dict[str, list[str]]:
     for name, s in doc["signals"].items():
         row = [name]
         if s["status"] == "ok":
-            row.append(f"{s['auc']:.3f} ± {s['auc_err']:.3f}")
+            row.append(f"{s['auc']:.3f} ± {short_number(s['auc_err'])}")
         else:
             row.append(f"n/a: {s['reason']}")
         for wp in s["working_points"]:
@@ -636,7 +636,7 @@ def test_report_of_two_models(small_demo, second_model, tmp_path, strict_json):
     auc = {r["sample"]: r["cells"][1:3] for r in metrics["rows"]}
     for name in SIGNALS:
         want = [doc["models"][m]["signals"][name] for m in (first, second)]
-        assert [c["text"] for c in auc[name]] == [f"{s['auc']:.3f} ± {s['auc_err']:.3f}"
+        assert [c["text"] for c in auc[name]] == [f"{s['auc']:.3f} ± {short_number(s['auc_err'])}"
                                                   for s in want]  # fmt: skip
     embedded_doc = embedded(out, strict_json)
     assert embedded_doc["comparisons"] == doc["comparisons"]

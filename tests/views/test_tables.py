@@ -9,6 +9,7 @@ import pytest
 from hepfm_core.engine.evaluate import EvaluationSettings
 from hepfm_core.views import tables
 from hepfm_core.views.tables import histogram_tables
+from hepfm_core.views.text import short_number
 
 
 def test_counts_table_adds_up(evaluator):
@@ -25,7 +26,7 @@ def test_metrics_table_formats(evaluator):
     r = evaluator.evaluate(EvaluationSettings(signals=("wprime_qq",)))
     row = tables.metrics_table(r).row(0, named=True)
     sep = r.signals["wprime_qq"]
-    assert row["AUC"] == f"{sep.auc:.3f} ± {sep.auc_err:.3f}"
+    assert row["AUC"] == f"{sep.auc:.3f} ± {short_number(sep.auc_err)}"
     assert row["ε_S at ε_B=1e-5"] == "n/a: insufficient background"  # 20k background events
     assert row["kept / total"] == f"{r.samples['wprime_qq'].policy.kept} / 2000"
 
