@@ -19,6 +19,9 @@ with app.setup(hide_code=True):
     from hepfm_core.views import investigation as iv
     from hepfm_core.views.static_tables import static_table
 
+    # charts carry their rows in their spec: no fetch per chart while the kernel is busy
+    _ = db.inline_chart_data()
+
 
 @app.cell(hide_code=True)
 def _(arg_data, arg_model, data_browser, demo_dir, model_browser, root):
@@ -285,6 +288,7 @@ def _(investigator):
         # TensorFlow's import off the page's path, except where marimo redirects fd 2 per cell
         prime_in_thread=mo.app_meta().mode in ("run", "script", "test"),
         after_page=True,  # the last cell of the file says when
+        freeze_after=True,  # then the collector's full passes skip the model's objects
     )
     return
 

@@ -55,7 +55,8 @@ from .investigate import (
     select_events,
     track_layout,
 )
-from .latent_tally import LatentTally, build_latent_tally, latent_from_tally
+from .latent_tally import LatentTally, latent_from_tally
+from .latent_tally_cache import cached_latent_tally
 from .policy import policy_view
 from .roc import BackgroundRef
 from .scoring import Forward, forward_for
@@ -412,16 +413,16 @@ class Investigator:
     # -- whole samples --------------------------------------------------------------------
     def latent_tally(self, name: str, kl_form: str) -> LatentTally:
         """The clip-independent latent statistics of sample ``name``: one read of its pass,
-        kept for the investigator's life (bounded by the grid, not the events)."""
+        kept for the investigator's life (bounded by the grid, not the events) and in the
+        pass's cache entry (``latent_tally_cache``): a later server reads it back."""
         sample = self.sample(name)
         key = (name, self.evaluator.parameterisation, kl_form)
         with self._lock:
             got = self._tallies.get(key)
             if got is None:
                 pass_ = self.evaluator.score_all()[name]
-                got = self._tallies[key] = build_latent_tally(
-                    pass_.z_mean,
-                    pass_.z_log_var,
+                got = self._tallies[key] = cached_latent_tally(
+                    pass_,
                     parameterisation=key[1],
                     kl_form=kl_form,
                     sample=name,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,6 +25,7 @@ import polars as pl
 from ..cluster.connect import Cluster, ClusterSpec, open_cluster
 from ..cluster.evaluator import ClusterEvaluator
 from ..common import paths
+from ..common.collector import freeze_long_lived
 from ..engine.comparison import ComparisonResult, ModelSet, model_label
 from ..engine.diagnostics import ResidualProfile
 from ..engine.evaluate import (
@@ -39,7 +41,7 @@ from ..engine.investigator import Investigator
 from ..engine.metrics import Separation
 from ..engine.scoring import prime_native_logs
 from ..errors import HepfmError, PathNotAllowedError
-from ..sources import dataset_for_model, describe_model, open_data
+from ..sources import dataset_for_model, describe_model, load_model, open_data
 from ..upstream.files import EXPERIMENT_CONFIG
 from ..vocabulary import Fill, KLForm, Policy, Score, SignalNormalisation
 from .charts import model_curve_frame
@@ -82,10 +84,12 @@ __all__ = [
     "shared_cluster",
     "shared_evaluator",
     "shared_investigator",
+    "shared_model",
     "shared_models",
     "warm_in_background",
     "warm_status",
     "write_meeting_report",
+    "yield_to_the_page",
 ]
 
 MODEL_SEARCH_DEPTH = 4
@@ -97,6 +101,8 @@ _evaluators_lock = threading.RLock()
 _investigators: dict[int, tuple[BaseEvaluator, Investigator]] = {}
 _warming: dict[int, tuple[float | None, str]] = {}
 _page_drawn: dict[int, threading.Event] = {}
+_models: dict[tuple[str, str], Any] = {}
+_models_lock = threading.Lock()
 PAGE_WAIT_S = 60.0
 """How long a warm-up started with ``after_page`` waits for :func:`page_drawn` at most."""
 _profiles: dict[tuple[int, tuple[str, ...]], dict[str, ResidualProfile]] = {}
@@ -356,8 +362,22 @@ def shared_investigator(evaluator: BaseEvaluator) -> Investigator | None:
     with _evaluators_lock:
         held = _investigators.get(id(evaluator))
         if held is None or held[0] is not evaluator:
-            held = _investigators[id(evaluator)] = (evaluator, Investigator(evaluator))
+            investigator = Investigator(evaluator, model_loader=lambda: shared_model(evaluator))
+            held = _investigators[id(evaluator)] = (evaluator, investigator)
         return held[1]
+
+
+def shared_model(evaluator: Evaluator) -> Any:
+    """The model of ``evaluator``, loaded once per file content in this process: evaluators
+    of one model on other fills or normalisations share it, and its compiled forward
+    function (``scoring.forward_for`` keeps one per model object). Changing the fill then
+    loads no model again."""
+    key = (str(evaluator.model_path), evaluator.model_info.fingerprint)
+    with _models_lock:  # one load at a time: two investigators of one model wait for it
+        model = _models.get(key)
+        if model is None:
+            model = _models[key] = load_model(evaluator.model_path)
+        return model
 
 
 def warm_in_background(
@@ -368,6 +388,7 @@ def warm_in_background(
     on_done: Callable[[], object] | None = None,
     prime_in_thread: bool = False,
     after_page: bool = False,
+    freeze_after: bool = False,
 ) -> threading.Thread | None:
     """Load the model, compile its decoder, tally the background's latent space (``kl_form``)
     and read each sample's reference events in a background ``thread``, once per
@@ -385,6 +406,11 @@ def warm_in_background(
     ``after_page``: the thread waits (at most :data:`PAGE_WAIT_S`) until the page's last
     cell calls :func:`page_drawn`, so that the import and the reads do not compete with the
     first view for the interpreter; :func:`page_drawn` then primes where the caller would.
+
+    ``freeze_after``: once warm, the process's objects are collected and frozen
+    (:func:`~hepfm_core.common.collector.freeze_long_lived`), so that the collector's full
+    passes no longer walk TensorFlow's and the model's millions of objects during a
+    control's response. For a server; a test process keeps its collector as it is.
     """
     key = id(investigator)
     with _evaluators_lock:
@@ -410,12 +436,16 @@ def warm_in_background(
             k = next(iter(passes.values())).latent_dim
             forward.decode(np.zeros((1, k), dtype=np.float32))
             # the latent view's tallies of the background (its default sample): ticking it
-            # then costs milliseconds
+            # then costs milliseconds. Seconds of NumPy over every event: at a lower
+            # priority, after TensorFlow made its thread pools (they keep the one they got)
+            yield_to_the_page()
             investigator.latent_tally("background", kl_form)
             for name in investigator.evaluator.data.samples:
                 investigator.prefetch(name)
         except Exception as exc:  # the click that needs it shows the error
             error = str(exc) or type(exc).__name__
+        if freeze_after:
+            freeze_long_lived()
         with _evaluators_lock:
             _warming[key] = (time.perf_counter() - t0, error)
         if on_done is not None:
@@ -424,6 +454,45 @@ def warm_in_background(
     started = thread(target=warm, name="hepfm-warm-investigator", daemon=True)
     started.start()
     return started
+
+
+INLINE_CHART_DATA = "marimo_inline_csv"
+"""marimo's Altair data transformer that writes a chart's rows into its spec (a data URL)."""
+
+
+def inline_chart_data() -> bool:
+    """Charts carry their rows inside their spec, not in a file the page fetches.
+
+    By default marimo serves each dataset of a chart as a virtual file; the page fetches it
+    (one round trip per layer) from a server whose kernel is still running the next cells,
+    so a redrawn chart waits on the kernel. Our charts' rows are bounded by bins and
+    vertices (a few thousand), so inline is both cheaper and sooner. False where marimo has
+    not registered the transformer (Altair imported outside a marimo kernel)."""
+    import altair as alt
+
+    if INLINE_CHART_DATA not in alt.data_transformers.names():
+        return False
+    alt.data_transformers.enable(INLINE_CHART_DATA)
+    return True
+
+
+WARM_NICENESS = 10
+"""How much lower than the server's the warm-up thread's scheduling priority is (Linux)."""
+
+
+def yield_to_the_page() -> bool:
+    """Lower this thread's scheduling priority by :data:`WARM_NICENESS`, so that a warm-up
+    (seconds of NumPy over every event, mostly outside the interpreter's lock) gives the
+    cores to the kernel and the browser while a control's response is being computed and
+    drawn. Linux only (a thread's own niceness); False elsewhere or where refused."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + WARM_NICENESS)
+    except OSError:
+        return False
+    return True
 
 
 def page_drawn(investigator: Investigator, *, prime: bool = False) -> None:

@@ -3,6 +3,7 @@ button, the investigation (what a click, a brush or a request shows)."""
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
 import polars as pl
@@ -90,6 +91,23 @@ def test_one_investigator_per_evaluator(evaluator):
     inv = db.shared_investigator(evaluator)
     assert inv is not None and inv.evaluator is evaluator
     assert db.shared_investigator(evaluator) is inv
+
+
+def test_investigators_of_one_model_share_its_load(small_demo, tmp_path, monkeypatch):
+    # a fill change makes a new evaluator of the same model: its model is not loaded again
+    from hepfm_core.engine.evaluate import Evaluator
+
+    loads = []
+    real = db.load_model
+    monkeypatch.setattr(db, "load_model", lambda path: loads.append(path) or real(path))
+    monkeypatch.setattr(db, "_models", {})  # whatever other tests loaded in this process
+    cache = tmp_path / "cache"
+    median = Evaluator.open(*small_demo, cache=cache, fill="median")
+    none = Evaluator.open(*small_demo, cache=cache, fill="none")
+    forwards = [db.shared_investigator(ev).warm() for ev in (median, none)]
+    assert forwards[0] is forwards[1]
+    assert loads == [median.model_path]
+    assert db.shared_model(none) is db.shared_model(median)
 
 
 def test_look_at_a_cause_gives_the_engines_selection(evaluator):
@@ -208,3 +226,74 @@ def test_attempt_returns_the_value_or_the_user_error():
     assert "clip bounds are inverted" in str(error) and "swap them" in str(error)
     with pytest.raises(ZeroDivisionError):  # a bug is not a user error: it is not swallowed
         attempt(lambda: 1 / 0)
+
+
+@pytest.fixture
+def marimo_transformers():
+    """marimo's Altair data transformers registered (a chart built), the active one restored."""
+    import altair as alt
+    import marimo as mo
+
+    mo.ui.altair_chart(alt.Chart(pl.DataFrame({"x": [0.0]})).mark_point().encode(x="x:Q"))
+    before = alt.data_transformers.active
+    yield alt
+    alt.data_transformers.enable(before)
+
+
+def test_charts_carry_their_rows_inline(marimo_transformers):
+    import base64
+
+    import marimo as mo
+
+    alt = marimo_transformers
+    chart = alt.Chart(pl.DataFrame({"fpr": [1e-6, 0.5], "tpr": [0.25, 1.0]})).mark_line()
+    chart = chart.encode(x="fpr:Q", y="tpr:Q")
+    assert db.inline_chart_data()
+    data = mo.ui.altair_chart(chart, chart_selection=False, legend_selection=False)._spec["data"]
+    # a data URL in the spec, no virtual file for the page to fetch
+    head, payload = data["url"].split(",", 1)
+    assert head == "data:text/csv;base64"
+    rows = base64.b64decode(payload).decode().splitlines()
+    assert rows[0] == "fpr,tpr"
+    assert [tuple(float(v) for v in r.split(",")) for r in rows[1:]] == [(1e-6, 0.25), (0.5, 1.0)]
+
+
+def test_a_server_freezes_what_the_warm_up_built(evaluator):
+    import gc
+
+    from hepfm_core.engine.investigator import Investigator
+
+    inv = Investigator(evaluator)
+    assert gc.get_freeze_count() == 0
+    try:
+        thread = db.warm_in_background(inv, prime_in_thread=True, freeze_after=True)
+        assert thread is not None
+        thread.join(timeout=120)
+        # the model and the passes now sit outside the collector's generations
+        assert gc.get_freeze_count() > 0
+        assert all(o is not inv for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's niceness: Linux")
+def test_the_warm_up_yields_the_cores_to_the_page():
+    import os
+    import threading
+
+    seen = {}
+
+    def run():
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["lowered"] = db.yield_to_the_page()
+        seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert seen == {"lowered": True, "delta": db.WARM_NICENESS}
+    # only that thread: this one keeps its priority
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.getpriority(
+        os.PRIO_PROCESS, 0
+    )

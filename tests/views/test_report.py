@@ -762,3 +762,22 @@ def test_events_behind_the_counts(evaluator, tmp_path, strict_json):
     heat = figures.unpack(doc["datasets"][name])
     assert len(heat) == inv.layout.width
     assert sum(r["residual"] for r in heat) == pytest.approx(first.residual_sum, rel=1e-5)
+
+
+def test_report_specs_are_the_same_whatever_the_app_set():
+    """The app's charts inline their rows as CSV (marimo's transformer); the report's specs
+    keep Altair's own inline values, whichever transformer the process has active."""
+    import altair as alt
+    import marimo as mo
+
+    chart = alt.Chart(pl.DataFrame({"x": [0.5, 2.0]})).mark_point().encode(x="x:Q")
+    plain = figures.to_spec(chart)
+    mo.ui.altair_chart(chart)  # registers marimo's transformers
+    before = alt.data_transformers.active
+    alt.data_transformers.enable("marimo_inline_csv")
+    try:
+        assert figures.to_spec(chart) == plain
+    finally:
+        alt.data_transformers.enable(before)
+    (values,) = plain["datasets"].values()
+    assert values == [{"x": 0.5}, {"x": 2.0}]

@@ -133,8 +133,10 @@ def figure_charts(data: ReportData) -> dict[str, alt.LayerChart]:
 
 @contextmanager
 def _all_rows() -> Iterator[None]:
-    """Altair refuses more than 5,000 rows by default; the report's data are long on purpose."""
-    with alt.data_transformers.disable_max_rows():
+    """Altair's own transformer, its rows inline in the spec: the same report from the CLI and
+    from the app (whose charts use marimo's); without the 5,000-row limit, for the report's
+    data are long on purpose."""
+    with alt.data_transformers.enable("default", max_rows=None):
         yield
 
 
