@@ -5,6 +5,7 @@ whole-sample diagnostics equal direct numpy computations."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import h5py
@@ -271,3 +272,30 @@ def test_a_large_selection_is_subsampled_in_whole_blocks():
     # reproducible, and a small selection is left whole
     assert np.array_equal(picked, subsample_in_blocks(dense, 20_000, seed=7, block=512))
     assert np.array_equal(subsample_in_blocks(dense[:500], 20_000), dense[:500])
+
+
+def test_a_sparse_selection_reads_a_bounded_number_of_blocks():
+    from hepfm_core.engine.investigator import subsample_in_blocks
+
+    rng = np.random.default_rng(5)
+    # a narrow score range over 2.7 M events: about one event per block of 512
+    sparse = np.sort(rng.choice(2_700_000, 8_000, replace=False))
+    picked = subsample_in_blocks(sparse, 20_000, seed=7, block=512, max_blocks=300)
+    blocks = np.unique(picked // 512)
+    assert blocks.size == 300 and np.all(np.diff(picked) > 0)
+    # every selected event of the blocks drawn, nothing else
+    assert np.array_equal(picked, sparse[np.isin(sparse // 512, blocks)])
+    # under both bounds: whole
+    assert np.array_equal(subsample_in_blocks(sparse[:200], 20_000, max_blocks=300), sparse[:200])
+
+
+def test_the_summary_says_how_much_of_a_sparse_selection_it_read(investigator, monkeypatch):
+    from hepfm_core.engine import investigator as module
+
+    inv = investigator
+    result = inv.evaluator.evaluate(EvaluationSettings(clip=(-20.0, 20.0)))
+    everything = inv.select(result.samples["background"], Criterion.top(10**9))
+    monkeypatch.setattr(module, "MAX_SELECTION_BLOCKS", 3)
+    summary = inv.summary(everything)
+    n_read = int(re.search(r"the selection: (\d+) of its (\d+) events", summary.rest_note)[1])
+    assert 0 < n_read <= 3 * module.BLOCK_EVENTS and everything.size > n_read
