@@ -63,12 +63,12 @@ from .scoring import Forward, forward_for
 
 __all__ = [
     "BLOCK_EVENTS",
-    "MAX_SELECTION_BLOCKS",
     "DECODE_EVENTS",
     "DEFAULT_LIMIT",
     "ID_COLUMNS",
     "LATENT_MEDIAN_EVENTS",
     "MAX_EVENTS",
+    "MAX_SELECTION_BLOCKS",
     "SEED",
     "Investigator",
     "identities_of",
