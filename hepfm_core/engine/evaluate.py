@@ -71,8 +71,12 @@ __all__ = [
     "write_scores",
 ]
 
-BACKGROUND_SORTS_KEPT = 2
-"""Sorted backgrounds an evaluator keeps (the last settings' that change the scores)."""
+BACKGROUND_SORTS_KEPT = 4
+"""Sorted backgrounds an evaluator keeps (the last settings' that change the scores), 8
+bytes per background event each (22 MB at the seed's 2.7 M): the dashboard's worst-vs-drop
+sentence asks for the other policy after every change, so four keep two scores (or two
+clips of the KL) under both policies, and switching back sorts nothing (0.1 s a sort at
+the seed's scale)."""
 
 
 @dataclass(frozen=True)
@@ -528,8 +532,7 @@ class Evaluator(BaseEvaluator):
             ref = self._bkg_refs.pop(bkg_key, None)
             if ref is None:
                 ref = prepare_background(kept["background"].values)
-            # keep the last two (8 bytes per event each): the dashboard's worst-vs-drop
-            # sentence asks for the other policy after every change
+            # keep the last few (see BACKGROUND_SORTS_KEPT), the latest last
             self._bkg_refs[bkg_key] = ref
             while len(self._bkg_refs) > BACKGROUND_SORTS_KEPT:
                 del self._bkg_refs[next(iter(self._bkg_refs))]

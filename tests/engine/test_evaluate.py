@@ -124,3 +124,22 @@ def test_a_new_evaluator_reads_the_prepared_pass_from_the_cache(evaluator, monke
         assert second.samples[name].to_json_dict() == res.to_json_dict()
     for name, sep in first.signals.items():
         assert second.signals[name].auc == sep.auc
+
+
+def test_switching_back_sorts_no_background_again(small_demo, tmp_path, monkeypatch):
+    # the dashboard toggles a score (or a KL clip), and its guard sentence evaluates the
+    # other policy after each change: two scores under both policies are four sorts, once
+    from hepfm_core.engine import evaluate as module
+
+    ev = Evaluator.open(*small_demo, cache=tmp_path / "cache")
+    sorts = []
+    real = module.prepare_background
+    monkeypatch.setattr(module, "prepare_background", lambda v: sorts.append(v.size) or real(v))
+    first = {}
+    for _ in range(3):
+        for score, policy in itertools.product(("reconstruction", "kl"), ("worst", "drop")):
+            s = EvaluationSettings(clip=(-20.0, 20.0), score=score, policy=policy)
+            got = ev.evaluate(s)
+            auc = {n: sep.auc for n, sep in got.signals.items()}
+            assert first.setdefault((score, policy), auc) == auc
+    assert len(sorts) == module.BACKGROUND_SORTS_KEPT == 4
