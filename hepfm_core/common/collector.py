@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gc
 
+__all__ = ["freeze_long_lived"]
+
 
 def freeze_long_lived() -> int:
     """Collect once, then exempt every object alive now from later collections (they are

@@ -381,7 +381,7 @@ def identity_columns(path: str | Path) -> list[str]:
 
 
 def read_identity(
-    sample: Sample | str | Path, rows: slice | None = None
+    sample: Sample | str | Path, rows: slice | Sequence[slice] | None = None
 ) -> dict[str, np.ndarray] | None:
     """The identity columns of a sample's events ``rows`` (default: all), or None.
 
@@ -390,7 +390,8 @@ def read_identity(
     in-memory sample). Columns: ``run_number``, ``event_number`` and, for simulation,
     ``mc_channel_number`` where the input had them; ``source_file`` (an index into
     ``read_header(path)["identity_sources"]``) and ``source_entry`` for converted files.
-    Row ``i`` of each column belongs to row ``i`` of the events.
+    Row ``i`` of each column belongs to row ``i`` of the events. ``rows`` may be several
+    slices (scattered events: the file opened once), their rows concatenated in order.
     """
     if isinstance(sample, Sample):
         source = Path(sample.provenance.source)
@@ -404,9 +405,14 @@ def read_identity(
         names = _identity_names(h5, int(h5[EVENTS].shape[0]))
         if not names:
             return None
-        sel = slice(None) if rows is None else rows
+        sels = [slice(None)] if rows is None else [rows] if isinstance(rows, slice) else rows
         try:
-            return {name: np.asarray(h5[IDENTITY][name][sel]) for name in names}
+            return {
+                name: np.concatenate([np.asarray(h5[IDENTITY][name][s]) for s in sels])
+                if sels
+                else np.asarray(h5[IDENTITY][name][0:0])
+                for name in names
+            }
         except (OSError, KeyError) as exc:
             raise TruncatedFileError(
                 f"cannot read the identity of {source.name} ({exc})",

@@ -115,18 +115,19 @@ def identity_columns(sample: Sample, rows: np.ndarray) -> dict[str, np.ndarray] 
     """
     r = np.asarray(rows, dtype=np.int64).reshape(-1)
     wanted, back = np.unique(r, return_inverse=True)
-    parts: dict[str, list[np.ndarray]] = {}
-    for start, stop in spans(wanted):
-        got = read_identity(sample, slice(start, stop))
-        if got is None:
-            return None
-        inside = wanted[(wanted >= start) & (wanted < stop)] - start
-        for name, values in got.items():
-            parts.setdefault(name, []).append(np.asarray(values)[inside])
-    if not parts:
-        return None if read_identity(sample, slice(0, 0)) is None else {}
-    order = sorted(parts, key=lambda c: (ID_COLUMNS.index(c) if c in ID_COLUMNS else 9, c))
-    return {name: np.concatenate(parts[name])[back.reshape(-1)] for name in order}
+    ranges = spans(wanted)
+    # the file opened once for every range of nearby rows (scattered events: one each)
+    got = read_identity(sample, [slice(start, stop) for start, stop in ranges])
+    if got is None:
+        return None
+    # the wanted rows' places in the concatenated ranges
+    lengths = np.array([stop - start for start, stop in ranges], dtype=np.int64)
+    firsts = np.array([start for start, _ in ranges], dtype=np.int64)
+    offsets = np.r_[0, np.cumsum(lengths)[:-1]] if ranges else lengths
+    which = np.searchsorted(firsts, wanted, side="right") - 1
+    at = offsets[which] + (wanted - firsts[which]) if ranges else wanted
+    order = sorted(got, key=lambda c: (ID_COLUMNS.index(c) if c in ID_COLUMNS else 9, c))
+    return {name: np.asarray(got[name])[at][back.reshape(-1)] for name in order}
 
 
 def identities_of(sample: Sample, rows: np.ndarray) -> list[dict[str, int]] | None:

@@ -51,6 +51,7 @@ from .report import write_report
 
 __all__ = [
     "DIAGNOSTICS",
+    "INLINE_CHART_DATA",
     "LATENT_VIEW",
     "LOOK_HINT",
     "MAX_SHOWN_EVENTS",
@@ -60,6 +61,7 @@ __all__ = [
     "PROFILE_VIEW",
     "SCULPTING_VIEW",
     "TOP_DEFAULT",
+    "WARM_NICENESS",
     "Looked",
     "attempt",
     "chosen_event",
@@ -68,6 +70,7 @@ __all__ = [
     "data_for_model",
     "data_root",
     "find_models",
+    "inline_chart_data",
     "look",
     "model_args",
     "model_choices",
