@@ -19,8 +19,9 @@ with app.setup(hide_code=True):
     from hepfm_core.views import investigation as iv
     from hepfm_core.views.static_tables import static_table
 
-    # charts carry their rows in their spec: no fetch per chart while the kernel is busy
-    _ = db.inline_chart_data()
+    # charts carry their rows in their spec: no fetch per chart while the kernel is busy (a
+    # page only: a script's process keeps Altair's own transformer)
+    _ = mo.app_meta().mode in ("edit", "run") and db.inline_chart_data()
 
 
 @app.cell(hide_code=True)
@@ -288,7 +289,8 @@ def _(investigator):
         # TensorFlow's import off the page's path, except where marimo redirects fd 2 per cell
         prime_in_thread=mo.app_meta().mode in ("run", "script", "test"),
         after_page=True,  # the last cell of the file says when
-        freeze_after=True,  # then the collector's full passes skip the model's objects
+        # then the collector's full passes skip the model's objects (a server's process)
+        freeze_after=mo.app_meta().mode in ("edit", "run"),
     )
     return
 

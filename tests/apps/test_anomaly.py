@@ -86,7 +86,15 @@ def test_marimo_check_strict():
 
 
 def test_headless_run_shows_what_hepfm_core_computes(monkeypatch, data_root, tmp_path):
+    import gc
+
+    import altair as alt
+
+    transformer = alt.data_transformers.active
     outputs, defs = run_app(monkeypatch, data_root, tmp_path)
+    # a script's process keeps its chart transformer and its collector (a page's server
+    # inlines chart rows and freezes the warm-up's objects)
+    assert alt.data_transformers.active == transformer and gc.get_freeze_count() == 0
     result = defs["result"]
     # the app's defaults: upstream's +-20 clip preset, reconstruction, worst, every signal
     assert result.settings == EvaluationSettings(

@@ -139,6 +139,8 @@ def test_dashboard_follows_the_controls(served, chromium_launch):
         wait_shown(page, evaluator.evaluate(s0))
         # loss distributions, the ROC, the log-x ROC (the working points' region), rejection
         assert page.locator(".vega-embed").count() >= 4
+        # their rows inline in the spec (no virtual file fetched from the busy kernel)
+        assert "data:text/csv;base64" in page.content()
         page.screenshot(path=str(shots / "dashboard_initial.png"), full_page=True)
         # a shared dashboard names the data relative to its root, not the server's paths
         root = evaluator.model_path.parent.parent
