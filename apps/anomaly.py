@@ -17,7 +17,7 @@ with app.setup(hide_code=True):
     from hepfm_core.views import charts, page_state, tables, text
     from hepfm_core.views import dashboard as db
     from hepfm_core.views import investigation as iv
-    from hepfm_core.views.static_tables import static_table
+    from hepfm_core.views.static_tables import static_grid, static_table
 
     # charts carry their rows in their spec: no fetch per chart while the kernel is busy (a
     # page only: a script's process keeps Altair's own transformer)
@@ -191,26 +191,43 @@ def _(url_state):
 
 @app.cell(hide_code=True)
 def _(result, set_request):
-    # a click on a count asks for the events behind it (the section below follows)
-    _counts = tables.counts_table(result)
+    # a count of a cause is a button: it asks for the events behind it (the section below
+    # follows). One row per count, one column per sample: it fits a page 1,280 px wide
+    _grid = tables.counts_grid(result)
+    _spots = tables.clickable_counts(_grid)
+    count_buttons = mo.ui.array(
+        [
+            mo.ui.button(
+                value=0,
+                on_click=lambda clicks: clicks + 1,  # each click a new value: on_change runs
+                label=f"{_n:,}",
+                kind="warn",
+                tooltip=f"the {_n:,} {_sample} events of cause {_cause}",
+                on_change=db.on_count_button(set_request, _sample, _cause),
+            )
+            for _, _sample, _cause, _n in _spots
+        ]
+    )
     mo.vstack(
         [
             mo.md("### Filtered-event counts"),
-            mo.md("<small>Click a count of a cause to see its events below.</small>"),
-            mo.ui.table(
-                # column lists, not the frame: marimo styles a frame's cells by one filter
-                # each (0.16 s a change for this table), column lists' by an index
-                _counts.to_dict(as_series=False),
-                selection="single-cell",
-                pagination=False,
-                format_mapping=None,
-                freeze_columns_left=["sample"],
-                style_cell=lambda _row, _col, value: tables.counts_cell_style(_col, value),
-                on_change=db.on_count_click(set_request, _counts["sample"].to_list()),
+            mo.md(
+                "<small>Click a count of a cause to see its events below.</small>"
+                if _spots
+                else "<small>No event lacks a usable score under these settings.</small>"
+            ),
+            mo.Html(
+                static_grid(
+                    _grid,
+                    inside={
+                        (_r, _s): count_buttons[_i].text for _i, (_r, _s, _, _) in enumerate(_spots)
+                    },
+                    highlight=tables.highlighted,
+                )
             ),
         ]
     )
-    return
+    return (count_buttons,)
 
 
 @app.cell(hide_code=True)

@@ -431,24 +431,21 @@ def controls(page: Any, two_models: bool) -> dict[str, Control]:
 
 
 def click_count(page: Any) -> float:
-    """A click on the first non-zero count of a cause; seconds until its events are listed
-    (the events table's first row). Before it, untimed, a click on the same row's total (a
-    column of no single cause: the events view then says what to click), so that every
-    timed click selects the events anew rather than clearing the cell it selected before."""
+    """A click on the first count of a cause above zero (a button of the counts grid: a row
+    per count, a column per sample); seconds until its events are listed (the events
+    table's first row). Before it, untimed, a click on "the N most anomalous", so that every
+    timed click selects its events anew."""
     from hepfm_core.vocabulary import Cause
 
     causes = [c.label for c in Cause if c != Cause.OK]
-    table = page.locator("table").filter(has=page.get_by_role("columnheader", name=causes[0]))
-    heads = [t.split("\n")[0].strip() for t in table.first.locator("thead th").all_inner_texts()]
-    for r, tr in enumerate(table.first.locator("tbody tr").all()):
-        cells = [t.strip() for t in tr.locator("td").all_inner_texts()]
-        row = dict(zip(heads[-len(cells) :], cells, strict=True))
-        for c in causes:
-            if row.get(c, "0").replace(",", "") not in ("0", ""):
-                row_cells = table.first.locator("tbody tr").nth(r).locator("td")
-                cell = row_cells.nth(heads.index(c))
-                return measure(page, cell.click, row_cells.nth(heads.index("total")).click)
-    raise RuntimeError("no non-zero count to click: choose a score with excluded events")
+    grid = page.locator("table.hepfm-grid").first
+    names = [t.strip() for t in grid.locator("tbody th").all_inner_texts()]
+    for r, name in enumerate(names):
+        buttons = grid.locator("tbody tr").nth(r).locator("td button")
+        if name in causes and buttons.count():
+            other = page.get_by_role("button", name="the N most anomalous").first
+            return measure(page, buttons.first.click, other.click)
+    raise RuntimeError("no count of a cause above zero to click: choose another score")
 
 
 def move_controls(page: Any, acts: dict[str, Control], reps: int) -> dict[str, dict[str, Any]]:

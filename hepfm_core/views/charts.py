@@ -29,7 +29,7 @@ from .channels import tooltips
 
 WIDTH = 360
 HEIGHT = 300
-HIST_WIDTH = 640
+HIST_WIDTH = 500  # with its legend, the loss chart fits a page 1,280 px wide
 CURVE_POINTS = 300  # per signal on screen: the thinned curve keeps the shape on log axes
 DIGITS = 6
 """Significant digits of every plotted number (finer than any screen or print resolves)."""

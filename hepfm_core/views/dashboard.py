@@ -46,7 +46,7 @@ from ..upstream.files import EXPERIMENT_CONFIG
 from ..vocabulary import Fill, KLForm, Policy, Score, SignalNormalisation
 from .charts import model_curve_frame
 from .investigation import BRUSH, empty_selection_sentence
-from .page_state import EventRequest, brush_request, cell_request
+from .page_state import EventRequest, brush_request
 from .report import write_report
 
 __all__ = [
@@ -75,7 +75,7 @@ __all__ = [
     "model_args",
     "model_choices",
     "on_brush",
-    "on_count_click",
+    "on_count_button",
     "page_count",
     "page_drawn",
     "project_root",
@@ -570,17 +570,15 @@ def residual_profiles(
     return held
 
 
-def on_count_click(
-    set_request: Callable[[Any], None], samples: Sequence[str]
-) -> Callable[[Sequence[Any]], None]:
-    """The counts table's ``on_change``: a clicked cell asks for its events (a cell that
-    counts no cause, for a sentence saying what to click); a cleared selection changes
-    nothing."""
+def on_count_button(
+    set_request: Callable[[Any], None], sample: str, cause: str
+) -> Callable[[object], None]:
+    """A count's button in the counts grid (``on_change``): asks for the events of
+    ``sample`` whose cause is ``cause`` (the section below follows)."""
+    request = EventRequest(sample, Criterion.by_cause(cause))
 
-    def clicked(cells: Sequence[Any]) -> None:
-        asked = cell_request(cells, samples)
-        if asked is not None:
-            set_request(asked)
+    def clicked(_value: object) -> None:
+        set_request(request)
 
     return clicked
 

@@ -31,7 +31,6 @@ from ..vocabulary import (
     DEFAULT_CLIP,
     POLICIES,
     SCORES,
-    Cause,
     Policy,
     Score,
 )
@@ -51,7 +50,6 @@ __all__ = [
     "PageState",
     "QueryParameters",
     "brush_request",
-    "cell_request",
     "initial_clip",
     "initial_page",
     "preset_for",
@@ -378,29 +376,6 @@ def initial_page(state: PageState, request: EventRequest | None) -> int:
 
 
 # -- what a click or a brush asks for -----------------------------------------------------
-def cell_request(cells: Sequence[Any], samples: Sequence[str]) -> EventRequest | str | None:
-    """What a click on a cell of the counts table asks for: that cause's events of that
-    row's sample; a sentence when the cell counts no single cause; None when no cell is
-    selected. ``cells``: the table's value (cells with ``row``, the row's index, and
-    ``column``); ``samples``: the table's sample column, row by row."""
-    if not cells:
-        return None
-    cell = cells[-1]
-    try:
-        sample = samples[int(cell.row)]
-    except (IndexError, TypeError, ValueError):
-        return None
-    column = str(cell.column)
-    counted = [c for c in CAUSE_LABELS if c != Cause.OK.label]  # the table's cause columns
-    if column not in counted:
-        return (
-            f"The column '{column}' counts no single cause: click a count under one of "
-            f"{', '.join(counted)}, brush the loss distributions, or ask for the most "
-            "anomalous events."
-        )
-    return EventRequest(sample, Criterion.by_cause(column))
-
-
 def brush_request(
     previous: EventRequest | str | None, selections: Mapping[str, Any], brush: str, sample: str
 ) -> EventRequest | None:

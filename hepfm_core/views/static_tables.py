@@ -7,12 +7,15 @@ nothing. Tables nobody selects from (metrics, model comparison) are drawn with t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jinja2
 import polars as pl
 
-__all__ = ["STYLE", "static_table"]
+from ..vocabulary import HIGHLIGHT_COLOUR
+
+__all__ = ["GRID_STYLE", "STYLE", "static_grid", "static_table"]
 
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _TABLE = _ENV.from_string(
@@ -26,10 +29,11 @@ _TABLE = _ENV.from_string(
 </table>"""
 )
 STYLE = (
-    "<style>table.hepfm-static{border-collapse:collapse;font-size:0.85rem;margin:0}"
-    "table.hepfm-static th,table.hepfm-static td{padding:0.2rem 0.6rem;"
+    "<style>table.hepfm-static{border-collapse:collapse;font-size:0.8rem;margin:0}"
+    "table.hepfm-static th,table.hepfm-static td{padding:0.2rem 0.4rem;"
     "border-bottom:1px solid #e5e7eb;white-space:nowrap}"
-    "table.hepfm-static thead th{text-align:left;font-weight:600;color:#4b5563}"
+    "table.hepfm-static thead th{text-align:left;font-weight:600;color:#4b5563;"
+    "white-space:normal;vertical-align:bottom}"
     "table.hepfm-static tbody th{text-align:left;font-weight:500}"
     "table.hepfm-static td{text-align:right;font-variant-numeric:tabular-nums}</style>"
 )
@@ -48,3 +52,49 @@ def static_table(frame: pl.DataFrame) -> str:
     right-aligned, ``None`` as a dash."""
     rows = [[_text(v) for v in row] for row in frame.iter_rows()]
     return STYLE + _TABLE.render(columns=frame.columns, rows=rows)
+
+
+_GRID = _ENV.from_string(
+    """<table class="hepfm-static hepfm-grid">
+<thead><tr>{% for c in columns %}<th scope="col">{{ c }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in rows %}
+<tr><th scope="row">{{ row[0] }}</th>
+{%- for cls, raw, v in row[1:] -%}
+<td{% if cls %} class="{{ cls }}"{% endif %}>{{ v|safe if raw else v }}</td>
+{%- endfor -%}
+</tr>
+{% endfor %}
+</tbody>
+</table>"""
+)
+GRID_STYLE = (
+    "<style>table.hepfm-grid td.hepfm-on{background:%s;font-weight:700}"
+    "table.hepfm-grid th,table.hepfm-grid td{padding:0.15rem 0.45rem}</style>"
+)
+
+
+def static_grid(
+    frame: pl.DataFrame,
+    *,
+    inside: Mapping[tuple[int, str], str] | None = None,
+    highlight: Callable[[str, Any], bool] | None = None,
+    colour: str = HIGHLIGHT_COLOUR,
+) -> str:
+    """``frame`` as :func:`static_table` does, its first column naming the rows, with cells
+    of one's own: ``inside[(row, column)]`` is HTML put in that cell as it is (a marimo
+    button, say; not escaped), and ``highlight(row name, value)`` says which cells stand
+    out (bold, on ``colour``). Compact, and its headers wrap: a grid of counts fits a page
+    1,280 px wide."""
+    inside = inside or {}
+    rows = []
+    for i, row in enumerate(frame.iter_rows()):
+        name = row[0]
+        cells = []
+        for column, value in zip(frame.columns[1:], row[1:], strict=True):
+            on = highlight is not None and highlight(str(name), value)
+            html = inside.get((i, column))
+            raw = html is not None
+            cells.append(("hepfm-on" if on else "", raw, html if raw else _text(value)))
+        rows.append([_text(name), *cells])
+    return STYLE + GRID_STYLE % colour + _GRID.render(columns=frame.columns, rows=rows)

@@ -37,13 +37,16 @@ from .text import (
 )
 
 __all__ = [
+    "COUNT_NAME_COLUMN",
     "EXCLUSION_CAUSES",
     "HIGHLIGHT_STYLE",
     "IMPUTED_COLUMN",
     "PLAIN_COUNT_COLUMNS",
     "background_working_points",
+    "clickable_counts",
     "comparison_table",
     "counts_cell_style",
+    "counts_grid",
     "counts_table",
     "highlighted",
     "histogram_note",
@@ -55,6 +58,8 @@ __all__ = [
 
 EXCLUSION_CAUSES = [c.label for c in Cause if c != Cause.OK]
 IMPUTED_COLUMN = "imputed (kept)"
+COUNT_NAME_COLUMN = "count"
+"""The counts grid's first column: what each row counts (the other columns are samples)."""
 PLAIN_COUNT_COLUMNS = ("sample", "total", "kept")
 """Columns of the counts table that never stand out."""
 HIGHLIGHT_STYLE = {"backgroundColor": HIGHLIGHT_COLOUR, "fontWeight": "bold"}
@@ -132,6 +137,48 @@ def counts_table(result: EvaluationResult) -> pl.DataFrame:
         }
         rows.append(row)
     return pl.DataFrame(rows)
+
+
+def counts_grid(result: EvaluationResult) -> pl.DataFrame:
+    """:func:`counts_table` turned a quarter: one row per count (total, kept, excluded,
+    imputed, each cause, outside clip, non-finite without guards), one column per sample,
+    as a cutflow reads. Its first column, ``count``, names the rows. Why: fourteen count
+    columns do not fit a page 1,280 px wide; seven sample columns do.
+
+    >>> import polars as pl
+    >>> table = pl.DataFrame({"sample": ["background", "zprime_tt"], "total": [10, 4]})
+    >>> _grid(table).rows()
+    [('total', 10, 4)]
+    """
+    return _grid(counts_table(result))
+
+
+def clickable_counts(grid: pl.DataFrame) -> list[tuple[int, str, str, int]]:
+    """The counts of :func:`counts_grid` that have events to show: ``(row, sample, cause,
+    count)`` for each count above zero of a cause (its events: ``Criterion.by_cause``).
+
+    >>> import polars as pl
+    >>> grid = pl.DataFrame(
+    ...     {"count": ["total", "kl_overflow", "outside clip"], "background": [9, 2, 5],
+    ...      "zprime_tt": [4, 0, 1]}
+    ... )
+    >>> clickable_counts(grid)
+    [(1, 'background', 'kl_overflow', 2)]
+    """
+    out = []
+    for i, row in enumerate(grid.iter_rows(named=True)):
+        if row[COUNT_NAME_COLUMN] not in EXCLUSION_CAUSES:
+            continue
+        for sample in grid.columns[1:]:
+            if row[sample]:
+                out.append((i, sample, row[COUNT_NAME_COLUMN], int(row[sample])))
+    return out
+
+
+def _grid(table: pl.DataFrame) -> pl.DataFrame:
+    return table.transpose(
+        include_header=True, header_name=COUNT_NAME_COLUMN, column_names="sample"
+    )
 
 
 def _fmt_wp(wp) -> str:

@@ -23,7 +23,7 @@ from hepfm_core.engine.investigator import Investigator
 from hepfm_core.views import dashboard as db
 from hepfm_core.views.investigation import BRUSH, selection_sentence
 from hepfm_core.views.static_tables import static_table
-from hepfm_core.views.tables import counts_table, metrics_table
+from hepfm_core.views.tables import counts_grid, counts_table, metrics_table
 from hepfm_core.views.text import guard_summary
 
 APP = Path(__file__).resolve().parents[2] / "apps" / "anomaly.py"
@@ -69,6 +69,29 @@ def shown_tables(outputs) -> list[list[dict]]:
     return [[{k: v for k, v in row.items() if k != ROW_ID} for row in rows] for rows in found]
 
 
+GRID_TABLE = re.compile(r'<table class="hepfm-static hepfm-grid">.*?</table>', re.S)
+BUTTON = re.compile(r"<marimo-ui-element[^>]*>.*?data-label='([^']*)'.*?</marimo-ui-element>", re.S)
+
+
+def shown_grid(outputs) -> list[list[str]]:
+    """The counts grid the page shows, cell texts row by row (a count's button: its label)."""
+    raw = "\n".join(getattr(o, "text", "") or "" for o in outputs if o is not None)
+    found = GRID_TABLE.search(raw)
+    assert found is not None, "no counts grid on the page"
+    table = BUTTON.sub(
+        lambda m: re.sub("<[^>]+>", "", json.loads(html.unescape(m[1]))), found.group(0)
+    )
+    return [
+        [html.unescape(c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    ]
+
+
+def grid_texts(grid) -> list[list[str]]:
+    """``tables.counts_grid`` as the page writes it."""
+    return [grid.columns] + [[row[0], *(f"{v:,}" for v in row[1:])] for row in grid.iter_rows()]
+
+
 def shows_static(outputs, frame) -> bool:
     """Whether the page shows ``frame`` as a static table (read-only tables are not marimo
     tables: see hepfm_core.views.static_tables)."""
@@ -110,7 +133,7 @@ def test_headless_run_shows_what_hepfm_core_computes(monkeypatch, data_root, tmp
     assert counts_table(result).equals(counts_table(expected))
     assert metrics_table(result).equals(metrics_table(expected))
     # what the page shows: the two tables, row for row, and the guard sentence
-    assert counts_table(expected).to_dicts() in shown_tables(outputs)
+    assert shown_grid(outputs) == grid_texts(counts_grid(expected))
     assert shows_static(outputs, metrics_table(expected))
     assert guard_summary(expected, ref).split(".")[0] in texts(outputs)
 
@@ -446,5 +469,5 @@ def test_app_numbers_equal_hepfm_evaluate(
     assert app["signals"] == cli["signals"]
     assert result.samples["background"].counts.total == SEEDLIKE_BACKGROUND
     # and the page shows those numbers
-    assert counts_table(result).to_dicts() in shown_tables(outputs)
+    assert shown_grid(outputs) == grid_texts(counts_grid(result))
     assert shows_static(outputs, metrics_table(result))

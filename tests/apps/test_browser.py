@@ -305,6 +305,46 @@ def test_the_diagnostics_show_when_chosen(served, chromium_launch):
         browser.close()
 
 
+SCROLLED_SIDEWAYS = """() => {
+  const found = [];
+  const visit = (root) => root.querySelectorAll('*').forEach((el) => {
+    if (el.shadowRoot) visit(el.shadowRoot);
+    const x = getComputedStyle(el).overflowX;
+    if ((x === 'auto' || x === 'scroll') && el.clientWidth > 0
+        && el.scrollWidth > el.clientWidth + 1) {
+      found.push(`${el.tagName}.${String(el.className).slice(0, 40)}: ${el.scrollWidth}`
+        + ` > ${el.clientWidth} (${(el.innerText || '').slice(0, 40)})`);
+    }
+  });
+  visit(document);
+  return found;
+}"""
+"""Every element of the page (shadow roots too) that scrolls sideways: its content wider
+than its box."""
+
+
+@pytest.mark.parametrize("width", [1280, 1500])
+def test_the_page_fits_its_width(served, chromium_launch, width):
+    """At 1,280 and 1,500 px (the sidebar open), no table, chart or text scrolls sideways:
+    the counts grid, the metrics table, the loss distributions and their legend, the ROC
+    charts (which wrap below each other where they must). Under the KL divergence without
+    a clip, where counts of causes are buttons and the loss chart carries a long note."""
+    from playwright.sync_api import sync_playwright
+
+    url, _, _, shots = served
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        page = browser.new_page(viewport={"width": width, "height": 1000})
+        page.goto(f"{url}?score=kl&clip=none")
+        page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=180_000)
+        page.locator("table.hepfm-grid").first.wait_for(timeout=60_000)
+        eventually(lambda: page.locator(".vega-embed").count() >= 4, 120.0)
+        page.wait_for_timeout(1000)  # the charts' last layout
+        page.screenshot(path=str(shots / f"fit_{width}.png"))
+        assert page.evaluate(SCROLLED_SIDEWAYS) == []
+        browser.close()
+
+
 def table_with(page, header: str):
     """The marimo table whose header row has a column ``header`` (playwright's locators
     reach into marimo's shadow DOM)."""
@@ -349,9 +389,19 @@ def test_a_click_on_a_count_shows_its_events(served, chromium_launch, tmp_path):
         page.get_by_text("Model loaded in the background").first.wait_for(timeout=180_000)
         warm_s = time.perf_counter() - shown_at
 
-        counts = table_with(page, "kl_overflow")
-        rows = table_rows(counts)
-        found = [(r["sample"], c) for r in rows for c in causes if int(r[c].replace(",", ""))]
+        # the counts grid: a row per count, a column per sample; a count of a cause above
+        # zero is a button
+        counts = page.locator("table.hepfm-grid")
+        samples = [t.strip() for t in counts.locator("thead th").all_inner_texts()][1:]
+        names = [t.strip() for t in counts.locator("tbody th").all_inner_texts()]
+        found = [
+            (sample, name)
+            for r, name in enumerate(names)
+            if name in causes
+            for c, sample in enumerate(samples)
+            if counts.locator("tbody tr").nth(r).locator("td").nth(c).locator("button").count()
+        ]
+        rows = names
         assert found, rows  # the demo's degenerate tracks: some cause is not zero
         preferred = ("background", "kl_overflow")
         sample, cause = preferred if preferred in found else found[0]
@@ -365,9 +415,9 @@ def test_a_click_on_a_count_shows_its_events(served, chromium_launch, tmp_path):
         assert code == 0
         expected = [e["event"] for e in json.loads(doc.read_text())["events"]]
 
-        column = [t.split("\n")[0].strip() for t in counts.locator("thead th").all_inner_texts()]
-        row = next(i for i, r in enumerate(rows) if r["sample"] == sample)
-        cell = counts.locator("tbody tr").nth(row).locator("td").nth(column.index(cause))
+        row = names.index(cause)
+        cell = counts.locator("tbody tr").nth(row).locator("td").nth(samples.index(sample))
+        cell = cell.locator("button")
         t0 = time.perf_counter()
         cell.click()
         selected = re.compile(rf"^\d+ of \d+ {sample} events with cause {cause}")

@@ -4,7 +4,6 @@ button, the investigation (what a click, a brush or a request shows)."""
 from __future__ import annotations
 
 import sys
-from types import SimpleNamespace
 
 import polars as pl
 import pytest
@@ -200,9 +199,8 @@ def test_clicks_and_brushes_set_the_request():
     def setter(value):
         got.append(value(got[-1] if got else None) if callable(value) else value)
 
-    click = db.on_count_click(setter, ["background", "zprime_tt"])
-    click([SimpleNamespace(row="1", column="radius_overflow", value=2)])
-    click([])  # a cleared cell changes nothing
+    click = db.on_count_button(setter, "zprime_tt", "radius_overflow")
+    click(1)
     assert got == [ps.EventRequest("zprime_tt", Criterion.by_cause("radius_overflow"))]
     brush = db.on_brush(setter, lambda: {BRUSH: {"edge": [10.0, 20.0]}})
     brush(None)

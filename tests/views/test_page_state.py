@@ -4,8 +4,6 @@ count or a brush on the loss distributions asks for."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from hepfm_core.engine.evaluate import EvaluationSettings
@@ -134,20 +132,6 @@ def test_only_changed_keys_are_written():
     other = EvaluationSettings(clip=None, score="total", signals=("wprime_qq",))
     ps.write_page_state(params, other, None)
     assert params.writes == ["score"]
-
-
-def test_a_click_on_a_count_asks_for_its_cause():
-    samples = ["background", "zprime_tt"]
-    cell = SimpleNamespace(row="1", column="kl_overflow", value=4)
-    asked = ps.cell_request([cell], samples)
-    assert asked == ps.EventRequest("zprime_tt", Criterion.by_cause("kl_overflow"))
-    said = ps.cell_request([SimpleNamespace(row=0, column="outside clip", value=3)], samples)
-    assert isinstance(said, str) and said.startswith(
-        "The column 'outside clip' counts no single cause: click a count under one of "
-        "input_nonfinite, encoder_nonfinite,"
-    )
-    assert ps.cell_request([], samples) is None  # a cleared selection
-    assert ps.cell_request([SimpleNamespace(row=9, column="kl_overflow")], samples) is None
 
 
 def test_a_brush_asks_for_its_score_range_in_the_sample_looked_at():

@@ -54,3 +54,28 @@ def test_static_table_of_no_rows_keeps_its_header():
     cells = _Cells()
     cells.feed(static_table(pl.DataFrame(schema={"signal": pl.String, "AUC": pl.String})))
     assert cells.rows == [["signal", "AUC"]]
+
+
+def test_static_grid_puts_given_html_in_its_cells_and_escapes_the_rest():
+    from hepfm_core.views.static_tables import static_grid
+
+    frame = pl.DataFrame(
+        {"count": ["total", "kl_overflow"], "background": [2727612, 3], "<i>s</i>": [9506, 0]}
+    )
+    page = static_grid(
+        frame,
+        inside={(1, "background"): '<button id="b">3</button>'},
+        highlight=lambda name, value: name != "total" and value > 0,
+    )
+    assert '<button id="b">3</button>' in page  # as given
+    assert "<i>s</i>" not in page  # a header escaped
+    cells = _Cells()
+    cells.feed(page.split("</style>")[-1])
+    assert cells.rows == [
+        ["count", "background", "<i>s</i>"],
+        ["total", "2,727,612", "9,506"],
+        ["kl_overflow", "3", "0"],
+    ]
+    # the cell that stands out, only that one
+    assert page.count('class="hepfm-on"') == 1
+    assert '<td class="hepfm-on"><button id="b">3</button></td>' in page

@@ -85,3 +85,34 @@ def test_histograms_from_the_sorted_background_equal_a_pass_over_the_scores(eval
         assert fast[0].equals(slow[0]) and fast[1].equals(slow[1])
     bkg = fast[1].filter(pl.col("sample") == "background").row(0, named=True)
     assert bkg["total"] == result.samples["background"].counts.total
+
+
+def test_the_counts_grid_is_the_table_turned_and_its_buttons_its_causes(evaluator):
+    from hepfm_core.engine.evaluate import EvaluationSettings
+    from hepfm_core.views.tables import (
+        COUNT_NAME_COLUMN,
+        EXCLUSION_CAUSES,
+        clickable_counts,
+        counts_grid,
+        counts_table,
+    )
+
+    result = evaluator.evaluate(EvaluationSettings(clip=None, score="kl"))
+    table, grid = counts_table(result), counts_grid(result)
+    assert grid.columns == [COUNT_NAME_COLUMN, *table["sample"]]
+    assert grid[COUNT_NAME_COLUMN].to_list() == table.columns[1:]
+    for row in table.iter_rows(named=True):
+        assert grid[row["sample"]].to_list() == [row[c] for c in table.columns[1:]]
+    spots = clickable_counts(grid)
+    # every count above zero of a cause, nothing else
+    expected = {
+        (s, c, int(n))
+        for s, *_ in table.iter_rows()
+        for c, n in table.filter(table["sample"] == s)
+        .select(EXCLUSION_CAUSES)
+        .row(0, named=True)
+        .items()
+        if n
+    }
+    assert {(s, c, n) for _, s, c, n in spots} == expected and expected
+    assert all(grid[COUNT_NAME_COLUMN][r] == c for r, _, c, _ in spots)
