@@ -172,9 +172,12 @@ def _(compared, result, root, shown_evaluator):
                 {"margin": "0"}
             ),
             mo.md(f"<small>{text.provenance_line(result, _root)}</small>"),
-            mo.md(f"<small>{text.models_line(compared)}</small>") if _several else mo.md(""),
+            *([mo.md(f"<small>{text.models_line(compared)}</small>")] if _several else []),
             *[mo.callout(mo.md(f"**Warning.** {_w}"), kind="warn") for _w in compared.warnings],
-            mo.callout(mo.md(text.guard_summary(result, shown_evaluator)), kind="info"),
+            # the fill's sentence sits with the counts (the first screen holds a chart)
+            mo.callout(
+                mo.md(text.guard_summary(result, shown_evaluator, imputed=False)), kind="info"
+            ),
         ]
     )
     return
@@ -185,7 +188,7 @@ def _(url_state):
     # a link's values that could not be used, named; their defaults are shown instead
     _problems = " · ".join(url_state.problems)
     _link = mo.callout(mo.md(f"**Link.** {_problems}; the defaults are used."), kind="warn")
-    _link if url_state.problems else mo.md("")
+    _link if url_state.problems else None  # nothing to say: no output box at all
     return
 
 
@@ -193,8 +196,9 @@ def _(url_state):
 def _(result, set_request):
     # a count of a cause is a button: it asks for the events behind it (the section below
     # follows). One row per count, one column per sample: it fits a page 1,280 px wide
-    _grid = tables.counts_grid(result)
+    _grid, _empty = tables.without_empty_causes(tables.counts_grid(result))
     _spots = tables.clickable_counts(_grid)
+    _imputed = text.imputation_sentence(result)
     count_buttons = mo.ui.array(
         [
             mo.ui.button(
@@ -208,25 +212,31 @@ def _(result, set_request):
             for _, _sample, _cause, _n in _spots
         ]
     )
-    mo.vstack(
-        [
-            mo.md("### Filtered-event counts"),
-            mo.md(
-                "<small>Click a count of a cause to see its events below.</small>"
+    _parts = [
+        mo.md(
+            "### Filtered-event counts <small>"
+            + (
+                "· click a count of a cause to see its events below"
                 if _spots
-                else "<small>No event lacks a usable score under these settings.</small>"
-            ),
-            mo.Html(
-                static_grid(
-                    _grid,
-                    inside={
-                        (_r, _s): count_buttons[_i].text for _i, (_r, _s, _, _) in enumerate(_spots)
-                    },
-                    highlight=tables.highlighted,
-                )
-            ),
-        ]
-    )
+                else "· no event lacks a usable score under these settings"
+            )
+            + "</small>"
+        ),
+        mo.Html(
+            static_grid(
+                _grid,
+                inside={
+                    (_r, _s): count_buttons[_i].text for _i, (_r, _s, _, _) in enumerate(_spots)
+                },
+                highlight=tables.highlighted,
+            )
+        ),
+        mo.md(f"<small>No event of any sample: {', '.join(_empty)}.</small>") if _empty else None,
+        mo.accordion({"imputed inputs, per sample and branch": mo.md(_imputed)})
+        if _imputed
+        else None,
+    ]
+    mo.vstack([_p for _p in _parts if _p is not None])
     return (count_buttons,)
 
 

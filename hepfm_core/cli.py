@@ -1,4 +1,4 @@
-"""The ``hepfm`` command: demo, train, evaluate, report, repack, cluster.
+"""The ``hepfm`` command: demo, train, evaluate, report, repack, cluster, dashboard.
 
 Exit codes: 0 done, 2 a user error (the message on stderr, no traceback).
 """
@@ -17,6 +17,7 @@ from typing import Any
 
 from .cluster.arguments import add_cluster_arguments, spec_from_args
 from .convert_cli import add_convert_parser, add_physlite_option
+from .dashboard_cli import add_dashboard_parser
 from .errors import HepfmError
 from .events_cli import add_events_parser
 from .vocabulary import (
@@ -489,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub, add_settings_arguments=_add_settings_arguments, settings_from=_settings_from
     )
     _add_cluster_parser(sub)
+    add_dashboard_parser(sub)
 
     pack = sub.add_parser(
         "repack",

@@ -54,6 +54,7 @@ __all__ = [
     "metrics_table",
     "model_column",
     "model_metrics_table",
+    "without_empty_causes",
 ]
 
 EXCLUSION_CAUSES = [c.label for c in Cause if c != Cause.OK]
@@ -173,6 +174,27 @@ def clickable_counts(grid: pl.DataFrame) -> list[tuple[int, str, str, int]]:
             if row[sample]:
                 out.append((i, sample, row[COUNT_NAME_COLUMN], int(row[sample])))
     return out
+
+
+def without_empty_causes(grid: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+    """:func:`counts_grid` less the rows of causes that no sample has an event of, and
+    those causes' names (the page lists them in a line: nothing is lost, and the first
+    screen keeps room for a chart). The other rows always stay.
+
+    >>> import polars as pl
+    >>> grid = pl.DataFrame(
+    ...     {"count": ["total", "kl_overflow", "radius_overflow"], "background": [9, 0, 1],
+    ...      "zprime_tt": [4, 0, 0]}
+    ... )
+    >>> kept, empty = without_empty_causes(grid)
+    >>> kept["count"].to_list(), empty
+    (['total', 'radius_overflow'], ['kl_overflow'])
+    """
+    counts = grid.select(pl.exclude(COUNT_NAME_COLUMN))
+    names = grid[COUNT_NAME_COLUMN].to_list()
+    totals = counts.sum_horizontal().to_list() if counts.width else [0] * len(names)
+    empty = [n for n, t in zip(names, totals, strict=True) if n in EXCLUSION_CAUSES and not t]
+    return grid.filter(~pl.col(COUNT_NAME_COLUMN).is_in(empty)), empty
 
 
 def _grid(table: pl.DataFrame) -> pl.DataFrame:

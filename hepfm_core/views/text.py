@@ -190,12 +190,14 @@ def summary_table(result: EvaluationResult) -> str:
 
 
 # -- plain language -----------------------------------------------------------------------
-def guard_summary(result: EvaluationResult, evaluator: BaseEvaluator) -> str:
-    """Two or three sentences on what the guards (and the reader's fill) did for these
-    settings."""
-    imputed = imputation_sentence(result)
+def guard_summary(
+    result: EvaluationResult, evaluator: BaseEvaluator, *, imputed: bool = True
+) -> str:
+    """Two or three sentences on what the guards (and, with ``imputed``, the reader's fill)
+    did for these settings. The dashboard shows the fill's sentence beside its counts."""
+    imputed_text = imputation_sentence(result) if imputed else ""
     text = _guard_sentences(result, evaluator)
-    return f"{text} {imputed}" if imputed else text
+    return f"{text} {imputed_text}" if imputed_text else text
 
 
 def _guard_sentences(result: EvaluationResult, evaluator: BaseEvaluator) -> str:

@@ -117,12 +117,14 @@ def wait_shown(page, result, timeout_s: float = 60.0) -> float:
 
 
 def open_dashboard(pw, chromium_launch, url: str):
-    """(browser, page, page errors): the dashboard opened at 1500 x 2400 px, its charts drawn
-    (vega draws into canvas or svg)."""
+    """(browser, page, errors): the dashboard opened at 1500 x 2400 px, its charts drawn
+    (vega draws into canvas or svg). ``errors`` collects the page's errors and its console's
+    (a clean console is part of the page)."""
     browser = pw.chromium.launch(**chromium_launch)
     page = browser.new_page(viewport={"width": 1500, "height": 2400})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.goto(url)
     page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=120_000)
     return browser, page, errors
@@ -556,3 +558,55 @@ def test_editor_runs_the_notebook_on_open(tmp_path, chromium_launch, marimo_env)
     # nothing written next to the notebook (session snapshots, caches)
     apps_after = {p.relative_to(APP.parent) for p in APP.parent.rglob("*")}
     assert apps_after <= apps_before, sorted(map(str, apps_after - apps_before))
+
+
+def test_the_editor_opens_on_the_dashboard(small_demo, tmp_path, marimo_env, chromium_launch):
+    """`hepfm dashboard` (marimo's editor, in its app view): the first 1500 x 1000 px show
+    the title, the sidebar, the counts and a chart, no code and no empty output box; the
+    code is one click away (the editor's pencil button)."""
+    from playwright.sync_api import sync_playwright
+
+    root = tmp_path / "root"
+    shutil.copytree(small_demo[0], root / "demo")
+    env = dict(os.environ, HEPFM_DATA_ROOT=str(root), HEPFM_CACHE_DIR=str(tmp_path / "c"))
+    env |= marimo_env
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "hepfm_core.cli", "dashboard", "--no-browser", "--",
+         "--data", str(root / "demo"), "--model", str(root / "demo" / "model.keras")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        line = launcher.stdout.readline()
+        url = line.split(": ", 1)[1].strip()
+        assert "view-as=present" in url and url.startswith("http://127.0.0.1:")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(**chromium_launch)
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(url)
+            page.locator(".vega-embed canvas, .vega-embed svg").first.wait_for(timeout=240_000)
+            # this session's outputs, not the editor's snapshot of an earlier one: the
+            # provenance names this test's data folder
+            page.get_by_text(str(root / "demo")).first.wait_for(timeout=240_000)
+            page.wait_for_timeout(2000)
+            page.screenshot(path=str(tmp_path / "editor_first_screen.png"))
+
+            def top(locator) -> float:
+                box = locator.first.bounding_box()
+                assert box is not None
+                return box["y"]
+
+            title = page.get_by_role("heading", name=re.compile("^Anomaly detection"))
+            assert 0 <= top(title) < 200
+            assert page.get_by_role("heading", name="hepfm").first.is_visible()  # the sidebar
+            assert top(page.locator("table.hepfm-grid")) < 1000
+            assert top(page.locator(".vega-embed")) < 1000 - 100  # its title and axis top
+            # no code before the dashboard: no editor shows, and no cell draws an empty box
+            assert page.locator(".cm-editor:visible").count() == 0
+            assert errors == []
+            browser.close()
+    finally:
+        os.killpg(launcher.pid, signal.SIGTERM)
+        launcher.wait(timeout=30)
