@@ -29,6 +29,8 @@ from .errors import HepfmError
 
 __all__ = [
     "APP_VIEW",
+    "HOST",
+    "START_TIMEOUT_S",
     "add_dashboard_parser",
     "app_path",
     "cmd_dashboard",
@@ -39,7 +41,9 @@ __all__ = [
 APP_VIEW = "present"
 """The value of marimo's ``view-as`` query parameter that opens the editor's app view."""
 HOST = "127.0.0.1"
+"""Where the editor listens: this machine only (the page carries a token as well)."""
 START_TIMEOUT_S = 120.0
+"""How long the editor may take to listen."""
 
 
 def app_path() -> Path:

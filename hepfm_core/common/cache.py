@@ -16,10 +16,13 @@ cannot be written (a file where the folder should be, no permission, a full disk
 from __future__ import annotations
 
 import errno
+import json
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 from ..errors import HepfmError
 from .checksum import ALGORITHM, file_crc32
@@ -31,13 +34,17 @@ __all__ = [
     "CacheError",
     "CacheRepairWarning",
     "DamagedEntryError",
+    "StaleEntry",
     "cache_dir",
     "cache_error",
     "check_entry",
+    "damaged",
     "discard_entry",
     "entry_checksums",
+    "open_or_build",
     "preallocate",
     "publish_dir",
+    "read_meta",
 ]
 
 TMP_MARK = ".tmp-"
@@ -198,3 +205,72 @@ def check_entry(folder: Path, meta: dict, names: Iterable[str]) -> str | None:
         if found != expected:
             return f"{name} is damaged (CRC-32 {found:08x}, recorded {int(expected):08x})"
     return None
+
+
+class StaleEntry(Exception):
+    """A sound cache entry made for other inputs (another version, other settings): it is
+    replaced without a warning."""
+
+
+_T = TypeVar("_T")
+
+
+def open_or_build(
+    target: Path,
+    marker: str,
+    *,
+    open_entry: Callable[[], _T],
+    build: Callable[[], _T],
+    write: Callable[[Path, _T], None],
+    what: str,
+) -> _T:
+    """``open_entry()`` where the entry at ``target`` is complete (its ``marker`` written),
+    else ``build()``, published there by ``write(folder, value)``.
+
+    A damaged entry (``open_entry`` raises :class:`DamagedEntryError`) is discarded with a
+    :class:`CacheRepairWarning` naming ``what`` and built again; a :class:`StaleEntry` is
+    replaced quietly; a cache that cannot be written (read-only, full) leaves the value in
+    memory: the numbers are the same.
+    """
+    if (target / marker).exists():
+        try:
+            return open_entry()
+        except StaleEntry:
+            pass
+        except DamagedEntryError as exc:
+            warnings.warn(
+                f"the cached {what} was damaged and is built again ({exc.what}; {target})",
+                CacheRepairWarning,
+                stacklevel=3,
+            )
+        try:
+            discard_entry(target)
+        except CacheError:
+            return build()
+    value = build()
+    try:
+        publish_dir(target, lambda tmp: write(tmp, value), marker=marker)
+    except CacheError:
+        pass  # a cache we may read but not write: this process keeps it in memory
+    return value
+
+
+def damaged(entry: str, reason: str, target: Path) -> DamagedEntryError:
+    """The error of a cached ``entry`` (its kind, in words) that cannot be used."""
+    return DamagedEntryError(
+        f"the cached {entry} cannot be used: {reason}",
+        target,
+        "it is built again (or delete the folder)",
+    )
+
+
+def read_meta(target: Path, marker: str, entry: str) -> dict:
+    """The JSON object an entry's ``marker`` file holds; :func:`damaged` when it cannot be
+    read or is not an object."""
+    try:
+        meta = json.loads((target / marker).read_text())
+    except (OSError, ValueError) as exc:
+        raise damaged(entry, f"its {marker} cannot be read ({exc})", target) from exc
+    if not isinstance(meta, dict):
+        raise damaged(entry, f"its {marker} is not an object", target)
+    return meta

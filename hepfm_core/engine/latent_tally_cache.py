@@ -14,7 +14,6 @@ folder, so a pass computed again never meets a stale tally; a different set of m
 from __future__ import annotations
 
 import json
-import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from ..common.cache import (
-    CacheError,
-    CacheRepairWarning,
     DamagedEntryError,
+    StaleEntry,
     check_entry,
-    discard_entry,
+    damaged,
     entry_checksums,
-    publish_dir,
+    open_or_build,
+    read_meta,
 )
 from .diagnostics import LATENT_LEVELS
 from .latent_tally import GRID_LIMITS, GRID_SCALE, LatentTally, build_latent_tally
@@ -109,27 +108,14 @@ def cached_latent_tally(
         "levels": list(LATENT_LEVELS),
         "median_rows_crc": _rows_crc(median_rows),
     }
-    if (target / _MARKER).exists():
-        try:
-            return _open(target, expected, sample)
-        except _Stale:
-            pass  # made for other median rows (or an older grid): replaced, no warning
-        except DamagedEntryError as exc:
-            warnings.warn(
-                f"the cached latent tally was damaged and is built again ({exc.what}; {target})",
-                CacheRepairWarning,
-                stacklevel=2,
-            )
-        try:
-            discard_entry(target)
-        except CacheError:
-            return build()
-    tally = build()
-    try:
-        publish_dir(target, lambda tmp: _write(tmp, tally, expected), marker=_MARKER)
-    except CacheError:
-        pass  # a cache we may read but not write: this process keeps it in memory
-    return tally
+    return open_or_build(
+        target,
+        _MARKER,
+        open_entry=lambda: _open(target, expected, sample),
+        build=build,
+        write=lambda folder, tally: _write(folder, tally, expected),
+        what="latent tally",
+    )
 
 
 def _write(folder: Path, tally: LatentTally, expected: dict[str, object]) -> None:
@@ -146,16 +132,8 @@ def _write(folder: Path, tally: LatentTally, expected: dict[str, object]) -> Non
     (folder / _MARKER).write_text(json.dumps(meta, indent=1))  # last: the entry is complete
 
 
-class _Stale(Exception):
-    """The entry is sound but was made for other settings (median rows, grid, version)."""
-
-
-def _damaged(what: str, target: Path) -> DamagedEntryError:
-    return DamagedEntryError(
-        f"the cached latent tally cannot be used: {what}",
-        target,
-        "it is built again (or delete the folder)",
-    )
+def _damaged(reason: str, target: Path) -> DamagedEntryError:
+    return damaged("latent tally", reason, target)
 
 
 def _shapes(k: int, meta_columns: int, edges: int, medians: int) -> dict[str, tuple[int, ...]]:
@@ -178,14 +156,9 @@ def _shapes(k: int, meta_columns: int, edges: int, medians: int) -> dict[str, tu
 
 
 def _open(target: Path, expected: dict[str, object], sample: str) -> LatentTally:
-    try:
-        meta = json.loads((target / _MARKER).read_text())
-    except (OSError, ValueError) as exc:
-        raise _damaged(f"its meta.json cannot be read ({exc})", target) from exc
-    if not isinstance(meta, dict):
-        raise _damaged("its meta.json is not an object", target)
+    meta = read_meta(target, _MARKER, "latent tally")
     if any(meta.get(key) != value for key, value in expected.items()):
-        raise _Stale
+        raise StaleEntry  # other median rows, grid or version: replaced, no warning
     reason = check_entry(target, meta, _FILES)
     if reason is not None:
         raise _damaged(reason, target)

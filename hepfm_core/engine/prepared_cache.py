@@ -12,20 +12,18 @@ entry, a new model) never meets a stale one.
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..common.cache import (
-    CacheError,
-    CacheRepairWarning,
     DamagedEntryError,
     check_entry,
-    discard_entry,
+    damaged,
     entry_checksums,
-    publish_dir,
+    open_or_build,
+    read_meta,
 )
 from ..vocabulary import KLForm, Parameterisation
 from .passes import ScoringPass, read_only
@@ -74,26 +72,14 @@ def cached_prepare(
     if pass_.directory is None:
         return prepare(pass_, parameterisation, kl_form)
     target = entry_dir(pass_.directory, parameterisation, kl_form)
-    if (target / _MARKER).exists():
-        try:
-            return _open(target, pass_, parameterisation, kl_form)
-        except DamagedEntryError as exc:
-            warnings.warn(
-                f"the cached prepared pass was damaged and is computed again ({exc.what}; "
-                f"{target})",
-                CacheRepairWarning,
-                stacklevel=2,
-            )
-            try:
-                discard_entry(target)
-            except CacheError:
-                return prepare(pass_, parameterisation, kl_form)
-    prepared = prepare(pass_, parameterisation, kl_form)
-    try:
-        publish_dir(target, lambda tmp: _write(tmp, prepared), marker=_MARKER)
-    except CacheError:
-        pass  # a cache we may read but not write: this process keeps it in memory
-    return prepared
+    return open_or_build(
+        target,
+        _MARKER,
+        open_entry=lambda: _open(target, pass_, parameterisation, kl_form),
+        build=lambda: prepare(pass_, parameterisation, kl_form),
+        write=_write,
+        what="prepared pass",
+    )
 
 
 def _write(folder: Path, prepared: PreparedPass) -> None:
@@ -110,23 +96,14 @@ def _write(folder: Path, prepared: PreparedPass) -> None:
     (folder / _MARKER).write_text(json.dumps(meta, indent=1))  # last: the entry is complete
 
 
-def _damaged(what: str, target: Path) -> DamagedEntryError:
-    return DamagedEntryError(
-        f"the cached prepared pass cannot be used: {what}",
-        target,
-        "it is computed again (or delete the folder)",
-    )
+def _damaged(reason: str, target: Path) -> DamagedEntryError:
+    return damaged("prepared pass", reason, target)
 
 
 def _open(
     target: Path, pass_: ScoringPass, parameterisation: Parameterisation, kl_form: KLForm
 ) -> PreparedPass:
-    try:
-        meta = json.loads((target / _MARKER).read_text())
-    except (OSError, ValueError) as exc:
-        raise _damaged(f"its meta.json cannot be read ({exc})", target) from exc
-    if not isinstance(meta, dict):
-        raise _damaged("its meta.json is not an object", target)
+    meta = read_meta(target, _MARKER, "prepared pass")
     n = pass_.n_events
     expected: dict[str, object] = {
         "prepared_version": PREPARED_VERSION,

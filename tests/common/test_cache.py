@@ -29,3 +29,36 @@ def test_publish_dir_replaces_incomplete_entries_and_cleans_up(tmp_path):
     with pytest.raises(RuntimeError, match="model failed"):
         publish_dir(tmp_path / "other", broken)
     assert [p.name for p in tmp_path.iterdir()] == ["entry"]
+
+
+def test_open_or_build_opens_a_complete_entry_and_replaces_a_stale_one(tmp_path):
+    import warnings
+
+    from hepfm_core.common.cache import StaleEntry, open_or_build
+
+    target = tmp_path / "entry"
+    built: list[int] = []
+
+    def build() -> int:
+        built.append(1)
+        return 41 + len(built)
+
+    def write(folder, value) -> None:
+        (folder / "value").write_text(str(value))
+        (folder / "done").write_text("")
+
+    def read() -> int:
+        return int((target / "value").read_text())
+
+    kw = {"build": build, "write": write, "what": "number"}
+    assert open_or_build(target, "done", open_entry=read, **kw) == 42  # built, published
+    assert open_or_build(target, "done", open_entry=read, **kw) == 42  # read back
+    assert len(built) == 1
+
+    def stale() -> int:
+        raise StaleEntry
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # replaced without a warning
+        assert open_or_build(target, "done", open_entry=stale, **kw) == 43
+    assert read() == 43 and len(built) == 2

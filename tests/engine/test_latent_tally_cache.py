@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
+from hepfm_core.common import cache as common_cache
 from hepfm_core.common.cache import CacheError, CacheRepairWarning
 from hepfm_core.engine import latent_tally_cache as cache
 from hepfm_core.engine.latent_tally import build_latent_tally, latent_from_tally
@@ -123,6 +124,6 @@ def test_a_cache_that_cannot_be_written_keeps_it_in_memory(tmp_path, monkeypatch
     def full(target, *_a, **_k):
         raise CacheError("no space left on the device", target, "free some space")
 
-    monkeypatch.setattr(cache, "publish_dir", full)
+    monkeypatch.setattr(common_cache, "publish_dir", full)
     _assert_same(_cached(pass_), _built(pass_))
     assert not list(pass_.directory.glob("latent-tally-*"))

@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
+from hepfm_core.common import cache as common_cache
 from hepfm_core.common.cache import CacheError, CacheRepairWarning
 from hepfm_core.engine import prepared_cache
 from hepfm_core.engine.passes import ScoringPass
@@ -114,6 +115,6 @@ def test_a_cache_that_cannot_be_written_keeps_it_in_memory(tmp_path, monkeypatch
     def full(target, *_a, **_k):
         raise CacheError("no space left on the device", target, "free some space")
 
-    monkeypatch.setattr(prepared_cache, "publish_dir", full)
+    monkeypatch.setattr(common_cache, "publish_dir", full)
     _assert_same(prepared_cache.cached_prepare(pass_), prepare(pass_))
     assert not list(pass_.directory.glob("prepared-*"))
