@@ -502,7 +502,16 @@ def _(colours, diagnostics, investigator, latent_sample, result):
         return mo.vstack([mo.md(f"#### {view.capitalize()}"), *parts(_value)])
 
     def _chart(chart):
-        return mo.ui.altair_chart(chart, chart_selection=False, legend_selection=False)
+        # a concatenation's charts each on its own, wrapped to the page's width
+        return mo.hstack(
+            [
+                mo.ui.altair_chart(_c, chart_selection=False, legend_selection=False)
+                for _c in charts.concat_parts(chart)
+            ],
+            justify="start",
+            gap=2,
+            wrap=True,
+        )
 
     _sections = []
     if db.LATENT_VIEW in diagnostics.value:

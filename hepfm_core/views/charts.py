@@ -448,3 +448,15 @@ def rejection_chart(
         width=size.width, height=size.height, title=_title("Background rejection", subtitle)
     )
     return _with_params(chart, widgets)
+
+
+def concat_parts(chart: alt.TopLevelMixin) -> list[alt.TopLevelMixin]:
+    """The charts a concatenation is made of (rows of pairs read row by row), each drawn on
+    its own; any other chart alone. Why: a page wraps separate charts to its width, where
+    one concatenated view keeps its width and is clipped (two 360 px charts and their
+    legends do not fit a page 1,280 px wide)."""
+    if isinstance(chart, alt.HConcatChart):
+        return [p for c in chart.hconcat for p in concat_parts(c)]
+    if isinstance(chart, alt.VConcatChart):
+        return [p for c in chart.vconcat for p in concat_parts(c)]
+    return [chart]

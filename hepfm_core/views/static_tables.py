@@ -35,7 +35,9 @@ STYLE = (
     "table.hepfm-static thead th{text-align:left;font-weight:600;color:#4b5563;"
     "white-space:normal;vertical-align:bottom}"
     "table.hepfm-static tbody th{text-align:left;font-weight:500}"
-    "table.hepfm-static td{text-align:right;font-variant-numeric:tabular-nums}</style>"
+    # a value with an interval may break before its bracket where the page is narrow
+    "table.hepfm-static td{text-align:right;font-variant-numeric:tabular-nums;"
+    "white-space:normal}</style>"
 )
 
 

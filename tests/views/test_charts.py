@@ -193,3 +193,15 @@ def test_the_log_roc_spans_the_working_points_on_a_log_axis():
     assert points[0]["fpr"] == pytest.approx(charts.LOG_ROC_MIN) and points[-1]["tpr"] == 1.0
     assert all(p["fpr"] == p["tpr"] for p in points)
     assert guess["mark"]["strokeDash"] == [4, 4]
+
+
+def test_a_concatenation_is_drawn_as_its_charts():
+    import altair as alt
+
+    from hepfm_core.views.charts import concat_parts
+
+    a, b, c = (alt.Chart(pl.DataFrame({"x": [float(i)]})).mark_point() for i in range(3))
+    assert concat_parts(a) == [a]
+    assert concat_parts(alt.hconcat(a, b)) == [a, b]
+    # rows of pairs, read row by row
+    assert concat_parts(alt.vconcat(alt.hconcat(a, b), alt.hconcat(c, a))) == [a, b, c, a]
