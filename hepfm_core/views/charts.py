@@ -217,7 +217,10 @@ def loss_histogram(
     x = alt.X(
         "edge:Q",
         scale=alt.Scale(type="log"),
-        axis=alt.Axis(format="~e", title=SCORE_TITLES.get(score, score)),
+        # decades of a KL running to 1e+300 crowd the axis: labels that would overlap drop
+        axis=alt.Axis(
+            format="~e", title=SCORE_TITLES.get(score, score), labelOverlap="greedy", tickCount=8
+        ),
     )
     # the axis starts at the floor (one per grid point) that the background is filled to
     y_scale = alt.Scale(type="linear")

@@ -300,7 +300,8 @@ def test_the_diagnostics_show_when_chosen(served, chromium_launch):
         page.keyboard.press("Escape")
         for title in titles:
             page.get_by_text(title, exact=True).first.wait_for(timeout=120_000)
-        eventually(lambda: page.locator(".vega-embed").count() == charts_before + 3, 120.0)
+        # each section draws its charts separately (they wrap): at least two a section
+        eventually(lambda: page.locator(".vega-embed").count() >= charts_before + 6, 120.0)
         assert page.get_by_text("Cannot compute").count() == 0
         page.screenshot(path=str(shots / "diagnostics.png"), full_page=True)
         assert not errors, errors
