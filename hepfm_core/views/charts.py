@@ -328,6 +328,26 @@ def _roc_lines(
     )
 
 
+def _with_guess(
+    lines: alt.Chart,
+    guess: Sequence[float],
+    x_scale: alt.Scale | None,
+    title: alt.Title,
+    widgets: Widgets | None,
+    size: ChartSize,
+) -> alt.LayerChart:
+    """An ROC's ``lines`` over the random guess (eff_S = eff_B, drawn through the points
+    ``guess``, on ``x_scale``), sized and titled."""
+    x = alt.X("fpr:Q") if x_scale is None else alt.X("fpr:Q", scale=x_scale)
+    diag = (
+        alt.Chart(pl.DataFrame({"fpr": guess, "tpr": guess}))
+        .mark_line(strokeDash=[4, 4], color="#777777")
+        .encode(x=x, y=alt.Y("tpr:Q"))
+    )
+    chart = alt.layer(diag, lines).properties(width=size.width, height=size.height, title=title)
+    return _with_params(chart, widgets)
+
+
 def roc_chart(
     curves: Mapping[str, Separation] | pl.DataFrame,
     colours: Mapping[str, str],
@@ -343,17 +363,9 @@ def roc_chart(
     ``MODEL`` (``model_curve_frame``), are overlaid: colour = signal, dash = model.
     """
     df = _curves(curves)
-    diag = (
-        alt.Chart(pl.DataFrame({"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]}))
-        .mark_line(strokeDash=[4, 4], color="#777777")
-        .encode(x=alt.X("fpr:Q"), y=alt.Y("tpr:Q"))
-    )
     x = alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1]))
     lines = _roc_lines(_chart(df, widgets), df, x, colours, widgets, size)
-    chart = alt.layer(diag, lines).properties(
-        width=size.width, height=size.height, title=_title("ROC", subtitle)
-    )
-    return _with_params(chart, widgets)
+    return _with_guess(lines, [0.0, 1.0], None, _title("ROC", subtitle), widgets, size)
 
 
 LOG_ROC_MIN = 1e-6
@@ -380,12 +392,6 @@ def roc_log_chart(
     """
     df = _curves(curves)  # the linear ROC's rows, so that a page stores them once
     x_scale = alt.Scale(type="log", domain=[LOG_ROC_MIN, 1.0], clamp=True)
-    guess = np.logspace(np.log10(LOG_ROC_MIN), 0.0, 61)
-    diag = (
-        alt.Chart(pl.DataFrame({"fpr": guess, "tpr": guess}))
-        .mark_line(strokeDash=[4, 4], color="#777777")
-        .encode(x=alt.X("fpr:Q", scale=x_scale), y=alt.Y("tpr:Q"))
-    )
     x = alt.X(
         "fpr:Q",
         title="background efficiency ε_B (log)",
@@ -394,10 +400,8 @@ def roc_log_chart(
     )
     on_axis = _chart(df, widgets).transform_filter(alt.datum.fpr > 0)
     lines = _roc_lines(on_axis, df, x, colours, widgets, size)
-    chart = alt.layer(diag, lines).properties(
-        width=size.width, height=size.height, title=_title("ROC, log ε_B", subtitle)
-    )
-    return _with_params(chart, widgets)
+    guess = np.logspace(np.log10(LOG_ROC_MIN), 0.0, 61).tolist()  # straight on a log axis
+    return _with_guess(lines, guess, x_scale, _title("ROC, log ε_B", subtitle), widgets, size)
 
 
 def rejection_chart(

@@ -26,7 +26,7 @@ from ..engine.binning import (
 from ..engine.comparison import ComparisonResult
 from ..engine.evaluate import EvaluationResult
 from ..engine.metrics import EFF_INTERVAL, format_eff
-from ..vocabulary import HIGHLIGHT_COLOUR, Cause
+from ..vocabulary import Cause
 from .text import (
     COMPARISON_COLUMNS,
     SEED_COLUMN,
@@ -39,13 +39,11 @@ from .text import (
 __all__ = [
     "COUNT_NAME_COLUMN",
     "EXCLUSION_CAUSES",
-    "HIGHLIGHT_STYLE",
     "IMPUTED_COLUMN",
     "PLAIN_COUNT_COLUMNS",
     "background_working_points",
     "clickable_counts",
     "comparison_table",
-    "counts_cell_style",
     "counts_grid",
     "counts_table",
     "highlighted",
@@ -63,7 +61,6 @@ COUNT_NAME_COLUMN = "count"
 """The counts grid's first column: what each row counts (the other columns are samples)."""
 PLAIN_COUNT_COLUMNS = ("sample", "total", "kept")
 """Columns of the counts table that never stand out."""
-HIGHLIGHT_STYLE = {"backgroundColor": HIGHLIGHT_COLOUR, "fontWeight": "bold"}
 
 
 def highlighted(column: str, value: object) -> bool:
@@ -75,11 +72,6 @@ def highlighted(column: str, value: object) -> bool:
     (True, False, False)
     """
     return column not in PLAIN_COUNT_COLUMNS and isinstance(value, int) and value > 0
-
-
-def counts_cell_style(column: str, value: object) -> dict[str, str]:
-    """The app's CSS for a cell of the counts table (empty unless it stands out)."""
-    return dict(HIGHLIGHT_STYLE) if highlighted(column, value) else {}
 
 
 def counts_table(result: EvaluationResult) -> pl.DataFrame:

@@ -279,6 +279,17 @@ def test_the_clip_controls_agree(served, chromium_launch):
         browser.close()
 
 
+def show_every_diagnostic(page) -> None:
+    """Tick every whole-sample diagnostic in the multiselect (the last one on the page)."""
+    from hepfm_core.views.dashboard import DIAGNOSTICS
+
+    picker = page.locator("button[aria-haspopup=dialog]:visible").filter(has_text="Select")
+    picker.last.click()
+    for view in DIAGNOSTICS:
+        page.get_by_role("listbox").get_by_role("option", name=view, exact=True).click()
+    page.keyboard.press("Escape")
+
+
 def test_the_diagnostics_show_when_chosen(served, chromium_launch):
     """Each whole-sample diagnostic, chosen in the multiselect, shows its section (title and
     chart) in the diagnostics cell, and none shows before it is chosen."""
@@ -293,11 +304,7 @@ def test_the_diagnostics_show_when_chosen(served, chromium_launch):
         titles = [view.capitalize() for view in DIAGNOSTICS]
         assert all(page.get_by_text(t, exact=True).count() == 0 for t in titles)
         charts_before = page.locator(".vega-embed").count()
-        picker = page.locator("button[aria-haspopup=dialog]:visible").filter(has_text="Select")
-        picker.last.click()
-        for view in DIAGNOSTICS:
-            page.get_by_role("listbox").get_by_role("option", name=view, exact=True).click()
-        page.keyboard.press("Escape")
+        show_every_diagnostic(page)
         for title in titles:
             page.get_by_text(title, exact=True).first.wait_for(timeout=120_000)
         # each section draws its charts separately (they wrap): at least two a section
@@ -338,8 +345,6 @@ def test_the_page_fits_its_width(served, chromium_launch, width):
     and the loss chart carries a long note."""
     from playwright.sync_api import sync_playwright
 
-    from hepfm_core.views.dashboard import DIAGNOSTICS
-
     url, _, _, shots = served
     with sync_playwright() as pw:
         browser = pw.chromium.launch(**chromium_launch)
@@ -350,11 +355,7 @@ def test_the_page_fits_its_width(served, chromium_launch, width):
         eventually(lambda: page.locator(".vega-embed").count() >= 4, 120.0)
         page.get_by_text("Model loaded in the background").first.wait_for(timeout=180_000)
         charts = page.locator(".vega-embed").count()
-        picker = page.locator("button[aria-haspopup=dialog]:visible").filter(has_text="Select")
-        picker.last.click()
-        for view in DIAGNOSTICS:
-            page.get_by_role("listbox").get_by_role("option", name=view, exact=True).click()
-        page.keyboard.press("Escape")
+        show_every_diagnostic(page)
         eventually(lambda: page.locator(".vega-embed").count() > charts + 3, 120.0)
         page.wait_for_timeout(1500)  # the charts' last layout
         page.screenshot(path=str(shots / f"fit_{width}.png"))

@@ -49,8 +49,6 @@ def test_highlight_rule_of_the_counts_table(evaluator):
             lit = tables.highlighted(column, value)
             plain = column in tables.PLAIN_COUNT_COLUMNS
             assert lit == (not plain and value > 0)
-            style = tables.counts_cell_style(column, value)
-            assert style == (tables.HIGHLIGHT_STYLE if lit else {})
 
 
 def test_model_metrics_table_puts_each_models_cells_side_by_side(evaluator):
