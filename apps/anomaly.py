@@ -206,7 +206,7 @@ def _(result, set_request):
                 on_click=lambda clicks: clicks + 1,  # each click a new value: on_change runs
                 label=f"{_n:,}",
                 kind="warn",
-                tooltip=f"the {_n:,} {_sample} events of cause {_cause}",
+                tooltip=tables.count_tooltip(_sample, _cause, _n),
                 on_change=db.on_count_button(set_request, _sample, _cause),
             )
             for _, _sample, _cause, _n in _spots
@@ -216,7 +216,7 @@ def _(result, set_request):
         mo.md(
             "### Filtered-event counts <small>"
             + (
-                "· click a count of a cause to see its events below"
+                "· click a count of a cause (or of imputed events) to see its events below"
                 if _spots
                 else "· no event lacks a usable score under these settings"
             )
@@ -382,9 +382,16 @@ def _(details, event_rows, investigator, looked):
     _layout = investigator.layout
     _, _note = investigator.values_kind(looked.selection.sample)
     _tracks = iv.track_table(_event, _layout)
-    _charts = [iv.latent_event_chart(_event)]
-    if _layout is not None:
-        _charts.insert(0, iv.residual_heatmap(_event, _layout))
+    # the tracks in η-φ first, under the table (a page 1,280 px wide has no room beside it)
+    _charts = [
+        _c
+        for _c in (
+            iv.eta_phi_chart(_event, _layout),
+            iv.residual_heatmap(_event, _layout) if _layout is not None else None,
+            iv.latent_event_chart(_event),
+        )
+        if _c is not None
+    ]
     mo.vstack(
         [
             mo.md(f"**{iv.event_caption(_event, _layout)}**"),

@@ -2,15 +2,17 @@
 
 ::
 
-    hepfm events --data DIR --model MODEL --sample NAME (--cause CAUSE | --top N | --range LO HI)
+    hepfm events --data DIR --model MODEL --sample NAME (--cause CAUSE|imputed | --top N |
+                 --range LO HI)
                  [the settings flags of evaluate] [--limit N] [--page K] --json OUT|-
                  [--export-ids FILE.csv]
 
 The JSON lists ``events`` (each with ``event``, its index in the sample, ``cause``,
 ``score`` (null if not finite), ``z_mean``, ``z_log_var``, ``tracks`` (one list of the
-branches per real track), ``residuals`` (per input) and ``identity`` where the data have
-one) and ``summary`` (what sets the selection apart from the rest of the sample). The
-selection is paged; ``--export-ids`` writes all of it as an id list (CSV).
+branches per real track), ``residuals`` (per input), ``filled_inputs`` (the inputs whose raw
+value the reader filled) and ``identity`` where the data have one) and ``summary`` (what
+sets the selection apart from the rest of the sample). The selection is paged;
+``--export-ids`` writes all of it as an id list (CSV).
 
 The ``hepfm`` parser adds this command with :func:`add_events_parser`, passing it the
 evaluate command's settings flags and their reader, so that both commands read settings
@@ -59,7 +61,11 @@ def add_events_parser(
     p.add_argument("--model", required=True, help="hepfm .keras file or upstream experiment folder")
     p.add_argument("--sample", required=True, help="background or a signal sample's name")
     which = p.add_mutually_exclusive_group(required=True)
-    which.add_argument("--cause", help="the events with this cause (e.g. kl_overflow)")
+    which.add_argument(
+        "--cause",
+        help="the events with this cause (e.g. kl_overflow), or 'imputed': those whose raw "
+        "values the reader filled",
+    )
     which.add_argument("--top", type=int, metavar="N", help="the N highest scores")
     which.add_argument(
         "--range",
@@ -135,6 +141,11 @@ def _empty_selection(result: Any, selection: Any, flag: str) -> SettingsError:
         fin = values[np.isfinite(values)]
         span = f"[{fin.min():.6g}, {fin.max():.6g}]" if fin.size else "(no finite score)"
         todo = f"the kept finite scores of {name} lie in {span}; choose a range that meets them"
+    elif crit.kind == "imputed":
+        todo = (
+            f"the reader filled no raw value of {name}; with --fill none such events are "
+            "counted as input_nonfinite"
+        )
     else:
         todo = f"the causes of {name} under these settings: {present}; pick a non-zero one"
     s = selection.settings
@@ -193,7 +204,9 @@ def cmd_events(args: argparse.Namespace) -> int:
     settings = args.settings_from(args)
     _check_flags(args)
     criterion = _criterion(args)
-    flag = {"cause": "--cause", "top": "--top", "range": "--range"}[criterion.kind]
+    flag = {"cause": "--cause", "imputed": "--cause", "top": "--top", "range": "--range"}[
+        criterion.kind
+    ]
     evaluator = Evaluator.open(
         args.data,
         args.model,

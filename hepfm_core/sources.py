@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .common.tensorflow_import import import_tensorflow
 from .data.dataset import DataSet, check_signal_normalisation
 from .data.hepfm_format import feature_definition_of, open_hepfm_folder
 from .errors import (
@@ -298,6 +299,7 @@ def load_model(path: str | Path) -> LoadedModel:
         "check the path; `hepfm demo` trains the demo model",
         name_only=True,
     )
+    import_tensorflow()  # one thread at a time (the dashboard warms it in another)
     if path.is_dir():
         return load_upstream_experiment(path)
     return load_hepfm_model(path)

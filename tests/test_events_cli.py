@@ -100,6 +100,31 @@ def test_cause_events_equal_scores_out(demo_args, tmp_path, capsys, strict_json)
         assert ids.columns == ["sample", "event"] and ids["event"].to_list() == expected
 
 
+def test_imputed_events_are_the_stored_rows_with_filled_values(
+    demo_args, small_demo, capsys, strict_json
+):
+    """``--cause imputed``: the events whose stored raw values hold NaN or inf (the demo's
+    reducedChiSquared of tracks without degrees of freedom), each naming the filled inputs."""
+    import h5py
+
+    with h5py.File(small_demo[0] / "background.h5") as h5:
+        bad = ~np.isfinite(h5["events"][:])
+    expected = np.flatnonzero(bad.any(axis=1))
+    assert expected.size
+    code, out, err = run_events(
+        capsys, *demo_args, "--sample", "background", "--cause", "imputed", "--limit", "500",
+        "--json", "-",
+    )  # fmt: skip
+    assert code == 0, err
+    doc = strict_json(out[out.index("{") :])
+    assert doc["selection"]["criterion"]["kind"] == "imputed"
+    assert doc["selection"]["selected"] == expected.size
+    events = doc["events"]
+    assert [e["event"] for e in events] == expected[:500].tolist()
+    for e in events:
+        assert e["filled_inputs"] == np.flatnonzero(bad[e["event"]]).tolist()
+
+
 def test_top_to_stdout_and_paging(demo_args, capsys, strict_json):
     code, out, err = run_events(
         capsys, *demo_args, "--sample", "wprime_qq", "--top", "25", "--limit", "10", "--json", "-"

@@ -11,6 +11,10 @@ HDF5 filter of ``hdf5plugin``; version 1, gzip level 1 with byte shuffle, stays 
 is still written on request (``compression="gzip"``) for readers without that filter.
 ``repack_folder`` (``hepfm repack``) rewrites a folder from one to the other.
 
+A file lists its events with a non-finite raw value (``/nonfinite_events``, the rows a
+``fill="median"`` reader fills: :func:`read_nonfinite_events`), so that they are found
+without reading the events; files written before read as before (they are then scanned).
+
 Optionally, a file stores its events' identity beside them (the ``/identity`` group: run and
 event number, mcChannelNumber, source file and entry; :func:`read_identity` by row range) and
 how its features were derived (``feature_definition``); files without them read as before.
@@ -69,6 +73,7 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "IDENTITY",
+    "NONFINITE_EVENTS",
     "RepackResult",
     "SampleWriter",
     "feature_definition_of",
@@ -78,6 +83,7 @@ __all__ = [
     "read_checksums",
     "read_header",
     "read_identity",
+    "read_nonfinite_events",
     "read_sample",
     "repack_file",
     "repack_folder",
@@ -91,6 +97,10 @@ EVENTS = "events"
 IDENTITY = "identity"
 """Optional group beside ``/events``: one 1-D integer dataset per identity column, row for row
 (run and event number, ...). Files without it open as before."""
+NONFINITE_EVENTS = "nonfinite_events"
+"""Dataset beside ``/events``: the rows (int64, ascending) holding a non-finite raw value,
+``events_with_nonfinite`` of them, with HDF5's Fletcher-32 checksum. Files written before it
+existed lack it."""
 CHUNK_ROWS = 2048
 CHECKSUMS = "checksums"
 """Optional dataset beside ``/events``: the CRC-32 of the raw rows of every ``CHUNK_ROWS``
@@ -162,6 +172,7 @@ class SampleWriter:
         self._checksums = RowChunkChecksums(CHUNK_ROWS)
         self._nonfinite = np.zeros(self.n_features, dtype=np.int64)
         self._events_nonfinite = 0
+        self._nonfinite_rows: list[np.ndarray] = []
         self._n = 0
         self._identity: dict[str, h5py.Dataset] | None = None
         version = format_version_for(compression)
@@ -196,7 +207,10 @@ class SampleWriter:
         self._write_identity(block.shape[0], identity)
         bad = ~np.isfinite(block)
         self._nonfinite += bad.sum(axis=0)
-        self._events_nonfinite += int(bad.any(axis=1).sum())
+        bad_rows = np.flatnonzero(bad.any(axis=1))
+        if bad_rows.size:
+            self._events_nonfinite += int(bad_rows.size)
+            self._nonfinite_rows.append(bad_rows.astype(np.int64) + self._n)
         self._hasher.update(block)
         self._checksums.update(block)
         n0 = self._n
@@ -244,6 +258,7 @@ class SampleWriter:
         attrs["nonfinite_per_feature"] = self._nonfinite
         attrs["events_with_nonfinite"] = self._events_nonfinite
         _write_checksums(self._h5, self._checksums.values())
+        _write_nonfinite_events(self._h5, self._nonfinite_rows)
         self._h5.close()
         os.replace(self.tmp_path, self.path)
         return self.path
@@ -280,6 +295,48 @@ def _write_checksums(h5: h5py.File, values: np.ndarray) -> None:
     ds.attrs["algorithm"] = ALGORITHM
     ds.attrs["rows"] = CHUNK_ROWS
     ds.attrs["of"] = EVENTS
+
+
+def _write_nonfinite_events(h5: h5py.File, rows: Sequence[np.ndarray]) -> None:
+    """The ``/nonfinite_events`` dataset (see :data:`NONFINITE_EVENTS`)."""
+    values = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+    options: dict[str, Any] = {}
+    if values.size:  # HDF5 does not filter an empty dataset
+        options = {"chunks": (min(values.size, 65536),), "compression": "gzip", "fletcher32": True}
+    h5.create_dataset(NONFINITE_EVENTS, data=values, **options)
+
+
+def read_nonfinite_events(path: str | Path) -> np.ndarray | None:
+    """The rows of the file ``path`` holding a non-finite raw value, as it listed them when
+    written (ascending int64), or None for a file written before the list existed.
+
+    A list that disagrees with the file's own count, is not ascending or points outside the
+    file is a ``TruncatedFileError`` (as is a failed Fletcher-32 check).
+    """
+    path = Path(path)
+    with open_h5(path) as h5:
+        if NONFINITE_EVENTS not in h5:
+            return None
+        n_events = int(_attr(h5, "n_events", path))
+        expected = int(_attr(h5, "events_with_nonfinite", path))
+        try:
+            rows = np.asarray(h5[NONFINITE_EVENTS][...], dtype=np.int64)
+        except OSError as exc:
+            raise TruncatedFileError(
+                f"{path.name}'s list of events with non-finite values cannot be read ({exc})",
+                path,
+                "the file was changed or damaged after it was written: regenerate it",
+            ) from exc
+    ordered = rows.size < 2 or bool(np.all(np.diff(rows) > 0))
+    inside = rows.size == 0 or (0 <= rows[0] and rows[-1] < n_events)
+    if rows.ndim != 1 or rows.size != expected or not ordered or not inside:
+        raise TruncatedFileError(
+            f"{path.name} lists {rows.size} events with non-finite values but counts "
+            f"{expected} (or the list is not ascending within its {n_events} events)",
+            path,
+            "the file was changed or damaged after it was written: regenerate it",
+        )
+    return rows
 
 
 def read_checksums(path: str | Path) -> ChunkChecksums | None:
@@ -633,11 +690,17 @@ def repack_file(
             events = _create_events(dst, d, options)
             events.resize(n, axis=0)
             rows = H5Matrix(path, [EVENTS], None, n, d, read_checksums(path))
+            nonfinite: list[np.ndarray] = []
             for start, block in rows.blocks(block_rows):
                 hasher.update(block)
                 sums.update(block)
                 events[start : start + block.shape[0]] = block
+                bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
+                if bad.size:
+                    nonfinite.append(bad.astype(np.int64) + start)
             _write_checksums(dst, sums.values())
+            if NONFINITE_EVENTS not in src:  # written before the list: add it
+                _write_nonfinite_events(dst, nonfinite)
         if n and hasher.hexdigest() != header["fingerprint"]:  # no rows: nothing to check
             raise DataError(
                 f"{path.name}: its rows do not hash to its stored content fingerprint "

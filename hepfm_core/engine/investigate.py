@@ -36,6 +36,7 @@ from .working_points import json_bound, json_float
 __all__ = [
     "BRANCH_UNITS",
     "CAUSE_LABELS",
+    "IMPUTED",
     "STATISTIC_KINDS",
     "Criterion",
     "CriterionKind",
@@ -51,6 +52,9 @@ __all__ = [
 ]
 
 CAUSE_LABELS: tuple[str, ...] = tuple(c.label for c in Cause)
+IMPUTED = "imputed"
+"""The selection of the events whose raw values the reader filled (kept and scored; not a
+cause: their cause is whatever their filled inputs gave). ``--cause imputed`` picks them."""
 BRANCH_UNITS: dict[str, str] = dict(zip(BRANCHES, UNITS, strict=True))
 """Units of the track branches hepfm and upstream know (physics.md)."""
 ValuesKind = Literal["raw", "input"]
@@ -169,7 +173,7 @@ def event_statistics(values: np.ndarray, layout: TrackLayout) -> dict[str, np.nd
 
 
 # -- selection ----------------------------------------------------------------------------
-CriterionKind = Literal["cause", "top", "range"]
+CriterionKind = Literal["cause", "imputed", "top", "range"]
 
 
 def _bad(what: str, where: str, todo: str) -> SettingsError:
@@ -179,10 +183,11 @@ def _bad(what: str, where: str, todo: str) -> SettingsError:
 @dataclass(frozen=True)
 class Criterion:
     """Which events of a sample to look at: one ``cause`` (a label of ``vocabulary.Cause``),
-    the ``n`` most anomalous (``top``), or the scores in ``[lo, hi]`` (``range``).
+    the events with filled raw values (``imputed``), the ``n`` most anomalous (``top``), or
+    the scores in ``[lo, hi]`` (``range``).
 
-    Build with :meth:`by_cause`, :meth:`top` or :meth:`score_range`; a bad value is a
-    ``SettingsError`` saying what to do.
+    Build with :meth:`by_cause` (``"imputed"`` too), :meth:`top` or :meth:`score_range`; a
+    bad value is a ``SettingsError`` saying what to do.
     """
 
     kind: CriterionKind
@@ -197,8 +202,10 @@ class Criterion:
                 raise _bad(
                     f"unknown cause {self.cause!r}",
                     "--cause",
-                    f"use one of {', '.join(CAUSE_LABELS)}",
+                    f"use one of {', '.join((*CAUSE_LABELS, IMPUTED))}",
                 )
+        elif self.kind == "imputed":
+            pass
         elif self.kind == "top":
             if not isinstance(self.n, int | np.integer) or self.n < 1:
                 raise _bad(f"--top needs a whole number >= 1, got {self.n!r}", "--top", "e.g. 50")
@@ -223,11 +230,14 @@ class Criterion:
             object.__setattr__(self, "lo", lo)
             object.__setattr__(self, "hi", hi)
         else:
-            raise _bad(f"unknown selection {self.kind!r}", "selection", "use cause, top or range")
+            raise _bad(
+                f"unknown selection {self.kind!r}", "selection", "use cause, imputed, top or range"
+            )
 
     @classmethod
     def by_cause(cls, cause: str) -> Criterion:
-        return cls("cause", cause=cause)
+        """The events of one cause, or with ``"imputed"`` those the reader filled."""
+        return cls("imputed") if cause == IMPUTED else cls("cause", cause=cause)
 
     @classmethod
     def top(cls, n: int) -> Criterion:
@@ -241,6 +251,8 @@ class Criterion:
         """One phrase: ``cause kl_overflow``, ``the 50 highest scores``, ``score in [a, b]``."""
         if self.kind == "cause":
             return f"cause {self.cause}"
+        if self.kind == "imputed":
+            return "imputed inputs (raw values filled by the reader)"
         if self.kind == "top":
             return f"the {self.n} highest scores"
         return f"score in [{self.lo:g}, {self.hi:g}]"
@@ -260,10 +272,10 @@ class Criterion:
 class Selection:
     """The events of ``sample`` a criterion picked, in the order they are shown.
 
-    Order: by event index for a cause; by score, highest first (ties by event index), for
-    ``top`` and ``range``. ``scores``: the guarded scores (NaN where the event has none);
-    ``causes``: their cause codes. ``n_events``: the sample's size. ``settings``: the
-    guards' (clip, score) the scores were computed with.
+    Order: by event index for a cause or the imputed events; by score, highest first (ties
+    by event index), for ``top`` and ``range``. ``scores``: the guarded scores (NaN where
+    the event has none); ``causes``: their cause codes. ``n_events``: the sample's size.
+    ``settings``: the guards' (clip, score) the scores were computed with.
     """
 
     sample: str
@@ -316,15 +328,20 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
 
 
 def select_events(
-    guarded: GuardedScores, policy: PolicyScores, criterion: Criterion, sample: str = ""
+    guarded: GuardedScores,
+    policy: PolicyScores,
+    criterion: Criterion,
+    sample: str = "",
+    imputed: np.ndarray | None = None,
 ) -> Selection:
     """The events of one sample that ``criterion`` picks under one setting.
 
     A cause picks every event with that cause, whatever the policy (the excluded ones
-    are what one wants to see). ``top`` and ``range`` rank what the policy kept: under
-    ``worst`` the events without a finite score (but non-finite inputs) rank as +inf, so
-    they come first; under ``drop`` they are not there. ``range`` keeps ``lo <= score <=
-    hi`` (+inf only when ``hi`` is +inf).
+    are what one wants to see); ``imputed`` picks the given events (the reader's filled
+    ones, ``data.imputed_events``), whatever their cause. ``top`` and ``range`` rank what
+    the policy kept: under ``worst`` the events without a finite score (but non-finite
+    inputs) rank as +inf, so they come first; under ``drop`` they are not there. ``range``
+    keeps ``lo <= score <= hi`` (+inf only when ``hi`` is +inf).
 
     Parameters
     ----------
@@ -336,6 +353,8 @@ def select_events(
         Cause, top N or score range.
     sample : str
         The sample's name, carried along.
+    imputed : np.ndarray, optional
+        The sample's events with filled raw values; needed by an ``imputed`` criterion.
 
     Returns
     -------
@@ -365,6 +384,16 @@ def select_events(
         if criterion.kind == "cause":
             code = CAUSE_LABELS.index(str(criterion.cause))
             events = np.flatnonzero(causes == code)
+        elif criterion.kind == "imputed":
+            if imputed is None:
+                raise _bad("the imputed events were not given", "selection", "pass imputed=EVENTS")
+            events = np.unique(np.asarray(imputed, dtype=np.int64))
+            if events.size and not 0 <= events[0] <= events[-1] < causes.size:
+                raise _bad(
+                    f"imputed events outside the sample's {causes.size} events",
+                    "selection",
+                    "pass the sample's own imputed events",
+                )
         else:
             kept = np.flatnonzero(np.asarray(policy.kept_mask))
             values = np.asarray(policy.values, dtype=np.float64)
@@ -401,7 +430,9 @@ class EventDetail:
     ``residuals_per_feature`` ``(B,)`` their sums (padding slots included: the loss sees
     them). ``reconstruction``: the scoring pass's float64 error of the event, which the
     residuals sum to within float32 rounding of the decoder. ``identity``: run and event
-    number where the data have them.
+    number where the data have them. ``filled``: ``(D,)``, the raw values the reader replaced
+    by its fill value (they were NaN or infinite; the model saw the fill), None when nothing
+    was filled.
     """
 
     sample: str
@@ -420,6 +451,14 @@ class EventDetail:
     residuals_per_track: np.ndarray | None
     residuals_per_feature: np.ndarray | None
     identity: dict[str, int] | None = None
+    filled: np.ndarray | None = None
+
+    @property
+    def filled_inputs(self) -> np.ndarray:
+        """Indices (into ``values``) of the raw values the reader filled."""
+        if self.filled is None:
+            return np.empty(0, dtype=np.int64)
+        return np.flatnonzero(self.filled)
 
     @property
     def residual_sum(self) -> float:
@@ -458,6 +497,7 @@ class EventDetail:
                 else json_floats(self.residuals_per_feature)
             ),
             "residual_sum": json_float(self.residual_sum),
+            "filled_inputs": self.filled_inputs.tolist(),
         }
         if self.identity is not None:
             out["identity"] = dict(self.identity)
@@ -480,13 +520,15 @@ def event_details(
     layout: TrackLayout | None,
     clip: tuple[float, float] | None,
     identities: Sequence[dict[str, int] | None] | None = None,
+    filled: np.ndarray | None = None,
 ) -> tuple[EventDetail, ...]:
     """The detail of each event; every array is aligned with ``events``.
 
     ``values``: what to show as tracks (stored values, or the inputs); padding is found on
     them. ``inputs`` and ``x_hat``: float32 model inputs and their reconstruction, from
     which the squared residuals are computed in float64. ``scores``: guarded (NaN: none);
-    ``causes``: codes; ``recon``: the scoring pass's reconstruction error.
+    ``causes``: codes; ``recon``: the scoring pass's reconstruction error. ``filled``:
+    ``(n, D)``, the raw values the reader filled (None: nothing was).
 
     >>> import numpy as np
     >>> from hepfm_core.engine.investigate import TrackLayout, event_details
@@ -537,6 +579,7 @@ def event_details(
                 residuals_per_track=None if per_track is None else per_track[i],
                 residuals_per_feature=None if per_feature is None else per_feature[i],
                 identity=None if identities is None else identities[i],
+                filled=None if filled is None or not filled[i].any() else filled[i].copy(),
             )
         )
     return tuple(out)

@@ -27,6 +27,7 @@ import polars as pl
 
 from ..data.h5io import H5Matrix
 from ..data.hepfm_format import read_identity
+from ..data.imputed_events import imputed_events
 from ..data.rows import Rows, read_rows, spans
 from ..data.samples import Sample
 from ..errors import SettingsError
@@ -272,6 +273,7 @@ class Investigator:
         self._forward: Forward | None = None
         self._references: dict[str, _Reference] = {}
         self._tallies: dict[tuple[str, str, str], LatentTally] = {}
+        self._imputed: dict[str, np.ndarray] = {}
         self.layout: TrackLayout | None = track_layout(evaluator.data.feature_names)
 
     # -- setup ----------------------------------------------------------------------------
@@ -325,7 +327,26 @@ class Investigator:
                 "evaluate without a cluster (the scoring passes are cached) to look at events",
             )
         self.sample(result.name)
-        return select_events(result.guarded, result.policy, criterion, result.name)  # type: ignore[arg-type]
+        imputed = self.imputed(result.name) if criterion.kind == "imputed" else None
+        return select_events(result.guarded, result.policy, criterion, result.name, imputed)  # type: ignore[arg-type]
+
+    def imputed(self, name: str) -> np.ndarray:
+        """The events of sample ``name`` whose raw values the reader filled: one scan of its
+        file on the first call (stopped when the counted ones are found), kept after."""
+        with self._lock:
+            held = self._imputed.get(name)
+        if held is None:
+            held = imputed_events(self.sample(name))
+            with self._lock:
+                self._imputed[name] = held
+        return held
+
+    def _filled(self, name: str, got: Rows) -> np.ndarray | None:
+        """``(n, D)``: which of the read raw values the reader filled (None: it filled none)."""
+        if got.raw is None or self.sample(name).accounting.filled != "median":
+            return None
+        with np.errstate(all="ignore"):
+            return ~np.isfinite(got.raw)
 
     def _rows(self, name: str, rows: np.ndarray) -> Rows:
         return read_rows(self.sample(name).x, rows)
@@ -363,6 +384,7 @@ class Investigator:
             layout=self.layout,
             clip=selection.settings.clip,
             identities=identities_of(self.sample(name), events),
+            filled=self._filled(name, got),
         )
 
     def ids(self, selection: Selection) -> pl.DataFrame:

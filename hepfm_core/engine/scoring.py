@@ -45,6 +45,7 @@ from ..common.cache import cache_dir as default_cache_dir
 from ..common.fingerprint import combine
 from ..common.native_log import filtered_native_stderr
 from ..common.progress import Progress
+from ..common.tensorflow_import import import_tensorflow
 from ..data.samples import Sample, row_blocks
 from ..sources import ModelInfo, describe_model, load_model
 from .passes import (
@@ -120,7 +121,7 @@ def prime_native_logs() -> None:
     """
     if _native_logs_primed.is_set():
         return
-    import tensorflow as tf
+    tf = import_tensorflow()  # one thread at a time (a click may load the model meanwhile)
 
     with filtered_native_stderr():
         tf.function(lambda x: x + 1.0, jit_compile=True)(tf.constant(0.0))

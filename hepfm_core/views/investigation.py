@@ -35,8 +35,10 @@ __all__ = [
     "BRUSH",
     "CLIP_COLOUR",
     "EFFICIENCY_TITLE",
+    "ETA_PHI_BRANCHES",
     "EVENTS_TITLE",
     "FEATURE_TITLE",
+    "FILLED_TITLE",
     "KL_DIM_TITLE",
     "LATENT_DIM_TITLE",
     "PADDING",
@@ -49,8 +51,10 @@ __all__ = [
     "Z_LOG_VAR_TITLE",
     "Z_MEAN_TITLE",
     "empty_selection_sentence",
+    "eta_phi_chart",
     "event_caption",
     "event_table",
+    "filled_names",
     "latent_chart",
     "latent_event_chart",
     "latent_sentence",
@@ -80,6 +84,8 @@ TRACK_TITLE = "track slot"
 TRACK_RESIDUAL_TITLE = "Σ residual²"
 """The track table's column of each track's summed squared residual."""
 FEATURE_TITLE = "feature"
+FILLED_TITLE = "filled by the reader"
+"""The track table's column naming the raw values the reader replaced by its fill value."""
 EFFICIENCY_TITLE = "fraction of events above the cut"
 EVENTS_TITLE = "events per bin"
 SCULPTING_TITLES = {"tracks": "track multiplicity", "leading_pt": "leading-track pt [GeV]"}
@@ -135,15 +141,19 @@ def _with_unit(name: str, unit: str) -> str:
 # -- one event ----------------------------------------------------------------------------
 def track_table(detail: EventDetail, layout: TrackLayout | None) -> pl.DataFrame:
     """The event's real tracks, one row each: slot, every branch (with its unit), and the
-    track's summed squared residual. Without a layout, one row per input."""
+    track's summed squared residual; for an event with filled raw values, which of its
+    branches the reader filled (:data:`FILLED_TITLE`). Without a layout, one row per input."""
+    filled = detail.filled
     if layout is None or detail.tracks is None or detail.track_slots is None:
+        flat: dict[str, Any] = {
+            "input": np.arange(detail.values.size),
+            "value": [_keep(float(v)) for v in detail.values],
+            RESIDUAL_TITLE: [_keep(float(v)) for v in detail.residuals],
+        }
+        if filled is not None:
+            flat[FILLED_TITLE] = ["yes" if f else "" for f in filled]
         return pl.DataFrame(
-            {
-                "input": np.arange(detail.values.size),
-                "value": [_keep(float(v)) for v in detail.values],
-                RESIDUAL_TITLE: [_keep(float(v)) for v in detail.residuals],
-            },
-            schema_overrides={"value": pl.Float64, RESIDUAL_TITLE: pl.Float64},
+            flat, schema_overrides={"value": pl.Float64, RESIDUAL_TITLE: pl.Float64}
         )
     cols: dict[str, Any] = {TRACK_TITLE: detail.track_slots.astype(np.int64)}
     for j, (b, u) in enumerate(zip(layout.branches, layout.units, strict=True)):
@@ -152,7 +162,38 @@ def track_table(detail: EventDetail, layout: TrackLayout | None) -> pl.DataFrame
     cols[TRACK_RESIDUAL_TITLE] = [
         _keep(float(per_track[s])) if per_track is not None else None for s in detail.track_slots
     ]
-    return pl.DataFrame(cols, schema_overrides={k: pl.Float64 for k in cols if k != TRACK_TITLE})
+    if filled is not None:
+        grid = filled.reshape(layout.n_tracks, layout.n_branches)
+        cols[FILLED_TITLE] = [
+            ", ".join(b for b, f in zip(layout.branches, grid[s], strict=True) if f)
+            for s in detail.track_slots
+        ]
+    numeric = {k for k in cols if k not in (TRACK_TITLE, FILLED_TITLE)}
+    return pl.DataFrame(cols, schema_overrides={k: pl.Float64 for k in numeric})
+
+
+def filled_names(detail: EventDetail, layout: TrackLayout | None) -> list[str]:
+    """The inputs whose raw value the reader filled: ``track 3 pt`` (or ``input 17``).
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.investigate import TrackLayout, event_details
+    >>> layout = TrackLayout(2, ("d0", "pt"), ("mm", "GeV"))
+    >>> x = np.array([[1.0, 2.0, np.nan, 3.0]])
+    >>> (d,) = event_details(sample="s", events=np.array([0]), values=x, values_kind="raw",
+    ...     inputs=x, x_hat=x, z_mean=np.zeros((1, 1)), z_log_var=np.zeros((1, 1)),
+    ...     scores=np.array([1.0]), causes=np.array([0]), recon=np.array([1.0]),
+    ...     layout=layout, clip=None, filled=~np.isfinite(x))
+    >>> filled_names(d, layout), filled_names(d, None)
+    (['track 1 d0'], ['input 2'])
+    """
+    names = []
+    for i in detail.filled_inputs:
+        if layout is None:
+            names.append(f"input {i}")
+        else:
+            t, b = divmod(int(i), layout.n_branches)
+            names.append(f"track {t} {layout.branches[b]}")
+    return names
 
 
 def _largest(detail: EventDetail, layout: TrackLayout | None) -> tuple[str, float] | None:
@@ -177,6 +218,10 @@ def event_caption(detail: EventDetail, layout: TrackLayout | None) -> str:
         ident = " (" + ", ".join(f"{k} {v}" for k, v in detail.identity.items()) + ")"
     n_tracks = "" if detail.tracks is None else f", {len(detail.tracks)} tracks"
     head = f"{detail.sample} event {detail.event}{ident}: {detail.cause}, {score}{n_tracks}"
+    filled = filled_names(detail, layout)
+    if filled:
+        more = f" and {len(filled) - 3} more" if len(filled) > 3 else ""
+        head += f"; filled by the reader (not data): {', '.join(filled[:3])}{more}"
     largest = _largest(detail, layout)
     if largest is None:
         return head + "; its reconstruction is not finite"
@@ -284,6 +329,124 @@ def residual_heatmap(
     )
 
 
+ETA_PHI_BRANCHES = ("eta", "phi", "pt")
+"""The branches the η-φ display needs."""
+ETA_TITLE = "η"
+PHI_TITLE = "φ [rad]"
+PT_TITLE = "pt [GeV]"
+ETA_RANGE = 2.5
+"""The inner detector's |η| acceptance: the display's η axis spans at least this."""
+
+
+def _eta_phi_rows(detail: EventDetail, layout: TrackLayout) -> tuple[pl.DataFrame, list[str]]:
+    """The real tracks that have a place in the η-φ plane, and the names of those that have
+    none (η or φ not finite), with the offending value."""
+    assert detail.tracks is not None and detail.track_slots is not None
+    j_eta, j_phi, j_pt = (layout.branches.index(b) for b in ETA_PHI_BRANCHES)
+    tracks = np.asarray(detail.tracks, dtype=np.float64)
+    eta, phi, pt = tracks[:, j_eta], tracks[:, j_phi], tracks[:, j_pt]
+    placed = np.isfinite(eta) & np.isfinite(phi)
+    unplaced = []
+    for i in np.flatnonzero(~placed):
+        bad = [f"{n} {number_text(float(v))}" for n, v in (("η", eta[i]), ("φ", phi[i]))
+               if not math.isfinite(float(v))]  # fmt: skip
+        unplaced.append(f"track {int(detail.track_slots[i])} ({', '.join(bad)})")
+    per_track = detail.residuals_per_track
+    rows = pl.DataFrame(
+        {
+            TRACK_TITLE: detail.track_slots[placed].astype(np.int64),
+            "eta": [_r(float(v)) for v in eta[placed]],
+            "phi": [_r(float(v)) for v in phi[placed]],
+            "pt": [_r(float(v)) if v > 0 else None for v in pt[placed]],
+            "pt as stored": [number_text(float(v)) for v in pt[placed]],
+            "pt usable": [bool(math.isfinite(float(v)) and v > 0) for v in pt[placed]],
+            TRACK_RESIDUAL_TITLE: [
+                None if per_track is None else _r(float(per_track[s]))
+                for s in detail.track_slots[placed]
+            ],
+        },
+        schema_overrides={"eta": pl.Float64, "phi": pl.Float64, "pt": pl.Float64,
+                          TRACK_RESIDUAL_TITLE: pl.Float64},
+    )  # fmt: skip
+    return rows, unplaced
+
+
+def _span(values: pl.Series, floor: float) -> list[float]:
+    """An axis domain holding ``[-floor, floor]`` and every value."""
+    finite = [v for v in values.to_list() if v is not None]
+    return [min([-floor, *finite]), max([floor, *finite])]
+
+
+def eta_phi_chart(
+    detail: EventDetail, layout: TrackLayout | None, *, size: ChartSize = APP
+) -> alt.LayerChart | None:
+    """The event's real tracks in the η-φ plane, coloured by pt (log scale); padding left
+    out. A track whose pt is not finite (or not positive) is a red cross; one whose η or φ is
+    not finite has no place in the plane and is named under the title. None without the
+    ``eta``, ``phi`` and ``pt`` branches (or without tracks)."""
+    if (
+        layout is None
+        or detail.tracks is None
+        or detail.track_slots is None
+        or any(b not in layout.branches for b in ETA_PHI_BRANCHES)
+    ):
+        return None
+    rows, unplaced = _eta_phi_rows(detail, layout)
+    x = alt.X(
+        "eta:Q",
+        title=ETA_TITLE,
+        scale=alt.Scale(domain=_span(rows["eta"], ETA_RANGE), nice=True, zero=False),
+    )
+    y = alt.Y(
+        "phi:Q",
+        title=PHI_TITLE,
+        scale=alt.Scale(domain=_span(rows["phi"], math.pi), nice=False, zero=False),
+    )
+    tips = tooltips(
+        f"{TRACK_TITLE}:O",
+        alt.Tooltip("eta:Q", title=ETA_TITLE),
+        alt.Tooltip("phi:Q", title=PHI_TITLE),
+        alt.Tooltip("pt as stored:N", title=PT_TITLE),
+        f"{TRACK_RESIDUAL_TITLE}:Q",
+    )
+    base = alt.Chart(rows)
+    usable = (
+        base.transform_filter(alt.datum["pt usable"])
+        .mark_circle(size=90, opacity=0.85, stroke="#333333", strokeWidth=0.5)
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color(
+                "pt:Q",
+                title=PT_TITLE,
+                scale=alt.Scale(type="log", scheme="viridis"),
+                legend=alt.Legend(format=".2g"),
+            ),
+            tooltip=tips,
+        )
+    )
+    unusable = (
+        base.transform_filter(~alt.datum["pt usable"])
+        .mark_point(shape="cross", filled=True, size=120, color=CLIP_COLOUR)
+        .encode(x=x, y=y, tooltip=tips)
+    )
+    title: dict[str, Any] = {"text": f"{detail.sample} event {detail.event}: tracks in η-φ"}
+    notes = []
+    if not rows["pt usable"].all():
+        notes.append("red cross: pt not finite or ≤ 0")
+    if unplaced:
+        more = f" and {len(unplaced) - 3} more" if len(unplaced) > 3 else ""
+        notes.append(f"not placed: {', '.join(unplaced[:3])}{more}")
+    if notes:
+        title["subtitle"] = [f"{n[:70]}…" if len(n) > 71 else n for n in notes]
+    return alt.LayerChart(
+        layer=[usable, unusable],
+        width=size.width * 0.75,
+        height=size.height,
+        title=alt.TitleParams(**title),
+    )
+
+
 def _clip_rules(
     clip: tuple[float, float] | None, axis: str, within: tuple[float, float] | None = None
 ) -> list[alt.Chart]:
@@ -376,6 +539,11 @@ def empty_selection_sentence(selection: Selection, by_cause: Mapping[str, int]) 
             else "every one of its events has a usable score"
         )
         return f"No {selection.sample} event has cause {crit.cause} {where}; {others}."
+    if crit.kind == "imputed":
+        return (
+            f"No {selection.sample} event has a filled raw value: the reader filled none"
+            " (with fill none, such events are counted as input_nonfinite)."
+        )
     if crit.kind == "range":
         return (
             f"No kept {selection.sample} event has a score in [{crit.lo:g}, {crit.hi:g}] {where}."
@@ -391,7 +559,8 @@ def page_sentence(selection: Selection, page: int, limit: int, max_shown: int) -
     last = min(page * limit, shown)
     pages = -(-shown // limit)
     head = f"Events {first}-{last} of {selection.size:,}, page {page} of {pages}"
-    order = "by event index" if selection.criterion.kind == "cause" else "highest score first"
+    by_index = selection.criterion.kind in ("cause", "imputed")
+    order = "by event index" if by_index else "highest score first"
     if shown < selection.size:
         return f"{head} (the first {max_shown} are paged; {order})."
     return f"{head} ({order})."

@@ -6,7 +6,7 @@ Keys (each optional; a missing key means the default)::
 
     score=reconstruction|kl|total|radius   clip=none|LO:HI   beta=B   policy=worst|drop
     signals=NAME,NAME                       (the signal samples shown; default every one)
-    sample=NAME and one of cause=LABEL | top=N | range=LO:HI   (the events looked at)
+    sample=NAME and one of cause=LABEL|imputed | top=N | range=LO:HI   (the events looked at)
     page=K                                  (the page of those events, from 1)
 
 A bad value is replaced by its default and named in :attr:`PageState.problems` (the app shows
@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..engine.evaluate import EvaluationSettings
-from ..engine.investigate import CAUSE_LABELS, Criterion
+from ..engine.investigate import CAUSE_LABELS, IMPUTED, Criterion
 from ..errors import HepfmError
 from ..vocabulary import (
     CLIP_PRESETS,
@@ -239,7 +239,7 @@ def _read_request(
             criterion = Criterion.score_range(*_bounds(text))
     except (HepfmError, ValueError):
         expected = {
-            "cause": f"one of {', '.join(CAUSE_LABELS)}",
+            "cause": f"one of {', '.join((*CAUSE_LABELS, IMPUTED))}",
             "top": "a whole number >= 1",
             "range": "LO:HI with LO <= HI (inf allowed)",
         }[key]
@@ -337,6 +337,8 @@ def request_query(request: EventRequest | str | None) -> dict[str, str]:
     out = {"sample": request.sample}
     if c.kind == "cause":
         out["cause"] = str(c.cause)
+    elif c.kind == "imputed":
+        out["cause"] = IMPUTED
     elif c.kind == "top":
         out["top"] = str(c.n)
     else:

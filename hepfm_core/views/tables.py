@@ -25,6 +25,7 @@ from ..engine.binning import (
 )
 from ..engine.comparison import ComparisonResult
 from ..engine.evaluate import EvaluationResult
+from ..engine.investigate import IMPUTED
 from ..engine.metrics import EFF_INTERVAL, format_eff
 from ..vocabulary import Cause
 from .text import (
@@ -44,6 +45,7 @@ __all__ = [
     "background_working_points",
     "clickable_counts",
     "comparison_table",
+    "count_tooltip",
     "counts_grid",
     "counts_table",
     "highlighted",
@@ -148,24 +150,43 @@ def counts_grid(result: EvaluationResult) -> pl.DataFrame:
 
 def clickable_counts(grid: pl.DataFrame) -> list[tuple[int, str, str, int]]:
     """The counts of :func:`counts_grid` that have events to show: ``(row, sample, cause,
-    count)`` for each count above zero of a cause (its events: ``Criterion.by_cause``).
+    count)`` for each count above zero of a cause, or of the imputed events (cause
+    ``"imputed"``); their events: ``Criterion.by_cause``.
 
     >>> import polars as pl
     >>> grid = pl.DataFrame(
-    ...     {"count": ["total", "kl_overflow", "outside clip"], "background": [9, 2, 5],
-    ...      "zprime_tt": [4, 0, 1]}
+    ...     {"count": ["total", "imputed (kept)", "kl_overflow", "outside clip"],
+    ...      "background": [9, 0, 2, 5], "zprime_tt": [4, 3, 0, 1]}
     ... )
     >>> clickable_counts(grid)
-    [(1, 'background', 'kl_overflow', 2)]
+    [(1, 'zprime_tt', 'imputed', 3), (2, 'background', 'kl_overflow', 2)]
     """
     out = []
     for i, row in enumerate(grid.iter_rows(named=True)):
-        if row[COUNT_NAME_COLUMN] not in EXCLUSION_CAUSES:
+        name = row[COUNT_NAME_COLUMN]
+        if name == IMPUTED_COLUMN:
+            cause = IMPUTED
+        elif name in EXCLUSION_CAUSES:
+            cause = name
+        else:
             continue
         for sample in grid.columns[1:]:
             if row[sample]:
-                out.append((i, sample, row[COUNT_NAME_COLUMN], int(row[sample])))
+                out.append((i, sample, cause, int(row[sample])))
     return out
+
+
+def count_tooltip(sample: str, cause: str, count: int) -> str:
+    """What a count's button shows on hover.
+
+    >>> count_tooltip("zprime_tt", "imputed", 1200)
+    'the 1,200 zprime_tt events with filled raw values'
+    >>> count_tooltip("background", "kl_overflow", 2)
+    'the 2 background events of cause kl_overflow'
+    """
+    if cause == IMPUTED:
+        return f"the {count:,} {sample} events with filled raw values"
+    return f"the {count:,} {sample} events of cause {cause}"
 
 
 def without_empty_causes(grid: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:

@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+import h5py
+import numpy as np
 import psutil
 import pytest
 
@@ -466,6 +468,60 @@ def test_a_click_on_a_count_shows_its_events(served, chromium_launch, tmp_path):
         shared = table_with(again, "largest residual")
         shared.first.wait_for(timeout=180_000)
         assert listed_events(shared) == expected
+        assert not errors, errors
+        browser.close()
+
+
+def test_a_click_on_the_imputed_count_shows_the_filled_events(served, chromium_launch):
+    """The "imputed (kept)" count of the background is a button too: it lists the events whose
+    stored raw values the reader filled (the file's rows with NaN or inf), and the chosen
+    event's tracks name the filled values; an η-φ display of its tracks sits beside them."""
+    from playwright.sync_api import sync_playwright
+
+    from hepfm_core.views.dashboard import PAGE_EVENTS
+    from hepfm_core.views.investigation import FILLED_TITLE
+    from hepfm_core.views.tables import IMPUTED_COLUMN
+
+    url, evaluator, _, shots = served
+    with h5py.File(Path(evaluator.data.path) / "background.h5") as h5:
+        bad = ~np.isfinite(h5["events"][:])
+    expected = np.flatnonzero(bad.any(axis=1))
+    assert expected.size  # the demo's NaN reducedChiSquared
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        page = browser.new_page(viewport={"width": 1500, "height": 4000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        counts = page.locator("table.hepfm-grid")
+        counts.first.wait_for(timeout=180_000)
+        samples = [t.strip() for t in counts.locator("thead th").all_inner_texts()][1:]
+        names = [t.strip() for t in counts.locator("tbody th").all_inner_texts()]
+        row = counts.locator("tbody tr").nth(names.index(IMPUTED_COLUMN))
+        button = row.locator("td").nth(samples.index("background")).locator("button")
+        assert button.inner_text().replace(",", "") == str(expected.size)
+        button.click()
+        page.get_by_text(
+            re.compile(rf"^{expected.size} of \d+ background events with imputed inputs")
+        ).first.wait_for(timeout=120_000)
+        events = table_with(page, "largest residual")
+        events.first.wait_for(timeout=120_000)
+        assert listed_events(events) == expected[:PAGE_EVENTS].tolist()
+        first = int(expected[0])
+        page.get_by_text(
+            re.compile(rf"^background event {first}\b.*filled by the reader")
+        ).first.wait_for(timeout=60_000)
+        tracks = table_with(page, FILLED_TITLE)
+        filled = [r[FILLED_TITLE] for r in table_rows(tracks) if r.get(FILLED_TITLE)]
+        assert filled and all(f for f in filled)
+        eventually(  # the η-φ display (a chart: its title is drawn, not text)
+            lambda: page.locator("marimo-vega").evaluate_all(
+                "els => els.some(e => (e.dataset.spec || '').includes('tracks in η-φ'))"
+            ),
+            60.0,
+        )
+        page.screenshot(path=str(shots / "dashboard_imputed.png"), full_page=True)
+        assert "cause=imputed" in page.url.split("?", 1)[1].split("&")
         assert not errors, errors
         browser.close()
 

@@ -12,8 +12,10 @@ import pytest
 from hepfm_core.data import h5io
 from hepfm_core.data.hepfm_format import (
     FORMAT_VERSION,
+    NONFINITE_EVENTS,
     SampleWriter,
     read_header,
+    read_nonfinite_events,
     read_sample,
     repack_file,
     repack_folder,
@@ -575,3 +577,45 @@ def test_repack_adds_checksums_to_an_older_file(tmp_path):
     assert sums is not None and sums.values.shape == (2,)
     np.testing.assert_array_equal(read_sample(path).x.raw(slice(0, 3000)), raw)
     assert repack_file(path, "lz4").skipped == "already lz4"
+
+
+# -- the list of events with non-finite raw values ---------------------------------------
+def test_the_file_lists_its_events_with_non_finite_values(tmp_path):
+    raw = raw_sample(5000, 3)
+    raw[4999, 0] = -np.inf  # the last row of the last block
+    path = write(tmp_path / "b.h5", [raw[:1500], raw[1500:]])  # rows of the 2nd block shift
+    expected = np.flatnonzero(~np.isfinite(raw).all(axis=1))
+    np.testing.assert_array_equal(read_nonfinite_events(path), expected)
+    assert read_header(path)["events_with_nonfinite"] == expected.size == 3
+    with h5py.File(path) as h5:
+        assert h5[NONFINITE_EVENTS].fletcher32
+
+
+def test_a_file_without_non_finite_values_lists_none(tmp_path):
+    path = write(tmp_path / "b.h5", [np.ones((10, 6), np.float32)])
+    assert read_nonfinite_events(path).tolist() == []
+
+
+def test_a_file_written_before_the_list_reads_none_and_repack_adds_it(tmp_path):
+    raw = raw_sample(3000, 4)
+    path = write(tmp_path / "b.h5", [raw], compression="gzip")
+    with h5py.File(path, "r+") as h5:
+        del h5[NONFINITE_EVENTS]
+    assert read_nonfinite_events(path) is None
+    repack_file(path)
+    np.testing.assert_array_equal(
+        read_nonfinite_events(path), np.flatnonzero(~np.isfinite(raw).all(axis=1))
+    )
+
+
+@pytest.mark.parametrize(
+    "listed",
+    [np.array([10], np.int64), np.array([20, 10], np.int64), np.array([10, 5000], np.int64)],
+)
+def test_a_list_that_disagrees_with_the_file_is_refused(tmp_path, listed):
+    path = write(tmp_path / "b.h5", [raw_sample(5000, 0)])  # rows 10 and 20
+    with h5py.File(path, "r+") as h5:
+        del h5[NONFINITE_EVENTS]
+        h5.create_dataset(NONFINITE_EVENTS, data=listed)
+    with pytest.raises(TruncatedFileError, match="lists"):
+        read_nonfinite_events(path)

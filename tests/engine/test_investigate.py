@@ -94,6 +94,25 @@ def test_range_selection(scored):
     assert not np.isin(np.arange(0, 200, 40), finite.events).any()
 
 
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+def test_imputed_selection_is_the_given_events_whatever_their_cause(scored, policy):
+    crit = Criterion.by_cause("imputed")
+    assert crit.kind == "imputed" and crit.to_json_dict()["kind"] == "imputed"
+    given = np.array([120, 3, 40, 3])  # unsorted, repeated: listed once, by index
+    sel = select_events(scored, apply_policy(scored, policy), crit, "s", imputed=given)
+    np.testing.assert_array_equal(sel.events, [3, 40, 120])
+    assert sel.causes.tolist() == [Cause.OK, Cause.KL_OVERFLOW, Cause.KL_OVERFLOW]
+    np.testing.assert_array_equal(sel.scores[[0]], scored.scores[[3]])
+    none = select_events(scored, apply_policy(scored, policy), crit, imputed=np.array([], int))
+    assert none.size == 0 and none.n_events == 200
+
+
+@pytest.mark.parametrize("given", [None, np.array([200]), np.array([-1, 4])])
+def test_imputed_selection_needs_the_samples_own_events(scored, given):
+    with pytest.raises(SettingsError, match="imputed events"):
+        select_events(scored, apply_policy(scored, "worst"), Criterion("imputed"), imputed=given)
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [

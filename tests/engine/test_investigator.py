@@ -299,3 +299,36 @@ def test_the_summary_says_how_much_of_a_sparse_selection_it_read(investigator, m
     summary = inv.summary(everything)
     n_read = int(re.search(r"the selection: (\d+) of its (\d+) events", summary.rest_note)[1])
     assert 0 < n_read <= 3 * module.BLOCK_EVENTS and everything.size > n_read
+
+
+def test_the_imputed_events_are_the_rows_with_non_finite_stored_values(investigator, small_demo):
+    """The demo's NaN reducedChiSquared tracks are filled by the reader: the imputed
+    selection lists exactly the stored rows holding a non-finite value, whatever their cause,
+    and each event names the values that were filled."""
+    data_dir, _ = small_demo
+    result = investigator.evaluate_sample(KL, "background")
+    bkg = result.samples["background"]
+    stored = _stored(data_dir, "background")
+    bad = ~np.isfinite(stored)
+    sel = investigator.select(bkg, Criterion.by_cause("imputed"))
+    np.testing.assert_array_equal(sel.events, np.flatnonzero(bad.any(axis=1)))
+    assert sel.size == bkg.imputed > 0  # the count the app's button shows
+    assert sel.criterion.kind == "imputed"
+    np.testing.assert_array_equal(sel.causes, np.asarray(bkg.guarded.causes)[sel.events])
+    details = investigator.details(sel, limit=20)
+    assert len(details) == min(20, sel.size)
+    for d in details:
+        np.testing.assert_array_equal(d.filled, bad[d.event])
+        assert d.to_json_dict()["filled_inputs"] == np.flatnonzero(bad[d.event]).tolist()
+    # an event with nothing filled carries no mask
+    top = investigator.details(investigator.select(bkg, Criterion.top(5)), limit=5)
+    assert all((d.filled is None) == (not bad[d.event].any()) for d in top)
+
+
+def test_fill_none_has_no_imputed_events(small_demo, tmp_path):
+    ev = Evaluator.open(*small_demo, cache=tmp_path, fill="none")
+    inv = Investigator(ev)
+    result = inv.evaluate_sample(KL, "background")
+    sel = inv.select(result.samples["background"], Criterion.by_cause("imputed"))
+    assert sel.size == 0
+    assert result.samples["background"].counts.by_cause["input_nonfinite"] > 0

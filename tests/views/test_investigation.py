@@ -90,6 +90,85 @@ def test_residual_heatmap_and_latent_bars(detail):
         assert vlc.vegalite_to_svg(chart.to_json()).startswith("<svg")
 
 
+def _event_with(raw: np.ndarray, filled: np.ndarray | None = None):
+    x = np.nan_to_num(raw, posinf=0.0, neginf=0.0).astype(np.float32)
+    (d,) = event_details(
+        sample="zprime_tt",
+        events=np.array([7]),
+        values=raw,
+        values_kind="raw",
+        inputs=x,
+        x_hat=x * 0.9,
+        z_mean=np.zeros((1, 2)),
+        z_log_var=np.zeros((1, 2)),
+        scores=np.array([3.0]),
+        causes=np.array([0]),
+        recon=np.array([1.0]),
+        layout=LAYOUT,
+        clip=None,
+        filled=filled,
+    )
+    return d
+
+
+def _tracks(rows: list[list[float]]) -> np.ndarray:
+    """Raw values of 4 track slots (d0, phi, z0, eta, pt, chi2), the missing ones padding."""
+    raw = np.zeros((1, 24))
+    for t, row in enumerate(rows):
+        raw[0, 6 * t : 6 * t + 6] = row
+    return raw
+
+
+def test_filled_values_are_named_in_the_table_and_the_caption():
+    raw = _tracks([[0.1, 0.5, 1.0, 0.3, 12.0, np.nan], [0.2, np.nan, 2.0, np.inf, 8.0, 1.0]])
+    d = _event_with(raw, ~np.isfinite(raw))
+    table = iv.track_table(d, LAYOUT)
+    assert table[iv.FILLED_TITLE].to_list() == ["reducedChiSquared", "phi, eta"]
+    assert np.isnan(table["reducedChiSquared"][0]) and table["eta"][1] == np.inf  # as stored
+    caption = iv.event_caption(d, LAYOUT)
+    assert (
+        "filled by the reader (not data): track 0 reducedChiSquared, track 1 phi, track 1 eta;"
+        in caption
+    )
+    plain = _event_with(np.nan_to_num(raw, posinf=1.0))
+    assert iv.FILLED_TITLE not in iv.track_table(plain, LAYOUT).columns
+    assert "filled" not in iv.event_caption(plain, LAYOUT)
+
+
+def test_eta_phi_display_places_real_tracks_and_marks_broken_ones():
+    raw = _tracks(
+        [
+            [0.1, 0.5, 1.0, 0.3, 12.0, 1.0],  # an ordinary track
+            [0.2, -3.0, 2.0, -2.1, 2.5e6, 1.0],  # the demo's degenerate pt
+            [0.2, 1.0, 2.0, 1.5, np.nan, 1.0],  # pt not finite: a red cross
+            [0.2, np.nan, 2.0, 0.5, 5.0, 1.0],  # phi not finite: no place in the plane
+        ]
+    )
+    d = _event_with(raw)
+    chart = iv.eta_phi_chart(d, LAYOUT)
+    spec = chart.to_dict()
+    (rows,) = [v for v in spec["datasets"].values() if v]
+    assert [r[iv.TRACK_TITLE] for r in rows] == [0, 1, 2]  # padding and track 3 left out
+    assert [r["pt"] for r in rows] == [12.0, 2.5e6, None]
+    assert [r["pt usable"] for r in rows] == [True, True, False]
+    usable, crosses = spec["layer"]
+    assert usable["encoding"]["color"]["scale"]["type"] == "log"
+    assert crosses["mark"]["shape"] == "cross"
+    assert spec["title"]["subtitle"] == [
+        "red cross: pt not finite or ≤ 0",
+        "not placed: track 3 (φ NaN)",
+    ]
+    assert usable["encoding"]["y"]["scale"]["domain"] == pytest.approx([-np.pi, np.pi])
+    assert usable["encoding"]["x"]["scale"]["domain"] == [-2.5, 2.5]
+    assert vlc.vegalite_to_svg(chart.to_json()).startswith("<svg")
+    clean = iv.eta_phi_chart(_event_with(_tracks([[0.1, 0.5, 1.0, 3.2, 12.0, 1.0]])), LAYOUT)
+    assert "subtitle" not in clean.to_dict()["title"]
+    assert clean.to_dict()["layer"][0]["encoding"]["x"]["scale"]["domain"] == [-2.5, 3.2]
+    # without eta, phi and pt there is nothing to draw
+    flat = TrackLayout(4, ("a", "b", "c", "d", "e", "f"), ("",) * 6)
+    assert iv.eta_phi_chart(d, flat) is None and iv.eta_phi_chart(d, None) is None
+
+
 def test_selection_sentence_and_summary_table():
     rng = np.random.default_rng(1)
     s = rng.normal(0, 1, (60, 1)).astype(np.float32)

@@ -41,6 +41,10 @@ def test_a_full_link_is_read():
     assert top == ps.EventRequest("background", Criterion.top(7))
     cause = read(sample="wprime_qq", cause="kl_overflow").request
     assert cause == ps.EventRequest("wprime_qq", Criterion.by_cause("kl_overflow"))
+    imputed = read(sample="background", cause="imputed").request
+    assert imputed == ps.EventRequest("background", Criterion.by_cause("imputed"))
+    assert imputed.criterion.kind == "imputed"
+    assert ps.request_query(imputed) == {"sample": "background", "cause": "imputed"}
 
 
 @pytest.mark.parametrize(

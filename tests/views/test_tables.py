@@ -90,6 +90,7 @@ def test_the_counts_grid_is_the_table_turned_and_its_buttons_its_causes(evaluato
     from hepfm_core.views.tables import (
         COUNT_NAME_COLUMN,
         EXCLUSION_CAUSES,
+        IMPUTED_COLUMN,
         clickable_counts,
         counts_grid,
         counts_table,
@@ -102,7 +103,7 @@ def test_the_counts_grid_is_the_table_turned_and_its_buttons_its_causes(evaluato
     for row in table.iter_rows(named=True):
         assert grid[row["sample"]].to_list() == [row[c] for c in table.columns[1:]]
     spots = clickable_counts(grid)
-    # every count above zero of a cause, nothing else
+    # every count above zero of a cause or of imputed events, nothing else
     expected = {
         (s, c, int(n))
         for s, *_ in table.iter_rows()
@@ -112,5 +113,10 @@ def test_the_counts_grid_is_the_table_turned_and_its_buttons_its_causes(evaluato
         .items()
         if n
     }
-    assert {(s, c, n) for _, s, c, n in spots} == expected and expected
-    assert all(grid[COUNT_NAME_COLUMN][r] == c for r, _, c, _ in spots)
+    imputed = {
+        (s, "imputed", int(n)) for s, n in table.select("sample", IMPUTED_COLUMN).iter_rows() if n
+    }
+    assert imputed  # the demo's NaN reducedChiSquared
+    assert {(s, c, n) for _, s, c, n in spots} == expected | imputed and expected
+    named = {c: c for c in EXCLUSION_CAUSES} | {"imputed": IMPUTED_COLUMN}
+    assert all(grid[COUNT_NAME_COLUMN][r] == named[c] for r, _, c, _ in spots)
