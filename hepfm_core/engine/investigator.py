@@ -239,6 +239,23 @@ class _Reference:
     note: str
 
 
+SHARED_REFERENCES = 64
+"""Samples whose reference statistics a process keeps for every investigator (about 2 MB
+each): another model, or the other fill, on the same files reads none again."""
+_shared_references: dict[tuple[str, ...], _Reference] = {}
+_shared_lock = threading.Lock()
+
+
+def _reference_key(sample: Sample, max_events: int, seed: int) -> tuple[str, ...]:
+    """What a sample's reference statistics depend on: its stored values (a file's content,
+    whatever the fill and normalisation: the statistics read the stored values), else the
+    model inputs it holds; and which rows are read."""
+    stored = isinstance(sample.x, H5Matrix) and sample.provenance.content_fingerprint
+    content = sample.provenance.content_fingerprint if stored else sample.provenance.fingerprint
+    features = ",".join(sample.feature_names)
+    return (content, features, str(sample.n_events), str(max_events), str(seed))
+
+
 class Investigator:
     """Select events, explain a selection, show events and whole-sample diagnostics.
 
@@ -410,13 +427,22 @@ class Investigator:
             ref = self._references.get(name)
             if ref is None:
                 sample = self.sample(name)
-                rows = sample_rows(sample.n_events, self.max_events, self.seed)
-                stats: dict[str, np.ndarray] = {}
-                if self.layout is not None:
-                    got = self._rows(name, rows)
-                    stats = event_statistics(self._shown(got), self.layout)
-                note = sampling_note(sample.n_events, rows, self.seed)
-                ref = self._references[name] = _Reference(rows, stats, note)
+                key = _reference_key(sample, self.max_events, self.seed)
+                with _shared_lock:
+                    ref = _shared_references.get(key)
+                if ref is None:
+                    rows = sample_rows(sample.n_events, self.max_events, self.seed)
+                    stats: dict[str, np.ndarray] = {}
+                    if self.layout is not None:
+                        got = self._rows(name, rows)
+                        stats = event_statistics(self._shown(got), self.layout)
+                    note = sampling_note(sample.n_events, rows, self.seed)
+                    ref = _Reference(rows, stats, note)
+                    with _shared_lock:
+                        _shared_references[key] = ref
+                        while len(_shared_references) > SHARED_REFERENCES:
+                            _shared_references.pop(next(iter(_shared_references)))
+                self._references[name] = ref
             return ref
 
     def prefetch(self, name: str) -> None:

@@ -332,3 +332,22 @@ def test_fill_none_has_no_imputed_events(small_demo, tmp_path):
     sel = inv.select(result.samples["background"], Criterion.by_cause("imputed"))
     assert sel.size == 0
     assert result.samples["background"].counts.by_cause["input_nonfinite"] > 0
+
+
+def test_the_reference_statistics_are_read_once_per_file(small_demo, tmp_path, monkeypatch):
+    """Another investigator on the same files (here: the other fill, as the app's fill
+    control makes one) reuses the sampled statistics of the stored values instead of reading
+    them again; a different sampling reads its own."""
+    from hepfm_core.engine import investigator as module
+
+    monkeypatch.setattr(module, "_shared_references", {})
+    first = Investigator(Evaluator.open(*small_demo, cache=tmp_path))
+    other_fill = Investigator(Evaluator.open(*small_demo, cache=tmp_path, fill="none"))
+    fewer = Investigator(Evaluator.open(*small_demo, cache=tmp_path), max_events=5_000)
+    ref = first._reference("zprime_tt")
+    reads = []
+    monkeypatch.setattr(other_fill, "_rows", lambda *a: reads.append(a))
+    assert other_fill._reference("zprime_tt") is ref and reads == []
+    assert fewer._reference("background").rows.size <= 5_000  # whole blocks of 512
+    assert first._reference("background").rows.size == 20_000
+    assert len(module._shared_references) == 3
