@@ -186,7 +186,7 @@ def _(compared, result, root, shown_evaluator):
 @app.cell(hide_code=True)
 def _(url_state):
     # a link's values that could not be used, named; their defaults are shown instead
-    _problems = " · ".join(url_state.problems)
+    _problems = " · ".join(text.literal(_p) for _p in url_state.problems)
     _link = mo.callout(mo.md(f"**Link.** {_problems}; the defaults are used."), kind="warn")
     _link if url_state.problems else None  # nothing to say: no output box at all
     return

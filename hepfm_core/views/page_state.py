@@ -201,8 +201,15 @@ def _bounds(text: str) -> tuple[float, float]:
     return _number(lo), _number(hi)
 
 
+SHOWN_VALUE_CHARS = 40
+"""A bad value from a link is named by at most this many characters (a link is anyone's)."""
+
+
 def _bad(key: str, text: str, expected: str) -> str:
-    return f"{key}={text!r} ignored: expected {expected}"
+    """The sentence naming a bad value: plain text, the value shortened (the page shows it
+    as text, ``text.literal``: a crafted link cannot put markup on the page)."""
+    shown = text if len(text) <= SHOWN_VALUE_CHARS else text[:SHOWN_VALUE_CHARS] + "…"
+    return f"{key}={shown!r} ignored: expected {expected}"
 
 
 def _read_clip(text: str) -> tuple[float, float] | None:

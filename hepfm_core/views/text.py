@@ -34,6 +34,7 @@ __all__ = [
     "format_p",
     "guard_summary",
     "imputation_sentence",
+    "literal",
     "models_line",
     "normalisation_note",
     "percent",
@@ -42,6 +43,17 @@ __all__ = [
     "short_number",
     "summary_table",
 ]
+
+
+def literal(text: str) -> str:
+    """``text`` for a Markdown cell, shown character for character: every character but
+    letters, digits and spaces as an HTML character reference, so that nothing in it (a
+    value from a link: ``<img src=...>``, ``![](...)``, ``[a](b)``) becomes markup.
+
+    >>> literal("score='<img src=x>' ignored")
+    'score&#61;&#39;&#60;img src&#61;x&#62;&#39; ignored'
+    """
+    return "".join(c if c.isalnum() or c == " " else f"&#{ord(c)};" for c in text)
 
 
 def short_number(x: float) -> str:

@@ -188,10 +188,30 @@ def test_a_bad_link_gives_the_defaults_and_a_callout(monkeypatch, data_root, tmp
     settings = defs["result"].settings
     assert (settings.score, settings.clip) == ("reconstruction", (-20.0, 20.0))
     shown = texts(outputs)
-    assert "Link." in shown and "score='loss' ignored" in shown and "clip='5:-5' ignored" in shown
-    assert "sample='nope' ignored" in shown
+    read = html.unescape(shown)  # the link's values are shown as text, character references
+    assert "Link." in shown and "score='loss' ignored" in read and "clip='5:-5' ignored" in read
+    assert "sample='nope' ignored" in read
     assert defs["looked"].selection is None and defs["looked"].message == db.LOOK_HINT
     assert db.LOOK_HINT in shown
+
+
+def test_a_crafted_link_puts_no_markup_on_the_page(monkeypatch, data_root, tmp_path):
+    """A link is anyone's: its bad values are shown as text, shortened, never as HTML or
+    Markdown (an image from another host would be fetched by every viewer's browser)."""
+    img = "<img src=http://example.invalid/x.png>"
+    link = {
+        "clip": "<h1>big</h1>",
+        "score": img,
+        "beta": "![seen](http://example.invalid/y.png)",
+        "policy": "[click](http://example.invalid)" + "x" * 200,
+    }
+    outputs, _ = run_app(monkeypatch, data_root, tmp_path, link=link)
+    shown = texts(outputs)
+    for markup in ("<img", "<h1>big", '="http://example.invalid'):
+        assert markup not in shown, markup
+    read = html.unescape(shown)
+    assert f"score={img!r} ignored" in read and "clip='<h1>big</h1>' ignored" in read
+    assert "policy='[click](http://example.invalid)xxxxxxxxx…' ignored" in read  # 40 characters
 
 
 def test_bad_data_folder_gives_a_callout(monkeypatch, data_root, tmp_path):
