@@ -18,6 +18,7 @@ with app.setup(hide_code=True):
     from hepfm_core.views import dashboard as db
     from hepfm_core.views import investigation as iv
     from hepfm_core.views.static_tables import static_grid, static_table
+    from hepfm_core.views.widget_values import within
 
     # charts carry their rows in their spec: no fetch per chart while the kernel is busy (a
     # page only: a script's process keeps Altair's own transformer)
@@ -136,12 +137,12 @@ def _(beta, bins, clip_now, models, policy, score, signals):
         settings = db.settings_for(
             clip=clip_now,
             score=score.value,
-            beta=float(beta.value if beta.value is not None else 1.0),
+            beta=float(within(beta, 1.0)),
             policy=policy.value,
             signals=list(signals.value),
         )
         # every chosen model under these settings, and their comparisons (several models)
-        compared = models.evaluate(settings, n_bins=bins.value)
+        compared = models.evaluate(settings, n_bins=int(within(bins, tables.DEFAULT_BINS)))
         settings_error = None
     except HepfmError as exc:
         compared = None
@@ -243,7 +244,9 @@ def _(result, set_request):
 @app.cell(hide_code=True)
 def _(bins, colours, density, log_y, result, set_request):
     # a brush along the score axis asks for the events in that range
-    _hist, _over = tables.histogram_tables(result, n_bins=bins.value, density=density.value)
+    _hist, _over = tables.histogram_tables(
+        result, n_bins=int(within(bins, tables.DEFAULT_BINS)), density=density.value
+    )
     _chart = charts.loss_histogram(
         _hist,
         colours,
@@ -344,7 +347,7 @@ def _(event_page, investigator, looked):
     try:
         if event_page is not None:
             details = investigator.details(
-                looked.selection, page=event_page.value - 1, limit=db.PAGE_EVENTS
+                looked.selection, page=int(within(event_page, 1)) - 1, limit=db.PAGE_EVENTS
             )
     except HepfmError as exc:
         details_error = exc
@@ -366,7 +369,7 @@ def _(event_page, investigator, looked):
             label="Pick an event to see its tracks, residuals and latent values.",
         )
         _where = iv.page_sentence(
-            looked.selection, event_page.value, db.PAGE_EVENTS, db.MAX_SHOWN_EVENTS
+            looked.selection, int(within(event_page, 1)), db.PAGE_EVENTS, db.MAX_SHOWN_EVENTS
         )
         _shown = mo.vstack(
             [mo.hstack([event_page, mo.md(_where)], justify="start", align="center"), event_rows]
@@ -840,7 +843,7 @@ def _(signal_names, url_state):
         label="signal samples",
         full_width=True,
     )
-    bins = mo.ui.slider(10, 150, value=60, step=5, label="bins", show_value=True)
+    bins = mo.ui.slider(10, 150, value=tables.DEFAULT_BINS, step=5, label="bins", show_value=True)
     log_y = mo.ui.switch(value=True, label="log y")
     density = mo.ui.switch(value=False, label="density")
     report_button = mo.ui.run_button(label="write meeting report", kind="success")
@@ -882,7 +885,7 @@ def _(get_request, result):
 @app.cell(hide_code=True)
 def _(event_page):
     if event_page is not None:
-        page_state.write_page(mo.query_params(), event_page.value)
+        page_state.write_page(mo.query_params(), int(within(event_page, 1)))
     return
 
 
@@ -914,7 +917,9 @@ def _(get_request, sample_names, set_request):
     top_n = mo.ui.number(start=1, stop=100_000, value=db.TOP_DEFAULT, label="N")
     top_button = mo.ui.button(
         label="the N most anomalous",
-        on_click=lambda _v: set_request(page_state.top_request(look_sample.value, top_n.value)),
+        on_click=lambda _v: set_request(
+            page_state.top_request(look_sample.value, int(within(top_n, db.TOP_DEFAULT)))
+        ),
     )
     return look_sample, top_button, top_n
 

@@ -39,6 +39,7 @@ from .text import (
 
 __all__ = [
     "COUNT_NAME_COLUMN",
+    "DEFAULT_BINS",
     "EXCLUSION_CAUSES",
     "IMPUTED_COLUMN",
     "PLAIN_COUNT_COLUMNS",
