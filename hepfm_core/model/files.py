@@ -41,6 +41,8 @@ __all__ = [
 
 METADATA_MEMBER = "hepfm_metadata.json"
 KERAS_WEIGHTS_MEMBER = "model.weights.h5"
+KERAS_CONFIG_MEMBER = "config.json"
+"""Keras's architecture of the saved model (what Keras builds it from)."""
 FORMAT_NAME = "hepfm-model"
 FORMAT_VERSION = 1
 
@@ -107,20 +109,33 @@ def _short(names: tuple[str, ...] | None) -> str:
 
 
 def weights_fingerprint(path: str | Path, config: dict[str, Any]) -> str:
-    """Fingerprint of a hepfm ``.keras`` file: its weights member and the VAE ``config``.
+    """Fingerprint of a hepfm ``.keras`` file: its weights member, Keras's architecture
+    (``config.json``) and the VAE ``config``.
 
     ``config`` is the ``VAEConfig.to_dict()`` stored in the file's metadata (it carries the
-    variance parameterisation, which Keras's files do not). Same weights, same fingerprint,
-    whichever process saved them. Keras's own ``config.json`` holds per-process object ids,
-    and ``metadata.json`` a save date, so neither is hashed.
+    variance parameterisation, which Keras's files do not). Keras's ``config.json`` is what
+    Keras builds the model from, so it is hashed too (a changed one is another model, or one
+    Keras refuses), less its per-process object ids (``shared_object_id``): same weights and
+    architecture, same fingerprint, whichever process saved them. ``metadata.json`` holds a
+    save date and is not hashed.
     """
     path = Path(path)
     h = hashlib.blake2b(digest_size=16)
     h.update(b"hepfm-model\0")
     h.update(json.dumps(config, sort_keys=True).encode())
     try:
-        with zipfile.ZipFile(path) as zf, zf.open(KERAS_WEIGHTS_MEMBER) as member:
-            hash_stream(h, member)
+        with zipfile.ZipFile(path) as zf:
+            with zf.open(KERAS_WEIGHTS_MEMBER) as member:
+                hash_stream(h, member)
+            architecture = _without_object_ids(json.loads(zf.read(KERAS_CONFIG_MEMBER)))
+            h.update(b"\0architecture\0")
+            h.update(json.dumps(architecture, sort_keys=True).encode())
+    except json.JSONDecodeError as exc:
+        raise CorruptModelError(
+            f"{path.name}'s {KERAS_CONFIG_MEMBER} is not JSON ({exc})",
+            path,
+            "retrain or copy the model file again",
+        ) from exc
     except KeyError as exc:
         raise CorruptModelError(
             f"{path.name} holds no {KERAS_WEIGHTS_MEMBER}",
@@ -134,6 +149,15 @@ def weights_fingerprint(path: str | Path, config: dict[str, Any]) -> str:
             "retrain or copy the model file again",
         ) from exc
     return h.hexdigest()
+
+
+def _without_object_ids(node: Any) -> Any:
+    """Keras's architecture less the ids it numbers shared objects with in one process."""
+    if isinstance(node, dict):
+        return {k: _without_object_ids(v) for k, v in node.items() if k != "shared_object_id"}
+    if isinstance(node, list):
+        return [_without_object_ids(v) for v in node]
+    return node
 
 
 def file_fingerprint(path: str | Path) -> str:

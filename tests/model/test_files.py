@@ -145,3 +145,31 @@ def test_demo_model_one_fingerprint(small_demo):
     _, model_path = small_demo
     assert load_model(model_path).fingerprint == describe_model(model_path).fingerprint
     assert describe_model(model_path).fingerprint == model_fingerprint(model_path)
+
+
+def test_the_fingerprint_covers_kerass_architecture(saved, tmp_path):
+    """A file whose weights are unchanged but whose Keras architecture (config.json) is not
+    is another model (or one Keras refuses): its scores must not be the cached ones."""
+    import json
+
+    from hepfm_core.sources import model_fingerprint
+
+    path, _, _ = saved
+    with zipfile.ZipFile(path) as zin:
+        members = {i.filename: zin.read(i.filename) for i in zin.infolist()}
+    config = json.loads(members["config.json"])
+    text = json.dumps(config).replace('"relu"', '"tanh"')
+    assert text != json.dumps(config)  # the demo's hidden layers are relu
+    changed = tmp_path / "changed.keras"
+    with zipfile.ZipFile(changed, "w") as zout:
+        for name, blob in members.items():
+            zout.writestr(name, text if name == "config.json" else blob)
+    assert model_fingerprint(changed) != model_fingerprint(path)
+    # only the per-process object ids: the same model
+    renumbered = tmp_path / "renumbered.keras"
+    ids = json.dumps(config).replace('"shared_object_id": ', '"shared_object_id": 9')
+    assert ids != json.dumps(config)
+    with zipfile.ZipFile(renumbered, "w") as zout:
+        for name, blob in members.items():
+            zout.writestr(name, ids if name == "config.json" else blob)
+    assert model_fingerprint(renumbered) == model_fingerprint(path)
