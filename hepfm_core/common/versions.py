@@ -22,7 +22,7 @@ __all__ = [
 RESULT_LIBRARIES = (
     "hepfm",
     "numpy",
-    "scikit-learn",
+    "scipy",
     "keras",
     "tensorflow-cpu",
     "tensorflow",
