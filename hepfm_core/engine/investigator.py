@@ -71,6 +71,7 @@ __all__ = [
     "MAX_EVENTS",
     "MAX_SELECTION_BLOCKS",
     "SEED",
+    "SHARED_REFERENCES",
     "Investigator",
     "identities_of",
     "identity_columns",

@@ -29,6 +29,7 @@ from .vae import VAEConfig
 __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "KERAS_CONFIG_MEMBER",
     "KERAS_WEIGHTS_MEMBER",
     "METADATA_MEMBER",
     "LoadedModel",

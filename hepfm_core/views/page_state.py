@@ -45,6 +45,7 @@ __all__ = [
     "KEYS",
     "REQUEST_KEYS",
     "SETTINGS_KEYS",
+    "SHOWN_VALUE_CHARS",
     "ClipControl",
     "EventRequest",
     "PageState",
