@@ -14,7 +14,7 @@ with app.setup(hide_code=True):
     from hepfm_core.demo import demo_ready, demo_total_events, make_demo
     from hepfm_core.errors import HepfmError
     from hepfm_core.sources import detect_kind
-    from hepfm_core.views import charts, page_state, tables, text
+    from hepfm_core.views import charts, meeting_reports, page_state, tables, text
     from hepfm_core.views import dashboard as db
     from hepfm_core.views import investigation as iv
     from hepfm_core.views.static_tables import static_grid, static_table
@@ -571,11 +571,13 @@ def _(colours, diagnostics, investigator, latent_sample, result):
 
 
 @app.cell(hide_code=True)
-def _(models, report_button, result, root):
+def _(models, report_button, reports_written, result, root, set_reports_written):
     # The meeting report: one offline HTML file for the current settings and models.
     mo.stop(not report_button.value)
     try:
-        _path = db.write_meeting_report(models, result.settings, root)
+        meeting_reports.check_session_quota(reports_written())
+        _path = meeting_reports.write_meeting_report(models, result.settings, root)
+        set_reports_written(lambda _n: _n + 1)
         _shown = mo.callout(
             mo.vstack(
                 [
@@ -887,6 +889,13 @@ def _(event_page):
     if event_page is not None:
         page_state.write_page(mo.query_params(), int(within(event_page, 1)))
     return
+
+
+@app.cell(hide_code=True)
+def _():
+    # the meeting reports this page has written (a shared dashboard limits them per page)
+    reports_written, set_reports_written = mo.state(0)
+    return reports_written, set_reports_written
 
 
 @app.cell(hide_code=True)

@@ -9,7 +9,6 @@ model loaded once, in the background when the dashboard shows).
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import sys
 import threading
@@ -47,7 +46,6 @@ from ..vocabulary import Fill, KLForm, Policy, Score, SignalNormalisation
 from .charts import model_curve_frame
 from .investigation import BRUSH, empty_selection_sentence
 from .page_state import EventRequest, brush_request
-from .report import write_report
 
 __all__ = [
     "DIAGNOSTICS",
@@ -91,7 +89,6 @@ __all__ = [
     "shared_models",
     "warm_in_background",
     "warm_status",
-    "write_meeting_report",
     "yield_to_the_page",
 ]
 
@@ -343,17 +340,6 @@ def settings_for(
     return EvaluationSettings(
         clip=clip, score=score, beta=beta, policy=policy, signals=tuple(signals)
     )
-
-
-def write_meeting_report(
-    evaluator: BaseEvaluator | ModelSet, settings: EvaluationSettings, root: Path | None = None
-) -> Path:
-    """The app's report button: ``hepfm report`` for the current settings (and models),
-    under the root."""
-    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%d-%H%M%S")
-    out = (root or data_root()) / "reports" / f"hepfm-report-{stamp}.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return write_report(evaluator, settings, out)
 
 
 # -- the investigation --------------------------------------------------------------------

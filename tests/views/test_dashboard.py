@@ -38,12 +38,6 @@ def test_data_for_model(upstream_fixture, small_demo, tmp_path):
     assert db.data_for_model(tmp_path / "none.keras", tmp_path) == tmp_path  # not found
 
 
-def test_meeting_report_button_writes_a_file(evaluator, tmp_path):
-    path = db.write_meeting_report(evaluator, EvaluationSettings(signals=("zprime_tt",)), tmp_path)
-    assert path.parent == tmp_path / "reports" and path.suffix == ".html"
-    assert path.stat().st_size > 100_000 and "zprime_tt" in path.read_text()
-
-
 def test_models_found_and_offered(small_demo, second_model, upstream_fixture, tmp_path):
     import shutil
 
