@@ -218,6 +218,47 @@ def _plan(cfg: VAEConfig, part: str) -> list[tuple[str, tuple[str, ...]]]:
     return plan
 
 
+def _expected_shapes(cfg: VAEConfig, part: str) -> dict[str, tuple[int, ...]]:
+    """The shape of every checkpoint tensor the config's architecture needs, computed from
+    the config alone (nothing built): Dense kernels and biases, BatchNorm vectors."""
+    units = cfg.encoder_layers if part == "encoder" else cfg.decoder_layers
+    width = cfg.input_dim if part == "encoder" else cfg.latent_dim
+    dense: list[tuple[int, int]] = []
+    for u in units:
+        dense.append((width, u))
+        width = u
+    heads = [(width, cfg.latent_dim)] * 2 if part == "encoder" else [(width, cfg.input_dim)]
+    shapes: dict[str, tuple[int, ...]] = {}
+    index = 0
+    for n_in, n_out in dense:
+        shapes[KEY.format(i=index, attr="kernel")] = (n_in, n_out)
+        shapes[KEY.format(i=index, attr="bias")] = (n_out,)
+        for attr in BN_ATTRS:
+            shapes[KEY.format(i=index + 1, attr=attr)] = (n_out,)
+        index += 2
+    for n_in, n_out in heads:
+        shapes[KEY.format(i=index, attr="kernel")] = (n_in, n_out)
+        shapes[KEY.format(i=index, attr="bias")] = (n_out,)
+        index += 1
+    return shapes
+
+
+def _check_shapes(cfg: VAEConfig, part: str, tensors: dict[str, np.ndarray], where: Path) -> None:
+    """The checkpoint's tensors have the shapes the config's architecture needs, checked
+    before anything is built: a config that asks for 12,000 units where the checkpoint holds
+    64 is refused without allocating a network of its size."""
+    for key, shape in _expected_shapes(cfg, part).items():
+        held = tensors.get(key)
+        if held is None or tuple(held.shape) != shape:
+            found = "nothing" if held is None else f"shape {list(held.shape)}"
+            raise _fail(
+                f"the config's architecture needs {key} of shape {list(shape)}, the {part} "
+                f"checkpoint holds {found}",
+                where,
+                "restore the experiment's original _experiment_config.yaml",
+            )
+
+
 def _assign(model, plan, tensors: dict[str, np.ndarray], part_dir: Path) -> None:
     """Copy checkpoint tensors onto the rebuilt layers, verifying every key and shape."""
     expected_keys = {KEY.format(i=i, attr=a) for i, (_, attrs) in enumerate(plan) for a in attrs}
@@ -329,6 +370,8 @@ def load_upstream_experiment(path: str | Path) -> LoadedModel:
             "report it to hepfm",
         )
     config = VAEConfig(**{**draft.to_dict(), "bn_epsilon": eps_e})
+    _check_shapes(config, "encoder", enc_t, model_dir / "encoder")
+    _check_shapes(config, "decoder", dec_t, model_dir / "decoder")
     with _float32_policy():
         encoder = build_encoder(config)
         decoder = build_decoder(config)

@@ -270,6 +270,23 @@ def test_architecture_not_matching_weights(tmp_path: Path, exp_dir: Path):
     assert "encoder" in str(err.value)
 
 
+def test_a_huge_crafted_architecture_is_refused_before_it_is_built(
+    tmp_path: Path, exp_dir: Path, monkeypatch
+):
+    """``encoder_layers: [12000, 12000]`` against a checkpoint of 32 and 16 units: refused by
+    the shapes, without building a network of that size (+2.3 GB per selection before)."""
+    from hepfm_core.upstream import model as module
+
+    exp = _copy_experiment(exp_dir, tmp_path / EXPERIMENT)
+    cfg = exp / "_experiment_config.yaml"
+    text = cfg.read_text()
+    cfg.write_text(text.replace("encoder_layers: [32, 16]", "encoder_layers: [12000, 12000]"))
+    monkeypatch.setattr(module, "build_encoder", lambda *a: pytest.fail("built"))
+    monkeypatch.setattr(module, "build_decoder", lambda *a: pytest.fail("built"))
+    with pytest.raises(UpstreamExperimentError, match=r"needs .* of shape \[.*12000\]"):
+        module.load_upstream_experiment(exp)
+
+
 def test_float32_even_under_a_mixed_policy(exp_dir: Path, model):
     import keras
 
