@@ -645,9 +645,10 @@ def _(
 
 @app.cell(hide_code=True)
 def _():
-    # Where data may come from: the data root, and the paths given on the command line.
+    # Where data may come from: the data root (no search leads outside it), and the paths
+    # given on the command line.
     cli = mo.cli_args()
-    root = db.data_root()
+    root = db.confined_root()
     demo_dir = root / "demo"
     arg_data = cli.get("data")
     # -- --model PATH, once or more: the first is shown, all are compared

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -44,6 +45,8 @@ HOST = "127.0.0.1"
 """Where the editor listens: this machine only (the page carries a token as well)."""
 START_TIMEOUT_S = 120.0
 """How long the editor may take to listen."""
+STOP_TIMEOUT_S = 30.0
+"""How long the editor may take to stop after its SIGINT (then it is killed)."""
 
 
 def app_path() -> Path:
@@ -95,6 +98,38 @@ def _wait_listening(proc: subprocess.Popen, port: int, timeout_s: float) -> None
     )
 
 
+_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+"""What else stops this command as Ctrl+C does (SIGHUP: its terminal closed)."""
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGHUP reached this command: stop the editor as Ctrl+C does."""
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise _Stop(signum)
+
+
+def _stop_editor(proc: subprocess.Popen) -> None:
+    """Stop the editor with one SIGINT, its own Ctrl+C: marimo then shuts down and exits
+    normally, which unlinks its kernel queues' semaphores. SIGTERM would not: uvicorn re-raises
+    it after its shutdown, the editor dies without its exit handlers, and Python's resource
+    tracker reports "12 leaked semaphore objects" on the terminal."""
+    # a second Ctrl+C (uv may pass on two) or SIGTERM meanwhile does not cut the wait short
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, *_STOP_SIGNALS)}
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     app = app_path()
     if not app.is_file():
@@ -106,8 +141,17 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     port = args.port or _free_port()
     token = secrets.token_urlsafe(16)
     app_args = [a for a in args.app_args if a != "--"]
-    # marimo's banner names the notebook view's address: this command prints the app view's
-    proc = subprocess.Popen(editor_command(app, port, token, app_args), stdout=subprocess.DEVNULL)
+    # marimo's banner names the notebook view's address: this command prints the app view's.
+    # The editor runs in a session of its own, without the terminal: the terminal's Ctrl+C
+    # reaches this command alone, which stops the editor (otherwise marimo would ask, unseen,
+    # "Are you sure you want to quit?" on the terminal while this command waited).
+    proc = subprocess.Popen(
+        editor_command(app, port, token, app_args),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS}
     try:
         _wait_listening(proc, port, START_TIMEOUT_S)
         url = editor_url(port, token)
@@ -116,10 +160,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         if not args.no_browser:
             webbrowser.open(url)
         return int(proc.wait())
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=30)
+    except (KeyboardInterrupt, _Stop):
+        _stop_editor(proc)
         return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def add_dashboard_parser(subparsers: Any) -> argparse.ArgumentParser:

@@ -50,6 +50,17 @@ def git_status(root: Path) -> set[str] | None:
     return lines
 
 
+@pytest.fixture(autouse=True)
+def _reads_unconfined() -> Iterator[None]:
+    """Each test starts without the data-root confinement an app run sets for its process
+    (``paths.confine_reads``), and leaves none behind."""
+    from hepfm_core.common import paths
+
+    paths.confine_reads(None)
+    yield
+    paths.confine_reads(None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _tree_left_clean() -> Iterator[None]:
     """Fail the session if the tests leave new untracked, changed or ignored files in the

@@ -24,8 +24,10 @@ __all__ = [
     "PACKAGE_DIR",
     "PROJECT_NAME",
     "checkout_root",
+    "confine_reads",
     "data_root",
     "demo_dir",
+    "readable",
     "user_data_dir",
 ]
 
@@ -72,3 +74,31 @@ def data_root() -> Path:
 def demo_dir() -> Path:
     """The demo's folder (data and model): ``<data root>/demo``."""
     return data_root() / DEMO_FOLDER
+
+
+# -- a server's confinement ------------------------------------------------------------------
+_reads_root: Path | None = None
+
+
+def confine_reads(root: str | Path | None) -> None:
+    """Confine the searches that walk beyond a chosen path (an upstream experiment's folder
+    above a chosen subfolder, its dataset beside it) to ``root`` in this process; None lifts
+    it. The dashboard sets its data root: a viewer chooses paths inside it, and no search
+    may lead outside."""
+    global _reads_root
+    _reads_root = None if root is None else Path(root).resolve()
+
+
+def readable(path: str | Path) -> bool:
+    """Whether a search may look at ``path``: always, unless :func:`confine_reads` set a
+    root and ``path`` lies outside it.
+
+    >>> confine_reads("/srv/data"); readable("/srv/data/runs"), readable("/srv")
+    (True, False)
+    >>> confine_reads(None); readable("/srv")
+    True
+    """
+    if _reads_root is None:
+        return True
+    p = Path(path).resolve()
+    return p == _reads_root or _reads_root in p.parents

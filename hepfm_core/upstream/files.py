@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from ..common import paths
 from ..common.fingerprint import hash_stream
 from ..errors import DataError, UpstreamExperimentError
 
@@ -52,13 +53,16 @@ def experiment_root(path: str | Path) -> Path:
     """
     path = Path(path)
     for folder in (path, *path.parents[:3]):
+        if not paths.readable(folder):  # a server's data root: the walk stops at it
+            break
         if (folder / EXPERIMENT_CONFIG).exists():
             return folder
+    named = path
     if path.name == "foundation_model" and path.parent.name == "models":
-        return path.parent.parent
-    if path.name == "models" and (path / "foundation_model").is_dir():
-        return path.parent
-    return path
+        named = path.parent.parent
+    elif path.name == "models" and (path / "foundation_model").is_dir():
+        named = path.parent
+    return named if paths.readable(named) else path
 
 
 def configured_experiment_root(path: str | Path) -> Path:

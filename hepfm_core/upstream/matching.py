@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..common import paths
 from ..errors import DataError
 from .files import (
     BACKGROUND_FILE,
@@ -130,7 +131,7 @@ def find_dataset_for_experiment(experiment_dir: str | Path) -> DatasetMatch | No
     candidates: list[Path] = []
     for root in (exp.parent.parent, exp.parent):
         base = root / "_processed_datasets"
-        if base.is_dir():
+        if paths.readable(base) and base.is_dir():  # a server's data root: nothing beyond
             candidates += sorted(p.parent for p in base.glob(f"*/{DATASET_CONFIG}"))
     candidates = [c for c in dict.fromkeys(candidates) if (c / BACKGROUND_FILE).exists()]
     if not candidates:

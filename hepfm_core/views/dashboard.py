@@ -64,6 +64,7 @@ __all__ = [
     "attempt",
     "chosen_event",
     "confine",
+    "confined_root",
     "curves",
     "data_for_model",
     "data_root",
@@ -134,6 +135,15 @@ def project_root() -> Path:
 def data_root() -> Path:
     """The data root: see :func:`hepfm_core.common.paths.data_root` for the rule."""
     return paths.data_root()
+
+
+def confined_root() -> Path:
+    """The data root, with every search that walks beyond a chosen path (an experiment's
+    folder above it, its dataset beside it) confined to it in this process
+    (``paths.confine_reads``): what the dashboard reads stays inside its root."""
+    root = data_root().resolve()
+    paths.confine_reads(root)
+    return root
 
 
 def confine(path: str | Path, root: Path | None = None) -> Path:

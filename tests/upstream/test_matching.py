@@ -49,3 +49,24 @@ def test_find_dataset_by_config_comparison(tmp_path: Path, upstream_fixture: Pat
 
     shutil.rmtree(other)
     assert find_dataset_for_experiment(exp) is None
+
+
+def test_a_confined_search_stays_inside_the_root(upstream_fixture, tmp_path):
+    """A shared dashboard confines searches to its data root: the walk up to the experiment
+    folder stops at the root, and no dataset beside the root is looked at."""
+    import shutil
+
+    from hepfm_core.common import paths
+    from hepfm_core.upstream.files import experiment_root
+
+    outer = tmp_path / "outer"
+    shutil.copytree(upstream_fixture, outer)
+    exp = outer / "_foundation_experiments" / "001_Foundation_VAE_Model"
+    inner = exp / "models" / "foundation_model"
+    assert experiment_root(inner) == exp
+    assert find_dataset_for_experiment(exp) is not None
+    paths.confine_reads(exp / "models")  # a root below the experiment's folder
+    assert experiment_root(inner) == inner  # neither the walk nor the folder names lead up
+    paths.confine_reads(exp.parent)  # a root holding the experiment, not its datasets
+    assert experiment_root(inner) == exp
+    assert find_dataset_for_experiment(exp) is None
