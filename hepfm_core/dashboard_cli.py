@@ -98,15 +98,21 @@ def _wait_listening(proc: subprocess.Popen, port: int, timeout_s: float) -> None
     )
 
 
-_STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
-"""What else stops this command as Ctrl+C does (SIGHUP: its terminal closed)."""
+_STOP_SIGNALS = tuple(
+    getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
+)
+"""What stops this command: Ctrl+C, SIGTERM, SIGHUP (its terminal closed)."""
 
 
 class _Stop(Exception):
-    """SIGTERM or SIGHUP reached this command: stop the editor as Ctrl+C does."""
+    """A signal in ``_STOP_SIGNALS`` reached this command: stop the editor."""
 
 
-def _raise_stop(signum: int, frame: Any) -> None:
+def _on_stop(signum: int, frame: Any) -> None:
+    # the first one counts: a second Ctrl+C (uv may pass on two) or a SIGTERM sent to the
+    # whole group meanwhile does not cut the editor's stop short
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
     raise _Stop(signum)
 
 
@@ -115,19 +121,13 @@ def _stop_editor(proc: subprocess.Popen) -> None:
     normally, which unlinks its kernel queues' semaphores. SIGTERM would not: uvicorn re-raises
     it after its shutdown, the editor dies without its exit handlers, and Python's resource
     tracker reports "12 leaked semaphore objects" on the terminal."""
-    # a second Ctrl+C (uv may pass on two) or SIGTERM meanwhile does not cut the wait short
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, *_STOP_SIGNALS)}
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
     try:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -151,7 +151,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         stdout=subprocess.DEVNULL,
         start_new_session=True,
     )
-    previous = {sig: signal.signal(sig, _raise_stop) for sig in _STOP_SIGNALS}
+    previous = {sig: signal.signal(sig, _on_stop) for sig in _STOP_SIGNALS}
     try:
         _wait_listening(proc, port, START_TIMEOUT_S)
         url = editor_url(port, token)
@@ -160,7 +160,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         if not args.no_browser:
             webbrowser.open(url)
         return int(proc.wait())
-    except (KeyboardInterrupt, _Stop):
+    except (_Stop, KeyboardInterrupt):
         _stop_editor(proc)
         return 0
     finally:

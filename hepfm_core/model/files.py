@@ -126,6 +126,13 @@ def weights_fingerprint(path: str | Path, config: dict[str, Any]) -> str:
     h.update(json.dumps(config, sort_keys=True).encode())
     try:
         with zipfile.ZipFile(path) as zf:
+            missing = {KERAS_WEIGHTS_MEMBER, KERAS_CONFIG_MEMBER} - set(zf.namelist())
+            if missing:
+                raise CorruptModelError(
+                    f"{path.name} holds no {' and no '.join(sorted(missing))}",
+                    path,
+                    "retrain or copy the model file again",
+                )
             with zf.open(KERAS_WEIGHTS_MEMBER) as member:
                 hash_stream(h, member)
             architecture = _without_object_ids(json.loads(zf.read(KERAS_CONFIG_MEMBER)))
@@ -134,12 +141,6 @@ def weights_fingerprint(path: str | Path, config: dict[str, Any]) -> str:
     except json.JSONDecodeError as exc:
         raise CorruptModelError(
             f"{path.name}'s {KERAS_CONFIG_MEMBER} is not JSON ({exc})",
-            path,
-            "retrain or copy the model file again",
-        ) from exc
-    except KeyError as exc:
-        raise CorruptModelError(
-            f"{path.name} holds no {KERAS_WEIGHTS_MEMBER}",
             path,
             "retrain or copy the model file again",
         ) from exc

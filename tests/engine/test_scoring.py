@@ -296,6 +296,7 @@ def _fake_model_file(path):
     meta = {"format": "hepfm-model", "config": config, "fingerprint": "race-model"}
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("model.weights.h5", b"fake weights")
+        zf.writestr("config.json", json.dumps({"class_name": "Functional"}))
         zf.writestr("hepfm_metadata.json", json.dumps(meta))
     return path
 
