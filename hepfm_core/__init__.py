@@ -3,7 +3,10 @@
 Stages, each importing only the ones before it (``[tool.importlinter]`` in pyproject.toml):
 ``data`` (samples, files) -> ``model`` (the Keras VAE) -> ``upstream`` (the upstream
 pipeline's files) -> ``sources`` (which format a path holds) -> ``engine`` (scoring, cached;
-guards, metrics) -> ``views`` (tables, text, charts, report) -> ``demo``, ``cli``, the app.
+guards, metrics, investigation) -> ``cluster`` (the engine on a Dask cluster) -> ``views``
+(tables, text, charts, report, the dashboard's helpers) -> the commands: ``demo``,
+``convert_cli`` (``hepfm convert``), ``events_cli`` (``hepfm events``), ``dashboard_cli``
+(``hepfm dashboard``) -> ``cli`` (``hepfm``); the app (``apps/anomaly.py``) on top.
 Beneath them: ``common`` (fingerprints, cache, paths, versions), ``vocabulary``, ``errors``.
 """
 
