@@ -32,6 +32,7 @@ __all__ = [
     "APP_VIEW",
     "HOST",
     "START_TIMEOUT_S",
+    "STOP_TIMEOUT_S",
     "add_dashboard_parser",
     "app_path",
     "cmd_dashboard",
