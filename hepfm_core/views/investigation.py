@@ -146,7 +146,8 @@ def _with_unit(name: str, unit: str) -> str:
 def track_table(detail: EventDetail, layout: TrackLayout | None) -> pl.DataFrame:
     """The event's real tracks, one row each: slot, every branch (with its unit), and the
     track's summed squared residual; for an event with filled raw values, which of its
-    branches the reader filled (:data:`FILLED_TITLE`). Without a layout, one row per input."""
+    branches the reader filled (:data:`FILLED_TITLE`, second). Without a layout, one row per
+    input."""
     filled = detail.filled
     if layout is None or detail.tracks is None or detail.track_slots is None:
         flat: dict[str, Any] = {
@@ -160,18 +161,18 @@ def track_table(detail: EventDetail, layout: TrackLayout | None) -> pl.DataFrame
             flat, schema_overrides={"value": pl.Float64, RESIDUAL_TITLE: pl.Float64}
         )
     cols: dict[str, Any] = {TRACK_TITLE: detail.track_slots.astype(np.int64)}
+    if filled is not None:  # beside the slot: a wide table scrolls, this column must show
+        grid = filled.reshape(layout.n_tracks, layout.n_branches)
+        cols[FILLED_TITLE] = [
+            ", ".join(b for b, f in zip(layout.branches, grid[s], strict=True) if f)
+            for s in detail.track_slots
+        ]
     for j, (b, u) in enumerate(zip(layout.branches, layout.units, strict=True)):
         cols[_with_unit(b, u)] = [_keep(float(v)) for v in detail.tracks[:, j]]
     per_track = detail.residuals_per_track
     cols[TRACK_RESIDUAL_TITLE] = [
         _keep(float(per_track[s])) if per_track is not None else None for s in detail.track_slots
     ]
-    if filled is not None:
-        grid = filled.reshape(layout.n_tracks, layout.n_branches)
-        cols[FILLED_TITLE] = [
-            ", ".join(b for b, f in zip(layout.branches, grid[s], strict=True) if f)
-            for s in detail.track_slots
-        ]
     numeric = {k for k in cols if k not in (TRACK_TITLE, FILLED_TITLE)}
     return pl.DataFrame(cols, schema_overrides={k: pl.Float64 for k in numeric})
 

@@ -124,6 +124,7 @@ def test_filled_values_are_named_in_the_table_and_the_caption():
     d = _event_with(raw, ~np.isfinite(raw))
     table = iv.track_table(d, LAYOUT)
     assert table[iv.FILLED_TITLE].to_list() == ["reducedChiSquared", "phi, eta"]
+    assert table.columns[:2] == [iv.TRACK_TITLE, iv.FILLED_TITLE]  # seen in a scrolled table
     assert np.isnan(table["reducedChiSquared"][0]) and table["eta"][1] == np.inf  # as stored
     caption = iv.event_caption(d, LAYOUT)
     assert (
