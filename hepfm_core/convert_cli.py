@@ -33,6 +33,13 @@ _EXAMPLE = """examples:
       --out converted/
   hepfm convert --background files.txt --signal zprime_ee=zee.list --out converted/ \\
       --track-filter z0:-100:100 --min-tracks 5 --upstream-compatible
+  hepfm convert --background https://example.org/data/DAOD_PHYSLITE.root --out converted/
+
+remote inputs: http(s):// URLs (the server must answer range requests), root:// URLs with the
+XRootD backend (uv sync --extra xrootd, or pip install fsspec-xrootd). A transient network
+failure (refused or dropped connection, timeout, HTTP 408/425/429/5xx) is tried again;
+HEPFM_REMOTE_TIMEOUT (seconds without an answer, default 60) and HEPFM_REMOTE_RETRIES
+(default 3) set how long and how often. A URL that cannot be read exits 2 naming the cause.
 """
 
 
@@ -54,7 +61,7 @@ def add_convert_parser(subparsers: Any) -> None:
         required=True,
         metavar="FILE",
         help="the background's ROOT files: paths, globs (quoted), file lists (*.txt, *.list: one"
-        " path or URL per line) or URLs (passed to uproot as they are)",
+        " path or URL per line) or URLs (http(s)://; root:// with the xrootd extra)",
     )
     p.add_argument(
         "--signal",

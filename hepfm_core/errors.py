@@ -30,6 +30,7 @@ __all__ = [
     "NotRootFileError",
     "OutputExistsError",
     "PathNotAllowedError",
+    "RemoteInputError",
     "SettingsError",
     "SignalSpecError",
     "TrackFilterError",
@@ -110,6 +111,12 @@ class NotRootFileError(DataError):
 
 class TruncatedRootFileError(DataError):
     """A ROOT file is cut short or corrupt: its directory, tree or baskets cannot be read."""
+
+
+class RemoteInputError(DataError):
+    """A remote input (``https://``, ``root://`` ...) cannot be fetched: the server refuses or
+    does not answer, says 404 or 503, or the backend for its protocol is not installed. A
+    network failure, never a verdict on the file's bytes."""
 
 
 class MissingTreeError(MissingGroupError):
