@@ -334,7 +334,7 @@ def naive_evaluate(passes, signals, clip, score, parameterisation) -> dict[str, 
 # -- the reference --------------------------------------------------------------------------
 def reference_forward(model):
     """The forward pass of scoring version 2: uncompiled TensorFlow on chunks of any size."""
-    from hepfm_core.engine.scoring import make_forward
+    from hepfm_core.engine.scoring.run import make_forward
 
     return make_forward(model, chunk_events=None, jit_compile=False)
 
@@ -379,7 +379,7 @@ def met(ok: bool) -> str:
 def measure_read(sample, label: str, reps: int) -> Runs:
     """Reading alone as the pass reads: ``row_blocks`` of the pass's chunks, padded."""
     from hepfm_core.data.samples import row_blocks
-    from hepfm_core.engine.scoring import CHUNK_EVENTS
+    from hepfm_core.engine.scoring.run import CHUNK_EVENTS
 
     def read() -> None:
         for _ in row_blocks(sample.x, CHUNK_EVENTS, pad=True):
@@ -401,7 +401,7 @@ def file_bytes_per_event(path: Path) -> float:
 def phase_scoring(args, data, data_dir, model_path, cache, phases: Phases, summary: Summary):
     from hepfm_core.data.h5io import READ_THREADS
     from hepfm_core.data.hepfm_format import read_sample, repack_file
-    from hepfm_core.engine.scoring import CHUNK_EVENTS, cached_pass, run_pass
+    from hepfm_core.engine.scoring.run import CHUNK_EVENTS, cached_pass, run_pass
     from hepfm_core.sources import load_model
 
     reps = args.reps
@@ -576,7 +576,7 @@ def phase_scoring(args, data, data_dir, model_path, cache, phases: Phases, summa
 
 def phase_evaluate(args, data, model_path, cache: Path, phases: Phases, summary: Summary):
     from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
-    from hepfm_core.engine.guards import prepare
+    from hepfm_core.engine.guards.guarded import prepare
     from hepfm_core.vocabulary import SCORES
 
     phases.start("(b) evaluate: open passes and prepare", "prepare")

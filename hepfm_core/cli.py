@@ -151,7 +151,7 @@ def _first_model(args: argparse.Namespace) -> str:
     """The (first) model path of ``--model``: one string, or the first of several."""
     if isinstance(args.model, str):
         return args.model
-    from .engine.comparison import parse_model_specs
+    from .engine.compare.models import parse_model_specs
 
     return str(parse_model_specs(args.model)[0].paths[0])
 
@@ -162,11 +162,11 @@ def _scored_evaluator(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     this process, or on the Dask cluster the flags name (closed on the way out).
 
     Several models (``--model`` given more than once, or a seed group) give an
-    ``engine.comparison.ModelSet`` instead of one evaluator, always in this process: a
+    ``engine.compare.models.ModelSet`` instead of one evaluator, always in this process: a
     comparison pairs the events each model keeps, which a cluster's result does not hold.
     """
     from .common.progress import TextProgress
-    from .engine.comparison import ModelSet, is_comparison, parse_model_specs
+    from .engine.compare.models import ModelSet, is_comparison, parse_model_specs
     from .engine.evaluate import Evaluator
     from .errors import SettingsError
 
@@ -280,7 +280,7 @@ def _atomic_folder(out: str | Path) -> Iterator[Path]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .engine.comparison import ModelSet
+    from .engine.compare.models import ModelSet
     from .engine.evaluate import roc_rows, write_scores
     from .views.text import comparison_summary, summary_table
 
@@ -310,7 +310,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .engine.comparison import ModelSet
+    from .engine.compare.models import ModelSet
     from .views.report import write_report
 
     with _scored_evaluator(args) as (settings, evaluator):

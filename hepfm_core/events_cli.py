@@ -96,7 +96,7 @@ def add_events_parser(
 
 
 def _criterion(args: argparse.Namespace):
-    from .engine.investigate import Criterion
+    from .engine.investigate.events import Criterion
 
     if args.cause is not None:
         return Criterion.by_cause(args.cause)
@@ -199,7 +199,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     """Run ``hepfm events``; 0 when done (a user error raises a ``HepfmError``)."""
     from .common.progress import TextProgress
     from .engine.evaluate import Evaluator
-    from .engine.investigator import Investigator
+    from .engine.investigate.investigator import Investigator
 
     settings = args.settings_from(args)
     _check_flags(args)

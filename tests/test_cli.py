@@ -245,7 +245,7 @@ def test_single_model_json_is_unchanged(small_demo, tmp_path, capsys, strict_jso
 
 
 def test_two_models_json(small_demo, second_model, tmp_path, capsys, strict_json):
-    from hepfm_core.engine.compare import holm
+    from hepfm_core.engine.compare.paired import holm
     from hepfm_core.sources import describe_model
 
     data_dir, model = small_demo

@@ -14,8 +14,8 @@ integer counts, so AUCs agree to the last bit; JSON the same but for the provena
    the background ranks the working points read; round two ships each partition's tally and
    a background partition's summary (top scores and Mann-Whitney counts against every
    signal); with too many top scores to ship, a sketch and a windows' round instead
-   (``engine.selection``). The merge runs the single-process metric code
-   (``engine.partitions``).
+   (``engine.distributed.order_statistics``). The merge runs the single-process metric code
+   (``engine.distributed.partitions``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,14 @@ from ..common.progress import Progress
 from ..data.dataset import DataSet
 from ..data.hepfm_format import read_identity
 from ..data.imputation import imputation_of
-from ..engine.binning import DEFAULT_BINS
+from ..engine.distributed.order_statistics import merge_windows, plan_windows
+from ..engine.distributed.partitions import (
+    merge_background,
+    merge_counts,
+    merge_edges,
+    merge_tallies,
+    signal_values,
+)
 from ..engine.evaluate import (
     BaseEvaluator,
     BinnedScores,
@@ -41,17 +48,10 @@ from ..engine.evaluate import (
     SampleResult,
     scores_frame,
 )
-from ..engine.metrics import DEFAULT_BKG_EFFS, Separation
-from ..engine.partitions import (
-    merge_background,
-    merge_counts,
-    merge_edges,
-    merge_tallies,
-    signal_values,
-)
-from ..engine.scoring import CHUNK_EVENTS, pass_key
-from ..engine.selection import merge_windows, plan_windows
-from ..engine.working_points import needed_ranks
+from ..engine.metrics.binning import DEFAULT_BINS
+from ..engine.metrics.separation import DEFAULT_BKG_EFFS, Separation
+from ..engine.metrics.working_points import needed_ranks
+from ..engine.scoring.run import CHUNK_EVENTS, pass_key
 from ..errors import ClusterError, SettingsError
 from ..sources import open_data
 from ..vocabulary import Fill, KLForm, SignalNormalisation

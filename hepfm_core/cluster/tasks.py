@@ -8,7 +8,7 @@ it starts). Everything else travels as task arguments or lives as Dask results o
 worker that computed them, so a lost worker's results are recomputed from their lineage.
 
 Shards: the scoring pass of events ``start:stop`` of one sample, the same ``.npy`` files as a
-whole pass (``engine.scoring.run_pass`` with ``rows``), under the cache folder the client
+whole pass (``engine.scoring.run.run_pass`` with ``rows``), under the cache folder the client
 names (``shard_dir``): a worker started elsewhere does not inherit the client's
 ``HEPFM_CACHE_DIR``, and the folder must be on a filesystem every worker sees. A shard is
 published with one rename (``common.cache.publish_dir``): a worker killed while writing
@@ -32,18 +32,19 @@ import numpy as np
 
 from ..common.cache import DamagedEntryError, discard_entry, publish_dir
 from ..data.dataset import DataSet
-from ..engine.binning import Tally, tally
-from ..engine.guards import GuardedScores, GuardSettings, PreparedPass, guard, prepare
-from ..engine.partitions import (
+from ..engine.distributed.order_statistics import Window, WindowScores, window_scores
+from ..engine.distributed.partitions import (
     BackgroundSummary,
     PartitionCounts,
     partition_counts,
     summarize_background,
 )
-from ..engine.passes import ScoringPass
-from ..engine.policy import PolicyScores, apply_policy
-from ..engine.roc import BackgroundRef, prepare_background
-from ..engine.scoring import (
+from ..engine.guards.guarded import GuardedScores, GuardSettings, PreparedPass, guard, prepare
+from ..engine.guards.policy import PolicyScores, apply_policy
+from ..engine.metrics.binning import Tally, tally
+from ..engine.metrics.roc import BackgroundRef, prepare_background
+from ..engine.scoring.passes import ScoringPass
+from ..engine.scoring.run import (
     CHUNK_EVENTS,
     SCORING_VERSION,
     forward_for,
@@ -51,7 +52,6 @@ from ..engine.scoring import (
     run_pass,
     write_meta,
 )
-from ..engine.selection import Window, WindowScores, window_scores
 from ..errors import HepfmError
 from ..sources import describe_model, load_model, open_data
 from ..vocabulary import Fill, KLForm, Parameterisation, Policy, SignalNormalisation

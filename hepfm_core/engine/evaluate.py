@@ -41,9 +41,12 @@ from ..vocabulary import (
     Score,
     SignalNormalisation,
 )
-from .binning import DEFAULT_BINS, Tally
-from .guards import GuardCounts, GuardedScores, GuardSettings, PreparedPass, guard
-from .metrics import (
+from .distributed.partitions import PolicyCounts
+from .guards.guarded import GuardCounts, GuardedScores, GuardSettings, PreparedPass, guard
+from .guards.policy import PolicyScores, apply_policy
+from .guards.prepared_cache import cached_prepare
+from .metrics.binning import DEFAULT_BINS, Tally
+from .metrics.separation import (
     DEFAULT_BKG_EFFS,
     BackgroundRef,
     Separation,
@@ -51,12 +54,9 @@ from .metrics import (
     separation,
     withheld_separation,
 )
-from .partitions import PolicyCounts
-from .passes import ScoringPass
-from .policy import PolicyScores, apply_policy
-from .prepared_cache import cached_prepare
-from .scoring import cached_pass
-from .working_points import json_bound
+from .metrics.working_points import json_bound
+from .scoring.passes import ScoringPass
+from .scoring.run import cached_pass
 
 __all__ = [
     "BACKGROUND_SORTS_KEPT",

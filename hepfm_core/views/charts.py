@@ -23,7 +23,7 @@ import altair as alt
 import numpy as np
 import polars as pl
 
-from ..engine.metrics import Separation, thin_roc
+from ..engine.metrics.separation import Separation, thin_roc
 from ..vocabulary import BACKGROUND_COLOUR, DEFAULT_BKG_EFFS, SCORE_TITLES
 from .channels import tooltips
 

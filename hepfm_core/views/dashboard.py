@@ -25,8 +25,7 @@ from ..cluster.connect import Cluster, ClusterSpec, open_cluster
 from ..cluster.evaluator import ClusterEvaluator
 from ..common import paths
 from ..common.collector import freeze_long_lived
-from ..engine.comparison import ComparisonResult, ModelSet, model_label
-from ..engine.diagnostics import ResidualProfile
+from ..engine.compare.models import ComparisonResult, ModelSet, model_label
 from ..engine.evaluate import (
     BaseEvaluator,
     EvaluationResult,
@@ -34,11 +33,12 @@ from ..engine.evaluate import (
     Evaluator,
     SampleResult,
 )
-from ..engine.explain import SelectionSummary
-from ..engine.investigate import Criterion, EventDetail, Selection
-from ..engine.investigator import Investigator
-from ..engine.metrics import Separation
-from ..engine.scoring import prime_native_logs
+from ..engine.investigate.diagnostics import ResidualProfile
+from ..engine.investigate.events import Criterion, EventDetail, Selection
+from ..engine.investigate.explain import SelectionSummary
+from ..engine.investigate.investigator import Investigator
+from ..engine.metrics.separation import Separation
+from ..engine.scoring.run import prime_native_logs
 from ..errors import HepfmError, PathNotAllowedError
 from ..sources import dataset_for_model, describe_model, load_model, open_data
 from ..upstream.files import EXPERIMENT_CONFIG
@@ -283,7 +283,7 @@ def model_choices(
 
     Options: the model shown (``primary``), the models of the command line (``given``),
     then those under the root (:func:`find_models`), each once; the first two are selected.
-    Labels are :func:`engine.comparison.model_label`'s (name and short fingerprint); a file
+    Labels are :func:`engine.compare.models.model_label`'s (name and short fingerprint); a file
     that is no usable model is left out. Raises ``PathNotAllowedError`` for a given model
     outside the root.
     """

@@ -2,8 +2,8 @@
 map track x feature, its latent values against the clip bounds), a selection's summary, the
 latent diagnostics, the residual profile and the sculpting check of whole samples.
 
-Builders take the engine's results (``engine.investigate``, ``engine.explain``,
-``engine.diagnostics``) and know nothing of models. Conventions of ``charts.py``: sizes
+Builders take the engine's results (``engine.investigate.events``, ``engine.investigate.explain``,
+``engine.investigate.diagnostics``) and know nothing of models. Conventions of ``charts.py``: sizes
 from :class:`~hepfm_core.views.charts.ChartSize`, one colour per sample
 (``vocabulary.sample_colours``), units in axis titles, numbers rounded to
 ``charts.DIGITS`` significant digits.
@@ -19,13 +19,13 @@ import altair as alt
 import numpy as np
 import polars as pl
 
-from ..engine.diagnostics import (
+from ..engine.investigate.diagnostics import (
     LatentDiagnostics,
     ResidualProfile,
     SculptingCheck,
 )
-from ..engine.explain import LEVELS, SelectionSummary
-from ..engine.investigate import EventDetail, Selection, TrackLayout
+from ..engine.investigate.events import EventDetail, Selection, TrackLayout
+from ..engine.investigate.explain import LEVELS, SelectionSummary
 from ..vocabulary import BACKGROUND_COLOUR, SCORE_TITLES, Cause
 from .channels import tooltips
 from .charts import APP, DIGITS, ChartSize
@@ -181,7 +181,7 @@ def filled_names(detail: EventDetail, layout: TrackLayout | None) -> list[str]:
     """The inputs whose raw value the reader filled: ``track 3 pt`` (or ``input 17``).
 
     >>> import numpy as np
-    >>> from hepfm_core.engine.investigate import TrackLayout, event_details
+    >>> from hepfm_core.engine.investigate.events import TrackLayout, event_details
     >>> layout = TrackLayout(2, ("d0", "pt"), ("mm", "GeV"))
     >>> x = np.array([[1.0, 2.0, np.nan, 3.0]])
     >>> (d,) = event_details(sample="s", events=np.array([0]), values=x, values_kind="raw",

@@ -15,7 +15,7 @@ import os
 import secrets
 from pathlib import Path
 
-from ..engine.comparison import ModelSet
+from ..engine.compare.models import ModelSet
 from ..engine.evaluate import BaseEvaluator, EvaluationSettings
 from ..errors import PathNotAllowedError, SettingsError
 from .report import write_report

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from ..engine.evaluate import EvaluationSettings
-from ..engine.investigate import CAUSE_LABELS, IMPUTED, Criterion
+from ..engine.investigate.events import CAUSE_LABELS, IMPUTED, Criterion
 from ..errors import HepfmError
 from ..vocabulary import (
     CLIP_PRESETS,

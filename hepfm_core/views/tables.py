@@ -13,7 +13,10 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
-from ..engine.binning import (
+from ..engine.compare.models import ComparisonResult
+from ..engine.evaluate import EvaluationResult
+from ..engine.investigate.events import IMPUTED
+from ..engine.metrics.binning import (
     DEFAULT_BINS,
     histogram_table,
     histogram_table_from_tallies,
@@ -23,10 +26,7 @@ from ..engine.binning import (
     tally,
     tally_sorted,
 )
-from ..engine.comparison import ComparisonResult
-from ..engine.evaluate import EvaluationResult
-from ..engine.investigate import IMPUTED
-from ..engine.metrics import EFF_INTERVAL, format_eff
+from ..engine.metrics.separation import EFF_INTERVAL, format_eff
 from ..vocabulary import Cause
 from .text import (
     COMPARISON_COLUMNS,

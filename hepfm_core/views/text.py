@@ -9,15 +9,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..data.imputation import STATUS_IMPUTED
-from ..engine.compare import (
+from ..engine.compare.models import ComparisonResult, ModelComparison
+from ..engine.compare.paired import (
     VERDICT_EXCEEDS_BOTH,
     VERDICT_SEED_SPREAD_UNKNOWN,
     VERDICT_WITHIN_SAMPLING,
     VERDICT_WITHIN_SEED_SPREAD,
 )
-from ..engine.comparison import ComparisonResult, ModelComparison
 from ..engine.evaluate import BaseEvaluator, EvaluationResult
-from ..engine.metrics import EFF_INTERVAL, format_eff
+from ..engine.metrics.separation import EFF_INTERVAL, format_eff
 from ..vocabulary import DEFAULT_BKG_EFFS, DEFAULT_CLIP, Policy
 
 __all__ = [

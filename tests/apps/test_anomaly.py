@@ -18,8 +18,8 @@ import pytest
 
 from hepfm_core.common.paths import DATA_ROOT_ENV
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
-from hepfm_core.engine.investigate import Criterion
-from hepfm_core.engine.investigator import Investigator
+from hepfm_core.engine.investigate.events import Criterion
+from hepfm_core.engine.investigate.investigator import Investigator
 from hepfm_core.views import dashboard as db
 from hepfm_core.views.investigation import BRUSH, selection_sentence
 from hepfm_core.views.static_tables import static_table

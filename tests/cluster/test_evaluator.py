@@ -20,7 +20,7 @@ from hepfm_core.cluster.evaluator import (
 )
 from hepfm_core.data.hepfm_format import read_identity
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
-from hepfm_core.engine.scoring import CHUNK_EVENTS
+from hepfm_core.engine.scoring.run import CHUNK_EVENTS
 from hepfm_core.errors import SettingsError
 
 PARTITION = CHUNK_EVENTS  # the small demo's 20,000 background events: three partitions

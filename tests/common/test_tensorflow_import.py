@@ -12,7 +12,7 @@ import textwrap
 SCRIPT = textwrap.dedent(
     """
     import sys, threading
-    from hepfm_core.engine.scoring import prime_native_logs
+    from hepfm_core.engine.scoring.run import prime_native_logs
     from hepfm_core.sources import load_model
 
     assert "tensorflow" not in sys.modules and "keras" not in sys.modules

@@ -109,7 +109,7 @@ def test_an_open_clip_side_is_strict_json():
 
 def test_a_new_evaluator_reads_the_prepared_pass_from_the_cache(evaluator, monkeypatch):
     # the clip-independent arrays are prepared once per cache, not once per process
-    from hepfm_core.engine import prepared_cache
+    from hepfm_core.engine.guards import prepared_cache
 
     settings = EvaluationSettings(score="kl", clip=(-1.0, 1.0))
     first = evaluator.evaluate(settings)

@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 import vl_convert as vlc
 
-from hepfm_core.engine.binning import histogram_table
-from hepfm_core.engine.metrics import prepare_background, separation
+from hepfm_core.engine.metrics.binning import histogram_table
+from hepfm_core.engine.metrics.separation import prepare_background, separation
 from hepfm_core.views import charts
 from hepfm_core.vocabulary import sample_colours
 

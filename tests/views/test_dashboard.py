@@ -10,7 +10,7 @@ import pytest
 
 from hepfm_core.common.paths import DATA_ROOT_ENV
 from hepfm_core.engine.evaluate import EvaluationSettings
-from hepfm_core.engine.investigate import Criterion
+from hepfm_core.engine.investigate.events import Criterion
 from hepfm_core.errors import PathNotAllowedError
 from hepfm_core.views import dashboard as db
 from hepfm_core.views import page_state as ps
@@ -146,7 +146,7 @@ def test_bad_input_is_a_message_not_an_exception(evaluator):
 
 
 def test_warm_once_in_the_background(evaluator):
-    from hepfm_core.engine.investigator import Investigator
+    from hepfm_core.engine.investigate.investigator import Investigator
 
     inv = Investigator(evaluator)
     assert db.warm_status(inv).startswith("Loading the model in the background")
@@ -164,7 +164,7 @@ def test_warm_once_in_the_background(evaluator):
 def test_warm_after_the_page_waits_for_its_last_cell(evaluator):
     # the model's load must not compete with the first view: it starts when the page's
     # last cell says the page is drawn
-    from hepfm_core.engine.investigator import Investigator
+    from hepfm_core.engine.investigate.investigator import Investigator
 
     inv = Investigator(evaluator)
     done = []
@@ -253,7 +253,7 @@ def test_charts_carry_their_rows_inline(marimo_transformers):
 def test_a_server_freezes_what_the_warm_up_built(evaluator):
     import gc
 
-    from hepfm_core.engine.investigator import Investigator
+    from hepfm_core.engine.investigate.investigator import Investigator
 
     inv = Investigator(evaluator)
     assert gc.get_freeze_count() == 0

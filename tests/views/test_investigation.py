@@ -8,23 +8,23 @@ import polars as pl
 import pytest
 import vl_convert as vlc
 
-from hepfm_core.engine.diagnostics import (
+from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
+from hepfm_core.engine.guards.policy import apply_policy
+from hepfm_core.engine.investigate.diagnostics import (
     latent_diagnostics,
     log_edges,
     multiplicity_edges,
     residual_profile,
     sculpting_check,
 )
-from hepfm_core.engine.explain import summarise_selection
-from hepfm_core.engine.guards import GuardSettings, guard, prepare
-from hepfm_core.engine.investigate import (
+from hepfm_core.engine.investigate.events import (
     Criterion,
     TrackLayout,
     event_details,
     select_events,
 )
-from hepfm_core.engine.passes import ScoringPass
-from hepfm_core.engine.policy import apply_policy
+from hepfm_core.engine.investigate.explain import summarise_selection
+from hepfm_core.engine.scoring.passes import ScoringPass
 from hepfm_core.views import investigation as iv
 from hepfm_core.vocabulary import sample_colours
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hepfm_core.engine.evaluate import EvaluationSettings
-from hepfm_core.engine.investigate import Criterion
+from hepfm_core.engine.investigate.events import Criterion
 from hepfm_core.views import page_state as ps
 from hepfm_core.views.investigation import BRUSH
 

@@ -22,7 +22,7 @@ import pytest
 
 from hepfm_core.cli import main
 from hepfm_core.engine.evaluate import EvaluationSettings
-from hepfm_core.engine.investigate import Criterion
+from hepfm_core.engine.investigate.events import Criterion
 from hepfm_core.views import charts, tables, text
 from hepfm_core.views.report import figures, grid, page
 from hepfm_core.views.report.figures import FIGURE_NAMES, FIGURE_SCALE
@@ -607,7 +607,7 @@ def test_report_of_two_models(small_demo, second_model, tmp_path, strict_json):
     """Every grid point compares the models (a comparison table and the models' metrics side
     by side); the curves of both models are the page's and the slides'; the single-model
     report carries none of it."""
-    from hepfm_core.engine.comparison import ModelSet, parse_model_specs
+    from hepfm_core.engine.compare.models import ModelSet, parse_model_specs
 
     data_dir, model = small_demo
     out, figs = tmp_path / "two.html", tmp_path / "figures"
@@ -708,7 +708,7 @@ def test_events_behind_the_counts(evaluator, tmp_path, strict_json):
     signal's most anomalous), the first events are the engine's selection, each with its
     caption, track table and heat map (the investigation's builders), in the page and in its
     data; the background's KL overflows come with the summary naming their degenerate pt."""
-    from hepfm_core.engine.investigator import Investigator
+    from hepfm_core.engine.investigate.investigator import Investigator
     from hepfm_core.views import investigation as iv
     from hepfm_core.views.report import events as rev
 

@@ -37,7 +37,7 @@ def test_guard_summary_names_counts_and_both_policies(evaluator):
 
 
 def test_comparison_summary_lists_models_comparisons_spread_and_warnings(evaluator):
-    from hepfm_core.engine.comparison import ModelSet
+    from hepfm_core.engine.compare.models import ModelSet
 
     models = ModelSet({"g": [evaluator, evaluator], "one": [evaluator]})
     compared = models.evaluate(EvaluationSettings(signals=("zprime_tt",)))

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ...engine.comparison import ComparisonResult
+from ...engine.compare.models import ComparisonResult
 from ...engine.evaluate import EvaluationResult
-from ...engine.working_points import WorkingPoint
+from ...engine.metrics.working_points import WorkingPoint
 from ...vocabulary import Cause
 from ..tables import (
     IMPUTED_COLUMN,

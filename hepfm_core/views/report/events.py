@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...engine.evaluate import BaseEvaluator, EvaluationResult, Evaluator
-from ...engine.investigate import CAUSE_LABELS, Criterion
-from ...engine.investigator import Investigator
+from ...engine.investigate.events import CAUSE_LABELS, Criterion
+from ...engine.investigate.investigator import Investigator
 from ...errors import HepfmError
 from ...vocabulary import Cause
 from ..charts import ChartSize

@@ -11,7 +11,7 @@ from typing import Any, cast
 import polars as pl
 
 from ...common.versions import vega_versions
-from ...engine.comparison import ComparisonResult, ModelSet
+from ...engine.compare.models import ComparisonResult, ModelSet
 from ...engine.evaluate import BaseEvaluator, EvaluationResult, EvaluationSettings
 from ...vocabulary import CLIP_PRESETS, SCORE_LABELS, SCORES, Score, sample_colours
 from ..charts import GRID, curve_frame, model_curve_frame

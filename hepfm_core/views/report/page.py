@@ -14,9 +14,9 @@ import jinja2
 from markupsafe import Markup
 
 from ...common.atomic import atomic_write
-from ...engine.comparison import ModelSet
+from ...engine.compare.models import ModelSet
 from ...engine.evaluate import BaseEvaluator, EvaluationSettings
-from ...engine.metrics import EFF_INTERVAL
+from ...engine.metrics.separation import EFF_INTERVAL
 from ...errors import SettingsError
 from ...vocabulary import SCORE_LABELS
 from ..text import COMPARISON_NOTE

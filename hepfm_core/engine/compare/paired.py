@@ -1,0 +1,777 @@
+"""Compare two models scored on the same events: paired AUC test, efficiencies, seed spread.
+
+Two models scored on the same events give correlated AUCs, so their difference is judged by
+the paired DeLong test (E. R. DeLong, D. M. DeLong, D. L. Clarke-Pearson, Biometrics 44
+(1988) 837-845, doi:10.2307/2531595): each AUC is the mean of per-event *placements*
+(structural components), and the variance of the difference follows from the covariance of
+the two models' placements over the signal events and over the background events. The
+placements come from midranks, as in the fast algorithm of X. Sun and W. Xu (IEEE Signal
+Processing Letters 21 (2014) 1389-1393, doi:10.1109/LSP.2014.2337313), in ``O(N log N)``
+for ``N`` events. Several comparisons (signals x pairs of models) are corrected by Holm's
+step-down procedure (S. Holm, Scand. J. Statist. 6 (1979) 65-70).
+
+DeLong covers the sampling of events, not the training: a model group (the same variant
+trained with several seeds) reports its seed-to-seed spread, and a comparison of two groups
+says whether the difference exceeds both errors (:func:`compare_groups`).
+
+Inputs are KEPT scores, as for ``metrics.py``: finite or ``+inf`` (the "worst" policy's
+overflowed score, ranked above every finite score and tied with other ``+inf``). NaN or
+``-inf`` raise ``ValueError``: pairs are formed first on the events both models keep
+(:func:`pair_events`). Scores: higher = more anomalous, AUC = P(s > b) + P(s == b) / 2,
+exactly as ``roc.py`` counts it. A number that cannot be given is None with a ``status``
+and a ``reason``, never a made-up value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...vocabulary import DEFAULT_BKG_EFFS
+from ..metrics.roc import BackgroundRef, Counts, as_1d, prepare_background, sorted_signal
+from ..metrics.working_points import (
+    STATUS_NO_BACKGROUND,
+    STATUS_NO_SIGNAL,
+    STATUS_OK,
+    WorkingPoint,
+    check_effs,
+    empty_working_point,
+    format_eff,
+    json_float,
+    working_point,
+)
+
+__all__ = [
+    "STATUS_TOO_FEW_EVENTS",
+    "VERDICT_EXCEEDS_BOTH",
+    "VERDICT_SEED_SPREAD_UNKNOWN",
+    "VERDICT_WITHIN_SAMPLING",
+    "VERDICT_WITHIN_SEED_SPREAD",
+    "AucComparison",
+    "EfficiencyDifference",
+    "GroupComparison",
+    "PairedBackground",
+    "PairedScores",
+    "SeedGroup",
+    "compare_groups",
+    "delong_test",
+    "delong_test_against",
+    "efficiency_differences",
+    "efficiency_differences_against",
+    "holm",
+    "pair_events",
+    "paired_background",
+    "seed_group",
+    "withheld_comparison",
+]
+
+STATUS_TOO_FEW_EVENTS = "too_few_events"
+"""A class holds a single event: the AUCs exist, their covariance (ddof=1) does not."""
+
+VERDICT_EXCEEDS_BOTH = "exceeds_both"
+VERDICT_WITHIN_SAMPLING = "within_sampling_error"
+VERDICT_WITHIN_SEED_SPREAD = "within_seed_spread"
+VERDICT_SEED_SPREAD_UNKNOWN = "seed_spread_unknown"
+
+
+# -- pairs ----------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PairedScores:
+    """Two models' scores on the events both keep, in event order, and what each dropped.
+
+    ``a`` / ``b``: float64, read-only, ``n_both`` each (finite or ``+inf``). ``kept``: bool,
+    ``n_total`` entries, the events both keep. ``n_dropped_a_only``: kept by B, not by A
+    (and the other way round); ``n_both + n_dropped_a_only + n_dropped_b_only +
+    n_dropped_both == n_total``.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    kept: np.ndarray
+    n_total: int
+    n_both: int
+    n_dropped_a_only: int
+    n_dropped_b_only: int
+    n_dropped_both: int
+
+
+def pair_events(
+    scores_a: np.ndarray,
+    scores_b: np.ndarray,
+    keep_a: np.ndarray | None = None,
+    keep_b: np.ndarray | None = None,
+) -> PairedScores:
+    """The events of one sample that both models keep: the pairs the paired test needs.
+
+    Why: each model's guards drop their own events; a paired comparison must use the same
+    events for both, and say how many each model lost.
+
+    Parameters
+    ----------
+    scores_a, scores_b : np.ndarray
+        Per-event scores of one sample (the same events in the same order), or, with a keep
+        mask, only the kept events' values in event order (as ``PolicyScores.values``).
+    keep_a, keep_b : np.ndarray of bool, optional
+        Which events each model keeps (``PolicyScores.kept_mask``). Without one, a model
+        keeps its finite scores (the "drop" policy); with one, its kept scores must be
+        finite or ``+inf`` (the "worst" policy).
+
+    Returns
+    -------
+    PairedScores
+        The scores on the events both keep and the counts of dropped events.
+
+    Raises
+    ------
+    ValueError
+        For arrays that are not 1-D, sizes that do not match (between the models, or between
+        scores and mask), a mask that is not boolean, or a kept NaN / ``-inf``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepfm_core.engine.compare.paired import pair_events
+    >>> p = pair_events(np.array([1.0, np.nan, 3.0, np.nan]), np.array([5.0, 6.0, np.inf, np.nan]))
+    >>> p.a.tolist(), p.b.tolist(), p.n_dropped_a_only, p.n_dropped_b_only, p.n_dropped_both
+    ([1.0], [5.0], 1, 1, 1)
+    """
+    values_a, mask_a = _per_event(scores_a, keep_a, "model A")
+    values_b, mask_b = _per_event(scores_b, keep_b, "model B")
+    if mask_a.size != mask_b.size:
+        raise ValueError(
+            f"the two models were scored on different numbers of events: "
+            f"{mask_a.size} (model A) and {mask_b.size} (model B)"
+        )
+    both = mask_a & mask_b
+    a = values_a[both]
+    b = values_b[both]
+    for arr in (a, b, both):
+        arr.setflags(write=False)
+    n_both = int(np.count_nonzero(both))
+    n_a = int(np.count_nonzero(mask_a))
+    n_b = int(np.count_nonzero(mask_b))
+    n_total = int(mask_a.size)
+    return PairedScores(
+        a=a,
+        b=b,
+        kept=both,
+        n_total=n_total,
+        n_both=n_both,
+        n_dropped_a_only=n_b - n_both,
+        n_dropped_b_only=n_a - n_both,
+        n_dropped_both=n_total - n_a - n_b + n_both,
+    )
+
+
+def _per_event(
+    scores: np.ndarray, keep: np.ndarray | None, who: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-event values (anything where not kept) and the keep mask of one model."""
+    x = as_1d(scores, who)
+    if keep is None:
+        return x, np.isfinite(x)
+    mask = np.asarray(keep)
+    if mask.ndim != 1 or mask.dtype != np.bool_:
+        raise ValueError(f"the keep mask of {who} must be a 1-D boolean array")
+    n_kept = int(np.count_nonzero(mask))
+    if x.size == mask.size:
+        values = x
+        kept_values = x[mask]
+    elif x.size == n_kept:
+        values = np.full(mask.size, np.nan)
+        values[mask] = x
+        kept_values = x
+    else:
+        raise ValueError(
+            f"{who}: {x.size} scores fit neither the {mask.size} events of its keep mask "
+            f"nor the {n_kept} it keeps"
+        )
+    _check_kept(kept_values, f"the kept scores of {who}")
+    return values, mask
+
+
+def _check_kept(x: np.ndarray, what: str) -> None:
+    n_nan = int(np.count_nonzero(np.isnan(x)))
+    n_neg = int(np.count_nonzero(x == -np.inf))
+    if n_nan or n_neg:
+        raise ValueError(
+            f"{what} contain {n_nan} NaN and {n_neg} -inf values; compare only the events "
+            "both models keep (pair_events)"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class PairedBackground:
+    """The background events both models keep, checked and sorted once per setting.
+
+    Why: a comparison tests every signal against the same background; its two sorts
+    (``O(N log N)`` on millions of events) are done once here, not once per signal.
+    ``a`` / ``b``: the paired scores in event order; ``ref_a`` / ``ref_b``: each sorted.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    ref_a: BackgroundRef
+    ref_b: BackgroundRef
+
+
+def paired_background(background_a: np.ndarray, background_b: np.ndarray) -> PairedBackground:
+    """Check (finite or ``+inf``, equal lengths) and sort the paired background scores.
+
+    Raises
+    ------
+    ValueError
+        For unpaired lengths, a non-1-D array, or any NaN / ``-inf`` score (named).
+    """
+    xa, xb = _paired(background_a, background_b, "background")
+    return PairedBackground(xa, xb, prepare_background(xa), prepare_background(xb))
+
+
+def _paired(scores_a: np.ndarray, scores_b: np.ndarray, what: str) -> tuple[np.ndarray, ...]:
+    """Both models' kept scores of one class, checked (finite or ``+inf``, equal lengths)."""
+    xa = _finite_or_posinf(scores_a, f"{what} scores of model A")
+    xb = _finite_or_posinf(scores_b, f"{what} scores of model B")
+    if xa.size != xb.size:
+        raise ValueError(
+            f"{what} scores are not paired: {xa.size} events for model A, {xb.size} for "
+            "model B (form the pairs on the events both keep: pair_events)"
+        )
+    return xa, xb
+
+
+# -- paired DeLong test ---------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class AucComparison:
+    """Paired DeLong comparison of models A and B on the same events, for one signal.
+
+    ``delta_auc = auc_a - auc_b``; ``delta_auc_err`` its standard error, ``z`` the ratio and
+    ``p_value`` the two-sided normal p-value; ``auc_a_err`` / ``auc_b_err`` each AUC's own
+    DeLong error. ``status``: ``"ok"``; ``"no_background_events"`` / ``"no_signal_events"``
+    (every number None); ``"too_few_events"`` (a class holds one event: AUCs and delta
+    given, errors, ``z`` and ``p_value`` None). ``reason`` explains any status but ``"ok"``,
+    and for ``"ok"`` notes a zero variance with a non-zero delta (see :func:`delong_test`).
+    """
+
+    status: str
+    reason: str | None
+    n_background: int
+    n_signal: int
+    auc_a: float | None
+    auc_b: float | None
+    auc_a_err: float | None
+    auc_b_err: float | None
+    delta_auc: float | None
+    delta_auc_err: float | None
+    z: float | None
+    p_value: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == STATUS_OK
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Strict-JSON-safe dict (an infinite ``z`` is null)."""
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "n_background": self.n_background,
+            "n_signal": self.n_signal,
+            "auc_a": json_float(self.auc_a),
+            "auc_b": json_float(self.auc_b),
+            "auc_a_err": json_float(self.auc_a_err),
+            "auc_b_err": json_float(self.auc_b_err),
+            "delta_auc": json_float(self.delta_auc),
+            "delta_auc_err": json_float(self.delta_auc_err),
+            "z": json_float(self.z),
+            "p_value": json_float(self.p_value),
+        }
+
+
+def delong_test(
+    background_a: np.ndarray,
+    background_b: np.ndarray,
+    signal_a: np.ndarray,
+    signal_b: np.ndarray,
+) -> AucComparison:
+    """Paired DeLong test of ``AUC_A - AUC_B`` for two models scored on the same events.
+
+    Placements (structural components), with ``psi(s, b) = 1`` for ``s > b``, ``1/2`` for a
+    tie, else 0: ``V10_j = mean_i psi(s_j, b_i)`` per signal event, ``V01_i = mean_j psi(s_j,
+    b_i)`` per background event; each AUC is their mean. Then ``Var(delta) = S10/m + S01/n``
+    with ``S10`` the sample variance (ddof=1) over the ``m`` signal events of ``V10_A -
+    V10_B``, ``S01`` the same over the ``n`` background events (the DeLong covariance
+    ``Var_A + Var_B - 2 Cov_AB``, formed on the differences so that identical models give
+    exactly 0). The placements are midrank differences: an event's midrank in the pooled
+    sample minus its midrank in its own class is the number of events of the other class
+    below it plus half those tied with it; they are counted here by binary search in the
+    sorted other class (``O(N log N)``), in exact integers.
+
+    Degenerate variance: identical rankings (e.g. the same model twice) give delta 0, error
+    0, ``z = 0`` and ``p_value = 1.0``. A zero variance with a non-zero delta (every
+    placement difference constant, e.g. one model separating perfectly and the other
+    scoring every event alike) gives ``z = +-inf`` and ``p_value = 0.0``, with a ``reason``:
+    nothing in the sample varies, so the difference is as sure as the sample can tell; on a
+    handful of events that says little, and the counts are there to judge it.
+
+    Parameters
+    ----------
+    background_a, background_b : np.ndarray
+        The two models' scores of the same background events, in the same order (equal
+        lengths: the events both models keep, see :func:`pair_events`).
+    signal_a, signal_b : np.ndarray
+        The same for one signal sample.
+
+    Returns
+    -------
+    AucComparison
+        Status ``"ok"`` and every number with at least two events in each class; fewer:
+        the status, its reason, and what can still be given.
+
+    Raises
+    ------
+    ValueError
+        For unpaired lengths, a non-1-D array, or any NaN / ``-inf`` score (named).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepfm_core.engine.compare.paired import delong_test
+    >>> bkg_b = np.array([0.1, 0.4, 0.35, 0.8, 0.2])
+    >>> sig_b = np.array([0.9, 0.3, 0.7, 0.75, 0.85])
+    >>> same = delong_test(bkg_b, bkg_b, sig_b, sig_b)
+    >>> same.delta_auc, same.delta_auc_err, same.p_value
+    (0.0, 0.0, 1.0)
+    >>> bkg_a = np.array([0.1, 0.4, 0.35, 0.5, 0.2])  # A ranks one event of each class better
+    >>> sig_a = np.array([0.9, 0.45, 0.7, 0.75, 0.85])
+    >>> r = delong_test(bkg_a, bkg_b, sig_a, sig_b)
+    >>> print(r.auc_a, r.auc_b, f"{r.delta_auc:.2f} +- {r.delta_auc_err:.3f}, p = {r.p_value:.2f}")
+    0.96 0.8 0.16 +- 0.106, p = 0.13
+    """
+    return delong_test_against(paired_background(background_a, background_b), signal_a, signal_b)
+
+
+def delong_test_against(
+    background: PairedBackground, signal_a: np.ndarray, signal_b: np.ndarray
+) -> AucComparison:
+    """:func:`delong_test` against a background checked and sorted once
+    (:func:`paired_background`): what a comparison of several signals calls."""
+    xa, xb = background.a, background.b
+    ya, yb = _paired(signal_a, signal_b, "signal")
+    n, m = int(xa.size), int(ya.size)
+    if n == 0 or m == 0:
+        return withheld_comparison(*_no_events(n), n, m)
+    with np.errstate(all="raise", under="ignore"):
+        c10a, c01a = _placements(background.ref_a.scores, xa, ya)
+        c10b, c01b = _placements(background.ref_b.scores, xb, yb)
+        total = 2 * m * n
+        sum_a, sum_b = int(c10a.sum()), int(c10b.sum())
+        # int / int: correctly rounded, the same float as roc.Counts.auc
+        auc_a, auc_b, delta = sum_a / total, sum_b / total, (sum_a - sum_b) / total
+        if n < 2 or m < 2:
+            too_few = (
+                f"{n} background and {m} signal events kept by both models: the DeLong "
+                "covariance needs at least 2 of each"
+            )
+            return AucComparison(
+                status=STATUS_TOO_FEW_EVENTS,
+                reason=too_few,
+                n_background=n,
+                n_signal=m,
+                auc_a=auc_a,
+                auc_b=auc_b,
+                auc_a_err=None,
+                auc_b_err=None,
+                delta_auc=delta,
+                delta_auc_err=None,
+                z=None,
+                p_value=None,
+            )
+        var_a = _var_of_mean(c10a, 2 * n) + _var_of_mean(c01a, 2 * m)
+        var_b = _var_of_mean(c10b, 2 * n) + _var_of_mean(c01b, 2 * m)
+        var_d = _var_of_mean(c10a - c10b, 2 * n) + _var_of_mean(c01a - c01b, 2 * m)
+    se = math.sqrt(var_d)
+    reason = None
+    if se > 0.0:
+        z = delta / se
+        p = math.erfc(abs(z) / math.sqrt(2.0))  # 2 * (1 - Phi(|z|)) without cancellation
+    elif delta == 0.0:
+        z, p = 0.0, 1.0
+    else:
+        z, p = math.copysign(math.inf, delta), 0.0
+        reason = (
+            "the DeLong variance is zero with a non-zero delta (every placement difference "
+            f"is constant over {n} background and {m} signal events): p-value 0"
+        )
+    return AucComparison(
+        status=STATUS_OK,
+        reason=reason,
+        n_background=n,
+        n_signal=m,
+        auc_a=auc_a,
+        auc_b=auc_b,
+        auc_a_err=math.sqrt(var_a),
+        auc_b_err=math.sqrt(var_b),
+        delta_auc=delta,
+        delta_auc_err=se,
+        z=z,
+        p_value=p,
+    )
+
+
+def _finite_or_posinf(scores: np.ndarray, what: str) -> np.ndarray:
+    x = as_1d(scores, what)
+    _check_kept(x, what)
+    return x
+
+
+def _placements(b: np.ndarray, bkg: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Twice the placements, in exact integers: ``c10_j = 2 V10_j n``, ``c01_i = 2 V01_i m``.
+
+    ``c10_j = 2 #(b < s_j) + #(b == s_j)`` (the pooled minus the within-signal midrank of
+    ``s_j``, doubled); ``c01_i = 2 #(s > b_i) + #(s == b_i)`` (``2m`` minus the doubled
+    difference of midranks of ``b_i``). ``b``: ``bkg`` sorted.
+    """
+    s = np.sort(sig)
+    c10 = np.searchsorted(b, sig, side="left") + np.searchsorted(b, sig, side="right")
+    c01 = 2 * s.size - np.searchsorted(s, bkg, side="left") - np.searchsorted(s, bkg, "right")
+    return c10.astype(np.int64), c01.astype(np.int64)
+
+
+def _var_of_mean(c: np.ndarray, scale: int) -> float:
+    """Sample variance (ddof=1) of ``c / scale`` divided by its size; exactly 0 if constant.
+
+    From the integer sums ``S1 = sum c`` and ``S2 = sum c^2`` (exact: ``c <= 2N``, so
+    ``S2`` stays far below 2^63 for any sample that fits in memory):
+    ``var = (n S2 - S1^2) / (n (n - 1) scale^2)``, one rounding at the end.
+    """
+    n = int(c.size)
+    s1 = int(c.sum())
+    s2 = int(np.dot(c, c))
+    spread = n * s2 - s1 * s1  # Python integers: exact
+    if spread == 0:
+        return 0.0
+    return spread / (n * (n - 1) * scale * scale) / n
+
+
+def _no_events(n_background: int) -> tuple[str, str]:
+    """Status and reason when a class is empty (the background if ``n_background == 0``)."""
+    if n_background == 0:
+        return STATUS_NO_BACKGROUND, "no background events kept by both models"
+    return STATUS_NO_SIGNAL, "no signal events kept by both models"
+
+
+def withheld_comparison(status: str, reason: str, n: int, m: int) -> AucComparison:
+    """A comparison whose numbers are withheld (status and reason; every number None)."""
+    return AucComparison(
+        status=status,
+        reason=reason,
+        n_background=n,
+        n_signal=m,
+        auc_a=None,
+        auc_b=None,
+        auc_a_err=None,
+        auc_b_err=None,
+        delta_auc=None,
+        delta_auc_err=None,
+        z=None,
+        p_value=None,
+    )
+
+
+# -- Holm -----------------------------------------------------------------------------------
+def holm(p_values: Sequence[float | None]) -> tuple[float | None, ...]:
+    """Holm-corrected p-values (step-down, monotone, capped at 1), in the original order.
+
+    With the ``m`` p-values sorted, ``p_(1) <= ... <= p_(m)``, the adjusted
+    ``p~_(i) = max_{j <= i} min(1, (m - j + 1) p_(j))``: ``H_(i)`` is rejected at level
+    ``alpha`` exactly when ``p~_(i) <= alpha``. A withheld p-value (None or NaN) is no test:
+    it stays as it came (None or NaN) and does not count in ``m``, so a comparison without a
+    number neither gets one nor weakens the others.
+
+    Examples
+    --------
+    >>> from hepfm_core.engine.compare.paired import holm
+    >>> [round(p, 6) for p in holm([0.01, 0.04, 0.03, 0.005])]
+    [0.03, 0.06, 0.06, 0.02]
+    >>> holm([0.02, None, 0.5])
+    (0.04, None, 0.5)
+    """
+    values: list[float | None] = []
+    for p in p_values:
+        v = None if p is None else float(p)
+        if v is not None and not math.isnan(v) and not 0.0 <= v <= 1.0:
+            raise ValueError(f"a p-value lies in [0, 1], got {p!r}")
+        values.append(v)
+    tested = [(v, i) for i, v in enumerate(values) if v is not None and not math.isnan(v)]
+    tested.sort()
+    m = len(tested)
+    out = list(values)
+    running = 0.0
+    for rank, (v, i) in enumerate(tested):
+        running = max(running, min(1.0, (m - rank) * v))
+        out[i] = running
+    return tuple(out)
+
+
+# -- signal efficiency at working points ----------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class EfficiencyDifference:
+    """Signal efficiency of models A and B at one background-efficiency target, and A - B.
+
+    Each model's cut is its own working point (``working_points.working_point``, on its own
+    background). ``delta_eff_sig = eff_sig_a - eff_sig_b``; ``delta_eff_sig_err`` the paired
+    binomial (Wald) error over the signal events with the two cuts held fixed, like
+    ``WorkingPoint.eff_sig_err``: ``sqrt(Var(pass_A - pass_B) / m)``, 0 when both models
+    pass the same events. ``status`` is ``"ok"`` when both points are, else the first
+    non-ok point's status; ``reason`` gathers the points' reasons by model.
+    """
+
+    target_bkg_eff: float
+    status: str
+    reason: str | None
+    point_a: WorkingPoint
+    point_b: WorkingPoint
+    delta_eff_sig: float | None
+    delta_eff_sig_err: float | None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Strict-JSON-safe dict."""
+        return {
+            "target_bkg_eff": json_float(self.target_bkg_eff),
+            "key": format_eff(self.target_bkg_eff),
+            "status": self.status,
+            "reason": self.reason,
+            "eff_sig_a": json_float(self.point_a.eff_sig),
+            "eff_sig_b": json_float(self.point_b.eff_sig),
+            "delta_eff_sig": json_float(self.delta_eff_sig),
+            "delta_eff_sig_err": json_float(self.delta_eff_sig_err),
+        }
+
+
+def efficiency_differences(
+    background_a: np.ndarray,
+    background_b: np.ndarray,
+    signal_a: np.ndarray,
+    signal_b: np.ndarray,
+    *,
+    bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+    min_bkg_pass: int = 10,
+) -> tuple[EfficiencyDifference, ...]:
+    """Signal efficiency of each model at each background-efficiency target, and A - B.
+
+    Arguments as :func:`delong_test` (paired, finite or ``+inf``); ``bkg_effs`` and
+    ``min_bkg_pass`` as ``metrics.separation``.
+
+    Examples
+    --------
+    At eff_B = 0.1 both cuts are ``score > 8``: each model passes two of three signal events,
+    but not the same two, so the equal efficiencies still carry a paired error.
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.compare.paired import efficiency_differences
+    >>> bkg = np.arange(10.0)
+    >>> sig_a, sig_b = np.array([9.5, 8.5, 7.5]), np.array([9.5, 7.5, 8.5])
+    >>> (d,) = efficiency_differences(bkg, bkg, sig_a, sig_b, bkg_effs=[0.1], min_bkg_pass=1)
+    >>> print(d.point_a.threshold, d.point_a.eff_sig, d.point_b.eff_sig)
+    8.0 0.6666666666666666 0.6666666666666666
+    >>> print(d.delta_eff_sig, f"{d.delta_eff_sig_err:.3f}")
+    0.0 0.471
+    """
+    return efficiency_differences_against(
+        paired_background(background_a, background_b),
+        signal_a,
+        signal_b,
+        bkg_effs=bkg_effs,
+        min_bkg_pass=min_bkg_pass,
+    )
+
+
+def efficiency_differences_against(
+    background: PairedBackground,
+    signal_a: np.ndarray,
+    signal_b: np.ndarray,
+    *,
+    bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+    min_bkg_pass: int = 10,
+) -> tuple[EfficiencyDifference, ...]:
+    """:func:`efficiency_differences` against a background checked and sorted once."""
+    effs = check_effs(bkg_effs)
+    if min_bkg_pass < 0:
+        raise ValueError(f"min_bkg_pass must be >= 0, got {min_bkg_pass}")
+    ya, yb = _paired(signal_a, signal_b, "signal")
+    n, m = int(background.a.size), int(ya.size)
+    if n == 0 or m == 0:
+        status, reason = _no_events(n)
+        out = []
+        for e in effs:
+            wp = empty_working_point(e, status, reason)
+            out.append(EfficiencyDifference(e, status, reason, wp, wp, None, None))
+        return tuple(out)
+    with np.errstate(all="raise", under="ignore"):
+        core_a = Counts.build(background.ref_a, sorted_signal(ya))
+        core_b = Counts.build(background.ref_b, sorted_signal(yb))
+        return tuple(
+            _efficiency_difference(
+                working_point(core_a, e, min_bkg_pass),
+                working_point(core_b, e, min_bkg_pass),
+                ya,
+                yb,
+            )
+            for e in effs
+        )
+
+
+def _efficiency_difference(
+    wa: WorkingPoint, wb: WorkingPoint, ya: np.ndarray, yb: np.ndarray
+) -> EfficiencyDifference:
+    notes = [f"model {k}: {w.reason}" for k, w in (("A", wa), ("B", wb)) if w.reason]
+    reason = "; ".join(notes) or None
+    if wa.status != STATUS_OK or wb.status != STATUS_OK:
+        status = wa.status if wa.status != STATUS_OK else wb.status
+        return EfficiencyDifference(wa.target_bkg_eff, status, reason, wa, wb, None, None)
+    if wa.threshold is None or wb.threshold is None:  # never with status "ok"
+        raise RuntimeError("a working point with status 'ok' carries its threshold")
+    pass_a = ya > wa.threshold
+    pass_b = yb > wb.threshold
+    m = int(ya.size)
+    only_a = int(np.count_nonzero(pass_a & ~pass_b))
+    only_b = int(np.count_nonzero(pass_b & ~pass_a))
+    d = only_a - only_b
+    # Var(pass_A - pass_B) = (only_a + only_b)/m - (d/m)^2, in exact integers
+    err = math.sqrt((only_a + only_b) * m - d * d) / (m * math.sqrt(m))
+    return EfficiencyDifference(wa.target_bkg_eff, STATUS_OK, reason, wa, wb, d / m, err)
+
+
+# -- seed spread ----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class SeedGroup:
+    """One variant trained with several seeds: its AUCs on one signal, their mean and spread.
+
+    ``sd_auc``: the seed-to-seed standard deviation (ddof=1), None with a single seed.
+    """
+
+    aucs: tuple[float, ...]
+    n_seeds: int
+    mean_auc: float
+    sd_auc: float | None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "aucs": list(self.aucs),
+            "n_seeds": self.n_seeds,
+            "mean_auc": self.mean_auc,
+            "sd_auc": self.sd_auc,
+        }
+
+
+def seed_group(aucs: Sequence[float]) -> SeedGroup:
+    """Mean AUC and seed-to-seed standard deviation (ddof=1) of one model group.
+
+    Raises ``ValueError`` without an AUC or for one outside [0, 1] (NaN included).
+    """
+    values = tuple(float(a) for a in aucs)
+    if not values:
+        raise ValueError("a model group needs at least one seed's AUC")
+    for a in values:
+        if not 0.0 <= a <= 1.0:
+            raise ValueError(f"an AUC lies in [0, 1], got {a!r}")
+    arr = np.array(values, dtype=np.float64)
+    with np.errstate(all="raise", under="ignore"):
+        mean = float(np.mean(arr))
+        sd = float(np.std(arr, ddof=1)) if arr.size > 1 else None
+    return SeedGroup(aucs=values, n_seeds=len(values), mean_auc=mean, sd_auc=sd)
+
+
+@dataclass(frozen=True, eq=False)
+class GroupComparison:
+    """Two model groups on one signal: the difference of mean AUCs against both errors.
+
+    ``delta_auc = group_a.mean_auc - group_b.mean_auc``. ``delta_auc_err``: the event
+    sampling error (DeLong; see :func:`compare_groups`). ``delta_auc_seed_err``:
+    ``sqrt(sd_A^2/n_A + sd_B^2/n_B)``, None when a group has a single seed.
+    ``exceeds_sampling`` / ``exceeds_seed_spread``: ``|delta| > n_sigma * error`` (None when
+    that error is unknown). ``verdict``: ``"exceeds_both"``, ``"within_sampling_error"``,
+    ``"within_seed_spread"`` (beyond the sampling error only) or ``"seed_spread_unknown"``
+    (beyond the sampling error, a single seed in a group).
+    """
+
+    group_a: SeedGroup
+    group_b: SeedGroup
+    delta_auc: float
+    delta_auc_err: float
+    delta_auc_seed_err: float | None
+    n_sigma: float
+    exceeds_sampling: bool
+    exceeds_seed_spread: bool | None
+    verdict: str
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "group_a": self.group_a.to_json_dict(),
+            "group_b": self.group_b.to_json_dict(),
+            "delta_auc": self.delta_auc,
+            "delta_auc_err": self.delta_auc_err,
+            "delta_auc_seed_err": self.delta_auc_seed_err,
+            "n_sigma": self.n_sigma,
+            "exceeds_sampling": self.exceeds_sampling,
+            "exceeds_seed_spread": self.exceeds_seed_spread,
+            "verdict": self.verdict,
+        }
+
+
+def compare_groups(
+    aucs_a: Sequence[float],
+    aucs_b: Sequence[float],
+    delong_errs: Sequence[float],
+    *,
+    n_sigma: float = 2.0,
+) -> GroupComparison:
+    """Whether two model groups differ by more than the event sampling and the seed spread.
+
+    ``delong_errs``: the paired DeLong errors (:func:`delong_test` ``delta_auc_err``) of
+    the seed pairs compared, one or more; their mean is the sampling error of the delta of
+    means. Why the mean: every seed is scored on the same events, so the seeds' sampling
+    errors are almost fully correlated and averaging seeds does not shrink them; the error
+    of a mean is at most the mean of the errors (equal under full correlation), so the mean
+    is a slightly conservative estimate that one pair (e.g. the first seeds) already gives.
+    ``n_sigma``: how many errors count as "exceeds" (2 by default: one sigma is no evidence).
+    """
+    ga, gb = seed_group(aucs_a), seed_group(aucs_b)
+    errs = [float(e) for e in delong_errs]
+    if not errs:
+        raise ValueError("need at least one DeLong error of a seed pair")
+    for e in errs:
+        if not (math.isfinite(e) and e >= 0.0):
+            raise ValueError(f"a DeLong error is finite and >= 0, got {e!r}")
+    if not (math.isfinite(n_sigma) and n_sigma > 0.0):
+        raise ValueError(f"n_sigma must be finite and positive, got {n_sigma!r}")
+    delta = ga.mean_auc - gb.mean_auc
+    sampling = math.fsum(errs) / len(errs)
+    seed_err = None
+    if ga.sd_auc is not None and gb.sd_auc is not None:
+        seed_err = math.sqrt(ga.sd_auc**2 / ga.n_seeds + gb.sd_auc**2 / gb.n_seeds)
+    exceeds_sampling = abs(delta) > n_sigma * sampling
+    exceeds_seed = None if seed_err is None else abs(delta) > n_sigma * seed_err
+    if not exceeds_sampling:
+        verdict = VERDICT_WITHIN_SAMPLING
+    elif exceeds_seed is None:
+        verdict = VERDICT_SEED_SPREAD_UNKNOWN
+    elif exceeds_seed:
+        verdict = VERDICT_EXCEEDS_BOTH
+    else:
+        verdict = VERDICT_WITHIN_SEED_SPREAD
+    return GroupComparison(
+        group_a=ga,
+        group_b=gb,
+        delta_auc=delta,
+        delta_auc_err=sampling,
+        delta_auc_seed_err=seed_err,
+        n_sigma=float(n_sigma),
+        exceeds_sampling=exceeds_sampling,
+        exceeds_seed_spread=exceeds_seed,
+        verdict=verdict,
+    )

@@ -1,0 +1,585 @@
+"""From a count or a tail to the events behind it: selection and per-event detail.
+
+Pure computation (arrays in, frozen dataclasses out, float64 under ``np.errstate``); the
+wiring that reads rows and runs the decoder is ``investigator.py``.
+
+- **Selection** (:func:`select_events`): the events of one sample with a given cause (a
+  cell of the counts table), with a score in a range (a brush on the loss histogram), or
+  the N most anomalous, all under one setting's guarded scores and non-finite policy, so
+  a cause lists exactly the events ``hepfm evaluate --scores-out`` gives that cause.
+- **Detail** (:func:`event_details`): per event its tracks (padding left out), cause,
+  score, latent means and ``z_log_var`` against the clip bounds, and the squared residuals
+  of its reconstruction, summed per track and per feature.
+- **Track layout** (:func:`track_layout`): which input is which track and feature, read
+  from the feature names (``track07_pt``: track-major, index = track * 6 + feature). A
+  track is padding when all its values are exactly 0, upstream's padding and the
+  generator's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from ...data.generator import BRANCHES, UNITS
+from ...errors import SettingsError
+from ...vocabulary import Cause
+from ..guards.guarded import GuardedScores, GuardSettings
+from ..guards.policy import PolicyScores
+from ..metrics.working_points import json_bound, json_float
+
+__all__ = [
+    "BRANCH_UNITS",
+    "CAUSE_LABELS",
+    "IMPUTED",
+    "STATISTIC_KINDS",
+    "Criterion",
+    "CriterionKind",
+    "EventDetail",
+    "Selection",
+    "TrackLayout",
+    "ValuesKind",
+    "event_details",
+    "event_statistics",
+    "json_floats",
+    "select_events",
+    "track_layout",
+]
+
+CAUSE_LABELS: tuple[str, ...] = tuple(c.label for c in Cause)
+IMPUTED = "imputed"
+"""The selection of the events whose raw values the reader filled (kept and scored; not a
+cause: their cause is whatever their filled inputs gave). ``--cause imputed`` picks them."""
+BRANCH_UNITS: dict[str, str] = dict(zip(BRANCHES, UNITS, strict=True))
+"""Units of the track branches hepfm and upstream know (physics.md)."""
+ValuesKind = Literal["raw", "input"]
+"""What an event's shown values are: stored (physical) values, or model inputs."""
+STATISTIC_KINDS = ("max", "min", "nonfinite", "tracks")
+"""Per-event statistics of the tracks: largest and smallest finite value of a branch over
+the real tracks, whether a real track holds a non-finite one, and the track count."""
+
+_TRACK_NAME = re.compile(r"^(?P<prefix>.*?)track(?P<track>\d+)_(?P<branch>.+)$")
+
+
+def json_floats(values: Any) -> list[Any]:
+    """A (nested) array as lists of floats, null for NaN and +-inf (strict JSON)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0:
+        return [json_float(float(arr))]
+    if arr.ndim == 1:
+        return [json_float(float(v)) for v in arr]
+    return [json_floats(row) for row in arr]
+
+
+# -- tracks -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrackLayout:
+    """Inputs as ``n_tracks`` tracks of ``branches``, track-major (index = t * B + b)."""
+
+    n_tracks: int
+    branches: tuple[str, ...]
+    units: tuple[str, ...]
+
+    @property
+    def n_branches(self) -> int:
+        return len(self.branches)
+
+    @property
+    def width(self) -> int:
+        return self.n_tracks * self.n_branches
+
+    def branch(self, name: str) -> int | None:
+        """Column of branch ``name``, or None."""
+        return self.branches.index(name) if name in self.branches else None
+
+    def tracks(self, values: np.ndarray) -> np.ndarray:
+        """``(n, D)`` values as ``(n, n_tracks, n_branches)``."""
+        v = np.asarray(values)
+        return v.reshape(v.shape[0], self.n_tracks, self.n_branches)
+
+    def real(self, values: np.ndarray) -> np.ndarray:
+        """``(n, n_tracks)``: whether each track slot holds a track (not all values 0).
+
+        NaN is not 0, so a track with a non-finite value is real.
+        """
+        return np.any(self.tracks(values) != 0.0, axis=2)
+
+
+def track_layout(feature_names: Sequence[str]) -> TrackLayout | None:
+    """The track layout the feature names spell (``[prefix]trackNN_branch``, track-major
+    and complete), or None when they spell none (then events are shown as flat inputs).
+
+    >>> from hepfm_core.engine.investigate.events import track_layout
+    >>> names = [f"track{t:02d}_{b}" for t in range(2) for b in ("d0", "pt")]
+    >>> track_layout(names)
+    TrackLayout(n_tracks=2, branches=('d0', 'pt'), units=('mm', 'GeV'))
+    >>> track_layout(["met", "ht"]) is None
+    True
+    """
+    parsed = [_TRACK_NAME.match(name) for name in feature_names]
+    if not parsed or any(m is None for m in parsed):
+        return None
+    matches = [m for m in parsed if m is not None]
+    prefixes = {m["prefix"] for m in matches}
+    tracks = [int(m["track"]) for m in matches]
+    branches_seen = [m["branch"] for m in matches]
+    n_tracks = max(tracks) + 1
+    if len(prefixes) != 1 or len(matches) % n_tracks:
+        return None
+    width = len(matches) // n_tracks
+    branches = tuple(branches_seen[:width])
+    expected = [(t, b) for t in range(n_tracks) for b in branches]
+    if list(zip(tracks, branches_seen, strict=True)) != expected:
+        return None
+    units = tuple(BRANCH_UNITS.get(b, "") for b in branches)
+    return TrackLayout(n_tracks=n_tracks, branches=branches, units=units)
+
+
+def event_statistics(values: np.ndarray, layout: TrackLayout) -> dict[str, np.ndarray]:
+    """Per event, statistics of its real tracks (float64, one ``(n,)`` array each).
+
+    Keys: ``"tracks"`` (how many real tracks), and per branch ``b``: ``"max b"`` / ``"min
+    b"`` (largest / smallest finite value over real tracks; NaN without one) and
+    ``"nonfinite b"`` (1 when a real track's value is NaN or inf, else 0). The leading
+    track's pt is ``"max pt"``.
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.investigate.events import TrackLayout, event_statistics
+    >>> layout = TrackLayout(3, ("d0", "pt"), ("mm", "GeV"))
+    >>> v = np.array([[0.1, 5.0, -0.2, np.inf, 0.0, 0.0]])  # two tracks, one padding slot
+    >>> s = event_statistics(v, layout)
+    >>> s["tracks"], s["max pt"], s["min d0"], s["nonfinite pt"]
+    (array([2.]), array([5.]), array([-0.2]), array([1.]))
+    """
+    t = np.asarray(layout.tracks(values), dtype=np.float64)
+    real = layout.real(values)
+    out = {"tracks": real.sum(axis=1).astype(np.float64)}
+    with np.errstate(all="ignore"):
+        for j, b in enumerate(layout.branches):
+            col = t[:, :, j]
+            finite = np.isfinite(col) & real
+            has = finite.any(axis=1)
+            hi = np.where(finite, col, -np.inf).max(axis=1, initial=-np.inf)
+            lo = np.where(finite, col, np.inf).min(axis=1, initial=np.inf)
+            out[f"max {b}"] = np.where(has, hi, np.nan)
+            out[f"min {b}"] = np.where(has, lo, np.nan)
+            out[f"nonfinite {b}"] = (real & ~np.isfinite(col)).any(axis=1).astype(np.float64)
+    return out
+
+
+# -- selection ----------------------------------------------------------------------------
+CriterionKind = Literal["cause", "imputed", "top", "range"]
+
+
+def _bad(what: str, where: str, todo: str) -> SettingsError:
+    return SettingsError(what, where, todo)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """Which events of a sample to look at: one ``cause`` (a label of ``vocabulary.Cause``),
+    the events with filled raw values (``imputed``), the ``n`` most anomalous (``top``), or
+    the scores in ``[lo, hi]`` (``range``).
+
+    Build with :meth:`by_cause` (``"imputed"`` too), :meth:`top` or :meth:`score_range`; a
+    bad value is a ``SettingsError`` saying what to do.
+    """
+
+    kind: CriterionKind
+    cause: str | None = None
+    n: int | None = None
+    lo: float | None = None
+    hi: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "cause":
+            if self.cause not in CAUSE_LABELS:
+                raise _bad(
+                    f"unknown cause {self.cause!r}",
+                    "--cause",
+                    f"use one of {', '.join((*CAUSE_LABELS, IMPUTED))}",
+                )
+        elif self.kind == "imputed":
+            pass
+        elif self.kind == "top":
+            if not isinstance(self.n, int | np.integer) or self.n < 1:
+                raise _bad(f"--top needs a whole number >= 1, got {self.n!r}", "--top", "e.g. 50")
+            object.__setattr__(self, "n", int(self.n))
+        elif self.kind == "range":
+            try:
+                lo, hi = float(self.lo), float(self.hi)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                raise _bad(
+                    f"a score range needs two numbers, got {self.lo!r} {self.hi!r}",
+                    "--range",
+                    "give LO HI, e.g. 1e3 inf",
+                ) from None
+            if math.isnan(lo) or math.isnan(hi):
+                raise _bad("a score range bound is NaN", "--range", "give two numbers, LO <= HI")
+            if lo > hi:
+                raise _bad(
+                    f"score range inverted: lo={lo:g} > hi={hi:g}",
+                    "--range",
+                    "give the lower bound first: --range LO HI with LO <= HI",
+                )
+            object.__setattr__(self, "lo", lo)
+            object.__setattr__(self, "hi", hi)
+        else:
+            raise _bad(
+                f"unknown selection {self.kind!r}", "selection", "use cause, imputed, top or range"
+            )
+
+    @classmethod
+    def by_cause(cls, cause: str) -> Criterion:
+        """The events of one cause, or with ``"imputed"`` those the reader filled."""
+        return cls("imputed") if cause == IMPUTED else cls("cause", cause=cause)
+
+    @classmethod
+    def top(cls, n: int) -> Criterion:
+        return cls("top", n=n)
+
+    @classmethod
+    def score_range(cls, lo: float, hi: float) -> Criterion:
+        return cls("range", lo=lo, hi=hi)
+
+    def describe(self) -> str:
+        """One phrase: ``cause kl_overflow``, ``the 50 highest scores``, ``score in [a, b]``."""
+        if self.kind == "cause":
+            return f"cause {self.cause}"
+        if self.kind == "imputed":
+            return "imputed inputs (raw values filled by the reader)"
+        if self.kind == "top":
+            return f"the {self.n} highest scores"
+        return f"score in [{self.lo:g}, {self.hi:g}]"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "description": self.describe()}
+        if self.kind == "cause":
+            out["cause"] = self.cause
+        elif self.kind == "top":
+            out["n"] = self.n
+        else:
+            out["lo"], out["hi"] = json_bound(self.lo), json_bound(self.hi)
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """The events of ``sample`` a criterion picked, in the order they are shown.
+
+    Order: by event index for a cause or the imputed events; by score, highest first (ties
+    by event index), for ``top`` and ``range``. ``scores``: the guarded scores (NaN where
+    the event has none); ``causes``: their cause codes. ``n_events``: the sample's size.
+    ``settings``: the guards' (clip, score) the scores were computed with.
+    """
+
+    sample: str
+    criterion: Criterion
+    settings: GuardSettings
+    policy: str
+    events: np.ndarray
+    scores: np.ndarray
+    causes: np.ndarray
+    n_events: int
+
+    @property
+    def size(self) -> int:
+        return int(self.events.size)
+
+    def pages(self, limit: int) -> int:
+        """How many pages of ``limit`` events the selection fills (0 when empty)."""
+        return -(-self.size // max(int(limit), 1))
+
+    def page(self, index: int, limit: int) -> np.ndarray:
+        """Positions (into ``events``) of page ``index`` (0-based) of ``limit`` events."""
+        start = int(index) * int(limit)
+        return np.arange(start, min(start + int(limit), self.size))
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "sample": self.sample,
+            "criterion": self.criterion.to_json_dict(),
+            "score": self.settings.score,
+            "clip": None
+            if self.settings.clip is None
+            else [json_bound(b) for b in self.settings.clip],
+            "policy": self.policy,
+            "selected": self.size,
+            "sample_events": self.n_events,
+        }
+
+
+def _top(values: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` largest ``values``, largest first, ties by position."""
+    m = values.size
+    if n < m:
+        part = np.argpartition(-values, n - 1)[:n]
+        cut = values[part].min()
+        cand = np.flatnonzero(values >= cut)
+    else:
+        cand = np.arange(m)
+    order = np.lexsort((cand, -values[cand]))
+    return cand[order][:n]
+
+
+def select_events(
+    guarded: GuardedScores,
+    policy: PolicyScores,
+    criterion: Criterion,
+    sample: str = "",
+    imputed: np.ndarray | None = None,
+) -> Selection:
+    """The events of one sample that ``criterion`` picks under one setting.
+
+    A cause picks every event with that cause, whatever the policy (the excluded ones
+    are what one wants to see); ``imputed`` picks the given events (the reader's filled
+    ones, ``data.imputed_events``), whatever their cause. ``top`` and ``range`` rank what
+    the policy kept: under ``worst`` the events without a finite score (but non-finite
+    inputs) rank as +inf, so they come first; under ``drop`` they are not there. ``range``
+    keeps ``lo <= score <= hi`` (+inf only when ``hi`` is +inf).
+
+    Parameters
+    ----------
+    guarded : GuardedScores
+        The sample's guarded scores and causes (``SampleResult.guarded``).
+    policy : PolicyScores
+        The policy's view of them (``SampleResult.policy``).
+    criterion : Criterion
+        Cause, top N or score range.
+    sample : str
+        The sample's name, carried along.
+    imputed : np.ndarray, optional
+        The sample's events with filled raw values; needed by an ``imputed`` criterion.
+
+    Returns
+    -------
+    Selection
+        Possibly empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
+    >>> from hepfm_core.engine.scoring.passes import ScoringPass
+    >>> from hepfm_core.engine.guards.policy import apply_policy
+    >>> s = np.array([[0.0], [20.0], [800.0], [1.0]], dtype=np.float32)
+    >>> p = ScoringPass(np.ones((4, 1), np.float32), s, np.ones(4), np.ones(4),
+    ...                 np.full(4, 7, np.uint8))
+    >>> g = guard(prepare(p), GuardSettings(score="kl"))
+    >>> select_events(g, apply_policy(g, "worst"), Criterion.by_cause("kl_overflow")).events
+    array([2])
+    >>> select_events(g, apply_policy(g, "worst"), Criterion.top(2)).events
+    array([2, 1])
+    >>> select_events(g, apply_policy(g, "drop"), Criterion.top(2)).events
+    array([1, 3])
+    """
+    causes = np.asarray(guarded.causes)
+    scores = np.asarray(guarded.scores)
+    with np.errstate(all="ignore"):
+        if criterion.kind == "cause":
+            code = CAUSE_LABELS.index(str(criterion.cause))
+            events = np.flatnonzero(causes == code)
+        elif criterion.kind == "imputed":
+            if imputed is None:
+                raise _bad("the imputed events were not given", "selection", "pass imputed=EVENTS")
+            events = np.unique(np.asarray(imputed, dtype=np.int64))
+            if events.size and not 0 <= events[0] <= events[-1] < causes.size:
+                raise _bad(
+                    f"imputed events outside the sample's {causes.size} events",
+                    "selection",
+                    "pass the sample's own imputed events",
+                )
+        else:
+            kept = np.flatnonzero(np.asarray(policy.kept_mask))
+            values = np.asarray(policy.values, dtype=np.float64)
+            if criterion.kind == "top":
+                pos = _top(values, int(criterion.n or 0))
+            else:
+                lo, hi = float(criterion.lo or 0.0), float(criterion.hi or 0.0)
+                inside = np.flatnonzero((values >= lo) & (values <= hi))
+                pos = inside[np.lexsort((inside, -values[inside]))]
+            events = kept[pos]
+    events = events.astype(np.int64)
+    return Selection(
+        sample=sample,
+        criterion=criterion,
+        settings=guarded.settings,
+        policy=policy.policy,
+        events=events,
+        scores=scores[events].astype(np.float64),
+        causes=causes[events].astype(np.uint8),
+        n_events=int(causes.size),
+    )
+
+
+# -- one event ----------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class EventDetail:
+    """One event under one setting, as the investigation view and ``hepfm events`` show it.
+
+    ``values``: its ``(D,)`` values, stored (``values_kind`` "raw": physical units) or the
+    model inputs ("input"). ``tracks``: the real tracks' values ``(n_real, B)`` and
+    ``track_slots`` their slots (None without a track layout). ``residuals``: the ``(D,)``
+    squared residuals ``(x - x_hat)^2`` of the model inputs (standardised units), NaN where
+    an input or its reconstruction is not finite; ``residuals_per_track`` ``(T,)`` and
+    ``residuals_per_feature`` ``(B,)`` their sums (padding slots included: the loss sees
+    them). ``reconstruction``: the scoring pass's float64 error of the event, which the
+    residuals sum to within float32 rounding of the decoder. ``identity``: run and event
+    number where the data have them. ``filled``: ``(D,)``, the raw values the reader replaced
+    by its fill value (they were NaN or infinite; the model saw the fill), None when nothing
+    was filled.
+    """
+
+    sample: str
+    event: int
+    cause: str
+    score: float | None
+    reconstruction: float | None
+    z_mean: np.ndarray
+    z_log_var: np.ndarray
+    clip: tuple[float, float] | None
+    values: np.ndarray
+    values_kind: ValuesKind
+    tracks: np.ndarray | None
+    track_slots: np.ndarray | None
+    residuals: np.ndarray
+    residuals_per_track: np.ndarray | None
+    residuals_per_feature: np.ndarray | None
+    identity: dict[str, int] | None = None
+    filled: np.ndarray | None = None
+
+    @property
+    def filled_inputs(self) -> np.ndarray:
+        """Indices (into ``values``) of the raw values the reader filled."""
+        if self.filled is None:
+            return np.empty(0, dtype=np.int64)
+        return np.flatnonzero(self.filled)
+
+    @property
+    def residual_sum(self) -> float:
+        with np.errstate(all="ignore"):
+            return float(np.sum(self.residuals))
+
+    @property
+    def outside_clip(self) -> np.ndarray:
+        """Per latent dimension: whether ``z_log_var`` lies outside the clip bounds."""
+        if self.clip is None:
+            return np.zeros(self.z_log_var.shape, dtype=bool)
+        lo, hi = self.clip
+        return (self.z_log_var < lo) | (self.z_log_var > hi)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """Strict JSON: NaN and infinities are null."""
+        out: dict[str, Any] = {
+            "event": self.event,
+            "sample": self.sample,
+            "cause": self.cause,
+            "score": json_float(self.score),
+            "reconstruction": json_float(self.reconstruction),
+            "z_mean": json_floats(self.z_mean),
+            "z_log_var": json_floats(self.z_log_var),
+            "z_log_var_outside_clip": [bool(b) for b in self.outside_clip],
+            "tracks": None if self.tracks is None else json_floats(self.tracks),
+            "track_slots": None if self.track_slots is None else self.track_slots.tolist(),
+            "inputs": json_floats(self.values) if self.tracks is None else None,
+            "residuals": json_floats(self.residuals),
+            "residuals_per_track": (
+                None if self.residuals_per_track is None else json_floats(self.residuals_per_track)
+            ),
+            "residuals_per_feature": (
+                None
+                if self.residuals_per_feature is None
+                else json_floats(self.residuals_per_feature)
+            ),
+            "residual_sum": json_float(self.residual_sum),
+            "filled_inputs": self.filled_inputs.tolist(),
+        }
+        if self.identity is not None:
+            out["identity"] = dict(self.identity)
+        return out
+
+
+def event_details(
+    *,
+    sample: str,
+    events: np.ndarray,
+    values: np.ndarray,
+    values_kind: ValuesKind,
+    inputs: np.ndarray,
+    x_hat: np.ndarray,
+    z_mean: np.ndarray,
+    z_log_var: np.ndarray,
+    scores: np.ndarray,
+    causes: np.ndarray,
+    recon: np.ndarray,
+    layout: TrackLayout | None,
+    clip: tuple[float, float] | None,
+    identities: Sequence[dict[str, int] | None] | None = None,
+    filled: np.ndarray | None = None,
+) -> tuple[EventDetail, ...]:
+    """The detail of each event; every array is aligned with ``events``.
+
+    ``values``: what to show as tracks (stored values, or the inputs); padding is found on
+    them. ``inputs`` and ``x_hat``: float32 model inputs and their reconstruction, from
+    which the squared residuals are computed in float64. ``scores``: guarded (NaN: none);
+    ``causes``: codes; ``recon``: the scoring pass's reconstruction error. ``filled``:
+    ``(n, D)``, the raw values the reader filled (None: nothing was).
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.investigate.events import TrackLayout, event_details
+    >>> layout = TrackLayout(2, ("d0", "pt"), ("mm", "GeV"))
+    >>> x = np.array([[1.0, 2.0, 0.0, 0.0]], np.float32)
+    >>> xh = np.array([[1.0, 1.0, 0.5, 0.0]], np.float32)
+    >>> (d,) = event_details(sample="s", events=np.array([4]), values=x, values_kind="raw",
+    ...     inputs=x, x_hat=xh, z_mean=np.zeros((1, 2)), z_log_var=np.zeros((1, 2)),
+    ...     scores=np.array([1.25]), causes=np.array([0]), recon=np.array([1.25]),
+    ...     layout=layout, clip=None)
+    >>> d.tracks.tolist(), d.track_slots.tolist(), d.residuals_per_track.tolist()
+    ([[1.0, 2.0]], [0], [1.0, 0.25])
+    """
+    ev = np.asarray(events, dtype=np.int64)
+    n = ev.size
+    with np.errstate(all="ignore"):
+        diff = np.asarray(inputs, dtype=np.float64) - np.asarray(x_hat, dtype=np.float64)
+        sq = diff * diff
+        shown = np.asarray(values, dtype=np.float64)
+        real = layout.real(shown) if layout is not None else None
+        per_track = per_feature = None
+        if layout is not None:
+            grid = layout.tracks(sq)
+            per_track = grid.sum(axis=2)
+            per_feature = grid.sum(axis=1)
+    out = []
+    for i in range(n):
+        tracks = slots = None
+        if layout is not None and real is not None:
+            slots = np.flatnonzero(real[i])
+            tracks = layout.tracks(shown[i : i + 1])[0][slots]
+        score = float(scores[i])
+        out.append(
+            EventDetail(
+                sample=sample,
+                event=int(ev[i]),
+                cause=Cause(int(causes[i])).label,
+                score=score if math.isfinite(score) else None,
+                reconstruction=json_float(float(recon[i])),
+                z_mean=np.asarray(z_mean[i], dtype=np.float64),
+                z_log_var=np.asarray(z_log_var[i], dtype=np.float64),
+                clip=clip,
+                values=shown[i],
+                values_kind=values_kind,
+                tracks=tracks,
+                track_slots=slots,
+                residuals=sq[i],
+                residuals_per_track=None if per_track is None else per_track[i],
+                residuals_per_feature=None if per_feature is None else per_feature[i],
+                identity=None if identities is None else identities[i],
+                filled=None if filled is None or not filled[i].any() else filled[i].copy(),
+            )
+        )
+    return tuple(out)

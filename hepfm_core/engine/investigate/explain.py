@@ -1,0 +1,417 @@
+"""Why these events: the selection's track statistics against the rest of the sample.
+
+Per statistic of the tracks (``investigate.event_statistics``: the track count, and per
+branch the largest and smallest value over an event's real tracks and whether one is not
+finite), the selection's distribution is compared with the rest's:
+
+- the quantiles of both, and where each of the selection's quantiles falls in the rest
+  (its mid-rank position, 0 to 1); the *most discrepant quantile* is the level whose
+  position lies farthest from the level itself (0.5 for a median matching the rest's);
+- the largest difference between the two empirical distributions (the Kolmogorov-Smirnov
+  distance ``D``, 0 to 1), with the one-sided cut where it is reached, rounded to few
+  significant digits without changing who passes.
+
+The statistics with the largest ``D`` become sentences when ``D`` is at least
+:data:`MIN_DISTANCE` and beyond chance: above the two-sample Kolmogorov-Smirnov critical
+value at the 1 % level, ``1.63 sqrt((n + m) / (n m))`` (0.94 for 3 selected events), or,
+for the few events a count cell holds, when ``k`` of ``n`` selected events passing a cut
+that a fraction ``p`` of the rest passes has a binomial chance below :data:`CHANCE_LIMIT`
+(``p`` at least half an event of the rest: the rest is a sample), such as
+"all 3 selected events have a track with pt ≥ 1e5 GeV (of the rest: 0 %; median of the
+rest's largest pt: 4.2 GeV)". Pure computation; the rest is usually a seeded sample of the
+sample's events (``investigator.py`` says how many and which seed).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from typing import Any, Literal
+
+import numpy as np
+
+from ..metrics.working_points import json_float
+from .events import TrackLayout, event_statistics
+
+__all__ = [
+    "CHANCE_LIMIT",
+    "KS_CRITICAL",
+    "LEVELS",
+    "MAX_SENTENCES",
+    "MIN_DISTANCE",
+    "Direction",
+    "FeatureComparison",
+    "SelectionSummary",
+    "compare_statistic",
+    "round_cut",
+    "summarise_selection",
+    "summarise_statistics",
+]
+
+LEVELS = (0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 1.0)
+"""Quantile levels compared (0 and 1: the smallest and largest value)."""
+MIN_DISTANCE = 0.5
+"""A statistic is named in a sentence from this distance between the distributions up."""
+MAX_SENTENCES = 3
+CHANCE_LIMIT = 1e-4
+"""Binomial chance below which ``k`` of ``n`` selected events passing a cut is named (small
+enough to stand the many cuts and statistics looked at)."""
+KS_CRITICAL = 1.63
+"""``c(alpha)`` of the two-sample Kolmogorov-Smirnov test at alpha = 1 %: ``D`` above
+``c sqrt((n + m) / (n m))`` is unlikely to be chance."""
+
+Direction = Literal["higher", "lower"]
+
+
+def _round_sig(x: float, digits: int, rounding: str) -> float:
+    """``x`` rounded to ``digits`` significant decimal digits, down (``ROUND_FLOOR``) or up
+    (``ROUND_CEILING``), in decimal: never past ``x`` by a binary rounding error."""
+    if x == 0 or not math.isfinite(x):
+        return x
+    d = Decimal(repr(x))
+    step = Decimal(1).scaleb(d.adjusted() - digits + 1)
+    return float(d.quantize(step, rounding=rounding))
+
+
+def round_cut(cut: float, beyond: float, direction: Direction) -> float:
+    """A rounder cut that passes the same values as ``cut``.
+
+    ``higher``: the cut is ``value >= cut`` and nothing lies in ``(beyond, cut)``; the
+    result is the power of ten below a positive ``cut`` if it stays above ``beyond``, else
+    ``cut`` rounded down to the fewest significant digits that do. ``lower``: ``value <=
+    cut``, rounded up, staying below ``beyond``.
+
+    >>> from hepfm_core.engine.investigate.explain import round_cut
+    >>> round_cut(648129.2, 10141.2, "higher"), round_cut(0.0123, 0.05, "lower")
+    (100000.0, 0.02)
+    >>> round_cut(648129.2, 200000.0, "higher")
+    600000.0
+    """
+    if cut > 0 and math.isfinite(cut):
+        up = direction != "higher"
+        power = 10.0 ** (math.ceil(math.log10(cut)) if up else math.floor(math.log10(cut)))
+        if (power < beyond and power >= cut) if up else (beyond < power <= cut):
+            return power
+    for digits in range(1, 7):
+        if direction == "higher":
+            r = _round_sig(cut, digits, ROUND_FLOOR)
+            if r > beyond:
+                return float(r)
+        else:
+            r = _round_sig(cut, digits, ROUND_CEILING)
+            if r < beyond:
+                return float(r)
+    return float(cut)
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureComparison:
+    """One statistic of the tracks: the selection against the rest.
+
+    ``kind``: ``max``, ``min``, ``nonfinite`` or ``tracks`` (see
+    ``investigate.STATISTIC_KINDS``). ``selected_quantiles`` / ``rest_quantiles`` at
+    :data:`LEVELS` (None when a side has no value); ``positions``: where each selected
+    quantile falls among the rest (mid-rank, 0 to 1); ``most_discrepant_level``: the level
+    whose position differs most from it. ``distance``: the largest difference of the
+    two empirical distributions; ``direction``: the selection's side; ``cut`` with
+    ``selected_passing`` (of ``n_selected``) and ``rest_passing`` (a fraction): the
+    one-sided cut reaching it (``>=`` for higher, ``<=`` for lower; for ``nonfinite``,
+    having a non-finite value). ``rest_median``: the rest's median.
+    """
+
+    name: str
+    branch: str | None
+    kind: str
+    unit: str
+    n_selected: int
+    n_rest: int
+    selected_quantiles: np.ndarray | None
+    rest_quantiles: np.ndarray | None
+    positions: np.ndarray | None
+    most_discrepant_level: float | None
+    distance: float
+    direction: Direction
+    cut: float | None
+    selected_passing: int
+    rest_passing: float
+    rest_median: float | None
+
+    @property
+    def chance(self) -> float:
+        """The binomial chance that at least ``selected_passing`` of ``n_selected`` events
+        pass the cut if each passed as often as the rest's events (at least half an event
+        of the rest, which is a sample)."""
+        from scipy.special import betainc  # lazy, as intervals.py: an import of its own
+
+        k, n = self.selected_passing, self.n_selected
+        if k == 0 or n == 0:
+            return 1.0
+        rate = min(max(self.rest_passing, 0.5 / max(self.n_rest, 1)), 1.0)
+        return float(betainc(k, n - k + 1, rate))
+
+    def sentence(self) -> str:
+        """The comparison in words."""
+        n, k = self.n_selected, self.selected_passing
+        if n == 1:
+            who = "the selected event has" if k == 1 else "the selected event does not have"
+        else:
+            who = f"{'all ' + str(n) if k == n else f'{k} of {n}'} selected events have"
+        rest = f"of the rest: {_pct(self.rest_passing)}"
+        if self.kind == "nonfinite":
+            return f"{who} a track with a non-finite {self.branch} ({rest})"
+        unit = f" {self.unit}" if self.unit else ""
+        cut = f"{_fmt(self.cut)}{unit}"
+        op = "≥" if self.direction == "higher" else "≤"
+        if self.kind == "tracks":
+            what = f"{op} {_fmt(self.cut)} tracks"
+            median = f"median of the rest: {_fmt(self.rest_median)} tracks"
+        else:
+            b = self.branch
+            if (self.kind, self.direction) in (("max", "higher"), ("min", "lower")):
+                what = f"a track with {b} {op} {cut}"
+            else:
+                what = f"only tracks with {b} {op} {cut}"
+            largest = "largest" if self.kind == "max" else "smallest"
+            med = f"{_fmt(self.rest_median)}{unit}"
+            median = f"median of the rest's {largest} {b}: {med}"
+        return f"{who} {what} ({rest}; {median})"
+
+    def to_json_dict(self) -> dict[str, Any]:
+        def arr(a: np.ndarray | None) -> list[float | None] | None:
+            return None if a is None else [json_float(float(v)) for v in a]
+
+        return {
+            "statistic": self.name,
+            "branch": self.branch,
+            "kind": self.kind,
+            "unit": self.unit,
+            "n_selected": self.n_selected,
+            "n_rest": self.n_rest,
+            "levels": list(LEVELS),
+            "selected_quantiles": arr(self.selected_quantiles),
+            "rest_quantiles": arr(self.rest_quantiles),
+            "positions_in_rest": arr(self.positions),
+            "most_discrepant_level": self.most_discrepant_level,
+            "distance": self.distance,
+            "chance": self.chance,
+            "direction": self.direction,
+            "cut": json_float(self.cut),
+            "selected_passing": self.selected_passing,
+            "rest_passing": self.rest_passing,
+            "rest_median": json_float(self.rest_median),
+            "sentence": self.sentence(),
+        }
+
+
+def _fmt(x: float | None) -> str:
+    """A number in 3 significant digits, exponents short: 1e5, 2.5e-3, 12.3."""
+    if x is None:
+        return "-"
+    text = f"{x:.3g}"
+    return re.sub(r"e([+-])0*(\d)", lambda m: "e" + ("-" if m[1] == "-" else "") + m[2], text)
+
+
+def _pct(f: float) -> str:
+    if f == 0:
+        return "0 %"
+    p = 100.0 * f
+    return f"{p:.0f} %" if p >= 10 else f"{p:.2g} %"
+
+
+def _quantiles(v: np.ndarray) -> np.ndarray:
+    return np.quantile(v, LEVELS, method="inverted_cdf")
+
+
+def compare_statistic(
+    name: str,
+    selected: np.ndarray,
+    rest: np.ndarray,
+    *,
+    kind: str,
+    branch: str | None = None,
+    unit: str = "",
+) -> FeatureComparison:
+    """Compare one per-event statistic between the selection and the rest (NaN: no value).
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.investigate.explain import compare_statistic
+    >>> c = compare_statistic("max pt", np.array([2e5, 3e6]), np.array([1.0, 2.0, 3.0, 40.0]),
+    ...                       kind="max", branch="pt", unit="GeV")
+    >>> c.distance, c.direction, c.cut, c.selected_passing, c.rest_passing
+    (1.0, 'higher', 100000.0, 2, 0.0)
+    >>> print(c.sentence())  # doctest: +NORMALIZE_WHITESPACE
+    all 2 selected events have a track with pt ≥ 1e5 GeV (of the rest: 0 %;
+    median of the rest's largest pt: 2 GeV)
+    """
+    with np.errstate(all="ignore"):
+        s = np.sort(np.asarray(selected, dtype=np.float64))
+        r = np.sort(np.asarray(rest, dtype=np.float64))
+        s = s[~np.isnan(s)]
+        r = r[~np.isnan(r)]
+        ns, nr = s.size, r.size
+        if ns == 0 or nr == 0:
+            return FeatureComparison(
+                name, branch, kind, unit, int(ns), int(nr), None, None, None, None,
+                0.0, "higher", None, 0, 0.0,
+                float(np.median(r)) if nr else None,
+            )  # fmt: skip
+        qs, qr = _quantiles(s), _quantiles(r)
+        below = np.searchsorted(r, qs, side="left")
+        at_or_below = np.searchsorted(r, qs, side="right")
+        positions = (below + at_or_below) / (2.0 * nr)
+        worst = int(np.argmax(np.abs(positions - np.asarray(LEVELS))))
+        u = np.unique(np.concatenate([s, r]))
+        # "higher": value >= c for c in u; "lower": value <= c.
+        s_ge = (ns - np.searchsorted(s, u, side="left")) / ns
+        r_ge = (nr - np.searchsorted(r, u, side="left")) / nr
+        s_le = np.searchsorted(s, u, side="right") / ns
+        r_le = np.searchsorted(r, u, side="right") / nr
+        up, down = s_ge - r_ge, s_le - r_le
+        i_up, i_down = int(np.argmax(up)), int(np.argmax(down))
+        if kind == "nonfinite":  # a 0/1 flag: only "has a non-finite value" is interesting
+            i_up = int(np.searchsorted(u, 1.0)) if u[-1] == 1.0 else u.size - 1
+            direction: Direction = "higher"
+            distance = float(max(up[i_up], 0.0))
+            cut, passing, rest_pass = 1.0, int(np.sum(s == 1.0)), float(np.mean(r == 1.0))
+        elif up[i_up] >= down[i_down]:
+            direction, distance = "higher", float(up[i_up])
+            beyond = float(u[i_up - 1]) if i_up > 0 else -math.inf
+            cut = round_cut(float(u[i_up]), beyond, "higher")
+            passing, rest_pass = int(np.sum(s >= cut)), float(np.mean(r >= cut))
+        else:
+            direction, distance = "lower", float(down[i_down])
+            beyond = float(u[i_down + 1]) if i_down + 1 < u.size else math.inf
+            cut = round_cut(float(u[i_down]), beyond, "lower")
+            passing, rest_pass = int(np.sum(s <= cut)), float(np.mean(r <= cut))
+        return FeatureComparison(
+            name=name,
+            branch=branch,
+            kind=kind,
+            unit=unit,
+            n_selected=int(ns),
+            n_rest=int(nr),
+            selected_quantiles=qs,
+            rest_quantiles=qr,
+            positions=positions,
+            most_discrepant_level=float(LEVELS[worst]),
+            distance=distance,
+            direction=direction,
+            cut=cut,
+            selected_passing=passing,
+            rest_passing=rest_pass,
+            rest_median=float(np.quantile(r, 0.5, method="inverted_cdf")),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionSummary:
+    """The selection's statistics against the rest's, most different first, and the
+    sentences that name the few that tell them apart.
+
+    ``n_rest``: events of the rest compared (a sample of the sample's events when
+    ``rest_note`` says so). ``values_kind``: whether the tracks were compared in stored
+    (physical) values or in model inputs.
+    """
+
+    n_selected: int
+    n_rest: int
+    comparisons: tuple[FeatureComparison, ...]
+    sentences: tuple[str, ...]
+    values_kind: str
+    rest_note: str
+
+    @property
+    def text(self) -> str:
+        return "; ".join(self.sentences)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "n_selected": self.n_selected,
+            "n_rest": self.n_rest,
+            "rest": self.rest_note,
+            "values": self.values_kind,
+            "text": self.text,
+            "sentences": list(self.sentences),
+            "features": [c.to_json_dict() for c in self.comparisons],
+        }
+
+
+def summarise_selection(
+    selected: np.ndarray,
+    rest: np.ndarray,
+    layout: TrackLayout | None,
+    *,
+    values_kind: str = "raw",
+    rest_note: str = "",
+    min_distance: float = MIN_DISTANCE,
+    max_sentences: int = MAX_SENTENCES,
+) -> SelectionSummary:
+    """Compare the ``(n, D)`` values of the selected events with the ``(m, D)`` of the rest.
+
+    Without a track layout there is nothing to say per track: the summary says so.
+    """
+    n_sel, n_rest = int(np.shape(selected)[0]), int(np.shape(rest)[0])
+    if layout is None:
+        return SelectionSummary(
+            n_sel, n_rest, (), ("the features are not tracks: no per-track summary",),
+            values_kind, rest_note,
+        )  # fmt: skip
+    return summarise_statistics(
+        event_statistics(selected, layout),
+        event_statistics(rest, layout),
+        layout,
+        values_kind=values_kind,
+        rest_note=rest_note,
+        min_distance=min_distance,
+        max_sentences=max_sentences,
+    )
+
+
+def _named(c: FeatureComparison, min_distance: float) -> bool:
+    """Whether a comparison is worth a sentence: distance at least ``min_distance`` and
+    beyond chance (the KS critical value of its sizes, or a binomial chance below
+    :data:`CHANCE_LIMIT`)."""
+    if c.distance < min_distance:
+        return False
+    n, m = max(c.n_selected, 1), max(c.n_rest, 1)
+    return c.distance >= KS_CRITICAL * math.sqrt((n + m) / (n * m)) or c.chance < CHANCE_LIMIT
+
+
+def summarise_statistics(
+    s_stats: dict[str, np.ndarray],
+    r_stats: dict[str, np.ndarray],
+    layout: TrackLayout,
+    *,
+    values_kind: str = "raw",
+    rest_note: str = "",
+    min_distance: float = MIN_DISTANCE,
+    max_sentences: int = MAX_SENTENCES,
+) -> SelectionSummary:
+    """:func:`summarise_selection` from per-event statistics already computed
+    (``investigate.event_statistics`` of the selection and of the rest)."""
+    n_sel = int(s_stats["tracks"].size)
+    n_rest = int(r_stats["tracks"].size)
+    if n_sel == 0 or n_rest == 0:
+        why = "no event selected" if n_sel == 0 else "no other event to compare with"
+        return SelectionSummary(n_sel, n_rest, (), (why,), values_kind, rest_note)
+    comps = []
+    for name, s in s_stats.items():
+        kind, _, branch = name.partition(" ")
+        j = layout.branch(branch) if branch else None
+        unit = layout.units[j] if j is not None else ""
+        comps.append(
+            compare_statistic(name, s, r_stats[name], kind=kind, branch=branch or None, unit=unit)
+        )
+    comps.sort(key=lambda c: -c.distance)
+    strong = [c for c in comps if _named(c, min_distance)][:max_sentences]
+    if strong:
+        sentences = tuple(c.sentence() for c in strong)
+    else:
+        best = comps[0]
+        sentences = (
+            f"no track statistic tells the selected events apart from the rest (the largest "
+            f"difference: {best.name}, D = {best.distance:.2f})",
+        )
+    return SelectionSummary(n_sel, n_rest, tuple(comps), sentences, values_kind, rest_note)

@@ -1,0 +1,319 @@
+"""The investigation engine without a model: selections against direct reckoning, per-event
+detail, the selection summary's statistics, rows read from files, sampled rows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from hepfm_core.data.generator import GeneratorConfig, generate_dataset
+from hepfm_core.data.rows import read_rows, spans
+from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
+from hepfm_core.engine.guards.policy import apply_policy
+from hepfm_core.engine.investigate.events import (
+    Criterion,
+    TrackLayout,
+    event_details,
+    event_statistics,
+    select_events,
+    track_layout,
+)
+from hepfm_core.engine.investigate.explain import (
+    LEVELS,
+    compare_statistic,
+    round_cut,
+    summarise_selection,
+)
+from hepfm_core.engine.investigate.investigator import sample_rows
+from hepfm_core.engine.scoring.passes import ScoringPass
+from hepfm_core.errors import SettingsError
+from hepfm_core.sources import open_data
+from hepfm_core.vocabulary import Cause
+
+LAYOUT = TrackLayout(3, ("d0", "pt"), ("mm", "GeV"))
+
+
+def _guarded(s: np.ndarray, recon: np.ndarray, score: str = "kl"):
+    n = s.shape[0]
+    p = ScoringPass(
+        np.ones((n, s.shape[1]), np.float32),
+        s.astype(np.float32),
+        np.full(n, float(s.shape[1])),
+        recon,
+        np.full(n, 7, np.uint8),
+    )
+    return guard(prepare(p), GuardSettings(score=score))
+
+
+@pytest.fixture(scope="module")
+def scored():
+    """KL scores of 200 events, 5 of them overflowing (z_log_var 800), some tied."""
+    rng = np.random.default_rng(3)
+    s = rng.normal(0.0, 1.0, (200, 2))
+    s[::40, 0] = 800.0  # KL overflow
+    s[1:20:6] = s[7]  # ties
+    return _guarded(s, rng.random(200))
+
+
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+def test_cause_selection_is_every_event_with_that_cause(scored, policy):
+    sel = select_events(scored, apply_policy(scored, policy), Criterion.by_cause("kl_overflow"))
+    np.testing.assert_array_equal(sel.events, np.arange(0, 200, 40))
+    assert (sel.causes == Cause.KL_OVERFLOW).all() and np.isnan(sel.scores).all()
+    ok = select_events(scored, apply_policy(scored, policy), Criterion.by_cause("ok"))
+    assert ok.size == 195 and ok.n_events == 200
+
+
+def test_top_ranks_like_a_full_sort(scored):
+    worst = apply_policy(scored, "worst")
+    for n in (1, 5, 7, 30, 200, 500):
+        sel = select_events(scored, worst, Criterion.top(n))
+        values = np.where(np.isnan(scored.scores), np.inf, scored.scores)
+        order = np.lexsort((np.arange(200), -values))  # score descending, then event index
+        np.testing.assert_array_equal(sel.events, order[: min(n, 200)])
+    drop = select_events(scored, apply_policy(scored, "drop"), Criterion.top(10))
+    assert np.isfinite(drop.scores).all() and not np.isin(drop.events, np.arange(0, 200, 40)).any()
+    assert (np.diff(drop.scores) <= 0).all()
+
+
+def test_range_selection(scored):
+    worst = apply_policy(scored, "worst")
+    values = scored.scores
+    lo, hi = np.nanquantile(values, [0.5, 0.9])
+    sel = select_events(scored, worst, Criterion.score_range(lo, hi))
+    expected = np.flatnonzero((values >= lo) & (values <= hi))
+    assert set(sel.events.tolist()) == set(expected.tolist())
+    assert (np.diff(sel.scores) <= 0).all()
+    tail = select_events(scored, worst, Criterion.score_range(hi, np.inf))
+    assert np.isin(np.arange(0, 200, 40), tail.events).all()  # +inf under worst
+    finite = select_events(scored, worst, Criterion.score_range(hi, 1e300))
+    assert not np.isin(np.arange(0, 200, 40), finite.events).any()
+
+
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+def test_imputed_selection_is_the_given_events_whatever_their_cause(scored, policy):
+    crit = Criterion.by_cause("imputed")
+    assert crit.kind == "imputed" and crit.to_json_dict()["kind"] == "imputed"
+    given = np.array([120, 3, 40, 3])  # unsorted, repeated: listed once, by index
+    sel = select_events(scored, apply_policy(scored, policy), crit, "s", imputed=given)
+    np.testing.assert_array_equal(sel.events, [3, 40, 120])
+    assert sel.causes.tolist() == [Cause.OK, Cause.KL_OVERFLOW, Cause.KL_OVERFLOW]
+    np.testing.assert_array_equal(sel.scores[[0]], scored.scores[[3]])
+    none = select_events(scored, apply_policy(scored, policy), crit, imputed=np.array([], int))
+    assert none.size == 0 and none.n_events == 200
+
+
+@pytest.mark.parametrize("given", [None, np.array([200]), np.array([-1, 4])])
+def test_imputed_selection_needs_the_samples_own_events(scored, given):
+    with pytest.raises(SettingsError, match="imputed events"):
+        select_events(scored, apply_policy(scored, "worst"), Criterion("imputed"), imputed=given)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: Criterion.by_cause("kl_overflw"), "unknown cause"),
+        (lambda: Criterion.top(0), "--top needs"),
+        (lambda: Criterion.score_range(5.0, 1.0), "score range inverted"),
+        (lambda: Criterion.score_range(float("nan"), 1.0), "NaN"),
+    ],
+)
+def test_bad_criteria_say_what_to_do(make, message):
+    with pytest.raises(SettingsError, match=message) as info:
+        make()
+    assert info.value.todo
+
+
+def test_paging(scored):
+    sel = select_events(scored, apply_policy(scored, "worst"), Criterion.top(25))
+    assert sel.pages(10) == 3
+    np.testing.assert_array_equal(sel.page(2, 10), np.arange(20, 25))
+    assert sel.page(3, 10).size == 0
+
+
+def test_track_layout():
+    names = [f"track{t:02d}_{b}" for t in range(30) for b in ("d0", "phi", "z0", "eta", "pt", "x")]
+    layout = track_layout(names)
+    assert layout is not None and layout.n_tracks == 30 and layout.width == 180
+    assert layout.units[4] == "GeV" and layout.units[5] == ""
+    prefixed = track_layout([f"agg_track{t:02d}_{b}" for t in range(2) for b in ("a", "b")])
+    assert prefixed is not None and prefixed.branches == ("a", "b")
+    assert track_layout(names[:-1]) is None  # incomplete last track
+    assert track_layout(names[6:12] + names[:6]) is None  # not track-major
+    assert track_layout([*names, "met"]) is None
+
+
+def test_event_statistics_against_loops():
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=(50, 3, 2))
+    v[::3, 2] = 0.0  # padding
+    v[::7, 1:] = 0.0
+    v[5, 0, 1] = np.inf
+    v[6, 1, 0] = np.nan
+    flat = v.reshape(50, 6)
+    stats = event_statistics(flat, LAYOUT)
+    for i in range(50):
+        real = [t for t in range(3) if np.any(v[i, t] != 0)]
+        assert stats["tracks"][i] == len(real)
+        for j, b in enumerate(LAYOUT.branches):
+            vals = [v[i, t, j] for t in real if np.isfinite(v[i, t, j])]
+            if vals:
+                assert stats[f"max {b}"][i] == max(vals) and stats[f"min {b}"][i] == min(vals)
+            else:
+                assert np.isnan(stats[f"max {b}"][i])
+            bad = any(not np.isfinite(v[i, t, j]) for t in real)
+            assert stats[f"nonfinite {b}"][i] == float(bad)
+
+
+def test_event_details_residuals_and_padding(strict_json):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(2, 6)).astype(np.float32)
+    x[0, 4:] = 0.0  # event 0: its third slot is padding
+    x_hat = rng.normal(size=(2, 6)).astype(np.float32)
+    x_hat[1, 2] = np.nan
+    details = event_details(
+        sample="s",
+        events=np.array([10, 3]),
+        values=x,
+        values_kind="raw",
+        inputs=x,
+        x_hat=x_hat,
+        z_mean=np.zeros((2, 2)),
+        z_log_var=np.array([[0.0, 25.0], [-30.0, 1.0]]),
+        scores=np.array([1.5, np.nan]),
+        causes=np.array([0, int(Cause.DECODER_NONFINITE)]),
+        recon=np.array([1.0, np.nan]),
+        layout=LAYOUT,
+        clip=(-20.0, 20.0),
+    )
+    d0, d1 = details
+    sq = (x.astype(np.float64) - x_hat.astype(np.float64)) ** 2
+    np.testing.assert_array_equal(d0.residuals, sq[0])
+    np.testing.assert_array_equal(d0.residuals_per_track, sq[0].reshape(3, 2).sum(axis=1))
+    np.testing.assert_array_equal(d0.residuals_per_feature, sq[0].reshape(3, 2).sum(axis=0))
+    assert d0.track_slots.tolist() == [0, 1] and d0.tracks.shape == (2, 2)
+    assert d0.outside_clip.tolist() == [False, True] and d1.outside_clip.tolist() == [True, False]
+    assert d1.cause == "decoder_nonfinite" and d1.score is None
+    doc = strict_json(json.dumps([d.to_json_dict() for d in details], allow_nan=False))
+    assert doc[1]["residuals"][2] is None and doc[1]["score"] is None
+    assert doc[0]["tracks"] == [[float(x[0, 0]), float(x[0, 1])], [float(x[0, 2]), float(x[0, 3])]]
+
+
+def test_compare_statistic_distance_is_the_ks_distance():
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        s = rng.normal(rng.normal(), 1.0, rng.integers(1, 30)).round(1)
+        r = rng.normal(0.0, 1.0, 300).round(1)
+        c = compare_statistic("max x", s, r, kind="max")
+        grid = np.unique(np.r_[s, r])
+        f_s = np.array([np.mean(s <= t) for t in grid])
+        f_r = np.array([np.mean(r <= t) for t in grid])
+        d_low = np.max(f_s - f_r)
+        d_high = np.max([np.mean(s >= t) - np.mean(r >= t) for t in grid])
+        assert c.distance == pytest.approx(max(d_low, d_high), abs=1e-12)
+        # the rounded cut passes what the distance says
+        s_pass, r_pass = (
+            (s >= c.cut, r >= c.cut) if c.direction == "higher" else (s <= c.cut, r <= c.cut)
+        )
+        assert np.mean(s_pass) - np.mean(r_pass) == pytest.approx(c.distance, abs=1e-12)
+        assert c.selected_passing == s_pass.sum() and c.rest_passing == np.mean(r_pass)
+        q = np.quantile(s, LEVELS, method="inverted_cdf")
+        np.testing.assert_array_equal(c.selected_quantiles, q)
+
+
+def test_summary_names_the_outlying_feature():
+    rng = np.random.default_rng(4)
+    rest = np.zeros((500, 6))
+    rest[:, 0::2] = rng.normal(0.0, 0.05, (500, 3))
+    rest[:, 1::2] = 0.5 + rng.exponential(3.0, (500, 3))
+    sel = rest[:4].copy()
+    sel[:, 3] = [2e5, 3e6, 1.1e5, 7e7]  # one track's pt
+    summary = summarise_selection(sel, rest[4:], LAYOUT)
+    top = summary.comparisons[0]
+    assert top.name == "max pt" and top.distance == 1.0 and top.selected_passing == 4
+    assert top.cut == 1e5 and top.rest_passing == 0.0
+    assert summary.sentences[0].startswith("all 4 selected events have a track with pt ≥ 1e5 GeV")
+    assert len(summary.sentences) == 1  # nothing else stands out beyond chance
+
+
+def test_a_single_event_or_two_are_explained_when_the_rest_has_none_like_them():
+    rng = np.random.default_rng(5)
+    rest = np.zeros((20_000, 6))
+    rest[:, 1::2] = 0.5 + rng.exponential(3.0, (20_000, 3))
+    one = rest[:1].copy()
+    one[0, 3] = 4e6
+    summary = summarise_selection(one, rest[1:], LAYOUT)
+    assert summary.sentences[0].startswith("the selected event has a track with pt ≥ 1e6 GeV")
+    assert summary.comparisons[0].chance == pytest.approx(0.5 / 19_999)
+    two = rest[:2].copy()
+    two[:, 3] = np.nan  # a non-finite pt in both
+    summary = summarise_selection(two, rest[2:], LAYOUT)
+    assert summary.sentences == (
+        "all 2 selected events have a track with a non-finite pt (of the rest: 0 %)",
+    )
+    # an unremarkable pair is not explained by chance differences
+    summary = summarise_selection(rest[:2], rest[2:], LAYOUT)
+    assert summary.sentences[0].startswith("no track statistic tells the selected events apart")
+
+
+def test_round_cut():
+    assert round_cut(108_816.7, 2_300.0, "higher") == 1e5
+    assert round_cut(108_816.7, 100_500.0, "higher") == 1.08e5
+    assert round_cut(-3.47, -3.6, "higher") == -3.5
+    assert round_cut(-3.47, -3.5, "higher") == -3.47  # -3.5 would pass -3.5 too
+    assert round_cut(1.7, 1.6, "higher") == 1.7  # never past the cut by binary rounding
+    assert round_cut(648_129.2, 10_141.2, "higher") == 1e5  # a power of ten where it fits
+    assert round_cut(0.0123, 0.5, "lower") == 0.1
+    assert round_cut(0.0123, 0.05, "lower") == 0.02
+    assert round_cut(5.0, 5.0000001, "lower") == 5.0
+
+
+def test_sample_rows_and_spans():
+    rows = sample_rows(1_000_000, 20_000, seed=1)
+    assert 38 * 512 < rows.size <= 20_000 and np.unique(rows).size == rows.size
+    np.testing.assert_array_equal(rows, sample_rows(1_000_000, 20_000, seed=1))
+    assert not np.array_equal(rows, sample_rows(1_000_000, 20_000, seed=2))
+    blocks, counts = np.unique(rows // 512, return_counts=True)  # whole blocks of 512
+    assert ((counts == 512) | (blocks == 1_000_000 // 512)).all() and blocks.size == 39
+    got = spans(np.array([0, 1, 2047, 2048, 10_000]))
+    assert got == [(0, 2049), (10_000, 10_001)]
+
+
+def test_read_rows_from_a_hepfm_file(tmp_path: Path):
+    generate_dataset(tmp_path, 6_000, 100, GeneratorConfig(signals=("zprime_ee",), seed=5))
+    data = open_data(tmp_path)
+    x = data.background.x
+    rows = np.array([5999, 3, 2050, 3, 4097])
+    got = read_rows(x, rows)
+    with h5py.File(tmp_path / "background.h5", "r") as h5:
+        stored = np.asarray(h5["events"][:])
+    np.testing.assert_array_equal(got.raw, stored[rows].astype(np.float64))
+    expected = np.concatenate([x[r : r + 1] for r in rows])
+    np.testing.assert_array_equal(got.inputs, expected)
+
+
+def test_read_rows_from_upstream_files(upstream_fixture: Path):
+    folder = upstream_fixture / "_processed_datasets" / "dataset_runs_00298967-2-00311481_45222f19"
+    data = open_data(folder)
+    sig = data.signals["wprime_taunu"]
+    rows = np.array([799, 0, 400])
+    got = read_rows(sig.x, rows)
+    with h5py.File(folder / "signal_dataset.h5", "r") as h5:
+        stored = np.asarray(h5["wprime_taunu/features/aggregated/aggregator_0"][:])
+    np.testing.assert_array_equal(got.raw, stored[rows].reshape(3, -1))
+    np.testing.assert_array_equal(got.inputs, np.concatenate([sig.x[r : r + 1] for r in rows]))
+    layout = track_layout(data.feature_names)
+    assert layout is not None and layout.n_tracks == 20 and layout.branches[4] == "pt"
+
+
+def test_read_rows_of_an_array_has_no_stored_values():
+    x = np.arange(20, dtype=np.float32).reshape(5, 4)
+    got = read_rows(x, np.array([4, 0]))
+    assert got.raw is None
+    np.testing.assert_array_equal(got.inputs, x[[4, 0]])
+    with pytest.raises(IndexError):
+        read_rows(x, np.array([5]))
