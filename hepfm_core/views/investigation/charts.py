@@ -1,276 +1,62 @@
-"""The investigation view's tables, words and charts: one event (its tracks, a residual heat
-map track x feature, its latent values against the clip bounds), a selection's summary, the
-latent diagnostics, the residual profile and the sculpting check of whole samples.
-
-Builders take the engine's results (``engine.investigate.events``, ``engine.investigate.explain``,
-``engine.investigate.diagnostics``) and know nothing of models. Conventions of ``charts.py``: sizes
-from :class:`~hepfm_core.views.charts.ChartSize`, one colour per sample
-(``vocabulary.sample_colours``), units in axis titles, numbers rounded to
-``charts.DIGITS`` significant digits.
-"""
+"""The investigation view's charts: one event (residual heat map, eta-phi display, latent
+values against the clip), and the whole-sample diagnostics (latent space, residual profile,
+sculpting check). Conventions of ``views.charts``."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import altair as alt
 import numpy as np
 import polars as pl
 
-from ..engine.investigate.diagnostics import (
+from ...engine.investigate.diagnostics import (
     LatentDiagnostics,
     ResidualProfile,
     SculptingCheck,
 )
-from ..engine.investigate.events import EventDetail, Selection, TrackLayout
-from ..engine.investigate.explain import LEVELS, SelectionSummary
-from ..vocabulary import BACKGROUND_COLOUR, SCORE_TITLES, Cause
-from .channels import tooltips
-from .charts import APP, DIGITS, ChartSize
+from ...engine.investigate.events import EventDetail, TrackLayout
+from ...vocabulary import SCORE_TITLES
+from ..channels import tooltips
+from ..charts import APP, ChartSize
+from .tables import _profile_sums
+from .titles import (
+    ACTIVE_COLOURS,
+    BRUSH,
+    CLIP_COLOUR,
+    EFFICIENCY_TITLE,
+    ETA_PHI_BRANCHES,
+    ETA_RANGE,
+    ETA_TITLE,
+    EVENTS_TITLE,
+    FEATURE_TITLE,
+    KL_DIM_TITLE,
+    LATENT_DIM_TITLE,
+    PADDING,
+    PHI_TITLE,
+    PT_TITLE,
+    RESIDUAL_MEAN_TITLE,
+    RESIDUAL_MEDIAN_TITLE,
+    RESIDUAL_TITLE,
+    SCULPTING_TITLES,
+    TRACK_RESIDUAL_TITLE,
+    TRACK_TITLE,
+    Z_LOG_VAR_TITLE,
+    Z_MEAN_TITLE,
+)
+from .values import _lines, _r, number_text
 
 __all__ = [
-    "ACTIVE_COLOURS",
-    "BRUSH",
-    "CLIP_COLOUR",
-    "EFFICIENCY_TITLE",
-    "ETA_PHI_BRANCHES",
-    "ETA_RANGE",
-    "ETA_TITLE",
-    "EVENTS_TITLE",
-    "FEATURE_TITLE",
-    "FILLED_TITLE",
-    "KL_DIM_TITLE",
-    "LATENT_DIM_TITLE",
-    "PADDING",
-    "PHI_TITLE",
-    "PT_TITLE",
-    "RESIDUAL_MEAN_TITLE",
-    "RESIDUAL_MEDIAN_TITLE",
-    "RESIDUAL_TITLE",
-    "SCULPTING_TITLES",
-    "TRACK_RESIDUAL_TITLE",
-    "TRACK_TITLE",
-    "Z_LOG_VAR_TITLE",
-    "Z_MEAN_TITLE",
-    "empty_selection_sentence",
     "eta_phi_chart",
-    "event_caption",
-    "event_table",
-    "filled_names",
     "latent_chart",
     "latent_event_chart",
-    "latent_sentence",
-    "latent_table",
-    "number_text",
-    "page_sentence",
     "residual_heatmap",
     "residual_profile_chart",
-    "residual_profile_table",
     "sculpting_chart",
-    "sculpting_table",
-    "selection_sentence",
-    "summary_table",
-    "table_formats",
-    "track_table",
     "with_score_brush",
 ]
-
-RESIDUAL_TITLE = "squared residual (x − x̂)² [standardised units²]"
-RESIDUAL_MEAN_TITLE = "mean squared residual [standardised units²]"
-RESIDUAL_MEDIAN_TITLE = "median squared residual per event [standardised units²]"
-LATENT_DIM_TITLE = "latent dimension"
-Z_MEAN_TITLE = "z_mean (μ)"
-Z_LOG_VAR_TITLE = "z_log_var (log σ²)"
-KL_DIM_TITLE = "KL per dimension [nats]"
-TRACK_TITLE = "track slot"
-TRACK_RESIDUAL_TITLE = "Σ residual²"
-"""The track table's column of each track's summed squared residual."""
-FEATURE_TITLE = "feature"
-FILLED_TITLE = "filled by the reader"
-"""The track table's column naming the raw values the reader replaced by its fill value."""
-EFFICIENCY_TITLE = "fraction of events above the cut"
-EVENTS_TITLE = "events per bin"
-SCULPTING_TITLES = {"tracks": "track multiplicity", "leading_pt": "leading-track pt [GeV]"}
-CLIP_COLOUR = "#d62728"
-ACTIVE_COLOURS = {"active": "#0072B2", "inactive": BACKGROUND_COLOUR}
-PADDING = "padding"
-BRUSH = "score_brush"
-"""The interval selection on the loss distributions' score axis (the app's brush)."""
-
-
-def _r(x: float | None) -> float | None:
-    """``x`` to :data:`charts.DIGITS` significant digits; None for None or non-finite."""
-    if x is None or not math.isfinite(x):
-        return None
-    return float(f"{x:.{DIGITS}g}")
-
-
-def _keep(x: float | None) -> float | None:
-    """``x`` to :data:`charts.DIGITS` significant digits, NaN and infinities kept (a table
-    spells them; a chart's data cannot hold them: :func:`_r`)."""
-    if x is None or not math.isfinite(x):
-        return x
-    return float(f"{x:.{DIGITS}g}")
-
-
-def number_text(value: object) -> str:
-    """A number of a table as text: :data:`charts.DIGITS` significant digits, NaN and the
-    infinities spelled, "n/a" for none.
-
-    >>> from hepfm_core.views.investigation import number_text
-    >>> number_text(2786060.0), number_text(float("nan")), number_text(None), number_text(7)
-    ('2.78606e+06', 'NaN', 'n/a', '7')
-    """
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        return f"{value:.{DIGITS}g}"
-    return str(value)
-
-
-def table_formats(frame: pl.DataFrame) -> dict[str, Any]:
-    """How the app shows a builder's table: every number by :func:`number_text` (indices
-    without thousands separators, so that they read as ``hepfm events`` writes them)."""
-    return {c: number_text for c, t in frame.schema.items() if t.is_numeric()}
-
-
-def _with_unit(name: str, unit: str) -> str:
-    return f"{name} [{unit}]" if unit else name
-
-
-# -- one event ----------------------------------------------------------------------------
-def track_table(detail: EventDetail, layout: TrackLayout | None) -> pl.DataFrame:
-    """The event's real tracks, one row each: slot, every branch (with its unit), and the
-    track's summed squared residual; for an event with filled raw values, which of its
-    branches the reader filled (:data:`FILLED_TITLE`, second). Without a layout, one row per
-    input."""
-    filled = detail.filled
-    if layout is None or detail.tracks is None or detail.track_slots is None:
-        flat: dict[str, Any] = {
-            "input": np.arange(detail.values.size),
-            "value": [_keep(float(v)) for v in detail.values],
-            RESIDUAL_TITLE: [_keep(float(v)) for v in detail.residuals],
-        }
-        if filled is not None:
-            flat[FILLED_TITLE] = ["yes" if f else "" for f in filled]
-        return pl.DataFrame(
-            flat, schema_overrides={"value": pl.Float64, RESIDUAL_TITLE: pl.Float64}
-        )
-    cols: dict[str, Any] = {TRACK_TITLE: detail.track_slots.astype(np.int64)}
-    if filled is not None:  # beside the slot: a wide table scrolls, this column must show
-        grid = filled.reshape(layout.n_tracks, layout.n_branches)
-        cols[FILLED_TITLE] = [
-            ", ".join(b for b, f in zip(layout.branches, grid[s], strict=True) if f)
-            for s in detail.track_slots
-        ]
-    for j, (b, u) in enumerate(zip(layout.branches, layout.units, strict=True)):
-        cols[_with_unit(b, u)] = [_keep(float(v)) for v in detail.tracks[:, j]]
-    per_track = detail.residuals_per_track
-    cols[TRACK_RESIDUAL_TITLE] = [
-        _keep(float(per_track[s])) if per_track is not None else None for s in detail.track_slots
-    ]
-    numeric = {k for k in cols if k not in (TRACK_TITLE, FILLED_TITLE)}
-    return pl.DataFrame(cols, schema_overrides={k: pl.Float64 for k in numeric})
-
-
-def filled_names(detail: EventDetail, layout: TrackLayout | None) -> list[str]:
-    """The inputs whose raw value the reader filled: ``track 3 pt`` (or ``input 17``).
-
-    >>> import numpy as np
-    >>> from hepfm_core.engine.investigate.events import TrackLayout, event_details
-    >>> layout = TrackLayout(2, ("d0", "pt"), ("mm", "GeV"))
-    >>> x = np.array([[1.0, 2.0, np.nan, 3.0]])
-    >>> (d,) = event_details(sample="s", events=np.array([0]), values=x, values_kind="raw",
-    ...     inputs=x, x_hat=x, z_mean=np.zeros((1, 1)), z_log_var=np.zeros((1, 1)),
-    ...     scores=np.array([1.0]), causes=np.array([0]), recon=np.array([1.0]),
-    ...     layout=layout, clip=None, filled=~np.isfinite(x))
-    >>> filled_names(d, layout), filled_names(d, None)
-    (['track 1 d0'], ['input 2'])
-    """
-    names = []
-    for i in detail.filled_inputs:
-        if layout is None:
-            names.append(f"input {i}")
-        else:
-            t, b = divmod(int(i), layout.n_branches)
-            names.append(f"track {t} {layout.branches[b]}")
-    return names
-
-
-def _largest(detail: EventDetail, layout: TrackLayout | None) -> tuple[str, float] | None:
-    """The input with the largest squared residual, named, and its share of the sum."""
-    r = detail.residuals
-    with np.errstate(all="ignore"):
-        total = float(np.sum(r))
-    if not np.isfinite(r).all() or not math.isfinite(total) or total <= 0:
-        return None
-    i = int(np.argmax(r))
-    if layout is None:
-        return f"input {i}", float(r[i]) / total
-    t, b = divmod(i, layout.n_branches)
-    return f"track {t} {layout.branches[b]}", float(r[i]) / total
-
-
-def event_caption(detail: EventDetail, layout: TrackLayout | None) -> str:
-    """One line: which event, its cause and score, and which input drives its residuals."""
-    score = "no finite score" if detail.score is None else f"score {detail.score:.4g}"
-    ident = ""
-    if detail.identity:
-        ident = " (" + ", ".join(f"{k} {v}" for k, v in detail.identity.items()) + ")"
-    n_tracks = "" if detail.tracks is None else f", {len(detail.tracks)} tracks"
-    head = f"{detail.sample} event {detail.event}{ident}: {detail.cause}, {score}{n_tracks}"
-    filled = filled_names(detail, layout)
-    if filled:
-        more = f" and {len(filled) - 3} more" if len(filled) > 3 else ""
-        head += f"; filled by the reader (not data): {', '.join(filled[:3])}{more}"
-    largest = _largest(detail, layout)
-    if largest is None:
-        return head + "; its reconstruction is not finite"
-    name, share = largest
-    return f"{head}; largest residual: {name} ({share:.0%} of the sum)"
-
-
-def event_table(details: Sequence[EventDetail], layout: TrackLayout | None) -> pl.DataFrame:
-    """A page of events, one row each: event, cause, score, reconstruction error, tracks,
-    the input with the largest residual and its share, the largest z_log_var."""
-    rows = []
-    for d in details:
-        largest = _largest(d, layout)
-        with np.errstate(all="ignore"):
-            s_max = float(np.max(d.z_log_var)) if d.z_log_var.size else math.nan
-        rows.append(
-            {
-                "event": d.event,
-                "cause": d.cause,
-                "score": _r(d.score),
-                "reconstruction": _keep(d.reconstruction),
-                "tracks": None if d.tracks is None else len(d.tracks),
-                "largest residual": None if largest is None else largest[0],
-                "its share": None if largest is None else _r(largest[1]),
-                "max z_log_var": _keep(s_max),
-            }
-        )
-    schema = {
-        "event": pl.Int64,
-        "cause": pl.String,
-        "score": pl.Float64,
-        "reconstruction": pl.Float64,
-        "tracks": pl.Int64,
-        "largest residual": pl.String,
-        "its share": pl.Float64,
-        "max z_log_var": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
-
-
-def _lines(title: str) -> list[str]:
-    """A long title in two lines, broken before its parenthesis (a legend's title)."""
-    head, sep, tail = title.partition(" (")
-    return [head, f"({tail}"] if sep else [title]
 
 
 def _heat_rows(detail: EventDetail, layout: TrackLayout) -> pl.DataFrame:
@@ -332,15 +118,6 @@ def residual_heatmap(
             title=f"{detail.sample} event {detail.event}: where the residuals are",
         )
     )
-
-
-ETA_PHI_BRANCHES = ("eta", "phi", "pt")
-"""The branches the η-φ display needs."""
-ETA_TITLE = "η"
-PHI_TITLE = "φ [rad]"
-PT_TITLE = "pt [GeV]"
-ETA_RANGE = 2.5
-"""The inner detector's |η| acceptance: the display's η axis spans at least this."""
 
 
 def _eta_phi_rows(detail: EventDetail, layout: TrackLayout) -> tuple[pl.DataFrame, list[str]]:
@@ -516,136 +293,10 @@ def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HCo
     return alt.hconcat(mean, logvar)
 
 
-# -- a selection --------------------------------------------------------------------------
-def selection_sentence(selection: Selection, summary: SelectionSummary | None = None) -> str:
-    """What was selected and, with its summary, why these events stand apart."""
-    head = (
-        f"{selection.size} of {selection.n_events} {selection.sample} events with "
-        f"{selection.criterion.describe()} (score {selection.settings.score}, policy "
-        f"{selection.policy})"
-    )
-    if summary is None or not summary.sentences:
-        return head + "."
-    return f"{head}: {summary.text}."
-
-
-def empty_selection_sentence(selection: Selection, by_cause: Mapping[str, int]) -> str:
-    """Why a selection is empty, and what would not be: ``by_cause`` is the sample's count
-    per cause under the same settings."""
-    s = selection.settings
-    clip = "none" if s.clip is None else f"[{s.clip[0]:g}, {s.clip[1]:g}]"
-    where = f"under these settings (score {s.score}, clip {clip}, policy {selection.policy})"
-    crit = selection.criterion
-    if crit.kind == "cause":
-        present = [f"{c} ({n:,})" for c, n in by_cause.items() if n and c != Cause.OK.label]
-        others = (
-            f"its events without a usable score: {', '.join(present)}"
-            if present
-            else "every one of its events has a usable score"
-        )
-        return f"No {selection.sample} event has cause {crit.cause} {where}; {others}."
-    if crit.kind == "imputed":
-        return (
-            f"No {selection.sample} event has a filled raw value: the reader filled none"
-            " (with fill none, such events are counted as input_nonfinite)."
-        )
-    if crit.kind == "range":
-        return (
-            f"No kept {selection.sample} event has a score in [{crit.lo:g}, {crit.hi:g}] {where}."
-        )
-    return f"No {selection.sample} event is kept {where}."
-
-
-def page_sentence(selection: Selection, page: int, limit: int, max_shown: int) -> str:
-    """Which events a page shows: ``page`` (from 1) of ``limit`` events over the first
-    ``max_shown`` of the selection."""
-    shown = min(selection.size, max_shown)
-    first = (page - 1) * limit + 1
-    last = min(page * limit, shown)
-    pages = -(-shown // limit)
-    head = f"Events {first}-{last} of {selection.size:,}, page {page} of {pages}"
-    by_index = selection.criterion.kind in ("cause", "imputed")
-    order = "by event index" if by_index else "highest score first"
-    if shown < selection.size:
-        return f"{head} (the first {max_shown} are paged; {order})."
-    return f"{head} ({order})."
-
-
-def summary_table(summary: SelectionSummary) -> pl.DataFrame:
-    """Per track statistic, most different first: the distance D, the selection's side,
-    its median and the rest's, the most discrepant quantile and where it falls."""
-    rows = []
-    median = LEVELS.index(0.5)
-    for c in summary.comparisons:
-        worst = None
-        where = None
-        if c.positions is not None and c.most_discrepant_level is not None:
-            i = LEVELS.index(c.most_discrepant_level)
-            worst = c.most_discrepant_level
-            where = _r(float(c.positions[i]))
-        rows.append(
-            {
-                "statistic": c.name,
-                "unit": c.unit,
-                "D": _r(c.distance),
-                "selection is": c.direction,
-                "selected median": None
-                if c.selected_quantiles is None
-                else _r(float(c.selected_quantiles[median])),
-                "rest median": _r(c.rest_median),
-                "most discrepant quantile": worst,
-                "its position in the rest": where,
-            }
-        )
-    schema = {
-        "statistic": pl.String,
-        "unit": pl.String,
-        "D": pl.Float64,
-        "selection is": pl.String,
-        "selected median": pl.Float64,
-        "rest median": pl.Float64,
-        "most discrepant quantile": pl.Float64,
-        "its position in the rest": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
-
-
 def with_score_brush(chart: alt.LayerChart) -> alt.LayerChart:
     """The loss distributions with a brush along the score axis (:data:`BRUSH`): the app
     reads its range as a score range to look at."""
     return chart.add_params(alt.selection_interval(name=BRUSH, encodings=["x"]))
-
-
-# -- whole samples ------------------------------------------------------------------------
-def latent_sentence(diag: LatentDiagnostics) -> str:
-    """Active units, and how many events the clip touches in which dimensions."""
-    k = diag.latent_dim
-    text = (
-        f"{diag.sample}: {diag.n_active} of {k} latent dimensions active (variance of z_mean "
-        f"over events > {diag.active_threshold:g})"
-    )
-    if diag.n_nonfinite:
-        text += f"; {diag.n_nonfinite} events with a non-finite encoder output left out"
-    if diag.clip is not None:
-        touched = diag.below_clip + diag.above_clip
-        dims = [str(j) for j in np.flatnonzero(touched)]
-        if dims:
-            text += (
-                f"; z_log_var outside the clip [{diag.clip[0]:g}, {diag.clip[1]:g}] in "
-                f"dimension{'s' if len(dims) > 1 else ''} {', '.join(dims)} "
-                f"({int(touched.sum())} values)"
-            )
-    bad = [str(j) for j in np.flatnonzero(diag.kl_nonfinite)]
-    if bad:
-        text += f"; KL term not finite in dimension{'s' if len(bad) > 1 else ''} {', '.join(bad)}"
-    return text + "."
-
-
-def latent_table(diag: LatentDiagnostics) -> pl.DataFrame:
-    """:meth:`LatentDiagnostics.frame`, rounded for display."""
-    frame = diag.frame()
-    floats = [c for c, t in frame.schema.items() if t == pl.Float64]
-    return frame.with_columns(pl.col(floats).round_sig_figs(DIGITS))
 
 
 def latent_chart(diag: LatentDiagnostics, *, size: ChartSize = APP) -> alt.HConcatChart:
@@ -715,36 +366,6 @@ def latent_chart(diag: LatentDiagnostics, *, size: ChartSize = APP) -> alt.HConc
     return alt.hconcat(bars, dist)
 
 
-def _profile_sums(p: ResidualProfile, statistic: str) -> tuple[Any, Any]:
-    """Per feature and per track slot: the sums of the mean, or the medians of the sums."""
-    if statistic == "median":
-        return p.median_per_feature, p.median_per_track
-    return p.per_feature, p.per_track
-
-
-def residual_profile_table(
-    profiles: Mapping[str, ResidualProfile], statistic: str = "mean"
-) -> pl.DataFrame:
-    """Per sample and feature: its share of the ``statistic`` ("mean" or "median")
-    reconstruction error, summed over track slots, and the sample's events used."""
-    rows = []
-    for name, p in profiles.items():
-        per_feature, _ = _profile_sums(p, statistic)
-        if per_feature is None or p.layout is None:
-            continue
-        for b, v in zip(p.layout.branches, per_feature, strict=True):
-            rows.append(
-                {"sample": name, FEATURE_TITLE: b, statistic: _r(float(v)), "events": p.n_used}
-            )
-    schema = {
-        "sample": pl.String,
-        FEATURE_TITLE: pl.String,
-        statistic: pl.Float64,
-        "events": pl.Int64,
-    }
-    return pl.DataFrame(rows, schema=schema)
-
-
 def residual_profile_chart(
     profiles: Mapping[str, ResidualProfile],
     colours: Mapping[str, str],
@@ -797,13 +418,6 @@ def residual_profile_chart(
         .properties(width=size.width, height=size.height, title="per track slot")
     )
     return alt.hconcat(by_feature, by_slot)
-
-
-def sculpting_table(check: SculptingCheck) -> pl.DataFrame:
-    """:meth:`SculptingCheck.frame`, rounded for display."""
-    frame = check.frame()
-    floats = [c for c, t in frame.schema.items() if t == pl.Float64]
-    return frame.with_columns(pl.col(floats).round_sig_figs(DIGITS))
 
 
 def sculpting_chart(
