@@ -151,7 +151,7 @@ def _first_model(args: argparse.Namespace) -> str:
     """The (first) model path of ``--model``: one string, or the first of several."""
     if isinstance(args.model, str):
         return args.model
-    from .engine.compare.models import parse_model_specs
+    from .engine.compare.specs import parse_model_specs
 
     return str(parse_model_specs(args.model)[0].paths[0])
 
@@ -166,7 +166,8 @@ def _scored_evaluator(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     comparison pairs the events each model keeps, which a cluster's result does not hold.
     """
     from .common.progress import TextProgress
-    from .engine.compare.models import ModelSet, is_comparison, parse_model_specs
+    from .engine.compare.models import ModelSet
+    from .engine.compare.specs import is_comparison, parse_model_specs
     from .engine.evaluate import Evaluator
     from .errors import SettingsError
 

@@ -25,7 +25,9 @@ from ..cluster.connect import Cluster, ClusterSpec, open_cluster
 from ..cluster.evaluator import ClusterEvaluator
 from ..common import paths
 from ..common.collector import freeze_long_lived
-from ..engine.compare.models import ComparisonResult, ModelSet, model_label
+from ..engine.compare.models import ModelSet
+from ..engine.compare.results import ComparisonResult
+from ..engine.compare.specs import model_label
 from ..engine.evaluate import (
     BaseEvaluator,
     EvaluationResult,

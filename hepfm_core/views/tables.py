@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
-from ..engine.compare.models import ComparisonResult
+from ..engine.compare.results import ComparisonResult
 from ..engine.evaluate import EvaluationResult
 from ..engine.investigate.events import IMPUTED
 from ..engine.metrics.binning import (

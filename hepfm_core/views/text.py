@@ -9,8 +9,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..data.imputation import STATUS_IMPUTED
-from ..engine.compare.models import ComparisonResult, ModelComparison
-from ..engine.compare.paired import (
+from ..engine.compare.results import ComparisonResult, ModelComparison
+from ..engine.compare.seeds import (
     VERDICT_EXCEEDS_BOTH,
     VERDICT_SEED_SPREAD_UNKNOWN,
     VERDICT_WITHIN_SAMPLING,

@@ -607,7 +607,8 @@ def test_report_of_two_models(small_demo, second_model, tmp_path, strict_json):
     """Every grid point compares the models (a comparison table and the models' metrics side
     by side); the curves of both models are the page's and the slides'; the single-model
     report carries none of it."""
-    from hepfm_core.engine.compare.models import ModelSet, parse_model_specs
+    from hepfm_core.engine.compare.models import ModelSet
+    from hepfm_core.engine.compare.specs import parse_model_specs
 
     data_dir, model = small_demo
     out, figs = tmp_path / "two.html", tmp_path / "figures"

@@ -9,8 +9,7 @@ pair of labels the paired comparison of ``compare.py`` on the events both models
 also says whether its difference exceeds the seed-to-seed spread (``compare.compare_groups``).
 
 Why paired: both models score the very same events, so their AUCs are correlated and only a
-paired test (DeLong) judges their difference fairly.
-"""
+paired test (DeLong) judges their difference fairly."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ import contextlib
 import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -27,317 +26,48 @@ from ...common.progress import Progress
 from ...data.dataset import DataSet
 from ...data.imputation import STATUS_IMPUTED
 from ...errors import ModelInputMismatchError, SettingsError
-from ...sources import ModelInfo, open_data
+from ...sources import open_data
 from ...vocabulary import DEFAULT_BKG_EFFS, Fill, SignalNormalisation
 from ..evaluate import BaseEvaluator, EvaluationResult, EvaluationSettings, Evaluator
 from ..guards.policy import PolicyScores
 from ..metrics.binning import DEFAULT_BINS
-from ..metrics.working_points import check_effs, empty_working_point, format_eff
+from ..metrics.working_points import check_effs, empty_working_point
+from .efficiency import EfficiencyDifference, efficiency_differences_against
 from .paired import (
     AucComparison,
-    EfficiencyDifference,
-    GroupComparison,
     PairedBackground,
     PairedScores,
-    SeedGroup,
-    compare_groups,
     delong_test_against,
-    efficiency_differences_against,
     holm,
     pair_events,
     paired_background,
-    seed_group,
     withheld_comparison,
 )
+from .results import ComparisonResult, ModelComparison, PairCounts
+from .seeds import GroupComparison, SeedGroup, compare_groups, seed_group
+from .specs import ModelSpec, model_label
 
 __all__ = [
     "COMPARISON_SCOPE_WHERE",
-    "LABEL_SEPARATOR",
-    "MEMBER_SEPARATOR",
-    "SHORT_FINGERPRINT",
     "TESTS_KEPT",
-    "ComparisonResult",
-    "ModelComparison",
     "ModelSet",
-    "ModelSpec",
-    "PairCounts",
-    "is_comparison",
     "labelled_evaluators",
-    "model_label",
-    "parse_model_specs",
 ]
 
+
 TESTS_KEPT = 64
+
+
 """Paired tests kept for reuse per model set (a few settings of every signal; small: the
 signal pairs and a handful of numbers each)."""
 
+
 _SignalTest = tuple[PairedScores, tuple[AucComparison, tuple[EfficiencyDifference, ...]]]
 
-LABEL_SEPARATOR = "="
-"""``--model LABEL=PATH``: what separates a label from its path."""
-MEMBER_SEPARATOR = ","
-"""``--model LABEL=PATH1,PATH2``: what separates the seeds of a model group."""
-SHORT_FINGERPRINT = 8
-"""Hex digits of a model's fingerprint in its automatic label."""
+
 COMPARISON_SCOPE_WHERE = "--model (several) with --workers / --scheduler / --scheduler-file"
 
 
-# -- what the user named ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelSpec:
-    """One ``--model`` argument: its model file(s) and an optional label.
-
-    One path is one model; several (``LABEL=PATH1,PATH2,...``) are a seed group, which needs
-    a label. Without a label, the model's name and short fingerprint label it
-    (:func:`model_label`).
-    """
-
-    paths: tuple[Path, ...]
-    label: str | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> ModelSpec:
-        """``PATH``, ``LABEL=PATH`` or ``LABEL=PATH1,PATH2,...``.
-
-        A text that names an existing file or folder is a path, whatever it holds (so a
-        path with ``=`` or ``,`` in it still works).
-
-        >>> from hepfm_core.engine.compare.models import ModelSpec
-        >>> ModelSpec.parse("latent8=runs/l8/model.keras")
-        ModelSpec(paths=(PosixPath('runs/l8/model.keras'),), label='latent8')
-        >>> [p.name for p in ModelSpec.parse("l8=a/s1.keras,a/s2.keras").paths]
-        ['s1.keras', 's2.keras']
-        """
-        raw = text.strip()
-        if not raw:
-            raise SettingsError("an empty --model argument", "--model", "give PATH or LABEL=PATH")
-        if Path(raw).exists():
-            return cls((Path(raw),))
-        label: str | None = None
-        rest = raw
-        head, sep, tail = raw.partition(LABEL_SEPARATOR)
-        if sep and head.strip() and "/" not in head and "\\" not in head:
-            label, rest = head.strip(), tail
-        paths = tuple(Path(p.strip()) for p in rest.split(MEMBER_SEPARATOR) if p.strip())
-        if not paths:
-            raise SettingsError(
-                f"--model {text!r} names no model file", "--model", "give LABEL=PATH"
-            )
-        if label is not None and (label in (".", "..") or label.startswith(".")):
-            raise SettingsError(
-                f"the label {label!r} cannot name a folder of --scores-out",
-                f"--model {text}",
-                "start a label with a letter or digit",
-            )
-        if len(paths) > 1 and label is None:
-            raise SettingsError(
-                f"a model group ({len(paths)} files) needs a label",
-                f"--model {text}",
-                "write --model LABEL=PATH1,PATH2,... (one variant trained with several seeds)",
-            )
-        return cls(paths, label)
-
-
-def parse_model_specs(texts: Sequence[str] | str) -> tuple[ModelSpec, ...]:
-    """Every ``--model`` argument parsed (a single string is one argument)."""
-    items = [texts] if isinstance(texts, str) else list(texts)
-    if not items:
-        raise SettingsError("no --model given", "--model", "give at least one --model PATH")
-    return tuple(ModelSpec.parse(t) for t in items)
-
-
-def is_comparison(specs: Sequence[ModelSpec]) -> bool:
-    """Whether the models named make a comparison (more than one model file in all): one
-    plain ``--model`` keeps ``hepfm evaluate``'s single-model output."""
-    return sum(len(s.paths) for s in specs) > 1
-
-
-def model_label(info: ModelInfo) -> str:
-    """A model's automatic label: its name and short fingerprint, ``model@1a2b3c4d``.
-
-    The name is the file's stem (a hepfm ``.keras`` file) or the experiment folder's name
-    (upstream); the fingerprint tells apart two files of the same name.
-    """
-    path = Path(info.path)
-    name = path.stem if info.kind == "hepfm" else path.name
-    digest = info.fingerprint.rsplit("-", 1)[-1]
-    return f"{name}@{digest[:SHORT_FINGERPRINT]}"
-
-
-# -- results ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PairCounts:
-    """Of one sample's events, how many both models keep and how many each drops alone."""
-
-    both: int
-    dropped_a_only: int
-    dropped_b_only: int
-    dropped_both: int
-
-    @classmethod
-    def of(cls, p: PairedScores) -> PairCounts:
-        return cls(p.n_both, p.n_dropped_a_only, p.n_dropped_b_only, p.n_dropped_both)
-
-    def to_json_dict(self) -> dict[str, int]:
-        return {
-            "kept_by_both": self.both,
-            "dropped_by_a_only": self.dropped_a_only,
-            "dropped_by_b_only": self.dropped_b_only,
-            "dropped_by_both": self.dropped_both,
-        }
-
-
-@dataclass(frozen=True, eq=False)
-class ModelComparison:
-    """Models A and B on one signal: the paired test on the events both keep, the signal
-    efficiency difference at each working point, and, for seed groups, the seed spread.
-
-    ``test``: the paired DeLong test of the two labels' first models (a plain model is its
-    own first); ``p_value_holm`` its Holm-corrected p-value over all signals x pairs.
-    ``group``: for a pair where either label is a seed group, the difference of the mean AUCs
-    against the sampling error and the seed spread (None with ``group_reason`` when a seed's
-    AUC or test is missing). ``same_model``: A and B are one model (one fingerprint).
-    """
-
-    signal: str
-    model_a: str
-    model_b: str
-    test: AucComparison
-    background: PairCounts
-    signal_pairs: PairCounts
-    efficiencies: tuple[EfficiencyDifference, ...]
-    p_value_holm: float | None = None
-    group: GroupComparison | None = None
-    group_reason: str | None = None
-    same_model: bool = False
-
-    @property
-    def grouped(self) -> bool:
-        """Whether either label is a seed group (the comparison then judges the spread)."""
-        return self.group is not None or self.group_reason is not None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Strict JSON: the keys of the comparison contract first, then the details."""
-        t = self.test.to_json_dict()
-        out: dict[str, Any] = {
-            "signal": self.signal,
-            "model_a": self.model_a,
-            "model_b": self.model_b,
-            "n_background": self.test.n_background,
-            "n_signal": self.test.n_signal,
-            "delta_auc": t["delta_auc"],
-            "delta_auc_err": t["delta_auc_err"],
-            "p_value": t["p_value"],
-            "p_value_holm": self.p_value_holm,
-            "status": t["status"],
-            "reason": t["reason"],
-            "auc_a": t["auc_a"],
-            "auc_b": t["auc_b"],
-            "auc_a_err": t["auc_a_err"],
-            "auc_b_err": t["auc_b_err"],
-            "z": t["z"],
-            "same_model": self.same_model,
-            "pairs": {
-                "background": self.background.to_json_dict(),
-                "signal": self.signal_pairs.to_json_dict(),
-            },
-            "eff_sig_differences": {
-                format_eff(d.target_bkg_eff): d.to_json_dict() for d in self.efficiencies
-            },
-        }
-        if self.grouped:
-            out["seed_spread"] = None if self.group is None else self.group.to_json_dict()
-            out["seed_spread_reason"] = self.group_reason
-        return out
-
-
-@dataclass(frozen=True, eq=False)
-class ComparisonResult:
-    """Every model's evaluation under one setting, and their comparisons.
-
-    ``results``: per label, one :class:`EvaluationResult` per model of the label (one, or
-    the seeds of a group, in the order given). ``seed_spread``: per group label and signal,
-    the seeds' mean AUC and spread (None where a seed has no AUC). ``warnings``: what the
-    user should know (the same model twice). ``provenance``: the data's, with every model.
-    """
-
-    settings: EvaluationSettings
-    results: dict[str, tuple[EvaluationResult, ...]]
-    comparisons: tuple[ModelComparison, ...]
-    warnings: tuple[str, ...] = ()
-    seed_spread: dict[str, dict[str, SeedGroup | None]] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(self.results)
-
-    @property
-    def primary(self) -> EvaluationResult:
-        """The first label's (first) model: the one the single-model views show."""
-        return self.result(self.labels[0])
-
-    def result(self, label: str) -> EvaluationResult:
-        """The evaluation of ``label``'s first model (a plain model's only one)."""
-        return self.results[label][0]
-
-    def members(self) -> list[tuple[str, EvaluationResult]]:
-        """Every model's evaluation with a name that is also a relative folder: its label,
-        or ``<label>/seed-<i>`` (from 1) for the seeds of a group."""
-        out = []
-        for label, results in self.results.items():
-            if len(results) == 1:
-                out.append((label, results[0]))
-            else:
-                out += [(f"{label}/seed-{i}", r) for i, r in enumerate(results, start=1)]
-        return out
-
-    def first_results(self) -> dict[str, EvaluationResult]:
-        """Per label, its first model's evaluation (what overlays and tables show)."""
-        return {label: self.result(label) for label in self.labels}
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """``settings`` and ``provenance`` at the top, every model's usual result under
-        ``models``, then ``comparisons`` (strict JSON)."""
-        return {
-            "settings": self.settings.to_json_dict(),
-            "provenance": self.provenance,
-            "warnings": list(self.warnings),
-            "models": {label: self._model_json(label) for label in self.labels},
-            "comparisons": [c.to_json_dict() for c in self.comparisons],
-        }
-
-    def _model_json(self, label: str) -> dict[str, Any]:
-        results = self.results[label]
-        first = results[0]
-        p = first.provenance
-        out: dict[str, Any] = {
-            "model": p.get("model"),
-            "model_kind": p.get("model_kind"),
-            "model_description": p.get("model_description"),
-            "fingerprint": p.get("fingerprints", {}).get("model"),
-            "parameterisation": first.parameterisation,
-            "samples": {n: s.to_json_dict() for n, s in first.samples.items()},
-            "signals": {n: s.to_json_dict() for n, s in first.signals.items()},
-        }
-        if len(results) > 1:
-            out["seeds"] = [
-                {
-                    "model": r.provenance.get("model"),
-                    "fingerprint": r.provenance.get("fingerprints", {}).get("model"),
-                    "samples": {n: s.to_json_dict() for n, s in r.samples.items()},
-                    "signals": {n: s.to_json_dict() for n, s in r.signals.items()},
-                }
-                for r in results
-            ]
-            out["seed_spread"] = {
-                name: None if g is None else g.to_json_dict()
-                for name, g in self.seed_spread.get(label, {}).items()
-            }
-        return out
-
-
-# -- the models ------------------------------------------------------------------------------
 class ModelSet:
     """Several models (or seed groups) on one data folder, labelled, evaluated alike.
 
@@ -632,7 +362,6 @@ def labelled_evaluators(
     return out
 
 
-# -- helpers ---------------------------------------------------------------------------------
 @contextlib.contextmanager
 def _named(label: str) -> Iterator[None]:
     """A model that does not fit the data says which model it is."""

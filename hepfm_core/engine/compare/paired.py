@@ -1,4 +1,4 @@
-"""Compare two models scored on the same events: paired AUC test, efficiencies, seed spread.
+"""Compare two models scored on the same events: their pairs and the paired AUC test.
 
 Two models scored on the same events give correlated AUCs, so their difference is judged by
 the paired DeLong test (E. R. DeLong, D. M. DeLong, D. L. Clarke-Pearson, Biometrics 44
@@ -11,16 +11,15 @@ for ``N`` events. Several comparisons (signals x pairs of models) are corrected 
 step-down procedure (S. Holm, Scand. J. Statist. 6 (1979) 65-70).
 
 DeLong covers the sampling of events, not the training: a model group (the same variant
-trained with several seeds) reports its seed-to-seed spread, and a comparison of two groups
-says whether the difference exceeds both errors (:func:`compare_groups`).
+trained with several seeds) reports its seed-to-seed spread (``seeds``); the efficiencies
+at working points are compared in ``efficiency``.
 
 Inputs are KEPT scores, as for ``metrics.py``: finite or ``+inf`` (the "worst" policy's
 overflowed score, ranked above every finite score and tied with other ``+inf``). NaN or
 ``-inf`` raise ``ValueError``: pairs are formed first on the events both models keep
 (:func:`pair_events`). Scores: higher = more anomalous, AUC = P(s > b) + P(s == b) / 2,
 exactly as ``roc.py`` counts it. A number that cannot be given is None with a ``status``
-and a ``reason``, never a made-up value.
-"""
+and a ``reason``, never a made-up value."""
 
 from __future__ import annotations
 
@@ -31,54 +30,34 @@ from typing import Any
 
 import numpy as np
 
-from ...vocabulary import DEFAULT_BKG_EFFS
-from ..metrics.roc import BackgroundRef, Counts, as_1d, prepare_background, sorted_signal
+from ..metrics.roc import BackgroundRef, as_1d, prepare_background
 from ..metrics.working_points import (
     STATUS_NO_BACKGROUND,
     STATUS_NO_SIGNAL,
     STATUS_OK,
-    WorkingPoint,
-    check_effs,
-    empty_working_point,
-    format_eff,
     json_float,
-    working_point,
 )
 
 __all__ = [
     "STATUS_TOO_FEW_EVENTS",
-    "VERDICT_EXCEEDS_BOTH",
-    "VERDICT_SEED_SPREAD_UNKNOWN",
-    "VERDICT_WITHIN_SAMPLING",
-    "VERDICT_WITHIN_SEED_SPREAD",
     "AucComparison",
-    "EfficiencyDifference",
-    "GroupComparison",
     "PairedBackground",
     "PairedScores",
-    "SeedGroup",
-    "compare_groups",
     "delong_test",
     "delong_test_against",
-    "efficiency_differences",
-    "efficiency_differences_against",
     "holm",
     "pair_events",
     "paired_background",
-    "seed_group",
     "withheld_comparison",
 ]
 
+
 STATUS_TOO_FEW_EVENTS = "too_few_events"
+
+
 """A class holds a single event: the AUCs exist, their covariance (ddof=1) does not."""
 
-VERDICT_EXCEEDS_BOTH = "exceeds_both"
-VERDICT_WITHIN_SAMPLING = "within_sampling_error"
-VERDICT_WITHIN_SEED_SPREAD = "within_seed_spread"
-VERDICT_SEED_SPREAD_UNKNOWN = "seed_spread_unknown"
 
-
-# -- pairs ----------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class PairedScores:
     """Two models' scores on the events both keep, in event order, and what each dropped.
@@ -243,7 +222,6 @@ def _paired(scores_a: np.ndarray, scores_b: np.ndarray, what: str) -> tuple[np.n
     return xa, xb
 
 
-# -- paired DeLong test ---------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class AucComparison:
     """Paired DeLong comparison of models A and B on the same events, for one signal.
@@ -482,7 +460,6 @@ def withheld_comparison(status: str, reason: str, n: int, m: int) -> AucComparis
     )
 
 
-# -- Holm -----------------------------------------------------------------------------------
 def holm(p_values: Sequence[float | None]) -> tuple[float | None, ...]:
     """Holm-corrected p-values (step-down, monotone, capped at 1), in the original order.
 
@@ -515,263 +492,3 @@ def holm(p_values: Sequence[float | None]) -> tuple[float | None, ...]:
         running = max(running, min(1.0, (m - rank) * v))
         out[i] = running
     return tuple(out)
-
-
-# -- signal efficiency at working points ----------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class EfficiencyDifference:
-    """Signal efficiency of models A and B at one background-efficiency target, and A - B.
-
-    Each model's cut is its own working point (``working_points.working_point``, on its own
-    background). ``delta_eff_sig = eff_sig_a - eff_sig_b``; ``delta_eff_sig_err`` the paired
-    binomial (Wald) error over the signal events with the two cuts held fixed, like
-    ``WorkingPoint.eff_sig_err``: ``sqrt(Var(pass_A - pass_B) / m)``, 0 when both models
-    pass the same events. ``status`` is ``"ok"`` when both points are, else the first
-    non-ok point's status; ``reason`` gathers the points' reasons by model.
-    """
-
-    target_bkg_eff: float
-    status: str
-    reason: str | None
-    point_a: WorkingPoint
-    point_b: WorkingPoint
-    delta_eff_sig: float | None
-    delta_eff_sig_err: float | None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Strict-JSON-safe dict."""
-        return {
-            "target_bkg_eff": json_float(self.target_bkg_eff),
-            "key": format_eff(self.target_bkg_eff),
-            "status": self.status,
-            "reason": self.reason,
-            "eff_sig_a": json_float(self.point_a.eff_sig),
-            "eff_sig_b": json_float(self.point_b.eff_sig),
-            "delta_eff_sig": json_float(self.delta_eff_sig),
-            "delta_eff_sig_err": json_float(self.delta_eff_sig_err),
-        }
-
-
-def efficiency_differences(
-    background_a: np.ndarray,
-    background_b: np.ndarray,
-    signal_a: np.ndarray,
-    signal_b: np.ndarray,
-    *,
-    bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
-    min_bkg_pass: int = 10,
-) -> tuple[EfficiencyDifference, ...]:
-    """Signal efficiency of each model at each background-efficiency target, and A - B.
-
-    Arguments as :func:`delong_test` (paired, finite or ``+inf``); ``bkg_effs`` and
-    ``min_bkg_pass`` as ``metrics.separation``.
-
-    Examples
-    --------
-    At eff_B = 0.1 both cuts are ``score > 8``: each model passes two of three signal events,
-    but not the same two, so the equal efficiencies still carry a paired error.
-
-    >>> import numpy as np
-    >>> from hepfm_core.engine.compare.paired import efficiency_differences
-    >>> bkg = np.arange(10.0)
-    >>> sig_a, sig_b = np.array([9.5, 8.5, 7.5]), np.array([9.5, 7.5, 8.5])
-    >>> (d,) = efficiency_differences(bkg, bkg, sig_a, sig_b, bkg_effs=[0.1], min_bkg_pass=1)
-    >>> print(d.point_a.threshold, d.point_a.eff_sig, d.point_b.eff_sig)
-    8.0 0.6666666666666666 0.6666666666666666
-    >>> print(d.delta_eff_sig, f"{d.delta_eff_sig_err:.3f}")
-    0.0 0.471
-    """
-    return efficiency_differences_against(
-        paired_background(background_a, background_b),
-        signal_a,
-        signal_b,
-        bkg_effs=bkg_effs,
-        min_bkg_pass=min_bkg_pass,
-    )
-
-
-def efficiency_differences_against(
-    background: PairedBackground,
-    signal_a: np.ndarray,
-    signal_b: np.ndarray,
-    *,
-    bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
-    min_bkg_pass: int = 10,
-) -> tuple[EfficiencyDifference, ...]:
-    """:func:`efficiency_differences` against a background checked and sorted once."""
-    effs = check_effs(bkg_effs)
-    if min_bkg_pass < 0:
-        raise ValueError(f"min_bkg_pass must be >= 0, got {min_bkg_pass}")
-    ya, yb = _paired(signal_a, signal_b, "signal")
-    n, m = int(background.a.size), int(ya.size)
-    if n == 0 or m == 0:
-        status, reason = _no_events(n)
-        out = []
-        for e in effs:
-            wp = empty_working_point(e, status, reason)
-            out.append(EfficiencyDifference(e, status, reason, wp, wp, None, None))
-        return tuple(out)
-    with np.errstate(all="raise", under="ignore"):
-        core_a = Counts.build(background.ref_a, sorted_signal(ya))
-        core_b = Counts.build(background.ref_b, sorted_signal(yb))
-        return tuple(
-            _efficiency_difference(
-                working_point(core_a, e, min_bkg_pass),
-                working_point(core_b, e, min_bkg_pass),
-                ya,
-                yb,
-            )
-            for e in effs
-        )
-
-
-def _efficiency_difference(
-    wa: WorkingPoint, wb: WorkingPoint, ya: np.ndarray, yb: np.ndarray
-) -> EfficiencyDifference:
-    notes = [f"model {k}: {w.reason}" for k, w in (("A", wa), ("B", wb)) if w.reason]
-    reason = "; ".join(notes) or None
-    if wa.status != STATUS_OK or wb.status != STATUS_OK:
-        status = wa.status if wa.status != STATUS_OK else wb.status
-        return EfficiencyDifference(wa.target_bkg_eff, status, reason, wa, wb, None, None)
-    if wa.threshold is None or wb.threshold is None:  # never with status "ok"
-        raise RuntimeError("a working point with status 'ok' carries its threshold")
-    pass_a = ya > wa.threshold
-    pass_b = yb > wb.threshold
-    m = int(ya.size)
-    only_a = int(np.count_nonzero(pass_a & ~pass_b))
-    only_b = int(np.count_nonzero(pass_b & ~pass_a))
-    d = only_a - only_b
-    # Var(pass_A - pass_B) = (only_a + only_b)/m - (d/m)^2, in exact integers
-    err = math.sqrt((only_a + only_b) * m - d * d) / (m * math.sqrt(m))
-    return EfficiencyDifference(wa.target_bkg_eff, STATUS_OK, reason, wa, wb, d / m, err)
-
-
-# -- seed spread ----------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class SeedGroup:
-    """One variant trained with several seeds: its AUCs on one signal, their mean and spread.
-
-    ``sd_auc``: the seed-to-seed standard deviation (ddof=1), None with a single seed.
-    """
-
-    aucs: tuple[float, ...]
-    n_seeds: int
-    mean_auc: float
-    sd_auc: float | None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "aucs": list(self.aucs),
-            "n_seeds": self.n_seeds,
-            "mean_auc": self.mean_auc,
-            "sd_auc": self.sd_auc,
-        }
-
-
-def seed_group(aucs: Sequence[float]) -> SeedGroup:
-    """Mean AUC and seed-to-seed standard deviation (ddof=1) of one model group.
-
-    Raises ``ValueError`` without an AUC or for one outside [0, 1] (NaN included).
-    """
-    values = tuple(float(a) for a in aucs)
-    if not values:
-        raise ValueError("a model group needs at least one seed's AUC")
-    for a in values:
-        if not 0.0 <= a <= 1.0:
-            raise ValueError(f"an AUC lies in [0, 1], got {a!r}")
-    arr = np.array(values, dtype=np.float64)
-    with np.errstate(all="raise", under="ignore"):
-        mean = float(np.mean(arr))
-        sd = float(np.std(arr, ddof=1)) if arr.size > 1 else None
-    return SeedGroup(aucs=values, n_seeds=len(values), mean_auc=mean, sd_auc=sd)
-
-
-@dataclass(frozen=True, eq=False)
-class GroupComparison:
-    """Two model groups on one signal: the difference of mean AUCs against both errors.
-
-    ``delta_auc = group_a.mean_auc - group_b.mean_auc``. ``delta_auc_err``: the event
-    sampling error (DeLong; see :func:`compare_groups`). ``delta_auc_seed_err``:
-    ``sqrt(sd_A^2/n_A + sd_B^2/n_B)``, None when a group has a single seed.
-    ``exceeds_sampling`` / ``exceeds_seed_spread``: ``|delta| > n_sigma * error`` (None when
-    that error is unknown). ``verdict``: ``"exceeds_both"``, ``"within_sampling_error"``,
-    ``"within_seed_spread"`` (beyond the sampling error only) or ``"seed_spread_unknown"``
-    (beyond the sampling error, a single seed in a group).
-    """
-
-    group_a: SeedGroup
-    group_b: SeedGroup
-    delta_auc: float
-    delta_auc_err: float
-    delta_auc_seed_err: float | None
-    n_sigma: float
-    exceeds_sampling: bool
-    exceeds_seed_spread: bool | None
-    verdict: str
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "group_a": self.group_a.to_json_dict(),
-            "group_b": self.group_b.to_json_dict(),
-            "delta_auc": self.delta_auc,
-            "delta_auc_err": self.delta_auc_err,
-            "delta_auc_seed_err": self.delta_auc_seed_err,
-            "n_sigma": self.n_sigma,
-            "exceeds_sampling": self.exceeds_sampling,
-            "exceeds_seed_spread": self.exceeds_seed_spread,
-            "verdict": self.verdict,
-        }
-
-
-def compare_groups(
-    aucs_a: Sequence[float],
-    aucs_b: Sequence[float],
-    delong_errs: Sequence[float],
-    *,
-    n_sigma: float = 2.0,
-) -> GroupComparison:
-    """Whether two model groups differ by more than the event sampling and the seed spread.
-
-    ``delong_errs``: the paired DeLong errors (:func:`delong_test` ``delta_auc_err``) of
-    the seed pairs compared, one or more; their mean is the sampling error of the delta of
-    means. Why the mean: every seed is scored on the same events, so the seeds' sampling
-    errors are almost fully correlated and averaging seeds does not shrink them; the error
-    of a mean is at most the mean of the errors (equal under full correlation), so the mean
-    is a slightly conservative estimate that one pair (e.g. the first seeds) already gives.
-    ``n_sigma``: how many errors count as "exceeds" (2 by default: one sigma is no evidence).
-    """
-    ga, gb = seed_group(aucs_a), seed_group(aucs_b)
-    errs = [float(e) for e in delong_errs]
-    if not errs:
-        raise ValueError("need at least one DeLong error of a seed pair")
-    for e in errs:
-        if not (math.isfinite(e) and e >= 0.0):
-            raise ValueError(f"a DeLong error is finite and >= 0, got {e!r}")
-    if not (math.isfinite(n_sigma) and n_sigma > 0.0):
-        raise ValueError(f"n_sigma must be finite and positive, got {n_sigma!r}")
-    delta = ga.mean_auc - gb.mean_auc
-    sampling = math.fsum(errs) / len(errs)
-    seed_err = None
-    if ga.sd_auc is not None and gb.sd_auc is not None:
-        seed_err = math.sqrt(ga.sd_auc**2 / ga.n_seeds + gb.sd_auc**2 / gb.n_seeds)
-    exceeds_sampling = abs(delta) > n_sigma * sampling
-    exceeds_seed = None if seed_err is None else abs(delta) > n_sigma * seed_err
-    if not exceeds_sampling:
-        verdict = VERDICT_WITHIN_SAMPLING
-    elif exceeds_seed is None:
-        verdict = VERDICT_SEED_SPREAD_UNKNOWN
-    elif exceeds_seed:
-        verdict = VERDICT_EXCEEDS_BOTH
-    else:
-        verdict = VERDICT_WITHIN_SEED_SPREAD
-    return GroupComparison(
-        group_a=ga,
-        group_b=gb,
-        delta_auc=delta,
-        delta_auc_err=sampling,
-        delta_auc_seed_err=seed_err,
-        n_sigma=float(n_sigma),
-        exceeds_sampling=exceeds_sampling,
-        exceeds_seed_spread=exceeds_seed,
-        verdict=verdict,
-    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ...engine.compare.models import ComparisonResult
+from ...engine.compare.results import ComparisonResult
 from ...engine.evaluate import EvaluationResult
 from ...engine.metrics.working_points import WorkingPoint
 from ...vocabulary import Cause

@@ -11,7 +11,8 @@ from typing import Any, cast
 import polars as pl
 
 from ...common.versions import vega_versions
-from ...engine.compare.models import ComparisonResult, ModelSet
+from ...engine.compare.models import ModelSet
+from ...engine.compare.results import ComparisonResult
 from ...engine.evaluate import BaseEvaluator, EvaluationResult, EvaluationSettings
 from ...vocabulary import CLIP_PRESETS, SCORE_LABELS, SCORES, Score, sample_colours
 from ..charts import GRID, curve_frame, model_curve_frame

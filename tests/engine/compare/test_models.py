@@ -10,14 +10,10 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from hepfm_core.engine.compare.models import (
-    ModelSet,
-    ModelSpec,
-    is_comparison,
-    model_label,
-    parse_model_specs,
-)
-from hepfm_core.engine.compare.paired import delong_test, efficiency_differences, holm
+from hepfm_core.engine.compare.efficiency import efficiency_differences
+from hepfm_core.engine.compare.models import ModelSet
+from hepfm_core.engine.compare.paired import delong_test, holm
+from hepfm_core.engine.compare.specs import ModelSpec, is_comparison, model_label, parse_model_specs
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
 from hepfm_core.errors import SettingsError
 from hepfm_core.sources import describe_model, open_data

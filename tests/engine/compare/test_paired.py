@@ -15,17 +15,14 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from hepfm_core.engine.compare.paired import (
-    STATUS_TOO_FEW_EVENTS,
+from hepfm_core.engine.compare.efficiency import efficiency_differences
+from hepfm_core.engine.compare.paired import STATUS_TOO_FEW_EVENTS, delong_test, holm, pair_events
+from hepfm_core.engine.compare.seeds import (
     VERDICT_EXCEEDS_BOTH,
     VERDICT_SEED_SPREAD_UNKNOWN,
     VERDICT_WITHIN_SAMPLING,
     VERDICT_WITHIN_SEED_SPREAD,
     compare_groups,
-    delong_test,
-    efficiency_differences,
-    holm,
-    pair_events,
     seed_group,
 )
 from hepfm_core.engine.metrics.roc import Counts, prepare_background, sorted_signal
