@@ -35,10 +35,10 @@ from ..engine.evaluate import (
     Evaluator,
     SampleResult,
 )
-from ..engine.investigate.diagnostics import ResidualProfile
 from ..engine.investigate.events import Criterion, EventDetail, Selection
 from ..engine.investigate.explain import SelectionSummary
 from ..engine.investigate.investigator import Investigator
+from ..engine.investigate.residuals import ResidualProfile
 from ..engine.metrics.separation import Separation
 from ..engine.scoring.run import prime_native_logs
 from ..errors import HepfmError, PathNotAllowedError

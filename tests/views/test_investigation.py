@@ -10,13 +10,7 @@ import vl_convert as vlc
 
 from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
 from hepfm_core.engine.guards.policy import apply_policy
-from hepfm_core.engine.investigate.diagnostics import (
-    latent_diagnostics,
-    log_edges,
-    multiplicity_edges,
-    residual_profile,
-    sculpting_check,
-)
+from hepfm_core.engine.investigate.diagnostics import latent_diagnostics
 from hepfm_core.engine.investigate.events import (
     Criterion,
     TrackLayout,
@@ -24,6 +18,8 @@ from hepfm_core.engine.investigate.events import (
     select_events,
 )
 from hepfm_core.engine.investigate.explain import summarise_selection
+from hepfm_core.engine.investigate.residuals import residual_profile
+from hepfm_core.engine.investigate.sculpting import log_edges, multiplicity_edges, sculpting_check
 from hepfm_core.engine.scoring.passes import ScoringPass
 from hepfm_core.views import investigation as iv
 from hepfm_core.vocabulary import sample_colours

@@ -37,16 +37,7 @@ from ..evaluate import EvaluationResult, EvaluationSettings, Evaluator, SampleRe
 from ..guards.policy import policy_view
 from ..metrics.roc import BackgroundRef
 from ..scoring.run import Forward, forward_for
-from .diagnostics import (
-    LatentDiagnostics,
-    ResidualProfile,
-    SculptingCheck,
-    latent_diagnostics,
-    log_edges,
-    multiplicity_edges,
-    residual_profile,
-    sculpting_check,
-)
+from .diagnostics import LatentDiagnostics, latent_diagnostics
 from .events import (
     Criterion,
     EventDetail,
@@ -61,6 +52,8 @@ from .events import (
 from .explain import SelectionSummary, summarise_selection, summarise_statistics
 from .latent_tally import LatentTally, latent_from_tally
 from .latent_tally_cache import cached_latent_tally
+from .residuals import ResidualProfile, residual_profile
+from .sculpting import SculptingCheck, log_edges, multiplicity_edges, sculpting_check
 
 __all__ = [
     "BLOCK_EVENTS",

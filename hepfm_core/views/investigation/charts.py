@@ -12,12 +12,10 @@ import altair as alt
 import numpy as np
 import polars as pl
 
-from ...engine.investigate.diagnostics import (
-    LatentDiagnostics,
-    ResidualProfile,
-    SculptingCheck,
-)
+from ...engine.investigate.diagnostics import LatentDiagnostics
 from ...engine.investigate.events import EventDetail, TrackLayout
+from ...engine.investigate.residuals import ResidualProfile
+from ...engine.investigate.sculpting import SculptingCheck
 from ...vocabulary import SCORE_TITLES
 from ..channels import tooltips
 from ..charts import APP, ChartSize

@@ -10,13 +10,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ...engine.investigate.diagnostics import (
-    LatentDiagnostics,
-    ResidualProfile,
-    SculptingCheck,
-)
+from ...engine.investigate.diagnostics import LatentDiagnostics
 from ...engine.investigate.events import EventDetail, TrackLayout
 from ...engine.investigate.explain import LEVELS, SelectionSummary
+from ...engine.investigate.residuals import ResidualProfile
+from ...engine.investigate.sculpting import SculptingCheck
 from ..charts import DIGITS
 from .titles import FEATURE_TITLE, FILLED_TITLE, RESIDUAL_TITLE, TRACK_RESIDUAL_TITLE, TRACK_TITLE
 from .values import _keep, _r, _with_unit

@@ -7,9 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ...engine.investigate.diagnostics import (
-    LatentDiagnostics,
-)
+from ...engine.investigate.diagnostics import LatentDiagnostics
 from ...engine.investigate.events import EventDetail, Selection, TrackLayout
 from ...engine.investigate.explain import SelectionSummary
 from ...vocabulary import Cause

@@ -241,7 +241,7 @@ def test_sculpting_reads_the_policy_and_the_cut_without_a_pass(investigator, pol
     """The per-row policy view and the cut from the sorted background equal the full
     per-event array and a fresh sort (KL: the demo has events that are not OK)."""
     from hepfm_core.engine.guards.policy import policy_view
-    from hepfm_core.engine.investigate.diagnostics import working_threshold
+    from hepfm_core.engine.investigate.sculpting import working_threshold
 
     result = investigator.evaluator.evaluate(EvaluationSettings(score="kl", policy=policy))
     for res in result.samples.values():
