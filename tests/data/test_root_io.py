@@ -11,12 +11,7 @@ import pytest
 import uproot
 
 from hepfm_core.data.physlite import RAW_NAMES, TRACK_BRANCHES
-from hepfm_core.data.root_io import (
-    PhysliteWriter,
-    file_checksum,
-    iterate_steps,
-    open_tree,
-)
+from hepfm_core.data.root_io import PhysliteWriter, file_checksum, iterate_steps, open_tree
 from hepfm_core.errors import (
     DataError,
     DataNotFoundError,

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from hepfm_core.cli import main
-from hepfm_core.data import root_io
+from hepfm_core.data import remote
 from hepfm_core.data.hepfm_format import read_header, read_identity
 from hepfm_core.data.physlite import RAW_NAMES
 from hepfm_core.data.root_io import PhysliteWriter, iterate_steps, open_tree
@@ -126,7 +126,7 @@ def server():
 @pytest.fixture(autouse=True)
 def _quick_retries(monkeypatch):
     """Retries wait 10 ms, not seconds; no timeout or retry count from the caller's shell."""
-    monkeypatch.setattr(root_io, "RETRY_BACKOFF_S", 0.01, raising=False)
+    monkeypatch.setattr(remote, "RETRY_BACKOFF_S", 0.01)
     monkeypatch.delenv("HEPFM_REMOTE_TIMEOUT", raising=False)
     monkeypatch.delenv("HEPFM_REMOTE_RETRIES", raising=False)
 
