@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 from ..errors import HepfmError
 from .leftovers import owner_tag, sweep
@@ -22,6 +23,7 @@ from .leftovers import owner_tag, sweep
 __all__ = [
     "PART_MARK",
     "OutputError",
+    "PartialFile",
     "as_os_error",
     "atomic_path",
     "atomic_write",
@@ -102,3 +104,39 @@ def atomic_write(path: str | Path, payload: bytes | str, what: str = "the output
         with open(tmp, "wb") as fh:
             fh.write(data)
     return Path(path)
+
+
+class PartialFile:
+    """A file written as ``<name>.partial`` beside its target, renamed onto the target by
+    :meth:`close` (so it appears only whole) and removed by :meth:`abort`; as a context
+    manager, closed on success and aborted on an exception. Subclasses set ``path`` and
+    ``tmp_path``, release their open file in :meth:`_release` and may complete it (write
+    what they counted) in :meth:`_complete`, which runs on success only."""
+
+    path: Path
+    tmp_path: Path
+
+    def _complete(self) -> None:
+        """Write what only a complete file holds (before it is released); nothing here."""
+
+    def _release(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> Path:
+        self._complete()
+        self._release()
+        os.replace(self.tmp_path, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        self._release()
+        self.tmp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

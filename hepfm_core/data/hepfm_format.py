@@ -33,6 +33,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..common.atomic import PartialFile
 from ..common.checksum import ALGORITHM, RowChunkChecksums
 from ..common.fingerprint import ArrayHasher, combine
 from ..errors import (
@@ -131,7 +132,7 @@ def _compression_options(
     return blosc2_options(compression, level, where)
 
 
-class SampleWriter:
+class SampleWriter(PartialFile):
     """Write one sample in blocks; the file appears under its name only once complete.
 
     Memory stays bounded by the block size whatever the number of events. The fingerprint
@@ -251,7 +252,7 @@ class SampleWriter:
             ds.resize(self._n + n, axis=0)
             ds[self._n : self._n + n] = values.astype(ds.dtype, copy=False)
 
-    def close(self) -> Path:
+    def _complete(self) -> None:
         attrs = self._h5.attrs
         attrs["n_events"] = self._n
         attrs["fingerprint"] = self._hasher.hexdigest()
@@ -259,22 +260,9 @@ class SampleWriter:
         attrs["events_with_nonfinite"] = self._events_nonfinite
         _write_checksums(self._h5, self._checksums.values())
         _write_nonfinite_events(self._h5, self._nonfinite_rows)
+
+    def _release(self) -> None:
         self._h5.close()
-        os.replace(self.tmp_path, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        self._h5.close()
-        self.tmp_path.unlink(missing_ok=True)
-
-    def __enter__(self) -> SampleWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def _create_events(h5: h5py.File, n_features: int, options: dict[str, Any]) -> h5py.Dataset:

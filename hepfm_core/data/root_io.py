@@ -22,7 +22,6 @@ the real branch names, jagged per-track branches), used by ``hepfm demo --physli
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..common.atomic import PartialFile
 from ..common.fingerprint import hash_stream
 from ..errors import (
     DataError,
@@ -396,7 +396,7 @@ def iterate_steps(
         start += int(counts.size)
 
 
-class PhysliteWriter:
+class PhysliteWriter(PartialFile):
     """Write a PhysLite-like ROOT file: TTree ``tree`` with jagged float32 track branches
     under their real names and the identity branches of ``identity`` (EventInfo names).
 
@@ -444,20 +444,5 @@ class PhysliteWriter:
         self._tree.extend(data)
         self.n_events += int(counts.size)
 
-    def close(self) -> Path:
+    def _release(self) -> None:
         self._file.close()
-        os.replace(self.tmp_path, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        self._file.close()
-        self.tmp_path.unlink(missing_ok=True)
-
-    def __enter__(self) -> PhysliteWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()

@@ -49,3 +49,30 @@ def test_polars_io_failures_are_read_as_os_errors():
     err = as_os_error(RuntimeError("parquet: underlying IO error: No space (os error 28)"))
     assert err is not None and err.errno == 28 and err.strerror == os.strerror(28)
     assert as_os_error(ValueError("no I/O here")) is None
+
+
+def test_a_partial_file_appears_whole_or_not_at_all(tmp_path):
+    """``PartialFile``: written beside its target as ``.partial``; renamed on success, removed
+    on an exception, and what only a complete file holds is written on success only."""
+    from hepfm_core.common.atomic import PartialFile
+
+    class Lines(PartialFile):
+        def __init__(self, path):
+            self.path = path
+            self.tmp_path = path.with_name(path.name + ".partial")
+            self._f = self.tmp_path.open("w")
+
+        def _complete(self):
+            self._f.write("complete\n")
+
+        def _release(self):
+            self._f.close()
+
+    with Lines(tmp_path / "ok.txt") as w:
+        w._f.write("a\n")
+        assert (tmp_path / "ok.txt.partial").exists() and not (tmp_path / "ok.txt").exists()
+    assert (tmp_path / "ok.txt").read_text() == "a\ncomplete\n"
+    with pytest.raises(RuntimeError), Lines(tmp_path / "bad.txt") as w:
+        w._f.write("half\n")
+        raise RuntimeError("killed mid-write")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.txt"]
