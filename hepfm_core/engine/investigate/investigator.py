@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 
 from ...data.h5io import H5Matrix
-from ...data.hepfm_format import read_identity
+from ...data.hepfm_format import CHUNK_ROWS, read_identity
 from ...data.imputed_events import imputed_events
 from ...data.rows import Rows, read_rows, spans
 from ...data.samples import Sample
@@ -63,6 +63,7 @@ __all__ = [
     "LATENT_MEDIAN_EVENTS",
     "MAX_EVENTS",
     "MAX_SELECTION_BLOCKS",
+    "SELECTION_BLOCK_EVENTS",
     "SEED",
     "SHARED_REFERENCES",
     "Investigator",
@@ -78,10 +79,14 @@ MAX_EVENTS = 20_000
 """Events per sample the whole-sample views read at most."""
 BLOCK_EVENTS = 512
 """Consecutive events per randomly drawn block of a sampled sample."""
-MAX_SELECTION_BLOCKS = 512
-"""Blocks of :data:`BLOCK_EVENTS` a selection's summary reads at most: about 0.1 s of
-decoding on the seed's machine, however sparse the selection (a narrow score range over
-2.7 M events touched 5,000 blocks: 0.6 s)."""
+SELECTION_BLOCK_EVENTS = CHUNK_ROWS
+"""Consecutive events per block of a selection's summary: one compressed chunk of hepfm's
+files, so a block read decodes one chunk and keeps every selected event in it."""
+MAX_SELECTION_BLOCKS = 128
+"""Blocks of :data:`SELECTION_BLOCK_EVENTS` a selection's summary reads at most: about 0.1 s
+of decoding on the seed's machine, however sparse the selection (a narrow score range over
+2.7 M events touched 5,000 blocks: 0.6 s; 512 blocks of 512 events, one chunk each, took
+0.14-0.22 s for about as many selected events)."""
 SEED = 20_240_614
 """The seed of the drawn blocks (fixed: the same events every time)."""
 ID_COLUMNS = ("run_number", "event_number", "mc_channel_number")
@@ -455,13 +460,18 @@ class Investigator:
         rest = ~np.isin(ref.rows, selection.events)
         rest_note = f"the rest of {name}: {ref.note}, less the selected events"
         picked = subsample_in_blocks(
-            np.sort(events), self.max_events, self.seed, max_blocks=MAX_SELECTION_BLOCKS
+            np.sort(events),
+            self.max_events,
+            self.seed,
+            block=SELECTION_BLOCK_EVENTS,
+            max_blocks=MAX_SELECTION_BLOCKS,
         )
         if picked.size < events.size:
             events = picked
             rest_note += (
                 f"; the selection: {events.size} of its {selection.size} events, those in whole"
-                f" blocks of {BLOCK_EVENTS} consecutive events drawn at random (seed {self.seed})"
+                f" blocks of {SELECTION_BLOCK_EVENTS} consecutive events drawn at random (seed"
+                f" {self.seed})"
             )
         if self.layout is None:
             return summarise_selection(

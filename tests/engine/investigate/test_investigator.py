@@ -298,7 +298,7 @@ def test_the_summary_says_how_much_of_a_sparse_selection_it_read(investigator, m
     monkeypatch.setattr(module, "MAX_SELECTION_BLOCKS", 3)
     summary = inv.summary(everything)
     n_read = int(re.search(r"the selection: (\d+) of its (\d+) events", summary.rest_note)[1])
-    assert 0 < n_read <= 3 * module.BLOCK_EVENTS and everything.size > n_read
+    assert 0 < n_read <= 3 * module.SELECTION_BLOCK_EVENTS and everything.size > n_read
 
 
 def test_the_imputed_events_are_the_rows_with_non_finite_stored_values(investigator, small_demo):
