@@ -14,6 +14,13 @@ value the reader filled) and ``identity`` where the data have one) and ``summary
 sets the selection apart from the rest of the sample). The selection is paged;
 ``--export-ids`` writes all of it as an id list (CSV).
 
+With ``--workers N``, ``--scheduler ADDRESS`` or ``--scheduler-file FILE`` the scores stay on
+the Dask cluster: each partition selects its events on its worker (its matching events, or
+its own top N), the client merges them into the single-process selection, and only the
+shown events' pass rows travel; their tracks are read here from the data file and the
+decoder runs here on them alone, so the JSON equals the single-process one (plus
+``provenance.cluster``).
+
 The ``hepfm`` parser adds this command with :func:`add_events_parser`, passing it the
 evaluate command's settings flags and their reader, so that both commands read settings
 alike.
@@ -22,7 +29,9 @@ alike.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -112,21 +121,6 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise SettingsError(
             f"--page counts from 1, got {args.page}", "--page", "give --page 1 for the first page"
         )
-    cluster = [
-        flag
-        for flag, value in (
-            ("--workers", getattr(args, "workers", None)),
-            ("--scheduler", getattr(args, "scheduler", None)),
-            ("--scheduler-file", getattr(args, "scheduler_file", None)),
-        )
-        if value is not None
-    ]
-    if cluster:
-        raise SettingsError(
-            f"hepfm events runs in this process: {', '.join(cluster)} does not apply",
-            cluster[0],
-            "drop the cluster flags (the model runs on the selected events only)",
-        )
 
 
 def _empty_selection(result: Any, selection: Any, flag: str) -> SettingsError:
@@ -137,9 +131,13 @@ def _empty_selection(result: Any, selection: Any, flag: str) -> SettingsError:
     if crit.kind == "range":
         import numpy as np
 
-        values = np.asarray(result.samples[name].policy.values)
-        fin = values[np.isfinite(values)]
-        span = f"[{fin.min():.6g}, {fin.max():.6g}]" if fin.size else "(no finite score)"
+        if selection.kept_span is not None:  # merged from a cluster's partitions
+            lo, hi = selection.kept_span
+        else:
+            values = np.asarray(result.samples[name].policy.values)
+            fin = values[np.isfinite(values)]
+            lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (math.inf, -math.inf)
+        span = f"[{lo:.6g}, {hi:.6g}]" if lo <= hi else "(no finite score)"
         todo = f"the kept finite scores of {name} lie in {span}; choose a range that meets them"
     elif crit.kind == "imputed":
         todo = (
@@ -196,29 +194,55 @@ def events_document(
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    """Run ``hepfm events``; 0 when done (a user error raises a ``HepfmError``)."""
-    from .common.progress import TextProgress
-    from .engine.evaluate import Evaluator
-    from .engine.investigate.investigator import Investigator
+    """Run ``hepfm events``; 0 when done (a user error raises a ``HepfmError``): in this
+    process, or on the Dask cluster the flags name (closed on the way out)."""
+    from .cluster.arguments import spec_from_args
 
     settings = args.settings_from(args)
     _check_flags(args)
     criterion = _criterion(args)
+    spec = spec_from_args(args) if hasattr(args, "workers") else None
+    with contextlib.ExitStack() as stack:
+        if spec is None:
+            from .engine.evaluate import Evaluator
+
+            evaluator: Any = Evaluator.open(
+                args.data,
+                args.model,
+                signal_normalisation=args.signal_normalisation,
+                fill=args.fill,
+                cache=args.cache_dir,
+            )
+        else:
+            from .cluster.connect import open_cluster
+            from .cluster.evaluator import ClusterEvaluator, check_partition_events
+
+            check_partition_events(args.partition_events)  # before a cluster is reached
+            cluster = stack.enter_context(open_cluster(spec))
+            evaluator = ClusterEvaluator.open(
+                args.data,
+                args.model,
+                cluster=cluster,
+                signal_normalisation=args.signal_normalisation,
+                fill=args.fill,
+                cache=args.cache_dir,
+                partition_events=args.partition_events,
+            )
+        return _run_events(args, settings, criterion, evaluator)
+
+
+def _run_events(args: argparse.Namespace, settings: Any, criterion: Any, evaluator: Any) -> int:
+    from .common.progress import TextProgress
+    from .engine.investigate.investigator import Investigator
+
     flag = {"cause": "--cause", "imputed": "--cause", "top": "--top", "range": "--range"}[
         criterion.kind
     ]
-    evaluator = Evaluator.open(
-        args.data,
-        args.model,
-        signal_normalisation=args.signal_normalisation,
-        fill=args.fill,
-        cache=args.cache_dir,
-    )
     investigator = Investigator(evaluator)
     investigator.sample(args.sample)
     evaluator.score_all(progress=None if args.quiet else TextProgress())
     result = investigator.evaluate_sample(settings, args.sample)
-    selection = investigator.select(result.samples[args.sample], criterion)
+    selection = investigator.select(result.samples[args.sample], criterion, result.settings)
     if selection.size == 0:
         raise _empty_selection(result, selection, flag)
     pages = selection.pages(args.limit)

@@ -176,7 +176,12 @@ def test_range(demo_args, capsys, strict_json):
         (["--sample", "background", "--range", "1e300", "inf"], "no event of", "--range"),
         (["--sample", "background", "--top", "0"], "--top needs", "--top"),
         (["--sample", "background", "--top", "5", "--page", "2"], "beyond the selection", "--page"),
-        (["--sample", "background", "--top", "5", "--workers", "2"], "runs in this process", ""),
+        (["--sample", "background", "--top", "5", "--workers", "0"], "at least one", "--workers"),
+        (
+            ["--sample", "background", "--top", "5", "--workers", "1", "--partition-events", "5"],
+            "not a multiple of the scoring chunk",
+            "--partition-events",
+        ),
         (["--sample", "background", "--top", "5", "--clip", "3", "-3"], "inverted", "clip"),
     ],
 )

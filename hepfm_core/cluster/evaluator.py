@@ -48,6 +48,13 @@ from ..engine.evaluate import (
     SampleResult,
     scores_frame,
 )
+from ..engine.investigate.events import (
+    Criterion,
+    PassRows,
+    Selection,
+    check_imputed,
+    merge_selections,
+)
 from ..engine.metrics.binning import DEFAULT_BINS
 from ..engine.metrics.separation import DEFAULT_BKG_EFFS, Separation
 from ..engine.metrics.working_points import needed_ranks
@@ -363,6 +370,72 @@ class ClusterEvaluator(BaseEvaluator):
         return merge_background(
             summaries, signals, bkg_effs=bkg_effs, min_bkg_pass=MIN_BKG_PASS, tail=tail
         )
+
+    # -- events -------------------------------------------------------------------------
+    def select_events(
+        self,
+        settings: EvaluationSettings,
+        name: str,
+        criterion: Criterion,
+        imputed: np.ndarray | None = None,
+    ) -> Selection:
+        """The events of sample ``name`` that ``criterion`` picks under ``settings``: each
+        partition guarded and selected on its worker (``tasks.select_partition``: its
+        matching events, or its own top ``n``), merged here into the very selection
+        ``investigate.events.select_events`` gives in one process. ``imputed``: the
+        sample's imputed events (``data.imputed_events``), for an ``imputed`` criterion."""
+        sample = self.data.samples[name]
+        gs = settings.guard_settings(self.parameterisation)
+        bounds = partition_bounds(sample.n_events, self.partition_events)
+        wanted = None
+        if criterion.kind == "imputed":
+            wanted = check_imputed(imputed, sample.n_events)
+        submit = self.client.submit
+        with self._lock, _cluster_errors(self.cluster):
+            parts = self._prepared_parts(name, settings.kl_form)
+            futures = []
+            for i, (prepared, (a, b)) in enumerate(zip(parts, bounds, strict=True)):
+                g = submit(
+                    tasks.guard_partition, prepared, gs, settings.policy, name, i, pure=False
+                )
+                mine = None if wanted is None else wanted[(wanted >= a) & (wanted < b)]
+                futures.append(submit(tasks.select_partition, g, criterion, a, mine, pure=False))
+            got = watch.gather(self.cluster, futures)
+        return merge_selections(
+            got,
+            criterion,
+            sample=name,
+            settings=gs,
+            policy=settings.policy,
+            n_events=sample.n_events,
+        )
+
+    def pass_rows(self, name: str, events: np.ndarray) -> PassRows:
+        """The scoring pass's rows of ``events`` of sample ``name``, in their order, read
+        from the shards on the workers (``tasks.shard_rows``): only these events travel."""
+        ev = np.asarray(events, dtype=np.int64).reshape(-1)
+        n = self.data.samples[name].n_events
+        if ev.size and not (0 <= ev.min() and ev.max() < n):
+            raise ValueError(f"events outside the {n} events of {name!r}")
+        with self._lock, _cluster_errors(self.cluster):
+            shards = self.score_all()[name]
+            starts = np.array([s.start for s in shards], dtype=np.int64)
+            which = np.searchsorted(starts, ev, side="right") - 1
+            groups = {int(i): np.flatnonzero(which == i) for i in np.unique(which)}
+            if not groups:
+                groups = {0: np.empty(0, dtype=np.int64)}
+            futures = {
+                i: self.client.submit(tasks.shard_rows, shards[i], ev[idx], pure=False)
+                for i, idx in groups.items()
+            }
+            got = watch.gather(self.cluster, futures)
+        first = next(iter(got.values()))
+        z_mean = np.empty((ev.size, *first.z_mean.shape[1:]), dtype=first.z_mean.dtype)
+        z_log_var = np.empty((ev.size, *first.z_log_var.shape[1:]), dtype=first.z_log_var.dtype)
+        recon = np.empty(ev.size, dtype=first.recon.dtype)
+        for i, idx in groups.items():
+            z_mean[idx], z_log_var[idx], recon[idx] = got[i].z_mean, got[i].z_log_var, got[i].recon
+        return PassRows(z_mean=z_mean, z_log_var=z_log_var, recon=recon)
 
     def write_scores(self, result: EvaluationResult, out_dir: str | Path) -> list[Path]:
         """Per sample, ``<out_dir>/<sample>.parquet`` as the single-process evaluator writes

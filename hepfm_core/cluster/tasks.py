@@ -41,6 +41,7 @@ from ..engine.distributed.partitions import (
 )
 from ..engine.guards.guarded import GuardedScores, GuardSettings, PreparedPass, guard, prepare
 from ..engine.guards.policy import PolicyScores, apply_policy
+from ..engine.investigate.events import Criterion, PartSelection, PassRows, select_in_partition
 from ..engine.metrics.binning import Tally, tally
 from ..engine.metrics.roc import BackgroundRef, prepare_background
 from ..engine.scoring.passes import ScoringPass
@@ -73,7 +74,9 @@ __all__ = [
     "release_pages",
     "round_one",
     "score_partition",
+    "select_partition",
     "shard_dir",
+    "shard_rows",
     "sorted_background",
     "tally_partition",
     "warm_up",
@@ -392,3 +395,29 @@ def background_summary(
 def background_window(ref: BackgroundRef, windows: Sequence[Window]) -> WindowScores:
     """After sketches: the partition's scores inside the planned windows."""
     return window_scores(ref, windows)
+
+
+# -- events ---------------------------------------------------------------------------------
+def select_partition(
+    part: GuardedPartition, criterion: Criterion, start: int, imputed: np.ndarray | None
+) -> PartSelection:
+    """The events of the partition (its first event ``start`` of the sample) that
+    ``criterion`` picks (``investigate.events.select_in_partition``): global indices, scores
+    and causes; for ``top`` the partition's own best ``n``."""
+    return select_in_partition(part.guarded, part.policy, criterion, start, imputed)
+
+
+def shard_rows(shard: ShardRef, events: np.ndarray) -> PassRows:
+    """The shard's pass rows of ``events`` (indices into the sample, inside the shard), in
+    their order: what the details of the selected events need (a few rows, not the shard)."""
+    pass_ = open_shard(shard)
+    local = np.asarray(events, dtype=np.int64) - shard.start
+    if local.size and not (0 <= local.min() and local.max() < shard.stop - shard.start):
+        raise ValueError(f"events outside the shard of rows {shard.start}:{shard.stop}")
+    rows = PassRows(
+        z_mean=np.array(pass_.z_mean[local]),
+        z_log_var=np.array(pass_.z_log_var[local]),
+        recon=np.array(pass_.recon[local]),
+    )
+    release_pages(pass_)
+    return rows

@@ -432,7 +432,7 @@ def warm_in_background(
         try:
             prime_native_logs()  # at once where the caller primed
             forward = investigator.warm()
-            passes = investigator.evaluator.score_all()
+            passes = investigator.passes("the warm-up")
             # the decoder compiled for its batch: the first page of events runs it
             k = next(iter(passes.values())).latent_dim
             forward.decode(np.zeros((1, k), dtype=np.float32))

@@ -41,13 +41,18 @@ __all__ = [
     "Criterion",
     "CriterionKind",
     "EventDetail",
+    "PartSelection",
+    "PassRows",
     "Selection",
     "TrackLayout",
     "ValuesKind",
+    "check_imputed",
     "event_details",
     "event_statistics",
     "json_floats",
+    "merge_selections",
     "select_events",
+    "select_in_partition",
     "track_layout",
 ]
 
@@ -275,7 +280,9 @@ class Selection:
     Order: by event index for a cause or the imputed events; by score, highest first (ties
     by event index), for ``top`` and ``range``. ``scores``: the guarded scores (NaN where
     the event has none); ``causes``: their cause codes. ``n_events``: the sample's size.
-    ``settings``: the guards' (clip, score) the scores were computed with.
+    ``settings``: the guards' (clip, score) the scores were computed with. ``kept_span``:
+    the smallest and largest kept finite score of the sample (``(inf, -inf)`` without one)
+    where the selection was merged from partitions (a cluster's), else None.
     """
 
     sample: str
@@ -286,6 +293,7 @@ class Selection:
     scores: np.ndarray
     causes: np.ndarray
     n_events: int
+    kept_span: tuple[float, float] | None = None
 
     @property
     def size(self) -> int:
@@ -325,6 +333,21 @@ def _top(values: np.ndarray, n: int) -> np.ndarray:
         cand = np.arange(m)
     order = np.lexsort((cand, -values[cand]))
     return cand[order][:n]
+
+
+def check_imputed(imputed: np.ndarray | None, n_events: int) -> np.ndarray:
+    """The imputed events given for a sample of ``n_events``, sorted and unique (a
+    ``SettingsError`` when none were given or they lie outside the sample)."""
+    if imputed is None:
+        raise _bad("the imputed events were not given", "selection", "pass imputed=EVENTS")
+    events = np.unique(np.asarray(imputed, dtype=np.int64))
+    if events.size and not 0 <= events[0] <= events[-1] < n_events:
+        raise _bad(
+            f"imputed events outside the sample's {n_events} events",
+            "selection",
+            "pass the sample's own imputed events",
+        )
+    return events
 
 
 def select_events(
@@ -385,15 +408,7 @@ def select_events(
             code = CAUSE_LABELS.index(str(criterion.cause))
             events = np.flatnonzero(causes == code)
         elif criterion.kind == "imputed":
-            if imputed is None:
-                raise _bad("the imputed events were not given", "selection", "pass imputed=EVENTS")
-            events = np.unique(np.asarray(imputed, dtype=np.int64))
-            if events.size and not 0 <= events[0] <= events[-1] < causes.size:
-                raise _bad(
-                    f"imputed events outside the sample's {causes.size} events",
-                    "selection",
-                    "pass the sample's own imputed events",
-                )
+            events = check_imputed(imputed, int(causes.size))
         else:
             kept = np.flatnonzero(np.asarray(policy.kept_mask))
             values = np.asarray(policy.values, dtype=np.float64)
@@ -415,6 +430,145 @@ def select_events(
         causes=causes[events].astype(np.uint8),
         n_events=int(causes.size),
     )
+
+
+# -- selection on partitions (the cluster's) ---------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PartSelection:
+    """What one partition of a sample (events ``start:start + n``) contributes to a
+    selection: the matching events as indices into the whole sample, their policy values
+    (``top`` and ``range``: what they are ranked by; NaN for a cause), guarded scores and
+    cause codes. For ``top``: the partition's own ``n`` best (ties by event index), which
+    hold the sample's ``n`` best of this partition. ``kept_min`` / ``kept_max``: the
+    partition's smallest and largest kept finite policy value (+inf / -inf if none), for the
+    message of an empty range."""
+
+    events: np.ndarray
+    values: np.ndarray
+    scores: np.ndarray
+    causes: np.ndarray
+    kept_min: float = math.inf
+    kept_max: float = -math.inf
+
+
+def select_in_partition(
+    guarded: GuardedScores,
+    policy: PolicyScores,
+    criterion: Criterion,
+    start: int = 0,
+    imputed: np.ndarray | None = None,
+) -> PartSelection:
+    """:func:`select_events` on one partition (its guarded scores and policy view, its first
+    event ``start`` of the sample); :func:`merge_selections` makes the sample's selection of
+    the partitions'. ``imputed``: the sample's imputed events that lie in this partition
+    (indices into the sample), for an ``imputed`` criterion.
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
+    >>> from hepfm_core.engine.scoring.passes import ScoringPass
+    >>> from hepfm_core.engine.guards.policy import apply_policy
+    >>> s = np.array([[0.0], [20.0], [800.0], [1.0]], dtype=np.float32)
+    >>> p = ScoringPass(np.ones((4, 1), np.float32), s, np.ones(4), np.ones(4),
+    ...                 np.full(4, 7, np.uint8))
+    >>> g = guard(prepare(p), GuardSettings(score="kl"))
+    >>> select_in_partition(g, apply_policy(g, "worst"), Criterion.top(2), start=100).events
+    array([102, 101])
+    """
+    causes = np.asarray(guarded.causes)
+    scores = np.asarray(guarded.scores)
+    values = np.asarray(policy.values, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        finite = values[np.isfinite(values)]
+        kept_min = float(finite.min()) if finite.size else math.inf
+        kept_max = float(finite.max()) if finite.size else -math.inf
+        if criterion.kind in ("cause", "imputed"):
+            if criterion.kind == "cause":
+                local = np.flatnonzero(causes == CAUSE_LABELS.index(str(criterion.cause)))
+            else:
+                if imputed is None:
+                    raise _bad(
+                        "the imputed events were not given", "selection", "pass imputed=EVENTS"
+                    )
+                local = np.unique(np.asarray(imputed, dtype=np.int64)) - int(start)
+                if local.size and not 0 <= local[0] <= local[-1] < causes.size:
+                    raise _bad(
+                        f"imputed events outside the partition's {causes.size} events",
+                        "selection",
+                        "pass the partition's own imputed events",
+                    )
+            ranked = np.full(local.size, np.nan)
+        else:
+            kept = np.flatnonzero(np.asarray(policy.kept_mask))
+            if criterion.kind == "top":
+                pos = _top(values, int(criterion.n or 0))
+            else:
+                lo, hi = float(criterion.lo or 0.0), float(criterion.hi or 0.0)
+                pos = np.flatnonzero((values >= lo) & (values <= hi))
+            local = kept[pos]
+            ranked = values[pos]
+    local = local.astype(np.int64)
+    return PartSelection(
+        events=local + int(start),
+        values=ranked.astype(np.float64),
+        scores=scores[local].astype(np.float64),
+        causes=causes[local].astype(np.uint8),
+        kept_min=kept_min,
+        kept_max=kept_max,
+    )
+
+
+def merge_selections(
+    parts: Sequence[PartSelection],
+    criterion: Criterion,
+    *,
+    sample: str,
+    settings: GuardSettings,
+    policy: str,
+    n_events: int,
+) -> Selection:
+    """The sample's selection from its partitions' (:func:`select_in_partition`, any order):
+    the very :class:`Selection` :func:`select_events` gives on the whole sample (by event
+    index for a cause; by policy value, highest first, ties by event index, for ``top`` and
+    ``range``; the first ``n`` of those for ``top``)."""
+    events = np.concatenate(
+        [np.asarray(p.events, np.int64) for p in parts] or [np.empty(0, np.int64)]
+    )
+    values = np.concatenate([np.asarray(p.values, np.float64) for p in parts] or [np.empty(0)])
+    scores = np.concatenate([np.asarray(p.scores, np.float64) for p in parts] or [np.empty(0)])
+    causes = np.concatenate(
+        [np.asarray(p.causes, np.uint8) for p in parts] or [np.empty(0, np.uint8)]
+    )
+    if criterion.kind in ("cause", "imputed"):
+        order = np.argsort(events, kind="stable")
+    else:
+        order = np.lexsort((events, -values))
+        if criterion.kind == "top":
+            order = order[: int(criterion.n or 0)]
+    return Selection(
+        sample=sample,
+        criterion=criterion,
+        settings=settings,
+        policy=policy,
+        events=events[order],
+        scores=scores[order],
+        causes=causes[order],
+        n_events=int(n_events),
+        kept_span=(
+            min((p.kept_min for p in parts), default=math.inf),
+            max((p.kept_max for p in parts), default=-math.inf),
+        ),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class PassRows:
+    """The scoring pass's rows of some events, aligned with them: ``z_mean`` and
+    ``z_log_var`` ``(n, k)`` float32, ``recon`` ``(n,)`` float64 (what the details of an
+    event need of its pass; on a cluster they are read on the workers from the shards)."""
+
+    z_mean: np.ndarray
+    z_log_var: np.ndarray
+    recon: np.ndarray
 
 
 # -- one event ----------------------------------------------------------------------------

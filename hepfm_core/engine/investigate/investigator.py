@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import polars as pl
@@ -33,14 +33,22 @@ from ...data.samples import Sample
 from ...errors import SettingsError
 from ...sources import load_model
 from ...vocabulary import EVENTS_PER_PAGE
-from ..evaluate import EvaluationResult, EvaluationSettings, Evaluator, SampleResult
+from ..evaluate import (
+    BaseEvaluator,
+    EvaluationResult,
+    EvaluationSettings,
+    Evaluator,
+    SampleResult,
+)
 from ..guards.policy import policy_view
 from ..metrics.roc import BackgroundRef
+from ..scoring.passes import ScoringPass
 from ..scoring.run import Forward, forward_for
 from .diagnostics import LatentDiagnostics, latent_diagnostics
 from .events import (
     Criterion,
     EventDetail,
+    PassRows,
     Selection,
     TrackLayout,
     ValuesKind,
@@ -67,6 +75,7 @@ __all__ = [
     "SELECTION_BLOCK_EVENTS",
     "SHARED_REFERENCES",
     "Investigator",
+    "RemoteEvents",
     "identities_of",
     "identity_columns",
     "sample_rows",
@@ -255,6 +264,23 @@ def _reference_key(sample: Sample, max_events: int, seed: int) -> tuple[str, ...
     return (content, features, str(sample.n_events), str(max_events), str(seed))
 
 
+@runtime_checkable
+class RemoteEvents(Protocol):
+    """An evaluator whose scores stay where they were computed (a cluster's workers): it
+    selects events there and sends only the selected events' pass rows
+    (``cluster.evaluator.ClusterEvaluator``)."""
+
+    def select_events(
+        self,
+        settings: EvaluationSettings,
+        name: str,
+        criterion: Criterion,
+        imputed: np.ndarray | None = None,
+    ) -> Selection: ...
+
+    def pass_rows(self, name: str, events: np.ndarray) -> PassRows: ...
+
+
 class Investigator:
     """Select events, explain a selection, show events and whole-sample diagnostics.
 
@@ -262,9 +288,13 @@ class Investigator:
     e.g. in the background when the dashboard shows), the sampled statistics of each
     sample once. Everything else is computed per call from the evaluator's cached passes.
 
+    With a cluster's evaluator (:class:`RemoteEvents`), the selection is computed on the
+    workers and only the selected events' pass rows come here; the whole-sample views
+    (latent, residual profile, sculpting) need the passes in this process.
+
     Parameters
     ----------
-    evaluator : Evaluator
+    evaluator : Evaluator or RemoteEvents
         Its data, model and scoring passes (scored on first use).
     max_events, seed : int
         How many events per sample the whole-sample views read at most, and the seed of
@@ -275,7 +305,7 @@ class Investigator:
 
     def __init__(
         self,
-        evaluator: Evaluator,
+        evaluator: BaseEvaluator,
         *,
         max_events: int = MAX_EVENTS,
         seed: int = SEED,
@@ -332,10 +362,51 @@ class Investigator:
         signals: tuple[str, ...] = (name,) if sample.role == "signal" else ()
         return self.evaluator.evaluate(replace(settings, signals=signals))
 
+    def passes(self, what: str = "this view") -> dict[str, ScoringPass]:
+        """The evaluator's scoring passes, in this process (a ``SettingsError`` naming
+        ``what`` needs them when they stay on a cluster)."""
+        if not isinstance(self.evaluator, Evaluator):
+            raise SettingsError(
+                f"{what} reads every event's scoring pass, and those stay on the cluster",
+                what,
+                "run without --scheduler / --scheduler-file / --workers for this view",
+            )
+        return self.evaluator.score_all()
+
+    def pass_rows(self, name: str, events: np.ndarray) -> PassRows:
+        """The scoring pass's rows of ``events`` of sample ``name`` (in their order): from
+        the cached pass in this process, or from the workers' shards on a cluster."""
+        ev = np.asarray(events, dtype=np.int64)
+        if isinstance(self.evaluator, RemoteEvents):
+            return self.evaluator.pass_rows(name, ev)
+        pass_ = self.passes("the event details")[name]
+        return PassRows(
+            z_mean=np.asarray(pass_.z_mean[ev]),
+            z_log_var=np.asarray(pass_.z_log_var[ev]),
+            recon=np.asarray(pass_.recon[ev]),
+        )
+
     # -- selection ------------------------------------------------------------------------
-    def select(self, result: SampleResult, criterion: Criterion) -> Selection:
+    def select(
+        self,
+        result: SampleResult,
+        criterion: Criterion,
+        settings: EvaluationSettings | None = None,
+    ) -> Selection:
         """The events of ``result``'s sample (``EvaluationResult.samples[name]``) that
-        ``criterion`` picks."""
+        ``criterion`` picks. On a cluster (the result holds counts only), the workers pick
+        them under ``settings`` (the result's)."""
+        if result.guarded is None and isinstance(self.evaluator, RemoteEvents):
+            if settings is None:
+                raise SettingsError(
+                    f"the scores of {result.name!r} stay on the cluster: the selection needs "
+                    "the settings they were evaluated with",
+                    "selection",
+                    "pass settings=result.settings",
+                )
+            self.sample(result.name)
+            imputed = self.imputed(result.name) if criterion.kind == "imputed" else None
+            return self.evaluator.select_events(settings, result.name, criterion, imputed)
         if result.guarded is None or not hasattr(result.policy, "kept_mask"):
             raise SettingsError(
                 f"the scores of {result.name!r} stayed on the cluster: no events to look at",
@@ -380,9 +451,9 @@ class Investigator:
         if events.size == 0:
             return ()
         name = selection.sample
-        pass_ = self.evaluator.score_all()[name]
+        rows = self.pass_rows(name, events)
         got = self._rows(name, events)
-        z_mean = np.asarray(pass_.z_mean[events])
+        z_mean = rows.z_mean
         x_hat = self.warm().decode(z_mean)
         kind, _ = self.values_kind(name)
         return event_details(
@@ -393,10 +464,10 @@ class Investigator:
             inputs=got.inputs,
             x_hat=x_hat,
             z_mean=z_mean,
-            z_log_var=np.asarray(pass_.z_log_var[events]),
+            z_log_var=rows.z_log_var,
             scores=selection.scores[pos],
             causes=selection.causes[pos],
-            recon=np.asarray(pass_.recon[events]),
+            recon=rows.recon,
             layout=self.layout,
             clip=selection.settings.clip,
             identities=identities_of(self.sample(name), events),
@@ -494,7 +565,7 @@ class Investigator:
         with self._lock:
             got = self._tallies.get(key)
             if got is None:
-                pass_ = self.evaluator.score_all()[name]
+                pass_ = self.passes("the latent view")[name]
                 got = self._tallies[key] = cached_latent_tally(
                     pass_,
                     parameterisation=key[1],
@@ -518,7 +589,7 @@ class Investigator:
         got = latent_from_tally(self.latent_tally(name, gs.kl_form), gs.clip)
         if got is not None:
             return got
-        pass_ = self.evaluator.score_all()[self.sample(name).name]
+        pass_ = self.passes("the latent view")[self.sample(name).name]
         return latent_diagnostics(
             pass_.z_mean,
             pass_.z_log_var,
@@ -532,7 +603,7 @@ class Investigator:
     def _blocks(
         self, name: str, rows: np.ndarray
     ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        pass_ = self.evaluator.score_all()[name]
+        pass_ = self.passes("the residual profile")[name]
         forward = self.warm()
         for start in range(0, rows.size, DECODE_EVENTS):
             part = rows[start : start + DECODE_EVENTS]

@@ -19,7 +19,9 @@ from hepfm_core.engine.investigate.events import (
     TrackLayout,
     event_details,
     event_statistics,
+    merge_selections,
     select_events,
+    select_in_partition,
     track_layout,
 )
 from hepfm_core.engine.investigate.explain import (
@@ -105,6 +107,52 @@ def test_imputed_selection_is_the_given_events_whatever_their_cause(scored, poli
     np.testing.assert_array_equal(sel.scores[[0]], scored.scores[[3]])
     none = select_events(scored, apply_policy(scored, policy), crit, imputed=np.array([], int))
     assert none.size == 0 and none.n_events == 200
+
+
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        Criterion.by_cause("kl_overflow"),
+        Criterion.by_cause("ok"),
+        Criterion.by_cause("imputed"),
+        Criterion.top(1),
+        Criterion.top(7),
+        Criterion.top(30),
+        Criterion.top(500),
+        Criterion.score_range(0.5, 3.0),
+        Criterion.score_range(1.0, np.inf),
+        Criterion.score_range(1e300, np.inf),
+    ],
+    ids=lambda c: c.describe(),
+)
+def test_partitions_merge_into_the_whole_samples_selection(policy, criterion):
+    """Per partition (as a cluster's workers select), then merged: the very selection of
+    the whole sample, ties and +inf included (the partitions guarded on their own)."""
+    rng = np.random.default_rng(5)
+    s = rng.normal(0.0, 1.0, (200, 2))
+    s[::40, 0] = 800.0  # KL overflow: +inf under worst
+    s[1:200:6] = s[7]  # ties across partitions
+    recon = rng.random(200)
+    whole = _guarded(s, recon)
+    imputed = np.array([150, 3, 40, 3, 64, 199])
+    expected = select_events(whole, apply_policy(whole, policy), criterion, "bkg", imputed)
+    bounds = [(0, 64), (64, 128), (128, 128), (128, 200)]  # one empty partition
+    parts = []
+    for a, b in reversed(bounds):  # any order
+        g = _guarded(s[a:b], recon[a:b])
+        mine = imputed[(imputed >= a) & (imputed < b)]
+        parts.append(select_in_partition(g, apply_policy(g, policy), criterion, a, mine))
+    merged = merge_selections(
+        parts, criterion, sample="bkg", settings=whole.settings, policy=policy, n_events=200
+    )
+    np.testing.assert_array_equal(merged.events, expected.events)
+    np.testing.assert_array_equal(merged.scores, expected.scores)
+    np.testing.assert_array_equal(merged.causes, expected.causes)
+    assert merged.to_json_dict() == expected.to_json_dict()
+    values = np.asarray(apply_policy(whole, policy).values)
+    finite = values[np.isfinite(values)]
+    assert merged.kept_span == (finite.min(), finite.max())
 
 
 @pytest.mark.parametrize("given", [None, np.array([200]), np.array([-1, 4])])

@@ -1,0 +1,123 @@
+"""``hepfm events`` on a real two-worker cluster: the selection computed per partition on
+the workers, only the shown events' pass rows shipped, and the JSON equal to one process's
+(events, scores, causes, tracks, residuals, summary) but for ``provenance.cluster``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pytest
+
+from hepfm_core import cli
+from hepfm_core.engine.scoring.run import CHUNK_EVENTS
+from hepfm_core.errors import HepfmError
+from hepfm_core.events_cli import add_events_parser
+
+PARTITION = CHUNK_EVENTS  # the small demo's 20,000 background events: three partitions
+
+
+def run_events(capsys, *argv: str) -> tuple[int, str, str]:
+    """``hepfm events`` as ``cli.main`` runs it (a ``HepfmError``: exit 2)."""
+    parser = argparse.ArgumentParser(prog="hepfm")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_events_parser(
+        sub, add_settings_arguments=cli._add_settings_arguments, settings_from=cli._settings_from
+    )
+    args = parser.parse_args(["events", *argv])
+    try:
+        code = int(args.func(args))
+    except HepfmError as exc:
+        print(f"hepfm: error: {exc}", file=sys.stderr)
+        code = 2
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def demo_base(small_demo) -> list[str]:
+    data_dir, model = small_demo
+    return ["--data", str(data_dir), "--model", str(model), "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def caches(tmp_path_factory) -> dict[str, str]:
+    return {
+        "single": str(tmp_path_factory.mktemp("single-cache")),
+        "cluster": str(tmp_path_factory.mktemp("cluster-cache")),
+    }
+
+
+CASES = {
+    "cause": ["--sample", "background", "--cause", "kl_overflow", "--score", "kl", "--no-clip"],
+    "imputed": ["--sample", "background", "--cause", "imputed", "--limit", "3", "--page", "2"],
+    "top-inf": ["--sample", "background", "--top", "30", "--score", "kl", "--no-clip"],
+    "top": ["--sample", "wprime_qq", "--top", "25", "--limit", "10", "--page", "3"],
+    "range": ["--sample", "background", "--range", "30", "40", "--limit", "15"],
+    "range-inf": [
+        *("--sample", "background", "--range", "40", "inf", "--score", "kl", "--no-clip"),
+    ],
+}
+
+
+def _both(capsys, strict_json, demo_base, caches, dask_cluster, argv):
+    code, out, err = run_events(
+        capsys, *demo_base, "--cache-dir", caches["single"], *argv, "--json", "-"
+    )
+    assert code == 0, err
+    single = strict_json(out)
+    code, out, err = run_events(
+        capsys,
+        *demo_base,
+        *("--cache-dir", caches["cluster"], *argv, "--json", "-"),
+        *("--scheduler", dask_cluster, "--partition-events", str(PARTITION)),
+    )
+    assert code == 0, err
+    merged = strict_json(out)
+    return single, merged
+
+
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_events_on_two_workers_equal_one_process(
+    case, policy, capsys, strict_json, demo_base, caches, dask_cluster
+):
+    single, merged = _both(
+        capsys, strict_json, demo_base, caches, dask_cluster, [*CASES[case], "--policy", policy]
+    )
+    cluster = merged["provenance"].pop("cluster")
+    assert cluster["partition_events"] == PARTITION and cluster["workers"] == 2
+    single["provenance"].pop("date"), merged["provenance"].pop("date")
+    assert merged["events"], "the case selects no event: it tests nothing"
+    assert [e["event"] for e in merged["events"]] == [e["event"] for e in single["events"]]
+    assert merged["selection"] == single["selection"]
+    assert merged["events"] == single["events"]  # scores, causes, tracks, residuals
+    assert merged["summary"] == single["summary"]
+    assert merged == single
+
+
+def test_top_under_worst_ranks_the_overflows_first_on_the_cluster(
+    capsys, strict_json, demo_base, caches, dask_cluster
+):
+    """The +inf of ``worst`` across partitions: the KL overflows come first, by event index."""
+    _, merged = _both(capsys, strict_json, demo_base, caches, dask_cluster, CASES["top-inf"])
+    causes = [e["cause"] for e in merged["events"]]
+    first = [e["event"] for e in merged["events"] if e["cause"] != "ok"]
+    assert causes[: len(first)] == [c for c in causes if c != "ok"]
+    assert first == sorted(first) and len({e // PARTITION for e in first}) > 1
+
+
+def test_empty_range_on_the_cluster_names_the_kept_scores(demo_base, caches, dask_cluster, capsys):
+    code, _, err = run_events(
+        capsys,
+        *demo_base,
+        *("--cache-dir", caches["cluster"], "--sample", "background", "--range", "1e300", "inf"),
+        *("--policy", "drop", "--json", "-", "--scheduler", dask_cluster),
+        *("--partition-events", str(PARTITION)),
+    )
+    assert code == 2
+    assert "no event of background" in err and "--range" in err and "what to do:" in err
+    assert "the kept finite scores of background lie in [" in err and "Traceback" not in err
+    lo, hi = (float(v) for v in err.split("lie in [")[1].split("]")[0].split(", "))
+    assert 0 < lo <= hi < np.inf
