@@ -37,15 +37,6 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 STORED = REPO / "benchmarks" / "readme_figures.json"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 UPSTREAM = "tests/data/upstream_small"
 UPSTREAM_DATA = f"{UPSTREAM}/_processed_datasets/dataset_runs_00298967-2-00311481_45222f19"
 UPSTREAM_MODEL = f"{UPSTREAM}/_foundation_experiments/001_Foundation_VAE_Model"
@@ -61,6 +52,7 @@ def _env(cache: Path) -> dict[str, str]:
 def dashboard_start(clone: Path, env: dict[str, str], shot: Path | None) -> dict[str, Any]:
     """The README's first command in Chromium: seconds to the address, to the first chart
     and to the model loaded; the page's errors."""
+    from bench_app import CHROMIUM, CHROMIUM_FLAGS  # this folder's: one set of flags
     from playwright.sync_api import sync_playwright
 
     t0 = time.perf_counter()
@@ -85,7 +77,7 @@ def dashboard_start(clone: Path, env: dict[str, str], shot: Path | None) -> dict
             raise RuntimeError("the dashboard printed no address")
         address_s = time.perf_counter() - t0
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             errors: list[str] = []
             page.on("pageerror", lambda e: errors.append(str(e)))
