@@ -37,7 +37,7 @@ from ..engine.evaluate import (
 )
 from ..engine.investigate.events import Criterion, EventDetail, Selection
 from ..engine.investigate.explain import SelectionSummary
-from ..engine.investigate.investigator import Investigator
+from ..engine.investigate.investigator import Investigator, RemoteEvents
 from ..engine.investigate.residuals import ResidualProfile
 from ..engine.metrics.separation import Separation
 from ..engine.scoring.run import prime_native_logs
@@ -356,9 +356,10 @@ def settings_for(
 
 # -- the investigation --------------------------------------------------------------------
 def shared_investigator(evaluator: BaseEvaluator) -> Investigator | None:
-    """One investigator per evaluator in this process (its model loaded once); None for an
-    evaluator whose scores live on a cluster (no events to look at here)."""
-    if not isinstance(evaluator, Evaluator):
+    """One investigator per evaluator in this process (its model loaded once). On a cluster
+    (``RemoteEvents``: ``-- --scheduler``) its selections are computed on the workers and
+    only the shown events' pass rows come here; None for any other evaluator."""
+    if not (isinstance(evaluator, Evaluator) or isinstance(evaluator, RemoteEvents)):
         return None
     with _evaluators_lock:
         held = _investigators.get(id(evaluator))
@@ -368,7 +369,7 @@ def shared_investigator(evaluator: BaseEvaluator) -> Investigator | None:
         return held[1]
 
 
-def shared_model(evaluator: Evaluator) -> Any:
+def shared_model(evaluator: BaseEvaluator) -> Any:
     """The model of ``evaluator``, loaded once per file content in this process: evaluators
     of one model on other fills or normalisations share it, and its compiled forward
     function (``scoring.forward_for`` keeps one per model object). Changing the fill then
@@ -432,15 +433,19 @@ def warm_in_background(
         try:
             prime_native_logs()  # at once where the caller primed
             forward = investigator.warm()
-            passes = investigator.passes("the warm-up")
+            here = isinstance(investigator.evaluator, Evaluator)  # else on a cluster
+            if here:
+                k = next(iter(investigator.passes("the warm-up").values())).latent_dim
+            else:  # one event's pass row from the workers: the shards are there
+                k = investigator.pass_rows("background", np.zeros(1, np.int64)).z_mean.shape[1]
             # the decoder compiled for its batch: the first page of events runs it
-            k = next(iter(passes.values())).latent_dim
             forward.decode(np.zeros((1, k), dtype=np.float32))
             # the latent view's tallies of the background (its default sample): ticking it
             # then costs milliseconds. Seconds of NumPy over every event: at a lower
             # priority, after TensorFlow made its thread pools (they keep the one they got)
             yield_to_the_page()
-            investigator.latent_tally("background", kl_form)
+            if here:
+                investigator.latent_tally("background", kl_form)
             for name in investigator.evaluator.data.samples:
                 investigator.prefetch(name)
         except Exception as exc:  # the click that needs it shows the error
@@ -535,7 +540,8 @@ def select_events(
     """The events of ``sample`` that ``criterion`` picks under ``result``'s settings (the
     events ``hepfm events`` lists for the same settings)."""
     investigator.sample(sample)
-    return investigator.select(sample_result(investigator, result, sample), criterion)
+    found = sample_result(investigator, result, sample)
+    return investigator.select(found, criterion, result.settings)
 
 
 def page_count(selection: Selection) -> int:
@@ -615,8 +621,9 @@ def look(investigator: Investigator | None, result: EvaluationResult, asked: obj
     message instead when there is nothing to show (never an exception for a user's input)."""
     if investigator is None:
         return Looked(
-            message="The scores stay on the cluster: events are looked at in an app without "
-            "-- --scheduler (or with `hepfm events`).",
+            message="The events of these scores cannot be looked at here: this evaluator "
+            "keeps no scoring pass in this process and cannot select on a cluster (use "
+            "`hepfm events`).",
             kind="warn",
         )
     if asked is None:

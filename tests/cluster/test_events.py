@@ -121,3 +121,38 @@ def test_empty_range_on_the_cluster_names_the_kept_scores(demo_base, caches, das
     assert "the kept finite scores of background lie in [" in err and "Traceback" not in err
     lo, hi = (float(v) for v in err.split("lie in [")[1].split("]")[0].split(", "))
     assert 0 < lo <= hi < np.inf
+
+
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+def test_dashboard_looks_at_events_on_the_cluster(policy, dask_cluster, small_demo, tmp_path):
+    """The app's investigation with ``-- --scheduler``: ``db.look`` selects on the workers;
+    the selection, its summary and a page of details equal one process's."""
+    from hepfm_core.cluster.connect import ClusterSpec, open_cluster
+    from hepfm_core.cluster.evaluator import ClusterEvaluator
+    from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
+    from hepfm_core.engine.investigate.events import Criterion
+    from hepfm_core.views import dashboard as db
+    from hepfm_core.views.page_state import EventRequest
+
+    data, model = small_demo
+    settings = EvaluationSettings(score="kl", clip=None, policy=policy)
+    single = Evaluator.open(data, model, cache=tmp_path / "c1")
+    with open_cluster(ClusterSpec(scheduler=dask_cluster)) as cluster:
+        remote = ClusterEvaluator.open(
+            data, model, cluster=cluster, cache=tmp_path / "c2", partition_events=PARTITION
+        )
+        here, there = db.shared_investigator(single), db.shared_investigator(remote)
+        assert here is not None and there is not None
+        results = (single.evaluate(settings), remote.evaluate(settings))
+        for criterion in (Criterion.by_cause("kl_overflow"), Criterion.top(12)):
+            asked = EventRequest("background", criterion)
+            a, b = db.look(here, results[0], asked), db.look(there, results[1], asked)
+            assert a.selection is not None and b.selection is not None, (a.message, b.message)
+            np.testing.assert_array_equal(a.selection.events, b.selection.events)
+            np.testing.assert_array_equal(a.selection.scores, b.selection.scores)
+            assert a.summary is not None and b.summary is not None
+            assert a.summary.to_json_dict() == b.summary.to_json_dict()
+            da, dbb = here.details(a.selection, limit=5), there.details(b.selection, limit=5)
+            assert [d.to_json_dict() for d in da] == [d.to_json_dict() for d in dbb]
+        latent = db.attempt(lambda: there.latent(settings, "background"))[1]
+        assert latent is not None and "stay on the cluster" in str(latent)
