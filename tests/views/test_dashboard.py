@@ -289,3 +289,24 @@ def test_the_warm_up_yields_the_cores_to_the_page():
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.getpriority(
         os.PRIO_PROCESS, 0
     )
+
+
+def test_only_the_first_investigator_on_its_files_tallies_in_its_warm_up(
+    small_demo, tmp_path, monkeypatch
+):
+    """The other fill is a variant of the same files: its warm-up leaves the latent tally
+    to the latent view (seconds of NumPy while the page answers the switch)."""
+    from hepfm_core.engine.evaluate import Evaluator
+    from hepfm_core.engine.investigate.investigator import Investigator
+
+    monkeypatch.setattr(db, "_tallied_files", set())
+    median = Investigator(Evaluator.open(*small_demo, cache=tmp_path))
+    none = Investigator(Evaluator.open(*small_demo, cache=tmp_path, fill="none"))
+    tallied = []
+    for inv in (median, none):
+        monkeypatch.setattr(inv, "latent_tally", lambda *a, inv=inv: tallied.append(inv))
+        thread = db.warm_in_background(inv)
+        assert thread is not None
+        thread.join(timeout=300)
+    assert tallied == [median]
+    assert db.warm_status(none).startswith("Model loaded in the background")
