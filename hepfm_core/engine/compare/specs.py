@@ -59,7 +59,7 @@ class ModelSpec:
         A text that names an existing file or folder is a path, whatever it holds (so a
         path with ``=`` or ``,`` in it still works).
 
-        >>> from hepfm_core.engine.compare.models import ModelSpec
+        >>> from hepfm_core.engine.compare.specs import ModelSpec
         >>> ModelSpec.parse("latent8=runs/l8/model.keras")
         ModelSpec(paths=(PosixPath('runs/l8/model.keras'),), label='latent8')
         >>> [p.name for p in ModelSpec.parse("l8=a/s1.keras,a/s2.keras").paths]

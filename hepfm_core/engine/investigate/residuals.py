@@ -92,7 +92,7 @@ def residual_profile(
     finite event's residuals: ``8 D`` bytes per event (the caller bounds the events).
 
     >>> import numpy as np
-    >>> from hepfm_core.engine.investigate.diagnostics import residual_profile
+    >>> from hepfm_core.engine.investigate.residuals import residual_profile
     >>> x = np.array([[1.0, 0.0], [3.0, 0.0], [2.0, 0.0]])
     >>> p = residual_profile([(x, np.zeros_like(x), x)], None)
     >>> p.mean.tolist(), p.median.tolist(), p.n_used

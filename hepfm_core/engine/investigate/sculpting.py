@@ -36,7 +36,7 @@ def multiplicity_edges(n_tracks: int) -> np.ndarray:
 def log_edges(values: Sequence[np.ndarray], per_decade: int = 2) -> np.ndarray:
     """Log-spaced edges on whole fractions of a decade covering every positive finite value.
 
-    >>> from hepfm_core.engine.investigate.diagnostics import log_edges
+    >>> from hepfm_core.engine.investigate.sculpting import log_edges
     >>> import numpy as np
     >>> log_edges([np.array([0.7, 40.0])]).tolist()
     [0.31622776601683794, 1.0, 3.1622776601683795, 10.0, 31.622776601683793, 100.0]
@@ -144,7 +144,7 @@ def sculpting_curve(
     threshold``.
 
     >>> import numpy as np
-    >>> from hepfm_core.engine.investigate.diagnostics import sculpting_curve
+    >>> from hepfm_core.engine.investigate.sculpting import sculpting_curve
     >>> c = sculpting_curve("bkg", "tracks", np.array([1, 1, 2, 2]), np.array([0.1, 5, 6, np.nan]),
     ...                     np.array([0.5, 1.5, 2.5]), threshold=1.0)
     >>> c.n.tolist(), c.n_pass.tolist(), c.efficiency.tolist()
