@@ -251,16 +251,18 @@ def _write_roc_csv(rows: list[dict[str, Any]], path: str, *, with_model: bool) -
 
 
 @contextlib.contextmanager
-def _atomic_folder(out: str | Path) -> Iterator[Path]:
+def _atomic_folder(out: str | Path, what: str = "the scores (--scores-out)") -> Iterator[Path]:
     """A temporary folder inside ``out`` to write into; each file is then renamed into
-    ``out``: files appear whole or not at all (a full disk leaves none half-written), and a
-    failed write leaves what ``out`` held before. Temporaries of killed runs are swept."""
+    ``out`` once every one is written: files appear whole or not at all (a full disk leaves
+    none half-written, and none of this run), and a failed write leaves what ``out`` held
+    before (a folder this call created is removed again). Temporaries of killed runs are
+    swept."""
     from .common.atomic import PART_MARK, as_os_error, output_error
     from .common.leftovers import owner_tag, sweep
 
     out = Path(out)
-    what = "the scores (--scores-out)"
-    tmp = out / f".scores{PART_MARK}{owner_tag()}"
+    tmp = out / f".{out.name or 'out'}{PART_MARK}{owner_tag()}"
+    created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
         sweep(out, (PART_MARK,))
@@ -272,6 +274,13 @@ def _atomic_folder(out: str | Path) -> Iterator[Path]:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(path, target)
     except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if empty: nothing of ours was moved in
+        if isinstance(exc, HepfmError) and str(exc.where or "").startswith(str(tmp)):
+            # a writer's own error names the temporary, gone now: name the folder instead
+            raise type(exc)(exc.what, out, exc.todo) from exc
         failure = as_os_error(exc)  # polars writes Parquet and says "os error 28"
         if failure is None:
             raise
@@ -318,7 +327,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         if isinstance(evaluator, ModelSet):
             for warning in evaluator.warnings:
                 print(f"hepfm: warning: {warning}", file=sys.stderr)
-        path = write_report(evaluator, settings, args.out, figures=args.figures)
+        if args.figures:
+            # the figures all or none: a full disk halfway leaves no partial set
+            with _atomic_folder(args.figures, "the figures (--figures)") as figures:
+                path = write_report(evaluator, settings, args.out, figures=figures)
+        else:
+            path = write_report(evaluator, settings, args.out)
     print(f"report: {path} ({path.stat().st_size / 1e6:.2f} MB)")
     if args.figures:
         print(f"figures: {args.figures}")

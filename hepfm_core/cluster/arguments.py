@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from .connect import DEFAULT_CONNECT_TIMEOUT, ClusterSpec
+from .connect import DEFAULT_CONNECT_TIMEOUT, DEFAULT_NO_WORKER_TIMEOUT, ClusterSpec
 
 __all__ = [
     "DEFAULT_PARTITION_EVENTS",
@@ -50,6 +50,14 @@ def add_cluster_arguments(p: argparse.ArgumentParser, *, partitions: bool) -> No
         help="seconds to reach the scheduler and see a worker (default "
         f"{DEFAULT_CONNECT_TIMEOUT:g})",
     )
+    g.add_argument(
+        "--no-worker-timeout",
+        type=float,
+        default=DEFAULT_NO_WORKER_TIMEOUT,
+        metavar="SECONDS",
+        help="give up (exit 2) when the scheduler has had no worker this long while work is "
+        f"pending: every worker died (default {DEFAULT_NO_WORKER_TIMEOUT:g})",
+    )
 
 
 def spec_from_args(args: argparse.Namespace) -> ClusterSpec | None:
@@ -62,4 +70,5 @@ def spec_from_args(args: argparse.Namespace) -> ClusterSpec | None:
         workers=args.workers,
         threads_per_worker=args.threads_per_worker,
         connect_timeout=args.connect_timeout,
+        no_worker_timeout=args.no_worker_timeout,
     )

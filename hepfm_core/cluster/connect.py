@@ -70,6 +70,12 @@ class ClusterSpec:
                 "--threads-per-worker",
                 "pass 1 or more",
             )
+        if not self.no_worker_timeout > 0:
+            raise ClusterError(
+                f"the wait without workers must be positive, not {self.no_worker_timeout:g} s",
+                "--no-worker-timeout",
+                "pass a number of seconds above 0",
+            )
 
     @property
     def kind(self) -> str:
@@ -200,9 +206,20 @@ def check_workers(client) -> dict[str, dict[str, Any]]:
     answers = client.run(worker_facts, on_error="return")
     mine = code_fingerprint()
     problems = []
+    lost = sorted(a for a, f in answers.items() if _lost(f))
+    if answers and len(lost) == len(answers):
+        raise ClusterError(
+            f"every worker of the scheduler {client.scheduler.address} was lost while hepfm "
+            f"checked it ({', '.join(lost)}: {_reason(answers[lost[0]])})",
+            str(client.scheduler.address),
+            "look at the workers' logs (killed? out of memory?), start workers again "
+            "(`dask worker ADDRESS`) and rerun",
+        )
     for address, facts in sorted(answers.items()):
+        if address in lost:
+            continue  # died meanwhile: the scheduler reschedules its work on the others
         if isinstance(facts, BaseException):
-            problems.append(f"{address}: cannot run hepfm ({type(facts).__name__}: {facts})")
+            problems.append(f"{address}: cannot run hepfm ({_reason(facts)})")
         elif facts.get("code") != mine:
             problems.append(
                 f"{address}: runs other hepfm code (version {facts.get('hepfm')}, code "
@@ -216,3 +233,13 @@ def check_workers(client) -> dict[str, dict[str, Any]]:
             "the same checkout or installed version)",
         )
     return {a: f for a, f in answers.items() if not isinstance(f, BaseException)}
+
+
+def _lost(answer: object) -> bool:
+    """Whether a worker's answer says it could not be reached (it died, or its connection
+    closed), rather than that it ran and failed."""
+    return isinstance(answer, OSError | TimeoutError | EOFError)
+
+
+def _reason(exc: object) -> str:
+    return f"{type(exc).__name__}: {exc}"

@@ -27,7 +27,6 @@ import os
 import re
 import shutil
 import time
-import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from ..common.atomic import output_error
+from ..common.leftovers import owner_tag, stale, sweep
 from ..common.progress import Progress
 from ..common.versions import installed_version
 from ..errors import (
@@ -320,10 +321,21 @@ class _AtomicFolder:
 
     An existing ``out`` is replaced only if every entry in it passes ``replaceable`` (files
     this writer would write itself); otherwise an ``OutputExistsError``, before any work.
+
+    The temporary (``.<out>.partial-<owner tag>``) and the previous folder while it is
+    replaced (``.<out>.old-<owner tag>``) name their writer (``common.leftovers``): those of a
+    killed writer are removed by the next one, and a previous folder that a writer killed
+    between its two renames left without ``out`` is put back. A folder that cannot be
+    created or renamed (a full disk, no permission) is an ``OutputError``.
     """
 
     def __init__(self, out: Path, replaceable: Callable[[Path], bool], what: str) -> None:
         self.out = out
+        self._partial, self._old = f".{out.name}.partial-", f".{out.name}.old-"
+        try:
+            self._recover()
+        except OSError as exc:
+            raise output_error(exc, out, "the output folder") from exc
         if out.exists():
             if not out.is_dir():
                 raise OutputExistsError(
@@ -338,16 +350,38 @@ class _AtomicFolder:
                     out,
                     "give a new folder with --out, or move those files away",
                 )
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = out.parent / f".{out.name}.partial-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.tmp.mkdir()
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = out.parent / f"{self._partial}{owner_tag()}"
+            self.tmp.mkdir()
+        except OSError as exc:
+            raise output_error(exc, out, "the output folder") from exc
+
+    def _recover(self) -> None:
+        """Undo what killed writers of ``out`` left: put back a previous folder they had
+        moved aside without putting the new one in its place, remove the rest."""
+        parent = self.out.parent
+        if not parent.is_dir():
+            return
+        left = sorted(
+            (p for p in parent.iterdir() if p.name.startswith(self._old)),
+            key=lambda p: p.lstat().st_mtime,
+            reverse=True,  # the newest first
+        )
+        for old in left:
+            if stale(old, self._old) and not self.out.exists() and not self.out.is_symlink():
+                os.rename(old, self.out)
+        sweep(parent, (self._partial, self._old))
 
     def commit(self) -> Path:
-        old = None
-        if self.out.exists():
-            old = self.out.parent / f".{self.out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(self.out, old)
-        os.replace(self.tmp, self.out)
+        try:
+            old = None
+            if self.out.exists():
+                old = self.out.parent / f"{self._old}{owner_tag()}"
+                os.replace(self.out, old)
+            os.replace(self.tmp, self.out)
+        except OSError as exc:
+            raise output_error(exc, self.out, "the output folder") from exc
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return self.out
@@ -593,7 +627,10 @@ def convert(
     folder = _AtomicFolder(Path(out), _is_hepfm_sample, "hepfm sample files")
     try:
         parts = folder.tmp / "parts"
-        parts.mkdir()
+        try:
+            parts.mkdir()
+        except OSError as exc:
+            raise output_error(exc, folder.out, "the output folder") from exc
         tasks = [
             FileTask(
                 source=source,

@@ -33,9 +33,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..common.atomic import PartialFile
+from ..common.atomic import PartialFile, output_error
 from ..common.checksum import ALGORITHM, RowChunkChecksums
 from ..common.fingerprint import ArrayHasher, combine
+from ..common.leftovers import owner_tag, sweep
 from ..errors import (
     DataError,
     DataNotFoundError,
@@ -60,6 +61,7 @@ from .h5io import (
     BLOSC2_FILTER,
     ChunkChecksums,
     H5Matrix,
+    H5Writer,
     blosc2_options,
     open_h5,
     require_blosc2,
@@ -107,6 +109,8 @@ CHECKSUMS = "checksums"
 """Optional dataset beside ``/events``: the CRC-32 of the raw rows of every ``CHUNK_ROWS``
 chunk (``common.checksum``), checked by every read of a chunk. Files without it (written
 before) read unchecked; ``hepfm repack`` adds it."""
+_PARTIAL_MARK = ".partial-"
+"""Infix of a file being written: ``<name>.partial-<owner tag>`` (``common.leftovers``)."""
 
 _LEVELS = {"lz4": 5, "zstd": 1, "gzip": 1}
 """Default levels. Measured on the demo background (720 raw bytes per event, 2 cores):
@@ -166,7 +170,8 @@ class SampleWriter(PartialFile):
         if feature_definition is not None and feature_definition not in FEATURE_DEFINITIONS:
             raise ValueError(f"unknown feature definition {feature_definition!r}")
         self.path = Path(path)
-        self.tmp_path = self.path.with_name(self.path.name + ".partial")
+        # named after its writer: a later writer beside it removes it once that one is dead
+        self.tmp_path = self.path.with_name(f"{self.path.name}{_PARTIAL_MARK}{owner_tag()}")
         self.n_features = n_tracks * len(branch_names)
         self.name = name
         self._hasher = ArrayHasher()
@@ -178,8 +183,47 @@ class SampleWriter(PartialFile):
         self._identity: dict[str, h5py.Dataset] | None = None
         version = format_version_for(compression)
         options = _compression_options(compression, compression_level, self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._h5 = h5py.File(self.tmp_path, "w")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            sweep(self.path.parent, (f"{self.path.name}{_PARTIAL_MARK}",))
+            self._writer = H5Writer(self.tmp_path, "w")
+        except OSError as exc:
+            raise output_error(exc, self.path, f"the sample file {self.path.name}") from exc
+        self._h5 = self._writer.h5
+        try:
+            self._write_header(
+                name,
+                role,
+                branch_names,
+                units,
+                n_tracks,
+                normalisation,
+                metadata,
+                version,
+                options,
+                feature_definition,
+                identity_sources,
+            )
+            self._check()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _write_header(
+        self,
+        name: str,
+        role: Role,
+        branch_names: Sequence[str],
+        units: Sequence[str],
+        n_tracks: int,
+        normalisation: Normalisation,
+        metadata: dict[str, Any] | None,
+        version: int,
+        options: dict[str, Any],
+        feature_definition: FeatureDefinition | None,
+        identity_sources: Sequence[str] | None,
+    ) -> None:
+        """The empty ``/events`` and the root attributes known before the first block."""
         self._ds = _create_events(self._h5, self.n_features, options)
         feature_names = [f"track{t:02d}_{b}" for t in range(n_tracks) for b in branch_names]
         attrs = self._h5.attrs
@@ -218,6 +262,14 @@ class SampleWriter(PartialFile):
         self._n += block.shape[0]
         self._ds.resize(self._n, axis=0)
         self._ds[n0 : self._n] = block
+        self._check()
+
+    def _check(self) -> None:
+        """An ``OutputError`` once a write to the file has failed (a full disk)."""
+        try:
+            self._writer.check()
+        except OSError as exc:
+            raise output_error(exc, self.path, f"the sample file {self.path.name}") from exc
 
     def _write_identity(self, n: int, identity: Mapping[str, np.ndarray] | None) -> None:
         if identity is None:
@@ -262,7 +314,30 @@ class SampleWriter(PartialFile):
         _write_nonfinite_events(self._h5, self._nonfinite_rows)
 
     def _release(self) -> None:
-        self._h5.close()
+        try:
+            self._writer.close()
+        except OSError as exc:
+            raise output_error(exc, self.path, f"the sample file {self.path.name}") from exc
+
+    def close(self) -> Path:
+        """Complete the file and rename it onto its name; on any failure (an
+        ``OutputError`` for a full disk) the partial file is removed and nothing appears."""
+        try:
+            self._complete()
+            self._release()
+            os.replace(self.tmp_path, self.path)
+        except OSError as exc:
+            self.abort()
+            raise output_error(exc, self.path, f"the sample file {self.path.name}") from exc
+        except BaseException:
+            self.abort()
+            raise
+        return self.path
+
+    def abort(self) -> None:
+        """Close without completing (nothing raised) and remove the partial file."""
+        self._writer.discard()
+        self.tmp_path.unlink(missing_ok=True)
 
 
 def _create_events(h5: h5py.File, n_features: int, options: dict[str, Any]) -> h5py.Dataset:
@@ -468,16 +543,26 @@ def read_identity(
 
 def set_normalisation(path: str | Path, normalisation: Normalisation) -> None:
     """Store ``normalisation`` in a hepfm file written earlier (the converter computes the
-    background's statistics once every file is written, in a second streamed pass)."""
-    with h5py.File(path, "r+") as h5:
-        if h5.attrs.get("format") != FORMAT_NAME:
-            raise DataError(f"{Path(path).name} is not a hepfm sample file", path, "check the path")
-        if normalisation.n_features != h5[EVENTS].shape[1]:
-            raise ValueError(
-                f"normalisation of {normalisation.n_features} inputs for "
-                f"{h5[EVENTS].shape[1]} features"
-            )
-        h5.attrs["normalisation"] = json.dumps(normalisation.to_dict())
+    background's statistics once every file is written, in a second streamed pass).
+
+    The file is changed in place: a write that fails (a full disk) is an ``OutputError``
+    and may leave the file damaged (the converter's files are in its temporary folder,
+    which is then removed)."""
+    try:
+        with H5Writer(path, "r+") as writer:
+            h5 = writer.h5
+            if h5.attrs.get("format") != FORMAT_NAME:
+                raise DataError(
+                    f"{Path(path).name} is not a hepfm sample file", path, "check the path"
+                )
+            if normalisation.n_features != h5[EVENTS].shape[1]:
+                raise ValueError(
+                    f"normalisation of {normalisation.n_features} inputs for "
+                    f"{h5[EVENTS].shape[1]} features"
+                )
+            h5.attrs["normalisation"] = json.dumps(normalisation.to_dict())
+    except OSError as exc:  # a full disk: the file may be damaged, and must be written again
+        raise output_error(exc, Path(path), f"the normalisation into {Path(path).name}") from exc
 
 
 def read_sample(
@@ -663,12 +748,15 @@ def repack_file(
         if _events_compression(src[EVENTS]) == compression and has_checksums:
             return RepackResult(path, version, version, before, before, "already " + compression)
     options = _compression_options(compression, compression_level, path)
-    tmp = path.with_name(path.name + ".partial")
+    tmp = path.with_name(f"{path.name}{_PARTIAL_MARK}{owner_tag()}")
+    sweep(path.parent, (f"{path.name}{_PARTIAL_MARK}",))
     n, d = header["n_events"], header["n_features"]
     hasher = ArrayHasher()
     sums = RowChunkChecksums(CHUNK_ROWS)
+    writer: H5Writer | None = None
     try:
-        with open_h5(path) as src, h5py.File(tmp, "w") as dst:
+        with open_h5(path) as src, H5Writer(tmp, "w") as writer:
+            dst = writer.h5
             for key, value in src.attrs.items():
                 dst.attrs[key] = value
             dst.attrs["format_version"] = version
@@ -686,6 +774,7 @@ def repack_file(
                 bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
                 if bad.size:
                     nonfinite.append(bad.astype(np.int64) + start)
+                writer.check()  # a full disk: stop at the first failed block
             _write_checksums(dst, sums.values())
             if NONFINITE_EVENTS not in src:  # written before the list: add it
                 _write_nonfinite_events(dst, nonfinite)
@@ -696,7 +785,14 @@ def repack_file(
                 path,
                 "the file was changed or damaged after it was written: regenerate it",
             )
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise output_error(exc, path, f"the repacked {path.name}") from exc
+    except OSError as exc:
+        if writer is not None and writer.failure is None:
+            raise  # no write failed: reading the old file did
+        raise output_error(exc, path, f"the repacked {path.name}") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return RepackResult(path, header["format_version"], version, before, path.stat().st_size)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -122,3 +123,94 @@ def test_worker_with_other_hepfm_code_is_named():
     text = str(info.value)
     assert "tcp://10.0.0.3:4000: runs other hepfm code (version 0.0.9" in text
     assert mine in text and "tcp://10.0.0.2:4000" not in text
+
+
+def test_a_worker_lost_while_it_is_checked_is_not_called_unable_to_run_hepfm():
+    """Every worker killed while hepfm asked for its facts read as "some Dask workers
+    cannot run this hepfm ... start the workers from this project's environment" (issue 23,
+    faults 5): a lost worker is left to the scheduler, and none left is said as such."""
+    from types import SimpleNamespace
+
+    from distributed.comm.core import CommClosedError
+
+    from hepfm_core.cluster.connect import check_workers
+
+    mine = code_fingerprint()
+
+    class Client:
+        scheduler = SimpleNamespace(address="tcp://10.0.0.1:8786")
+
+        def __init__(self, answers):
+            self.answers = answers
+
+        def run(self, function, on_error):
+            return self.answers
+
+    closed = CommClosedError("in <TCP (closed) Scheduler Broadcast>: Stream is closed")
+    one_left = {"tcp://10.0.0.2:4000": {"code": mine}, "tcp://10.0.0.3:4000": closed}
+    assert list(check_workers(Client(one_left))) == ["tcp://10.0.0.2:4000"]
+    with pytest.raises(ClusterError) as info:
+        check_workers(Client({"tcp://10.0.0.3:4000": closed, "tcp://10.0.0.4:4000": closed}))
+    text = str(info.value)
+    assert "every worker of the scheduler tcp://10.0.0.1:8786 was lost" in text
+    assert "cannot run hepfm" not in text and "start workers again" in text
+
+
+def test_no_worker_timeout_is_checked():
+    with pytest.raises(ClusterError, match="must be positive"):
+        ClusterSpec(workers=1, no_worker_timeout=0)
+
+
+class DieOnFirstScore:
+    """A worker plugin: the worker dies as it starts its first scoring task."""
+
+    name = "hepfm-test-die-on-first-score"
+
+    def transition(self, key, start, finish, *args, **kwargs) -> None:
+        if finish == "executing" and str(key).startswith("hepfm-score-"):
+            os._exit(1)
+
+
+def test_every_worker_dead_ends_evaluate_with_exit_2(
+    tmp_path, upstream_fixture, local_processes_factory
+):
+    """The scheduler lives, its only worker dies (no nanny to restart it): ``evaluate
+    --scheduler`` exits 2 once it has had no worker for --no-worker-timeout seconds, instead
+    of waiting for one forever (issue 23, faults 5)."""
+    import cloudpickle
+    from distributed import Client
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    def worker_without_nanny(address: str) -> list[str]:
+        return [
+            sys.executable,
+            *("-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--no-nanny"),
+            *("--host", "127.0.0.1", "--no-dashboard"),
+        ]
+
+    exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
+    plugin_type = type("DiePlugin", (DieOnFirstScore, WorkerPlugin), {})
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        with local_processes_factory(tmp_path / "dask", 1, worker_without_nanny) as address:
+            with Client(address, timeout="30s") as client:
+                client.register_plugin(plugin_type(), name=DieOnFirstScore.name)
+            t0 = time.monotonic()
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    *("-m", "hepfm_core.cli", "evaluate", "--model", str(exp), "--quiet"),
+                    *("--cache-dir", str(tmp_path / "c"), "--scheduler", address),
+                    *("--no-worker-timeout", "3"),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            elapsed = time.monotonic() - t0
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    assert proc.returncode == 2, proc.stderr
+    assert "has had no worker for 3 s while work was pending" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert elapsed < 60, elapsed

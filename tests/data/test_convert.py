@@ -396,6 +396,88 @@ def test_a_failure_leaves_an_existing_folder_as_it_was(inputs, tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+# -- a full disk and killed writers (issue 23, faults 3 and 4) -----------------------------
+def test_a_full_disk_is_an_output_error_and_leaves_nothing(inputs, small_fs):
+    """It ended with SIGSEGV (rc 139) once HDF5 had failed to write a chunk: in a child
+    process, so that a crash shows as its exit status."""
+    import subprocess
+    import sys
+
+    _, files = inputs
+    disk = small_fs(64)
+    script = (
+        "import sys\n"
+        "from hepfm_core.data.convert import convert\n"
+        "from hepfm_core.errors import HepfmError\n"
+        "try:\n"
+        "    convert([sys.argv[1]], {'sig': [sys.argv[2]]}, sys.argv[3], compression='lz4')\n"
+        "except HepfmError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(files["bkg0"][0]),
+            str(files["sig"][0]),
+            str(disk / "c"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "refused: cannot write the sample file" in done.stdout, done.stdout + done.stderr
+    assert "No space left on device" in done.stdout
+    assert list(disk.iterdir()) == []  # no folder, no partial folder
+
+
+def _dead_tag() -> str:
+    import subprocess
+    import sys
+
+    from hepfm_core.common.leftovers import owner_tag
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return f"{owner_tag().split('~')[0]}~{child.pid}~aaaa0000"
+
+
+def test_leftovers_of_a_killed_convert_are_removed_by_the_next(inputs, tmp_path):
+    """``.OUT.partial-*`` (killed while converting) and ``.OUT.old-*`` (killed while
+    removing the folder it replaced) of a dead writer; a live writer's are left alone."""
+    from hepfm_core.common.leftovers import owner_tag
+
+    _, files = inputs
+    out = tmp_path / "c"
+    convert([str(files["bkg0"][0])], {}, out)
+    tag = _dead_tag()
+    for name in (f".c.partial-{tag}", f".c.old-{tag}"):
+        (tmp_path / name / "parts").mkdir(parents=True)
+        (tmp_path / name / "parts" / "background-00000.h5.partial").write_bytes(b"half")
+    busy = tmp_path / f".c.partial-{owner_tag()}"  # another conversion, in this process
+    busy.mkdir()
+    convert([str(files["bkg1"][0])], {}, out)
+    assert read_header(out / "background.h5")["n_events"] == 200
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["c", "in", busy.name])
+
+
+def test_a_folder_moved_aside_by_a_killed_convert_is_put_back(inputs, tmp_path):
+    """Killed between its two renames, a convert left the previous folder as ``.OUT.old-*``
+    and no ``OUT``: the next one puts it back before it does anything."""
+    from hepfm_core.data.convert import _AtomicFolder, _is_hepfm_sample
+
+    _, files = inputs
+    out = tmp_path / "c"
+    convert([str(files["bkg0"][0])], {}, out)
+    stamp = read_header(out / "background.h5")["fingerprint"]
+    out.rename(tmp_path / f".c.old-{_dead_tag()}")
+    folder = _AtomicFolder(out, _is_hepfm_sample, "hepfm sample files")
+    folder.discard()
+    assert read_header(out / "background.h5")["fingerprint"] == stamp
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "in"]
+
+
 def test_memory_stays_flat_on_a_file_twenty_times_the_step(tmp_path):
     step = 1000
     peaks = {}

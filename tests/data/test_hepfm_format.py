@@ -619,3 +619,140 @@ def test_a_list_that_disagrees_with_the_file_is_refused(tmp_path, listed):
         h5.create_dataset(NONFINITE_EVENTS, data=listed)
     with pytest.raises(TruncatedFileError, match="lists"):
         read_nonfinite_events(path)
+
+
+# -- a full disk while writing (issue 23, faults 3) -----------------------------------------
+# HDF5 does not survive a failed write of a compressed chunk: the process died with SIGSEGV
+# (rc 139) when it exited (``hepfm convert`` on a full disk). Each case runs in a child
+# process, so that such a crash shows as its exit status.
+_CHILD_PRELUDE = """
+import os, sys
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, os.getcwd())
+from hepfm_core.common.atomic import OutputError
+from hepfm_core.data.hepfm_format import SampleWriter, repack_file, set_normalisation
+from hepfm_core.data.normalisation import Normalisation
+
+def norm(source="demo"):
+    return Normalisation.per_branch([1.0, -2.0], [2.0, 0.5], 3, fill=[0.5, 7.0], source=source)
+
+def write(path, n_blocks, compression="lz4"):
+    rng = np.random.default_rng(0)
+    with SampleWriter(path, name="bkg", role="background", branch_names=("a", "b"),
+                      units=("mm", "GeV"), n_tracks=3, normalisation=norm(),
+                      compression=compression) as w:
+        for _ in range(n_blocks):
+            w.write(rng.normal(size=(2048, 6)).astype(np.float32))
+    return path
+"""
+
+
+def _child(code: str, *args: str) -> tuple[int, str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD_PRELUDE + code, *args], capture_output=True, text=True
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("compression", ["lz4", "gzip"])
+def test_a_full_disk_while_writing_is_an_output_error_not_a_crash(small_fs, compression):
+    disk = small_fs(512)
+    code, out = _child(
+        """
+try:
+    write(Path(sys.argv[1]) / "bkg.h5", 100, sys.argv[2])  # 4.9 MB on 512 KiB
+except OutputError as exc:
+    print("refused:", exc)
+""",
+        str(disk),
+        compression,
+    )
+    assert code == 0, out  # 139 (SIGSEGV at exit) before
+    assert "refused: cannot write the sample file bkg.h5 (No space left on device)" in out
+    assert list(disk.iterdir()) == []  # no file, no partial file
+
+
+def test_every_failed_write_is_an_output_error_wherever_it_falls(tmp_path):
+    """A write failing at any byte (the header, a block, the checksums, the close) gives an
+    ``OutputError`` and no file; the process exits normally."""
+    code, out = _child(
+        """
+from hepfm_core.data import h5io
+folder = Path(sys.argv[1])
+size = os.path.getsize(write(folder / "whole.h5", 3))
+real_pwrite = os.pwrite
+for quota in [0, 100, 2000, size // 3, size // 2, size - 5000, size - 1000, size - 200, size - 1]:
+    written = 0
+    def pwrite(fd, data, offset):
+        global written
+        if written + len(data) > quota:
+            raise OSError(28, "No space left on device")
+        written += len(data)
+        return real_pwrite(fd, data, offset)
+    h5io.os.pwrite = pwrite
+    try:
+        write(folder / "bkg.h5", 3)
+        print("written with quota", quota)
+    except OutputError as exc:
+        assert "No space left on device" in str(exc), exc
+        print("refused")
+    finally:
+        h5io.os.pwrite = real_pwrite
+    assert sorted(p.name for p in folder.iterdir()) == ["whole.h5"], list(folder.iterdir())
+print("done")
+""",
+        str(tmp_path),
+    )
+    assert code == 0, out
+    assert out.count("refused") == 9 and out.endswith("done\n"), out
+
+
+def test_a_full_disk_while_storing_a_normalisation_or_repacking(small_fs):
+    disk = small_fs(1024)
+    code, out = _child(
+        """
+folder = Path(sys.argv[1])
+bkg, sig = write(folder / "bkg.h5", 3), write(folder / "sig.h5", 3)
+before = sig.read_bytes()
+with open(folder / "filler", "wb") as fh:
+    try:
+        fh.write(bytes(2 << 20))
+    except OSError:
+        pass
+try:
+    set_normalisation(bkg, norm(source="x" * 200_000))  # a larger attribute: new space
+except OutputError as exc:
+    print("normalisation refused:", exc.what)
+try:
+    repack_file(sig, "gzip")
+except OutputError as exc:
+    print("repack refused:", exc.what)
+assert sig.read_bytes() == before  # the file repacked is left as it was
+assert sorted(p.name for p in folder.iterdir()) == ["bkg.h5", "filler", "sig.h5"]
+""",
+        str(disk),
+    )
+    assert code == 0, out
+    assert "normalisation refused: cannot write the normalisation into bkg.h5" in out
+    assert "repack refused: cannot write the repacked sig.h5 (No space left" in out
+
+
+def test_a_partial_file_of_a_dead_writer_is_removed_by_the_next_one(tmp_path):
+    import subprocess
+    import sys
+
+    from hepfm_core.common.leftovers import owner_tag
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    host = owner_tag().split("~")[0]
+    dead = tmp_path / f"bkg.h5.partial-{host}~{child.pid}~aaaa0000"
+    dead.write_bytes(b"half a file")
+    alive = tmp_path / f"bkg.h5.partial-{owner_tag()}"  # being written by this process
+    alive.write_bytes(b"half a file")
+    write(tmp_path / "bkg.h5", [raw_sample(100)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bkg.h5", alive.name])
