@@ -4,33 +4,18 @@ the workers, only the shown events' pass rows shipped, and the JSON equal to one
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import numpy as np
 import pytest
 
 from hepfm_core import cli
 from hepfm_core.engine.scoring.run import CHUNK_EVENTS
-from hepfm_core.errors import HepfmError
-from hepfm_core.events_cli import add_events_parser
 
 PARTITION = CHUNK_EVENTS  # the small demo's 20,000 background events: three partitions
 
 
 def run_events(capsys, *argv: str) -> tuple[int, str, str]:
-    """``hepfm events`` as ``cli.main`` runs it (a ``HepfmError``: exit 2)."""
-    parser = argparse.ArgumentParser(prog="hepfm")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_events_parser(
-        sub, add_settings_arguments=cli._add_settings_arguments, settings_from=cli._settings_from
-    )
-    args = parser.parse_args(["events", *argv])
-    try:
-        code = int(args.func(args))
-    except HepfmError as exc:
-        print(f"hepfm: error: {exc}", file=sys.stderr)
-        code = 2
+    """``hepfm events`` through ``cli.main`` (a ``HepfmError``: exit 2)."""
+    code = cli.main(["events", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
