@@ -4,7 +4,6 @@ efficiencies by direct counting, the seed spread with numpy."""
 
 from __future__ import annotations
 
-import itertools
 import math
 import warnings
 
@@ -15,22 +14,12 @@ from hypothesis import strategies as st
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from hepfm_core.engine.compare.efficiency import efficiency_differences
 from hepfm_core.engine.compare.paired import STATUS_TOO_FEW_EVENTS, delong_test, holm, pair_events
-from hepfm_core.engine.compare.seeds import (
-    VERDICT_EXCEEDS_BOTH,
-    VERDICT_SEED_SPREAD_UNKNOWN,
-    VERDICT_WITHIN_SAMPLING,
-    VERDICT_WITHIN_SEED_SPREAD,
-    compare_groups,
-    seed_group,
-)
 from hepfm_core.engine.metrics.roc import Counts, prepare_background, sorted_signal
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-# -- references -----------------------------------------------------------------------------
 def _psi(sig: np.ndarray, bkg: np.ndarray) -> np.ndarray:
     """psi(s_j, b_i) for every pair: 1 if s > b, 1/2 for a tie, else 0; shape (m, n)."""
     s, b = sig[:, None], bkg[None, :]
@@ -92,7 +81,6 @@ def _assert_matches_reference(xa, xb, ya, yb) -> None:
         assert r.z == pytest.approx(r.delta_auc / r.delta_auc_err, rel=1e-12)
 
 
-# -- DeLong against the O(n^2) reference ----------------------------------------------------
 @SETTINGS
 @given(
     seed=st.integers(0, 2**32 - 1),
@@ -151,7 +139,6 @@ def test_hand_worked_example():
     assert r.p_value == pytest.approx(math.erfc(0.16 / math.sqrt(var) / math.sqrt(2)), rel=1e-12)
 
 
-# -- edge cases -----------------------------------------------------------------------------
 @pytest.mark.parametrize("n_values", [None, 3])
 def test_a_model_against_itself_gives_delta_zero_and_p_one(n_values):
     xa, _, ya, _ = _samples(3, 200, 50, n_values, 0.5)
@@ -260,7 +247,6 @@ def test_unpaired_lengths_raise():
         delong_test(np.zeros((2, 2)), np.zeros((2, 2)), np.arange(3.0), np.arange(3.0))
 
 
-# -- pairs ----------------------------------------------------------------------------------
 def test_pair_events_counts_hand_example():
     a = np.array([1.0, np.nan, 3.0, np.nan, 5.0, np.inf])
     b = np.array([2.0, 4.0, np.nan, np.nan, 6.0, 7.0])
@@ -311,7 +297,6 @@ def test_pair_events_rejects_bad_inputs():
         pair_events(np.zeros(3), np.zeros(3), np.ones(3), None)
 
 
-# -- Holm -----------------------------------------------------------------------------------
 def _holm_by_rejection(ps: list[float]) -> list[float]:
     """The adjusted p-value as the smallest level at which Holm's rule rejects: at level
     alpha, walk the sorted p-values and reject while p_(j) <= alpha / (m - j + 1)."""
@@ -368,114 +353,3 @@ def test_holm_rejects_out_of_range():
         holm([0.5, 1.5])
     with pytest.raises(ValueError):
         holm([-0.1])
-
-
-# -- efficiency differences -----------------------------------------------------------------
-def _direct_eff(bkg: np.ndarray, sig: np.ndarray, target: float) -> tuple[float, np.ndarray]:
-    """Continuous scores: the loosest cut passing at most floor(n target) background events
-    sits at the next-largest background score."""
-    allowed = math.floor(bkg.size * target + 1e-9)
-    cut = np.sort(bkg)[::-1][allowed]
-    return cut, sig > cut
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_efficiency_difference_against_direct_counting(seed):
-    xa, xb, ya, yb = _samples(seed, 20_000, 3000, None, 0.6)
-    effs = (1e-2, 1e-3)
-    diffs = efficiency_differences(xa, xb, ya, yb, bkg_effs=effs, min_bkg_pass=10)
-    assert [d.target_bkg_eff for d in diffs] == list(effs)
-    for d, target in zip(diffs, effs, strict=True):
-        cut_a, pass_a = _direct_eff(xa, ya, target)
-        cut_b, pass_b = _direct_eff(xb, yb, target)
-        assert d.status == "ok"
-        assert d.point_a.threshold == cut_a and d.point_b.threshold == cut_b
-        assert d.point_a.eff_sig == pass_a.mean() and d.point_b.eff_sig == pass_b.mean()
-        diff = pass_a.astype(float) - pass_b.astype(float)
-        assert d.delta_eff_sig == pytest.approx(diff.mean(), abs=1e-15)
-        assert d.delta_eff_sig_err == pytest.approx(np.std(diff) / math.sqrt(ya.size), rel=1e-12)
-
-
-def test_efficiency_difference_same_model_is_zero():
-    xa, _, ya, _ = _samples(1, 5000, 500, 6, 0.6)
-    for d in efficiency_differences(xa, xa, ya, ya, bkg_effs=[1e-1, 1e-2], min_bkg_pass=1):
-        assert d.status == "ok" and d.delta_eff_sig == 0.0 and d.delta_eff_sig_err == 0.0
-
-
-def test_efficiency_difference_withheld_when_a_point_is():
-    xa, xb, ya, yb = _samples(2, 500, 100, None, 0.6)
-    (d,) = efficiency_differences(xa, xb, ya, yb, bkg_effs=[1e-3], min_bkg_pass=10)
-    assert d.status == "insufficient_background"
-    assert d.delta_eff_sig is None and d.delta_eff_sig_err is None
-    assert d.reason.startswith("model A: only 0.5 background events")
-    assert d.to_json_dict()["delta_eff_sig"] is None
-    (e,) = efficiency_differences(xa, xb, [], [], bkg_effs=[1e-1])
-    assert e.status == "no_signal_events" and e.delta_eff_sig is None
-
-
-# -- seed spread ----------------------------------------------------------------------------
-def test_seed_group_against_numpy():
-    aucs = [0.81, 0.84, 0.79, 0.83]
-    g = seed_group(aucs)
-    assert g.n_seeds == 4 and g.aucs == tuple(aucs)
-    assert g.mean_auc == pytest.approx(np.mean(aucs), rel=1e-15)
-    assert g.sd_auc == pytest.approx(np.std(aucs, ddof=1), rel=1e-15)
-    single = seed_group([0.8])
-    assert single.mean_auc == 0.8 and single.sd_auc is None
-    with pytest.raises(ValueError):
-        seed_group([])
-    with pytest.raises(ValueError):
-        seed_group([0.8, math.nan])
-
-
-def test_compare_groups_numbers_against_numpy():
-    a, b = [0.86, 0.88, 0.87], [0.80, 0.83]
-    c = compare_groups(a, b, [0.004, 0.006, 0.005])
-    assert c.delta_auc == pytest.approx(np.mean(a) - np.mean(b), rel=1e-14)
-    assert c.delta_auc_err == pytest.approx(0.005, rel=1e-14)
-    seed_err = math.sqrt(np.var(a, ddof=1) / 3 + np.var(b, ddof=1) / 2)
-    assert c.delta_auc_seed_err == pytest.approx(seed_err, rel=1e-14)
-    # delta 0.0515, 2 x sampling 0.01, 2 x seed spread 0.0233
-    assert c.exceeds_sampling and c.exceeds_seed_spread
-    assert c.verdict == VERDICT_EXCEEDS_BOTH
-    assert c.to_json_dict()["verdict"] == VERDICT_EXCEEDS_BOTH
-
-
-def test_compare_groups_verdicts():
-    # beyond the sampling error, inside a wide seed spread
-    c = compare_groups([0.80, 0.90], [0.83, 0.84], [0.001])
-    assert c.exceeds_sampling and c.exceeds_seed_spread is False
-    assert c.verdict == VERDICT_WITHIN_SEED_SPREAD
-    # inside the sampling error
-    c = compare_groups([0.801, 0.802], [0.800, 0.801], [0.01])
-    assert not c.exceeds_sampling and c.verdict == VERDICT_WITHIN_SAMPLING
-    # a single seed in a group: no spread to judge by
-    c = compare_groups([0.9], [0.8, 0.81], [0.001])
-    assert c.delta_auc_seed_err is None and c.exceeds_seed_spread is None
-    assert c.verdict == VERDICT_SEED_SPREAD_UNKNOWN
-    # n_sigma = 1: exceeding one error
-    c = compare_groups([0.815], [0.80], [0.01], n_sigma=1.0)
-    assert c.exceeds_sampling and c.n_sigma == 1.0
-    with pytest.raises(ValueError):
-        compare_groups([0.8], [0.8], [])
-    with pytest.raises(ValueError):
-        compare_groups([0.8], [0.8], [math.nan])
-
-
-def test_compare_groups_with_delong_errors_from_seed_pairs():
-    """End to end: two groups of three seeds each on the same events; the sampling error is
-    the mean of the pairwise DeLong errors."""
-    rng = np.random.default_rng(5)
-    x, y = rng.normal(0, 1, 2000), rng.normal(1, 1, 500)
-    noise = [(rng.normal(0, s, x.size), rng.normal(0, s, y.size)) for s in (0.5, 0.55, 0.6)]
-    group_a = [(x + nx, y + ny) for nx, ny in noise]
-    group_b = [(x + 3 * nx, y + 3 * ny) for nx, ny in noise]
-    pairs = [delong_test(a[0], b[0], a[1], b[1]) for a, b in itertools.product(group_a, group_b)]
-    c = compare_groups(
-        [delong_test(a[0], a[0], a[1], a[1]).auc_a for a in group_a],
-        [delong_test(b[0], b[0], b[1], b[1]).auc_a for b in group_b],
-        [p.delta_auc_err for p in pairs],
-    )
-    assert c.delta_auc_err == pytest.approx(np.mean([p.delta_auc_err for p in pairs]))
-    assert c.delta_auc == pytest.approx(np.mean([p.delta_auc for p in pairs]), abs=1e-12)
-    assert c.verdict == VERDICT_EXCEEDS_BOTH
