@@ -129,14 +129,7 @@ def _empty_selection(result: Any, selection: Any, flag: str) -> SettingsError:
     present = ", ".join(f"{c} ({n})" for c, n in counts.items() if n)
     crit = selection.criterion
     if crit.kind == "range":
-        import numpy as np
-
-        if selection.kept_span is not None:  # merged from a cluster's partitions
-            lo, hi = selection.kept_span
-        else:
-            values = np.asarray(result.samples[name].policy.values)
-            fin = values[np.isfinite(values)]
-            lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (math.inf, -math.inf)
+        lo, hi = selection.kept_span or (math.inf, -math.inf)
         span = f"[{lo:.6g}, {hi:.6g}]" if lo <= hi else "(no finite score)"
         todo = f"the kept finite scores of {name} lie in {span}; choose a range that meets them"
     elif crit.kind == "imputed":

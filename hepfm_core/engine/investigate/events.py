@@ -401,34 +401,15 @@ def select_events(
     >>> select_events(g, apply_policy(g, "drop"), Criterion.top(2)).events
     array([1, 3])
     """
-    causes = np.asarray(guarded.causes)
-    scores = np.asarray(guarded.scores)
-    with np.errstate(all="ignore"):
-        if criterion.kind == "cause":
-            code = CAUSE_LABELS.index(str(criterion.cause))
-            events = np.flatnonzero(causes == code)
-        elif criterion.kind == "imputed":
-            events = check_imputed(imputed, int(causes.size))
-        else:
-            kept = np.flatnonzero(np.asarray(policy.kept_mask))
-            values = np.asarray(policy.values, dtype=np.float64)
-            if criterion.kind == "top":
-                pos = _top(values, int(criterion.n or 0))
-            else:
-                lo, hi = float(criterion.lo or 0.0), float(criterion.hi or 0.0)
-                inside = np.flatnonzero((values >= lo) & (values <= hi))
-                pos = inside[np.lexsort((inside, -values[inside]))]
-            events = kept[pos]
-    events = events.astype(np.int64)
-    return Selection(
+    # the whole sample is one partition: one selection rule for both paths
+    part = select_in_partition(guarded, policy, criterion, start=0, imputed=imputed)
+    return merge_selections(
+        [part],
+        criterion,
         sample=sample,
-        criterion=criterion,
         settings=guarded.settings,
         policy=policy.policy,
-        events=events,
-        scores=scores[events].astype(np.float64),
-        causes=causes[events].astype(np.uint8),
-        n_events=int(causes.size),
+        n_events=int(np.asarray(guarded.causes).size),
     )
 
 
@@ -478,24 +459,15 @@ def select_in_partition(
     scores = np.asarray(guarded.scores)
     values = np.asarray(policy.values, dtype=np.float64)
     with np.errstate(all="ignore"):
-        finite = values[np.isfinite(values)]
+        finite = values[np.isfinite(values)]  # for the message of an empty range
         kept_min = float(finite.min()) if finite.size else math.inf
         kept_max = float(finite.max()) if finite.size else -math.inf
-        if criterion.kind in ("cause", "imputed"):
-            if criterion.kind == "cause":
-                local = np.flatnonzero(causes == CAUSE_LABELS.index(str(criterion.cause)))
-            else:
-                if imputed is None:
-                    raise _bad(
-                        "the imputed events were not given", "selection", "pass imputed=EVENTS"
-                    )
-                local = np.unique(np.asarray(imputed, dtype=np.int64)) - int(start)
-                if local.size and not 0 <= local[0] <= local[-1] < causes.size:
-                    raise _bad(
-                        f"imputed events outside the partition's {causes.size} events",
-                        "selection",
-                        "pass the partition's own imputed events",
-                    )
+        if criterion.kind == "cause":
+            local = np.flatnonzero(causes == CAUSE_LABELS.index(str(criterion.cause)))
+            ranked = np.full(local.size, np.nan)
+        elif criterion.kind == "imputed":
+            given = None if imputed is None else np.asarray(imputed, dtype=np.int64) - int(start)
+            local = check_imputed(given, int(causes.size))
             ranked = np.full(local.size, np.nan)
         else:
             kept = np.flatnonzero(np.asarray(policy.kept_mask))
