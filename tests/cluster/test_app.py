@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hepfm_core.common.paths import DATA_ROOT_ENV
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
-from hepfm_core.views import dashboard
+from hepfm_core.views.dashboard import shared as dashboard
 from hepfm_core.views.tables import counts_table, histogram_tables, metrics_table
 
 APP = Path(__file__).resolve().parents[2] / "apps" / "anomaly.py"

@@ -1,0 +1,145 @@
+"""The investigation section's view-model: what a click, a brush or a top-N request
+selects, paged and summarised, or the sentence saying why nothing is shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from ...engine.evaluate import (
+    EvaluationResult,
+    SampleResult,
+)
+from ...engine.investigate.events import Criterion, EventDetail, Selection
+from ...engine.investigate.explain import SelectionSummary
+from ...engine.investigate.investigator import Investigator
+from ...errors import HepfmError
+from ..investigation import BRUSH, empty_selection_sentence
+from ..page_state import EventRequest, brush_request
+
+PAGE_EVENTS = 20
+"""Events per page of the investigation."""
+MAX_SHOWN_EVENTS = 200
+"""Events of a selection the investigation pages through at most (the first ones)."""
+TOP_DEFAULT = 20
+"""How many of the most anomalous events the investigation offers at first."""
+LATENT_VIEW = "latent space"
+PROFILE_VIEW = "residual profile"
+SCULPTING_VIEW = "sculpting check"
+DIAGNOSTICS = (LATENT_VIEW, PROFILE_VIEW, SCULPTING_VIEW)
+"""The whole-sample diagnostics the app offers, by name."""
+LOOK_HINT = (
+    "Click a count of the filtered-event counts table (a cause), brush the loss distributions "
+    "(a score range), or ask for the most anomalous events of a sample."
+)
+
+
+def sample_result(
+    investigator: Investigator, result: EvaluationResult, sample: str
+) -> SampleResult:
+    """``sample`` under ``result``'s settings: from ``result`` when it shows the sample, else
+    evaluated alone (a signal not ticked)."""
+    if sample in result.samples:
+        return result.samples[sample]
+    return investigator.evaluate_sample(result.settings, sample).samples[sample]
+
+
+def select_events(
+    investigator: Investigator, result: EvaluationResult, sample: str, criterion: Criterion
+) -> Selection:
+    """The events of ``sample`` that ``criterion`` picks under ``result``'s settings (the
+    events ``hepfm events`` lists for the same settings)."""
+    investigator.sample(sample)
+    found = sample_result(investigator, result, sample)
+    return investigator.select(found, criterion, result.settings)
+
+
+def page_count(selection: Selection) -> int:
+    """Pages of :data:`PAGE_EVENTS` over the first :data:`MAX_SHOWN_EVENTS` events."""
+    return -(-min(selection.size, MAX_SHOWN_EVENTS) // PAGE_EVENTS)
+
+
+def chosen_event(details: Sequence[EventDetail], rows: object) -> EventDetail | None:
+    """The event of a page that the events table's selected row names (its ``event``
+    column), else the page's first; None for an empty page."""
+    if not details:
+        return None
+    events = rows.get_column("event").to_list() if isinstance(rows, pl.DataFrame) else []
+    wanted = events[0] if events else None
+    return next((d for d in details if d.event == wanted), details[0])
+
+
+def on_count_button(
+    set_request: Callable[[Any], None], sample: str, cause: str
+) -> Callable[[object], None]:
+    """A count's button in the counts grid (``on_change``): asks for the events of
+    ``sample`` whose cause is ``cause`` (the section below follows)."""
+    request = EventRequest(sample, Criterion.by_cause(cause))
+
+    def clicked(_value: object) -> None:
+        set_request(request)
+
+    return clicked
+
+
+def on_brush(
+    set_request: Callable[[Any], None], selections: Callable[[], Mapping[str, Any]]
+) -> Callable[[object], None]:
+    """The loss distributions' ``on_change``: a brush asks for the scores in its range, in
+    the sample looked at before (else the background); a cleared brush changes nothing."""
+
+    def brushed(_value: object) -> None:
+        def update(old: object) -> object:
+            previous = old if isinstance(old, EventRequest | str) else None
+            return brush_request(previous, selections(), BRUSH, "background") or old
+
+        set_request(update)
+
+    return brushed
+
+
+@dataclass(frozen=True)
+class Looked:
+    """What the investigation shows for a request: a selection and its summary, or a
+    message (a callout of ``kind``)."""
+
+    request: EventRequest | None = None
+    selection: Selection | None = None
+    summary: SelectionSummary | None = None
+    message: str = ""
+    kind: str = "info"
+
+
+def look(investigator: Investigator | None, result: EvaluationResult, asked: object) -> Looked:
+    """The events ``asked`` (an :class:`~hepfm_core.views.page_state.EventRequest`, a
+    sentence refusing a click, or None) under ``result``'s settings, with their summary; a
+    message instead when there is nothing to show (never an exception for a user's input)."""
+    if investigator is None:
+        return Looked(
+            message="The events of these scores cannot be looked at here: this evaluator "
+            "keeps no scoring pass in this process and cannot select on a cluster (use "
+            "`hepfm events`).",
+            kind="warn",
+        )
+    if asked is None:
+        return Looked(message=LOOK_HINT)
+    if not isinstance(asked, EventRequest):
+        return Looked(message=str(asked), kind="warn")
+    try:
+        selection = select_events(investigator, result, asked.sample, asked.criterion)
+        if selection.size == 0:
+            counts = sample_result(investigator, result, asked.sample).counts.by_cause
+            return Looked(
+                request=asked,
+                message=empty_selection_sentence(selection, counts),
+                kind="warn",
+            )
+        summary = investigator.summary(selection)
+    except HepfmError as exc:
+        return Looked(
+            request=asked, message=f"**Cannot look at these events.** {exc}", kind="danger"
+        )
+    return Looked(request=asked, selection=selection, summary=summary)

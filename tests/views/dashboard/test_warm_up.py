@@ -1,0 +1,113 @@
+"""Tests of hepfm_core.views.dashboard.warm_up: the investigation's background warm-up."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from hepfm_core.views import dashboard as db
+
+
+def test_warm_once_in_the_background(evaluator):
+    from hepfm_core.engine.investigate.investigator import Investigator
+
+    inv = Investigator(evaluator)
+    assert db.warm_status(inv).startswith("Loading the model in the background")
+    done = []
+    thread = db.warm_in_background(inv, on_done=lambda: done.append(True))
+    assert thread is not None and db.warm_in_background(inv) is None
+    thread.join(timeout=120)
+    assert done == [True]
+    assert db.warm_status(inv).startswith("Model loaded in the background (")
+    # what a first click needs is there: every sample's reference events, the model
+    assert set(inv._references) == set(evaluator.data.samples)
+    assert inv._forward is not None
+
+
+def test_warm_after_the_page_waits_for_its_last_cell(evaluator):
+    # the model's load must not compete with the first view: it starts when the page's
+    # last cell says the page is drawn
+    from hepfm_core.engine.investigate.investigator import Investigator
+
+    inv = Investigator(evaluator)
+    done = []
+    thread = db.warm_in_background(
+        inv, on_done=lambda: done.append(True), prime_in_thread=True, after_page=True
+    )
+    assert thread is not None
+    thread.join(timeout=0.5)
+    assert thread.is_alive() and done == []
+    assert db.warm_status(inv).startswith("Loading the model in the background")
+    db.page_drawn(inv)
+    thread.join(timeout=120)
+    assert done == [True]
+    # a page drawn before the warm-up started does not hold it
+    later = Investigator(evaluator)
+    db.page_drawn(later)
+    started = db.warm_in_background(later, prime_in_thread=True, after_page=True)
+    assert started is not None
+    started.join(timeout=120)
+    assert not started.is_alive()
+
+
+def test_a_server_freezes_what_the_warm_up_built(evaluator):
+    import gc
+
+    from hepfm_core.engine.investigate.investigator import Investigator
+
+    inv = Investigator(evaluator)
+    assert gc.get_freeze_count() == 0
+    try:
+        thread = db.warm_in_background(inv, prime_in_thread=True, freeze_after=True)
+        assert thread is not None
+        thread.join(timeout=120)
+        # the model and the passes now sit outside the collector's generations
+        assert gc.get_freeze_count() > 0
+        assert all(o is not inv for o in gc.get_objects())
+    finally:
+        gc.unfreeze()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's niceness: Linux")
+def test_the_warm_up_yields_the_cores_to_the_page():
+    import os
+    import threading
+
+    seen = {}
+
+    def run():
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["lowered"] = db.yield_to_the_page()
+        seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert seen == {"lowered": True, "delta": db.WARM_NICENESS}
+    # only that thread: this one keeps its priority
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == os.getpriority(
+        os.PRIO_PROCESS, 0
+    )
+
+
+def test_only_the_first_investigator_on_its_files_tallies_in_its_warm_up(
+    small_demo, tmp_path, monkeypatch
+):
+    """The other fill is a variant of the same files: its warm-up leaves the latent tally
+    to the latent view (seconds of NumPy while the page answers the switch)."""
+    from hepfm_core.engine.evaluate import Evaluator
+    from hepfm_core.engine.investigate.investigator import Investigator
+
+    monkeypatch.setattr(db.warm_up, "_tallied_files", set())
+    median = Investigator(Evaluator.open(*small_demo, cache=tmp_path))
+    none = Investigator(Evaluator.open(*small_demo, cache=tmp_path, fill="none"))
+    tallied = []
+    for inv in (median, none):
+        monkeypatch.setattr(inv, "latent_tally", lambda *a, inv=inv: tallied.append(inv))
+        thread = db.warm_in_background(inv)
+        assert thread is not None
+        thread.join(timeout=300)
+    assert tallied == [median]
+    assert db.warm_status(none).startswith("Model loaded in the background")
