@@ -12,7 +12,6 @@ with app.setup(hide_code=True):
 
     from hepfm_core import vocabulary as vocab
     from hepfm_core.demo import demo_ready, demo_total_events, make_demo
-    from hepfm_core.errors import HepfmError
     from hepfm_core.sources import detect_kind
     from hepfm_core.views import charts, meeting_reports, page_state, tables, text
     from hepfm_core.views import dashboard as db
@@ -25,80 +24,89 @@ with app.setup(hide_code=True):
     _ = mo.app_meta().mode in ("edit", "run") and db.inline_chart_data()
 
 
+@app.function(hide_code=True)
+def stop_on(error, title):
+    """Stop the calling cell with a callout naming the user's error (``db.attempt``'s), if any:
+    the app stays alive and says what went wrong."""
+    mo.stop(error is not None, mo.callout(mo.md(f"**{title}** {error}"), kind="danger"))
+
+
 @app.cell(hide_code=True)
 def _(arg_data, arg_model, data_browser, demo_dir, model_browser, root):
     # The chosen data and model: the file browsers win, then the command line, then the demo.
     chosen_data = data_browser.path() or arg_data
     chosen_model = model_browser.path() or arg_model or demo_dir / "model.keras"
-    try:
-        model_path = db.confine(chosen_model, root)
+
+    def _paths():
+        _model = db.confine(chosen_model, root)
         # no data chosen: an upstream experiment brings its own dataset, else the demo
-        data_dir = (
+        _data = (
             db.confine(chosen_data, root)
             if chosen_data
-            else db.data_for_model(model_path, demo_dir.resolve(), root)
+            else db.data_for_model(_model, demo_dir.resolve(), root)
         )
-        path_error = None
-    except HepfmError as exc:
-        data_dir = model_path = None
-        path_error = exc
-    mo.stop(
-        path_error is not None, mo.callout(mo.md(f"**Path refused.** {path_error}"), kind="danger")
-    )
+        return _data, _model
+
+    _chosen, _error = db.attempt(_paths)
+    stop_on(_error, "Path refused.")
+    data_dir, model_path = _chosen
     return data_dir, model_path
 
 
 @app.cell(hide_code=True)
 def _(data_dir, demo_dir, model_path):
     # The demo creates itself (data and model, about a minute) when it is missing.
-    demo_error = None
+
+    def _make_demo():
+        _total = demo_total_events()
+        _done = {}
+        with mo.status.progress_bar(
+            total=_total,
+            title="Creating the demo data",
+            subtitle="ATLAS-like events",
+            remove_on_exit=True,
+        ) as _bar:
+
+            def _on_sample(name, done, total):
+                _bar.update(
+                    increment=done - _done.get(name, 0), subtitle=f"{name}: {done:,}/{total:,}"
+                )
+                _done[name] = done
+
+            def _on_epoch(record):
+                _bar.update(
+                    increment=0,
+                    title="Training the demo VAE",
+                    subtitle=f"epoch {record['epoch']}: loss {record['loss']:.1f}",
+                )
+
+            make_demo(demo_dir, progress=_on_sample, on_epoch=_on_epoch)
+
     if data_dir == demo_dir.resolve() and not demo_ready(demo_dir):
-        try:
-            _total = demo_total_events()
-            _done = {}
-            with mo.status.progress_bar(
-                total=_total,
-                title="Creating the demo data",
-                subtitle="ATLAS-like events",
-                remove_on_exit=True,
-            ) as _bar:
-
-                def _on_sample(name, done, total):
-                    _bar.update(
-                        increment=done - _done.get(name, 0), subtitle=f"{name}: {done:,}/{total:,}"
-                    )
-                    _done[name] = done
-
-                def _on_epoch(record):
-                    _bar.update(
-                        increment=0,
-                        title="Training the demo VAE",
-                        subtitle=f"epoch {record['epoch']}: loss {record['loss']:.1f}",
-                    )
-
-                make_demo(demo_dir, progress=_on_sample, on_epoch=_on_epoch)
-        except HepfmError as exc:
-            demo_error = exc
-    mo.stop(
-        demo_error is not None,
-        mo.callout(mo.md(f"**Cannot create the demo.** {demo_error}"), kind="danger"),
-    )
+        _, _error = db.attempt(_make_demo)
+        stop_on(_error, "Cannot create the demo.")
     data_ready = model_path is not None
     return (data_ready,)
 
 
 @app.cell(hide_code=True)
-def _(arg_scheduler, data_dir, data_kind, fill, kind_error, model_path, normalisation):
-    mo.stop(
-        kind_error is not None,
-        mo.callout(mo.md(f"**Cannot open the data.** {kind_error}"), kind="danger"),
-    )
+def _(
+    arg_scheduler, data_dir, data_kind, fill, kind_error, model_choice, model_paths, normalisation
+):
+    # The chosen models on the data shown, each scored once (then cached); the first is shown.
+    stop_on(kind_error, "Cannot open the data.")
+    mo.stop(not model_choice.value, mo.callout("Select a model.", kind="warn"))
     _norm = normalisation.value if data_kind == "upstream" else "background"
-    try:
-        evaluator = db.shared_evaluator(
-            data_dir, model_path, _norm, fill=fill.value, scheduler=arg_scheduler
+
+    def _open_and_score():
+        _chosen = db.shared_models(
+            data_dir,
+            {_label: model_paths[_label] for _label in model_choice.value},
+            _norm,
+            fill=fill.value,
+            scheduler=arg_scheduler,
         )
-        _total = sum(s.n_events for s in evaluator.data.samples.values())
+        _total = len(model_choice.value) * sum(s.n_events for s in _chosen.data.samples.values())
         _done = {}
         with mo.status.progress_bar(
             total=_total, title="Scoring every event (once, then cached)", remove_on_exit=True
@@ -110,15 +118,12 @@ def _(arg_scheduler, data_dir, data_kind, fill, kind_error, model_path, normalis
                 )
                 _done[name] = done
 
-            evaluator.score_all(progress=_on_chunk)
-        load_error = None
-    except HepfmError as exc:
-        evaluator, load_error = None, exc
-    mo.stop(
-        load_error is not None,
-        mo.callout(mo.md(f"**Cannot evaluate.** {load_error}"), kind="danger"),
-    )
-    return (evaluator,)
+            _chosen.score_all(progress=_on_chunk)
+        return _chosen
+
+    models, _error = db.attempt(_open_and_score)
+    stop_on(_error, "Cannot evaluate.")
+    return (models,)
 
 
 @app.cell(hide_code=True)
@@ -126,15 +131,16 @@ def _(models, shown_model):
     # the model whose counts, distributions and events are shown (several: the dropdown's);
     # a cell of its own, so that a clip or score change leaves the events view's controls be
     shown_label = shown_model.value if shown_model.value in models.labels else models.labels[0]
-    shown_evaluator = models.evaluator(shown_label)
-    return shown_evaluator, shown_label
+    evaluator = models.evaluator(shown_label)
+    return evaluator, shown_label
 
 
 @app.cell(hide_code=True)
 def _(beta, bins, clip_now, models, policy, score, signals):
     mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
-    try:
-        settings = db.settings_for(
+
+    def _evaluate():
+        _settings = db.settings_for(
             clip=clip_now,
             score=score.value,
             beta=float(within(beta, 1.0)),
@@ -142,15 +148,10 @@ def _(beta, bins, clip_now, models, policy, score, signals):
             signals=list(signals.value),
         )
         # every chosen model under these settings, and their comparisons (several models)
-        compared = models.evaluate(settings, n_bins=int(within(bins, tables.DEFAULT_BINS)))
-        settings_error = None
-    except HepfmError as exc:
-        compared = None
-        settings_error = exc
-    mo.stop(
-        settings_error is not None,
-        mo.callout(mo.md(f"**Invalid settings.** {settings_error}"), kind="danger"),
-    )
+        return models.evaluate(_settings, n_bins=int(within(bins, tables.DEFAULT_BINS)))
+
+    compared, _error = db.attempt(_evaluate)
+    stop_on(_error, "Invalid settings.")
     colours = vocab.sample_colours(models.signal_names)
     return colours, compared
 
@@ -163,7 +164,7 @@ def _(compared, shown_label):
 
 
 @app.cell(hide_code=True)
-def _(compared, result, root, shown_evaluator):
+def _(compared, evaluator, result, root):
     _several = len(compared.labels) > 1
     # a shared dashboard names the data relative to its data root, not the server's paths
     _root = root if mo.app_meta().mode == "run" else None
@@ -176,9 +177,7 @@ def _(compared, result, root, shown_evaluator):
             *([mo.md(f"<small>{text.models_line(compared)}</small>")] if _several else []),
             *[mo.callout(mo.md(f"**Warning.** {_w}"), kind="warn") for _w in compared.warnings],
             # the fill's sentence sits with the counts (the first screen holds a chart)
-            mo.callout(
-                mo.md(text.guard_summary(result, shown_evaluator, imputed=False)), kind="info"
-            ),
+            mo.callout(mo.md(text.guard_summary(result, evaluator, imputed=False)), kind="info"),
         ]
     )
     return
@@ -343,18 +342,14 @@ def _(looked, url_state):
 @app.cell(hide_code=True)
 def _(event_page, investigator, looked):
     # One page of the selection: the model runs on these events only
-    details, details_error, event_rows = (), None, None
-    try:
-        if event_page is not None:
-            details = investigator.details(
+    details, _error, event_rows = (), None, None
+    if event_page is not None:
+        details, _error = db.attempt(
+            lambda: investigator.details(
                 looked.selection, page=int(within(event_page, 1)) - 1, limit=db.PAGE_EVENTS
             )
-    except HepfmError as exc:
-        details_error = exc
-    mo.stop(
-        details_error is not None,
-        mo.callout(mo.md(f"**Cannot show these events.** {details_error}"), kind="danger"),
-    )
+        )
+    stop_on(_error, "Cannot show these events.")
     _shown = None
     if event_page is not None:
         _rows = iv.event_table(details, investigator.layout)
@@ -574,22 +569,24 @@ def _(colours, diagnostics, investigator, latent_sample, result):
 def _(models, report_button, reports_written, result, root, set_reports_written):
     # The meeting report: one offline HTML file for the current settings and models.
     mo.stop(not report_button.value)
-    try:
+
+    def _write():
         meeting_reports.check_session_quota(reports_written())
-        _path = meeting_reports.write_meeting_report(models, result.settings, root)
-        set_reports_written(lambda _n: _n + 1)
-        _shown = mo.callout(
-            mo.vstack(
-                [
-                    mo.md(f"Report written to `{_path}` ({_path.stat().st_size / 1e6:.1f} MB)."),
-                    mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html"),
-                ]
-            ),
-            kind="success",
-        )
-    except (HepfmError, OSError) as exc:
-        _shown = mo.callout(mo.md(f"**Cannot write the report.** {exc}"), kind="danger")
-    _shown
+        return meeting_reports.write_meeting_report(models, result.settings, root)
+
+    # a full disk or a refused folder is an OSError: said like a user error
+    _path, _error = db.attempt(_write, also=(OSError,))
+    stop_on(_error, "Cannot write the report.")
+    set_reports_written(lambda _n: _n + 1)
+    mo.callout(
+        mo.vstack(
+            [
+                mo.md(f"Report written to `{_path}` ({_path.stat().st_size / 1e6:.1f} MB)."),
+                mo.download(_path.read_bytes(), filename=_path.name, mimetype="text/html"),
+            ]
+        ),
+        kind="success",
+    )
     return
 
 
@@ -681,15 +678,9 @@ def _(root):
 @app.cell(hide_code=True)
 def _(arg_models, model_path, root):
     # The models to compare: the one shown, those of the command line, those under the root.
-    try:
-        model_paths, _selected = db.model_choices(model_path, arg_models[1:], root)
-        choices_error = None
-    except HepfmError as exc:
-        model_paths, _selected, choices_error = {}, [], exc
-    mo.stop(
-        choices_error is not None,
-        mo.callout(mo.md(f"**Path refused.** {choices_error}"), kind="danger"),
-    )
+    _offered, _error = db.attempt(lambda: db.model_choices(model_path, arg_models[1:], root))
+    stop_on(_error, "Path refused.")
+    model_paths, _selected = _offered
     model_choice = mo.ui.multiselect(
         list(model_paths),
         value=_selected,
@@ -709,56 +700,10 @@ def _(model_choice):
 
 
 @app.cell(hide_code=True)
-def _(
-    arg_scheduler,
-    data_dir,
-    data_kind,
-    evaluator,
-    fill,
-    model_choice,
-    model_paths,
-    normalisation,
-):
-    # The chosen models on the data shown; each scored once (then cached), like the first.
-    mo.stop(evaluator is None or not model_choice.value, mo.callout("Select a model.", kind="warn"))
-    _norm = normalisation.value if data_kind == "upstream" else "background"
-    try:
-        models = db.shared_models(
-            data_dir,
-            {_label: model_paths[_label] for _label in model_choice.value},
-            _norm,
-            fill=fill.value,
-            scheduler=arg_scheduler,
-        )
-        _total = len(model_choice.value) * sum(s.n_events for s in models.data.samples.values())
-        _done = {}
-        with mo.status.progress_bar(
-            total=_total, title="Scoring every event with each model", remove_on_exit=True
-        ) as _bar:
-
-            def _on_chunk(name, done, total):
-                _bar.update(increment=done - _done.get(name, 0), subtitle=f"{name}: {done:,}")
-                _done[name] = done
-
-            models.score_all(progress=_on_chunk)
-        models_error = None
-    except HepfmError as exc:
-        models, models_error = None, exc
-    mo.stop(
-        models_error is not None,
-        mo.callout(mo.md(f"**Cannot evaluate.** {models_error}"), kind="danger"),
-    )
-    return (models,)
-
-
-@app.cell(hide_code=True)
 def _(data_dir, data_ready):
     mo.stop(not data_ready)
-    try:
-        data_kind = detect_kind(data_dir)
-        kind_error = None
-    except HepfmError as exc:
-        data_kind, kind_error = None, exc
+    # a folder that cannot be opened: the models' cell says why (the controls still show)
+    data_kind, kind_error = db.attempt(lambda: detect_kind(data_dir))
     normalisation = mo.ui.radio(
         {label: key for key, label in vocab.SIGNAL_NORMALISATION_LABELS.items()},
         value=vocab.SIGNAL_NORMALISATION_LABELS["background"],
@@ -907,9 +852,9 @@ def _(url_state):
 
 
 @app.cell(hide_code=True)
-def _(shown_evaluator):
+def _(evaluator):
     # one investigator per evaluator: the model loaded once
-    investigator = db.shared_investigator(shown_evaluator)
+    investigator = db.shared_investigator(evaluator)
     return (investigator,)
 
 

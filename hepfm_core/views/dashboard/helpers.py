@@ -63,10 +63,14 @@ def inline_chart_data() -> bool:
     return True
 
 
-def attempt(compute: Callable[[], _T]) -> tuple[_T | None, HepfmError | None]:
-    """``compute()`` and no error, or None and the user error it raised: what an app cell
-    shows in a callout while the app stays alive."""
+def attempt(
+    compute: Callable[[], _T], also: tuple[type[Exception], ...] = ()
+) -> tuple[_T | None, Exception | None]:
+    """``compute()`` and no error, or None and the user error it raised (a ``HepfmError``, or
+    one of ``also``: an ``OSError`` where a write meets a full disk): what an app cell shows
+    in a callout while the app stays alive. Any other exception is a bug and propagates."""
+    caught: tuple[type[Exception], ...] = (HepfmError, *also)
     try:
         return compute(), None
-    except HepfmError as exc:
+    except caught as exc:
         return None, exc

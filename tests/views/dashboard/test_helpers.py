@@ -23,6 +23,14 @@ def test_attempt_returns_the_value_or_the_user_error():
     with pytest.raises(ZeroDivisionError):  # a bug is not a user error: it is not swallowed
         attempt(lambda: 1 / 0)
 
+    def full_disk():
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):  # only where the caller says an OSError is the user's
+        attempt(full_disk)
+    value, error = attempt(full_disk, also=(OSError,))
+    assert value is None and isinstance(error, OSError) and error.errno == 28
+
 
 @pytest.fixture
 def marimo_transformers():
