@@ -193,7 +193,8 @@ def ensure_data(args: argparse.Namespace) -> tuple[Path, Path]:
         if not (args.data and args.model):
             sys.exit("give both --data and --model, or neither")
         return Path(args.data), Path(args.model)
-    from hepfm_core.data.hepfm_format import FORMAT_VERSION, read_header, repack_folder
+    from hepfm_core.data.hepfm_format import FORMAT_VERSION, read_header
+    from hepfm_core.data.repack import repack_folder
     from hepfm_core.demo import demo_ready, make_demo
 
     n = QUICK_BACKGROUND if args.quick else FULL_BACKGROUND
@@ -400,7 +401,8 @@ def file_bytes_per_event(path: Path) -> float:
 
 def phase_scoring(args, data, data_dir, model_path, cache, phases: Phases, summary: Summary):
     from hepfm_core.data.h5io import READ_THREADS
-    from hepfm_core.data.hepfm_format import read_sample, repack_file
+    from hepfm_core.data.hepfm_format import read_sample
+    from hepfm_core.data.repack import repack_file
     from hepfm_core.engine.scoring.run import CHUNK_EVENTS, cached_pass, run_pass
     from hepfm_core.sources import load_model
 

@@ -377,7 +377,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_repack(args: argparse.Namespace) -> int:
-    from .data.hepfm_format import repack_folder
+    from .data.repack import repack_folder
 
     t0 = time.perf_counter()
     results = repack_folder(args.dir, args.compression)

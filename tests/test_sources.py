@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from hepfm_core.data.generator import GeneratorConfig, generate_block
-from hepfm_core.data.hepfm_format import SampleWriter, read_header
+from hepfm_core.data.hepfm_format import read_header
 from hepfm_core.data.normalisation import Normalisation
+from hepfm_core.data.sample_writer import SampleWriter
 from hepfm_core.errors import (
     CorruptModelError,
     DataError,

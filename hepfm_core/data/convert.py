@@ -49,13 +49,7 @@ from ..errors import (
 )
 from ..vocabulary import DEFAULT_COMPRESSION, DEFAULT_STEP_EVENTS, Compression, Role
 from .h5io import H5Matrix
-from .hepfm_format import (
-    EVENTS,
-    SampleWriter,
-    read_header,
-    read_identity,
-    set_normalisation,
-)
+from .hepfm_format import EVENTS, read_header, read_identity, set_normalisation
 from .normalisation import Normalisation
 from .physlite import (
     FEATURE_UNITS,
@@ -76,6 +70,7 @@ from .root_io import (
     open_tree,
     uproot_version,
 )
+from .sample_writer import SampleWriter
 from .streamed_stats import streamed_normalisation
 
 __all__ = [

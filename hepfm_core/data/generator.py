@@ -34,8 +34,8 @@ import numpy as np
 
 from ..common.progress import Progress
 from ..vocabulary import DEFAULT_COMPRESSION, Compression
-from .hepfm_format import SampleWriter
 from .normalisation import Normalisation, branch_statistics
+from .sample_writer import SampleWriter
 
 __all__ = [
     "BRANCHES",

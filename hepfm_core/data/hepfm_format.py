@@ -9,7 +9,7 @@ fingerprint computed while writing, so that opening a 10^7-event file reads no e
 Format version 2 compresses with Blosc2 (LZ4 by default, or Zstd; byte shuffle) through the
 HDF5 filter of ``hdf5plugin``; version 1, gzip level 1 with byte shuffle, stays readable and
 is still written on request (``compression="gzip"``) for readers without that filter.
-``repack_folder`` (``hepfm repack``) rewrites a folder from one to the other.
+``repack.repack_folder`` (``hepfm repack``) rewrites a folder from one to the other.
 
 A file lists its events with a non-finite raw value (``/nonfinite_events``, the rows a
 ``fill="median"`` reader fills: :func:`read_nonfinite_events`), so that they are found
@@ -18,28 +18,25 @@ without reading the events; files written before read as before (they are then s
 Optionally, a file stores its events' identity beside them (the ``/identity`` group: run and
 event number, mcChannelNumber, source file and entry; :func:`read_identity` by row range) and
 how its features were derived (``feature_definition``); files without them read as before.
+
+This module holds the layout and reads it; :mod:`.sample_writer` writes it.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 
-from ..common.atomic import PartialFile, output_error
-from ..common.checksum import ALGORITHM, RowChunkChecksums
-from ..common.fingerprint import ArrayHasher, combine
-from ..common.leftovers import owner_tag, sweep
+from ..common.atomic import output_error
+from ..common.checksum import ALGORITHM
+from ..common.fingerprint import combine
 from ..errors import (
     DataError,
-    DataNotFoundError,
     EmptySampleError,
     FeatureMismatchError,
     MissingGroupError,
@@ -48,17 +45,12 @@ from ..errors import (
 )
 from ..vocabulary import (
     COMPRESSIONS,
-    DEFAULT_COMPRESSION,
-    FEATURE_DEFINITIONS,
     Compression,
-    FeatureDefinition,
     Fill,
-    Role,
     SignalNormalisation,
 )
 from .dataset import DataSet, check_consistent
 from .h5io import (
-    BLOSC2_FILTER,
     ChunkChecksums,
     H5Matrix,
     H5Writer,
@@ -77,8 +69,6 @@ __all__ = [
     "FORMAT_VERSION",
     "IDENTITY",
     "NONFINITE_EVENTS",
-    "RepackResult",
-    "SampleWriter",
     "feature_definition_of",
     "format_version_for",
     "identity_columns",
@@ -88,8 +78,6 @@ __all__ = [
     "read_identity",
     "read_nonfinite_events",
     "read_sample",
-    "repack_file",
-    "repack_folder",
     "set_normalisation",
 ]
 
@@ -109,7 +97,7 @@ CHECKSUMS = "checksums"
 """Optional dataset beside ``/events``: the CRC-32 of the raw rows of every ``CHUNK_ROWS``
 chunk (``common.checksum``), checked by every read of a chunk. Files without it (written
 before) read unchecked; ``hepfm repack`` adds it."""
-_PARTIAL_MARK = ".partial-"
+PARTIAL_MARK = ".partial-"
 """Infix of a file being written: ``<name>.partial-<owner tag>`` (``common.leftovers``)."""
 
 _LEVELS = {"lz4": 5, "zstd": 1, "gzip": 1}
@@ -125,7 +113,7 @@ def format_version_for(compression: Compression) -> int:
     return 1 if compression == "gzip" else 2
 
 
-def _compression_options(
+def compression_options(
     compression: Compression, level: int | None, where: str | Path
 ) -> dict[str, Any]:
     """``create_dataset`` keywords for the events of a file compressed with ``compression``."""
@@ -134,239 +122,6 @@ def _compression_options(
     if compression == "gzip":
         return {"compression": "gzip", "compression_opts": level, "shuffle": True}
     return blosc2_options(compression, level, where)
-
-
-class SampleWriter(PartialFile):
-    """Write one sample in blocks; the file appears under its name only once complete.
-
-    Memory stays bounded by the block size whatever the number of events. The fingerprint
-    and the non-finite counts are accumulated from the blocks as written. ``compression``
-    "lz4" or "zstd" (Blosc2) writes format version 2, "gzip" version 1 (readable without
-    ``hdf5plugin``); ``compression_level`` defaults to 5 for LZ4, 1 for Zstd and gzip.
-
-    ``write(block, identity)`` stores the events' identity beside them (the ``/identity``
-    group): the columns of the first block that has one, the same ones for every block.
-    ``identity_sources`` names the input files a ``source_file`` column indexes.
-    ``feature_definition`` says how the features were derived (``physical`` or
-    ``upstream-compatible``), None when not known.
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        name: str,
-        role: Role,
-        branch_names: Sequence[str],
-        units: Sequence[str],
-        n_tracks: int,
-        normalisation: Normalisation,
-        metadata: dict[str, Any] | None = None,
-        compression: Compression = DEFAULT_COMPRESSION,
-        compression_level: int | None = None,
-        feature_definition: FeatureDefinition | None = None,
-        identity_sources: Sequence[str] | None = None,
-    ) -> None:
-        if feature_definition is not None and feature_definition not in FEATURE_DEFINITIONS:
-            raise ValueError(f"unknown feature definition {feature_definition!r}")
-        self.path = Path(path)
-        # named after its writer: a later writer beside it removes it once that one is dead
-        self.tmp_path = self.path.with_name(f"{self.path.name}{_PARTIAL_MARK}{owner_tag()}")
-        self.n_features = n_tracks * len(branch_names)
-        self.name = name
-        self._hasher = ArrayHasher()
-        self._checksums = RowChunkChecksums(CHUNK_ROWS)
-        self._nonfinite = np.zeros(self.n_features, dtype=np.int64)
-        self._events_nonfinite = 0
-        self._nonfinite_rows: list[np.ndarray] = []
-        self._n = 0
-        self._identity: dict[str, h5py.Dataset] | None = None
-        version = format_version_for(compression)
-        options = _compression_options(compression, compression_level, self.path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            sweep(self.path.parent, (f"{self.path.name}{_PARTIAL_MARK}",))
-            self._writer = H5Writer(self.tmp_path, "w")
-        except OSError as exc:
-            raise output_error(exc, self.path, f"the sample file {self.path.name}") from exc
-        self._h5 = self._writer.h5
-        try:
-            self._write_header(
-                name,
-                role,
-                branch_names,
-                units,
-                n_tracks,
-                normalisation,
-                metadata,
-                version,
-                options,
-                feature_definition,
-                identity_sources,
-            )
-            self._check()
-        except BaseException:
-            self.abort()
-            raise
-
-    def _write_header(
-        self,
-        name: str,
-        role: Role,
-        branch_names: Sequence[str],
-        units: Sequence[str],
-        n_tracks: int,
-        normalisation: Normalisation,
-        metadata: dict[str, Any] | None,
-        version: int,
-        options: dict[str, Any],
-        feature_definition: FeatureDefinition | None,
-        identity_sources: Sequence[str] | None,
-    ) -> None:
-        """The empty ``/events`` and the root attributes known before the first block."""
-        self._ds = _create_events(self._h5, self.n_features, options)
-        feature_names = [f"track{t:02d}_{b}" for t in range(n_tracks) for b in branch_names]
-        attrs = self._h5.attrs
-        attrs["format"] = FORMAT_NAME
-        attrs["format_version"] = version
-        attrs["name"] = name
-        attrs["role"] = role
-        attrs["n_tracks"] = n_tracks
-        attrs["branch_names"] = json.dumps(list(branch_names))
-        attrs["units"] = json.dumps(list(units))
-        attrs["feature_names"] = json.dumps(feature_names)
-        attrs["normalisation"] = json.dumps(normalisation.to_dict())
-        attrs["metadata"] = json.dumps(metadata or {})
-        if feature_definition is not None:
-            attrs["feature_definition"] = feature_definition
-        if identity_sources is not None:
-            attrs["identity_sources"] = json.dumps(list(identity_sources))
-        attrs["created"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-    def write(self, block: np.ndarray, identity: Mapping[str, np.ndarray] | None = None) -> None:
-        """Append ``block`` (raw values, ``(n, features)``) and, optionally, its identity
-        (``name -> (n,)`` integers; the same names on every call once given)."""
-        block = np.ascontiguousarray(block, dtype=np.float32)
-        if block.ndim != 2 or block.shape[1] != self.n_features:
-            raise ValueError(f"block must be (n, {self.n_features}), got {block.shape}")
-        self._write_identity(block.shape[0], identity)
-        bad = ~np.isfinite(block)
-        self._nonfinite += bad.sum(axis=0)
-        bad_rows = np.flatnonzero(bad.any(axis=1))
-        if bad_rows.size:
-            self._events_nonfinite += int(bad_rows.size)
-            self._nonfinite_rows.append(bad_rows.astype(np.int64) + self._n)
-        self._hasher.update(block)
-        self._checksums.update(block)
-        n0 = self._n
-        self._n += block.shape[0]
-        self._ds.resize(self._n, axis=0)
-        self._ds[n0 : self._n] = block
-        self._check()
-
-    def _check(self) -> None:
-        """An ``OutputError`` once a write to the file has failed (a full disk)."""
-        try:
-            self._writer.check()
-        except OSError as exc:
-            raise output_error(exc, self.path, f"the sample file {self.path.name}") from exc
-
-    def _write_identity(self, n: int, identity: Mapping[str, np.ndarray] | None) -> None:
-        if identity is None:
-            if self._identity is not None:
-                raise ValueError("this file stores identity: every block needs one")
-            return
-        if self._identity is None:
-            if self._n:
-                raise ValueError("identity given after blocks without one")
-            group = self._h5.create_group(IDENTITY)
-            self._identity = {
-                name: group.create_dataset(
-                    name,
-                    shape=(0,),
-                    maxshape=(None,),
-                    dtype=np.asarray(values).dtype,
-                    chunks=(CHUNK_ROWS * 8,),
-                    compression="gzip",
-                    compression_opts=1,
-                    shuffle=True,
-                )
-                for name, values in identity.items()
-            }
-        if set(identity) != set(self._identity):
-            raise ValueError(
-                f"identity columns {sorted(identity)} differ from {sorted(self._identity)}"
-            )
-        for name, ds in self._identity.items():
-            values = np.asarray(identity[name])
-            if values.shape != (n,):
-                raise ValueError(f"identity {name!r} has shape {values.shape}, expected ({n},)")
-            ds.resize(self._n + n, axis=0)
-            ds[self._n : self._n + n] = values.astype(ds.dtype, copy=False)
-
-    def _complete(self) -> None:
-        attrs = self._h5.attrs
-        attrs["n_events"] = self._n
-        attrs["fingerprint"] = self._hasher.hexdigest()
-        attrs["nonfinite_per_feature"] = self._nonfinite
-        attrs["events_with_nonfinite"] = self._events_nonfinite
-        _write_checksums(self._h5, self._checksums.values())
-        _write_nonfinite_events(self._h5, self._nonfinite_rows)
-
-    def _release(self) -> None:
-        try:
-            self._writer.close()
-        except OSError as exc:
-            raise output_error(exc, self.path, f"the sample file {self.path.name}") from exc
-
-    def close(self) -> Path:
-        """Complete the file and rename it onto its name; on any failure (an
-        ``OutputError`` for a full disk) the partial file is removed and nothing appears."""
-        try:
-            self._complete()
-            self._release()
-            os.replace(self.tmp_path, self.path)
-        except OSError as exc:
-            self.abort()
-            raise output_error(exc, self.path, f"the sample file {self.path.name}") from exc
-        except BaseException:
-            self.abort()
-            raise
-        return self.path
-
-    def abort(self) -> None:
-        """Close without completing (nothing raised) and remove the partial file."""
-        self._writer.discard()
-        self.tmp_path.unlink(missing_ok=True)
-
-
-def _create_events(h5: h5py.File, n_features: int, options: dict[str, Any]) -> h5py.Dataset:
-    """The empty, growable ``/events`` dataset: float32, chunks of ``CHUNK_ROWS`` events."""
-    return h5.create_dataset(
-        EVENTS,
-        shape=(0, n_features),
-        maxshape=(None, n_features),
-        dtype=np.float32,
-        chunks=(CHUNK_ROWS, n_features),
-        **options,
-    )
-
-
-def _write_checksums(h5: h5py.File, values: np.ndarray) -> None:
-    """The ``/checksums`` dataset: per-chunk CRC-32 of the events' raw rows."""
-    ds = h5.create_dataset(CHECKSUMS, data=np.asarray(values, dtype=np.uint32))
-    ds.attrs["algorithm"] = ALGORITHM
-    ds.attrs["rows"] = CHUNK_ROWS
-    ds.attrs["of"] = EVENTS
-
-
-def _write_nonfinite_events(h5: h5py.File, rows: Sequence[np.ndarray]) -> None:
-    """The ``/nonfinite_events`` dataset (see :data:`NONFINITE_EVENTS`)."""
-    values = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
-    options: dict[str, Any] = {}
-    if values.size:  # HDF5 does not filter an empty dataset
-        options = {"chunks": (min(values.size, 65536),), "compression": "gzip", "fletcher32": True}
-    h5.create_dataset(NONFINITE_EVENTS, data=values, **options)
 
 
 def read_nonfinite_events(path: str | Path) -> np.ndarray | None:
@@ -688,142 +443,6 @@ def _own_normalisation(path: Path, header: dict) -> Normalisation:
         stored.clip,
         source=f"{header['name']} (own)",
     )
-
-
-# -- rewriting files ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class RepackResult:
-    """What ``repack_file`` did to one file: sizes before and after, or why it was left."""
-
-    path: Path
-    from_version: int
-    to_version: int
-    bytes_before: int
-    bytes_after: int
-    skipped: str = ""
-
-    @property
-    def n_bytes_saved(self) -> int:
-        return self.bytes_before - self.bytes_after
-
-
-def _events_compression(ds: h5py.Dataset) -> str:
-    """ "gzip", "lz4", "zstd" or another filter's name: how ``ds`` is compressed now."""
-    if ds.compression == "gzip":
-        return "gzip"
-    plist = ds.id.get_create_plist()
-    for i in range(plist.get_nfilters()):
-        code, _flags, values, _name = plist.get_filter(i)
-        if code == BLOSC2_FILTER and len(values) > 6:  # cd_values[6]: the codec's number
-            codec = int(values[6])
-            return {1: "lz4", 2: "lz4hc", 5: "zstd"}.get(codec, f"blosc2 codec {codec}")
-    return str(ds.compression)
-
-
-def repack_file(
-    path: str | Path,
-    compression: Compression = DEFAULT_COMPRESSION,
-    *,
-    compression_level: int | None = None,
-    block_rows: int = 65536,
-) -> RepackResult:
-    """Rewrite one hepfm sample file with ``compression``; nothing else changes.
-
-    Every attribute is kept, the format version set to the compression's (2 for Blosc2, 1
-    for gzip). The raw rows are hashed while copied and must give the file's content
-    fingerprint, or nothing is replaced (so a sample's fingerprints, and the scoring passes
-    cached under them, stay valid). Per-chunk checksums are written (added to a file
-    written without them, which is then rewritten even if its compression is the same).
-    The new file is written beside the old one as ``*.partial`` and renamed over it: an
-    interrupted repack leaves the old file whole. A
-    file already compressed with ``compression``, with checksums, is left as it is
-    (``skipped``).
-    """
-    path = Path(path)
-    header = read_header(path)
-    version = format_version_for(compression)
-    before = path.stat().st_size
-    has_checksums = read_checksums(path) is not None
-    with open_h5(path) as src:
-        if _events_compression(src[EVENTS]) == compression and has_checksums:
-            return RepackResult(path, version, version, before, before, "already " + compression)
-    options = _compression_options(compression, compression_level, path)
-    tmp = path.with_name(f"{path.name}{_PARTIAL_MARK}{owner_tag()}")
-    sweep(path.parent, (f"{path.name}{_PARTIAL_MARK}",))
-    n, d = header["n_events"], header["n_features"]
-    hasher = ArrayHasher()
-    sums = RowChunkChecksums(CHUNK_ROWS)
-    writer: H5Writer | None = None
-    try:
-        with open_h5(path) as src, H5Writer(tmp, "w") as writer:
-            dst = writer.h5
-            for key, value in src.attrs.items():
-                dst.attrs[key] = value
-            dst.attrs["format_version"] = version
-            for name in src:
-                if name not in (EVENTS, CHECKSUMS):
-                    src.copy(src[name], dst, name=name)
-            events = _create_events(dst, d, options)
-            events.resize(n, axis=0)
-            rows = H5Matrix(path, [EVENTS], None, n, d, read_checksums(path))
-            nonfinite: list[np.ndarray] = []
-            for start, block in rows.blocks(block_rows):
-                hasher.update(block)
-                sums.update(block)
-                events[start : start + block.shape[0]] = block
-                bad = np.flatnonzero(~np.isfinite(block).all(axis=1))
-                if bad.size:
-                    nonfinite.append(bad.astype(np.int64) + start)
-                writer.check()  # a full disk: stop at the first failed block
-            _write_checksums(dst, sums.values())
-            if NONFINITE_EVENTS not in src:  # written before the list: add it
-                _write_nonfinite_events(dst, nonfinite)
-        if n and hasher.hexdigest() != header["fingerprint"]:  # no rows: nothing to check
-            raise DataError(
-                f"{path.name}: its rows do not hash to its stored content fingerprint "
-                f"({hasher.hexdigest()} against {header['fingerprint']}); left unchanged",
-                path,
-                "the file was changed or damaged after it was written: regenerate it",
-            )
-        try:
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise output_error(exc, path, f"the repacked {path.name}") from exc
-    except OSError as exc:
-        if writer is not None and writer.failure is None:
-            raise  # no write failed: reading the old file did
-        raise output_error(exc, path, f"the repacked {path.name}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return RepackResult(path, header["format_version"], version, before, path.stat().st_size)
-
-
-def repack_folder(
-    path: str | Path,
-    compression: Compression = DEFAULT_COMPRESSION,
-    *,
-    compression_level: int | None = None,
-) -> list[RepackResult]:
-    """``repack_file`` on every ``*.h5`` of a hepfm data folder.
-
-    Every file's header is checked first, so a folder with a file that is not in hepfm's
-    layout is refused before any file is rewritten.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise DataNotFoundError(
-            f"data folder not found: {path}", path, "give a hepfm data folder (`hepfm demo`)"
-        )
-    if not path.is_dir():
-        raise DataError(f"{path} is not a folder", path, "give the folder that holds the .h5 files")
-    files = sorted(path.glob("*.h5"))
-    if not files:
-        raise DataError(
-            f"{path} holds no .h5 sample files", path, "give a hepfm data folder (`hepfm demo`)"
-        )
-    for f in files:
-        read_header(f)
-    return [repack_file(f, compression, compression_level=compression_level) for f in files]
 
 
 def feature_definition_of(data: DataSet) -> str | None:

@@ -13,16 +13,14 @@ from hepfm_core.data import h5io
 from hepfm_core.data.hepfm_format import (
     FORMAT_VERSION,
     NONFINITE_EVENTS,
-    SampleWriter,
     read_header,
     read_nonfinite_events,
     read_sample,
-    repack_file,
-    repack_folder,
 )
 from hepfm_core.data.normalisation import Normalisation
+from hepfm_core.data.repack import repack_file
+from hepfm_core.data.sample_writer import SampleWriter
 from hepfm_core.errors import (
-    DataError,
     DataNotFoundError,
     EmptySampleError,
     MissingCodecError,
@@ -147,25 +145,6 @@ def test_fingerprint_tracks_content(tmp_path):
     raw[3, 3] = 2
     c = read_header(write(tmp_path / "c.h5", [raw]))["fingerprint"]
     assert a == b != c
-
-
-def test_failed_write_leaves_no_file(tmp_path):
-    path = tmp_path / "s.h5"
-    with (
-        pytest.raises(RuntimeError),
-        SampleWriter(
-            path,
-            name="x",
-            role="signal",
-            branch_names=BRANCHES,
-            units=("", ""),
-            n_tracks=3,
-            normalisation=norm(),
-        ) as w,
-    ):
-        w.write(np.zeros((3, 6)))
-        raise RuntimeError("boom")
-    assert not path.exists() and not list(tmp_path.iterdir())
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -354,78 +333,6 @@ def test_version_1_file_as_written_before_version_2(tmp_path):
     np.testing.assert_array_equal(bits(a.x[0:3000]), bits(b.x[0:3000]))
 
 
-# -- repack -----------------------------------------------------------------------------------
-def folder_of_version_1(tmp_path):
-    folder = tmp_path / "data"
-    write(folder / "background.h5", [raw_sample(5000, 1)], compression="gzip")
-    write(folder / "sig.h5", [raw_sample(700, 2)], "sig", "signal", compression="gzip")
-    return folder
-
-
-def test_repack_an_empty_sample(tmp_path):
-    path = write(tmp_path / "z.h5", [np.zeros((0, 6), np.float32)], compression="gzip")
-    fingerprint = read_header(path)["fingerprint"]
-    assert repack_file(path).to_version == 2
-    assert read_header(path)["fingerprint"] == fingerprint and read_header(path)["n_events"] == 0
-
-
-def test_repack_folder_to_version_2_keeps_content_and_fingerprints(tmp_path):
-    folder = folder_of_version_1(tmp_path)
-    before = {
-        f.name: (read_header(f), np.asarray(read_sample(f).x[0:700])) for f in folder.iterdir()
-    }
-    samples = {f.name: read_sample(f).provenance.fingerprint for f in folder.iterdir()}
-    results = repack_folder(folder)
-    assert sorted(r.path.name for r in results) == ["background.h5", "sig.h5"]
-    assert all((r.from_version, r.to_version, r.skipped) == (1, 2, "") for r in results)
-    assert sorted(p.name for p in folder.iterdir()) == ["background.h5", "sig.h5"]  # no .partial
-    for f in folder.iterdir():
-        h = read_header(f)
-        old, x = before[f.name]
-        assert h["format_version"] == 2
-        for key in ("fingerprint", "name", "role", "feature_names", "metadata", "created"):
-            assert h[key] == old[key]
-        np.testing.assert_array_equal(h["nonfinite_per_feature"], old["nonfinite_per_feature"])
-        s = read_sample(f)
-        assert s.provenance.fingerprint == samples[f.name]  # the scoring cache key
-        np.testing.assert_array_equal(bits(s.x[0:700]), bits(x))
-        with h5py.File(f) as h5:
-            assert "32026" in h5["events"]._filters
-    # again: nothing to do; and back to gzip (version 1) for readers without the plugin
-    assert all(r.skipped == "already lz4" for r in repack_folder(folder))
-    back = repack_folder(folder, "gzip")
-    assert all(r.to_version == 1 for r in back)
-    assert read_header(folder / "sig.h5")["fingerprint"] == before["sig.h5"][0]["fingerprint"]
-
-
-def test_repack_refuses_a_file_whose_rows_do_not_match_its_fingerprint(tmp_path):
-    folder = folder_of_version_1(tmp_path)
-    path = folder / "sig.h5"
-    with h5py.File(path, "r+") as f:
-        f.attrs["fingerprint"] = "0" * 32  # as if the rows had changed since writing
-    data = path.read_bytes()
-    with pytest.raises(DataError, match="content fingerprint"):
-        repack_file(path)
-    assert path.read_bytes() == data  # left as it was, and no partial file beside it
-    assert sorted(p.name for p in folder.iterdir()) == ["background.h5", "sig.h5"]
-
-
-def test_repack_bad_input_rewrites_nothing(tmp_path):
-    with pytest.raises(DataNotFoundError, match="not found"):
-        repack_folder(tmp_path / "absent")
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match=r"no \.h5"):
-        repack_folder(tmp_path / "empty")
-    folder = folder_of_version_1(tmp_path)
-    with pytest.raises(DataError, match="not a folder"):
-        repack_folder(folder / "sig.h5")
-    (folder / "zz_notes.h5").write_text("not hdf5")
-    data = (folder / "sig.h5").read_bytes()
-    with pytest.raises(NotHDF5Error, match=r"zz_notes\.h5"):
-        repack_folder(folder)
-    assert (folder / "sig.h5").read_bytes() == data  # checked before any file was rewritten
-
-
 # -- event identity and feature definition (written by `hepfm convert` and the demo) -------
 def write_with_identity(path, n=5000, block=1500, **kwargs):
     raw = raw_sample(n)
@@ -468,33 +375,6 @@ def test_files_without_identity_still_open(tmp_path):
     assert h["identity"] == [] and h["feature_definition"] is None
     assert read_identity(path) is None and read_identity(read_sample(path)) is None
     assert read_sample(path).n_events == 5000
-
-
-def test_identity_columns_must_not_change_between_blocks(tmp_path):
-    raw = raw_sample()[:10]
-    with pytest.raises(ValueError, match="identity columns"), SampleWriter(
-        tmp_path / "s.h5", name="s", role="signal", branch_names=BRANCHES, units=("", ""),
-        n_tracks=N_TRACKS, normalisation=norm(),
-    ) as w:  # fmt: skip
-        w.write(raw[:5], {"run_number": np.ones(5, np.uint32)})
-        w.write(raw[5:], {"event_number": np.ones(5, np.uint64)})
-    assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ValueError, match="every block"), SampleWriter(
-        tmp_path / "s.h5", name="s", role="signal", branch_names=BRANCHES, units=("", ""),
-        n_tracks=N_TRACKS, normalisation=norm(),
-    ) as w:  # fmt: skip
-        w.write(raw[:5], {"run_number": np.ones(5, np.uint32)})
-        w.write(raw[5:])
-
-
-def test_repack_keeps_the_identity(tmp_path):
-    from hepfm_core.data.hepfm_format import read_identity
-
-    path = tmp_path / "s.h5"
-    _, ids = write_with_identity(path, compression="gzip")
-    repack_file(path, "lz4")
-    assert read_header(path)["format_version"] == 2
-    assert np.array_equal(read_identity(path)["event_number"], ids["event_number"])
 
 
 def test_set_normalisation_replaces_the_stored_one(tmp_path):
@@ -565,20 +445,6 @@ def test_blocks_check_every_chunk_and_stay_bit_exact(tmp_path):
     np.testing.assert_array_equal(got, x[0:5000])
 
 
-def test_repack_adds_checksums_to_an_older_file(tmp_path):
-    raw = raw_sample(n=3000)
-    path = write(tmp_path / "bkg.h5", [raw])
-    with h5py.File(path, "r+") as h5:  # as hepfm wrote files before checksums
-        del h5["checksums"]
-    assert read_sample(path).x.checksums is None
-    result = repack_file(path, "lz4")
-    assert result.skipped == ""
-    sums = read_sample(path).x.checksums
-    assert sums is not None and sums.values.shape == (2,)
-    np.testing.assert_array_equal(read_sample(path).x.raw(slice(0, 3000)), raw)
-    assert repack_file(path, "lz4").skipped == "already lz4"
-
-
 # -- the list of events with non-finite raw values ---------------------------------------
 def test_the_file_lists_its_events_with_non_finite_values(tmp_path):
     raw = raw_sample(5000, 3)
@@ -631,7 +497,9 @@ from pathlib import Path
 import numpy as np
 sys.path.insert(0, os.getcwd())
 from hepfm_core.common.atomic import OutputError
-from hepfm_core.data.hepfm_format import SampleWriter, repack_file, set_normalisation
+from hepfm_core.data.hepfm_format import set_normalisation
+from hepfm_core.data.sample_writer import SampleWriter
+from hepfm_core.data.repack import repack_file
 from hepfm_core.data.normalisation import Normalisation
 
 def norm(source="demo"):
@@ -739,20 +607,3 @@ assert sorted(p.name for p in folder.iterdir()) == ["bkg.h5", "filler", "sig.h5"
     assert code == 0, out
     assert "normalisation refused: cannot write the normalisation into bkg.h5" in out
     assert "repack refused: cannot write the repacked sig.h5 (No space left" in out
-
-
-def test_a_partial_file_of_a_dead_writer_is_removed_by_the_next_one(tmp_path):
-    import subprocess
-    import sys
-
-    from hepfm_core.common.leftovers import owner_tag
-
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    host = owner_tag().split("~")[0]
-    dead = tmp_path / f"bkg.h5.partial-{host}~{child.pid}~aaaa0000"
-    dead.write_bytes(b"half a file")
-    alive = tmp_path / f"bkg.h5.partial-{owner_tag()}"  # being written by this process
-    alive.write_bytes(b"half a file")
-    write(tmp_path / "bkg.h5", [raw_sample(100)])
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["bkg.h5", alive.name])

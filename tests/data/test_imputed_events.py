@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from hepfm_core.data import imputed_events as module
-from hepfm_core.data.hepfm_format import NONFINITE_EVENTS, SampleWriter, read_sample
+from hepfm_core.data.hepfm_format import NONFINITE_EVENTS, read_sample
 from hepfm_core.data.imputed_events import imputed_events
 from hepfm_core.data.normalisation import Normalisation
+from hepfm_core.data.sample_writer import SampleWriter
 from hepfm_core.data.samples import InputAccounting, Provenance, Sample
 from hepfm_core.errors import DataError, SettingsError
 

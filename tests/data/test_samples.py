@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from hepfm_core.data.h5io import H5Matrix
-from hepfm_core.data.hepfm_format import SampleWriter, read_sample
+from hepfm_core.data.hepfm_format import read_sample
 from hepfm_core.data.normalisation import Normalisation
+from hepfm_core.data.sample_writer import SampleWriter
 from hepfm_core.data.samples import InputAccounting, NormalisedRows, Provenance, Sample
 
 PROVENANCE = Provenance(source="memory", group="", fingerprint="test")
