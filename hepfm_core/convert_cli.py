@@ -127,7 +127,7 @@ def add_convert_parser(subparsers: Any) -> None:
 
 
 def _signals(specs: list[str]) -> dict[str, list[str]]:
-    from .data.convert import parse_signal_spec
+    from .data.inputs import parse_signal_spec
 
     signals: dict[str, list[str]] = {}
     for spec in specs:
@@ -248,7 +248,7 @@ def write_physlite_demo(
     """Write the demo folder ``data_dir`` as PhysLite-like ROOT files into ``out``; prints
     where, and the ``hepfm convert`` command that reads them back."""
     from .common.progress import TextProgress
-    from .data.convert import export_physlite
+    from .data.export import export_physlite
 
     written = export_physlite(
         data_dir, out, seed=seed, progress=None if quiet else TextProgress(sys.stderr)

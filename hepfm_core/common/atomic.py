@@ -4,7 +4,8 @@ Every file hepfm writes for a user (JSON, CSV, Parquet scores, the report, its f
 written to a temporary file in the target's own folder (``.<name>.part<owner tag>``, see
 ``common.leftovers``) and renamed onto the target once complete: a full disk or a kill leaves
 the previous file (or none), never a truncated one, and the temporary is removed (or, after a
-kill, swept by a later run).
+kill, swept by a later run). A whole output folder (``hepfm convert``'s) is written the same
+way by :class:`AtomicFolder`: a temporary sibling renamed into place once complete.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import contextlib
 import errno
 import os
 import re
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Self
 
-from ..errors import HepfmError
-from .leftovers import owner_tag, sweep
+from ..errors import HepfmError, OutputExistsError
+from .leftovers import owner_tag, stale, sweep
 
 __all__ = [
     "PART_MARK",
+    "AtomicFolder",
     "OutputError",
     "PartialFile",
     "as_os_error",
@@ -140,3 +143,77 @@ class PartialFile:
             self.close()
         else:
             self.abort()
+
+
+class AtomicFolder:
+    """A temporary sibling of ``out`` that replaces it on :meth:`commit` (removed on failure).
+
+    An existing ``out`` is replaced only if every entry in it passes ``replaceable`` (files
+    this writer would write itself); otherwise an ``OutputExistsError``, before any work.
+
+    The temporary (``.<out>.partial-<owner tag>``) and the previous folder while it is
+    replaced (``.<out>.old-<owner tag>``) name their writer (``common.leftovers``): those of a
+    killed writer are removed by the next one, and a previous folder that a writer killed
+    between its two renames left without ``out`` is put back. A folder that cannot be
+    created or renamed (a full disk, no permission) is an ``OutputError``.
+    """
+
+    def __init__(self, out: Path, replaceable: Callable[[Path], bool], what: str) -> None:
+        self.out = out
+        self._partial, self._old = f".{out.name}.partial-", f".{out.name}.old-"
+        try:
+            self._recover()
+        except OSError as exc:
+            raise output_error(exc, out, "the output folder") from exc
+        if out.exists():
+            if not out.is_dir():
+                raise OutputExistsError(
+                    f"{out} exists and is not a folder", out, "give a new or a data folder"
+                )
+            foreign = sorted(p.name for p in out.iterdir() if not replaceable(p))
+            if foreign:
+                shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+                raise OutputExistsError(
+                    f"{out} exists and holds files that are not {what} ({shown}); it would be"
+                    " replaced as a whole",
+                    out,
+                    "give a new folder with --out, or move those files away",
+                )
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self.tmp = out.parent / f"{self._partial}{owner_tag()}"
+            self.tmp.mkdir()
+        except OSError as exc:
+            raise output_error(exc, out, "the output folder") from exc
+
+    def _recover(self) -> None:
+        """Undo what killed writers of ``out`` left: put back a previous folder they had
+        moved aside without putting the new one in its place, remove the rest."""
+        parent = self.out.parent
+        if not parent.is_dir():
+            return
+        left = sorted(
+            (p for p in parent.iterdir() if p.name.startswith(self._old)),
+            key=lambda p: p.lstat().st_mtime,
+            reverse=True,  # the newest first
+        )
+        for old in left:
+            if stale(old, self._old) and not self.out.exists() and not self.out.is_symlink():
+                os.rename(old, self.out)
+        sweep(parent, (self._partial, self._old))
+
+    def commit(self) -> Path:
+        try:
+            old = None
+            if self.out.exists():
+                old = self.out.parent / f"{self._old}{owner_tag()}"
+                os.replace(self.out, old)
+            os.replace(self.tmp, self.out)
+        except OSError as exc:
+            raise output_error(exc, self.out, "the output folder") from exc
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.out
+
+    def discard(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)

@@ -17,17 +17,14 @@
 
 Everything is written into a temporary sibling of the output folder, renamed into place only
 once complete: a failure leaves no half-written folder (and an existing folder untouched).
-:func:`export_physlite` writes a hepfm folder (the demo's) as PhysLite-like ROOT files.
+:func:`export.export_physlite` writes a hepfm folder (the demo's) as PhysLite-like ROOT
+files; :mod:`.inputs` finds the inputs; the folder is written by ``common.atomic.AtomicFolder``.
 """
 
 from __future__ import annotations
 
-import glob
-import os
-import re
 import shutil
 import time
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,37 +32,31 @@ from typing import Any
 
 import numpy as np
 
-from ..common.atomic import output_error
-from ..common.leftovers import owner_tag, stale, sweep
+from ..common.atomic import AtomicFolder, output_error
 from ..common.progress import Progress
 from ..common.versions import installed_version
 from ..errors import (
-    DataNotFoundError,
     EmptyInputError,
     HepfmError,
-    OutputExistsError,
     SettingsError,
     SignalSpecError,
 )
 from ..vocabulary import DEFAULT_COMPRESSION, DEFAULT_STEP_EVENTS, Compression, Role
 from .h5io import H5Matrix
 from .hepfm_format import EVENTS, read_header, read_identity, set_normalisation
+from .inputs import expand_inputs
 from .normalisation import Normalisation
 from .physlite import (
     FEATURE_UNITS,
     FEATURES,
-    IDENTITY_BRANCHES,
     IDENTITY_DTYPES,
     ConversionCounts,
     Selection,
     derive_block,
-    raw_from_features,
 )
 from .root_io import (
     DEFAULT_TREE,
-    PhysliteWriter,
     RootFileInfo,
-    is_remote,
     iterate_steps,
     open_tree,
     uproot_version,
@@ -74,8 +65,6 @@ from .sample_writer import SampleWriter
 from .streamed_stats import streamed_normalisation
 
 __all__ = [
-    "DEFAULT_STEP_EVENTS",
-    "LIST_SUFFIXES",
     "ConvertResult",
     "FileResult",
     "FileTask",
@@ -83,97 +72,11 @@ __all__ = [
     "SampleSummary",
     "convert",
     "convert_file",
-    "expand_inputs",
-    "export_physlite",
-    "parse_signal_spec",
     "read_provenance",
     "run_task",
 ]
 
-LIST_SUFFIXES = (".txt", ".list", ".lst")
-"""An input with one of these suffixes is a file list: one path or URL per line."""
-_MERGE_ROWS = 65536
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-_GLOB = re.compile(r"[*?\[]")
-
-
-# -- inputs -------------------------------------------------------------------------------
-def parse_signal_spec(text: str) -> tuple[str, list[str]]:
-    """``"NAME=FILE[,FILE...]"`` -> (name, files); a ``SignalSpecError`` otherwise.
-
-    >>> parse_signal_spec("zprime_ee=a.root,b*.root")
-    ('zprime_ee', ['a.root', 'b*.root'])
-    """
-    todo = (
-        "give --signal NAME=FILE[,FILE...], e.g. --signal wprime_qq=wqq_1.root,wqq_2.root "
-        "(NAME: letters, digits, _ . + -)"
-    )
-    name, sep, files = text.partition("=")
-    name = name.strip()
-    if not sep:
-        raise SignalSpecError(f"--signal {text!r} has no '='", text, todo)
-    if not _NAME.match(name):
-        raise SignalSpecError(f"--signal {text!r}: {name!r} is not a sample name", text, todo)
-    if name == "background":
-        raise SignalSpecError(
-            "--signal cannot be named 'background'", text, "give the background with --background"
-        )
-    paths = [f.strip() for f in files.split(",")]
-    if not paths or any(not p for p in paths):
-        raise SignalSpecError(f"--signal {text!r}: an empty file name", text, todo)
-    return name, paths
-
-
-def _read_list(path: Path) -> list[str]:
-    """The paths of a file list (relative ones resolved against the list's folder)."""
-    items = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if is_remote(line) or Path(line).is_absolute():
-            items.append(line)
-        else:
-            items.append(str(path.parent / line))
-    return items
-
-
-def expand_inputs(items: Sequence[str], what: str = "input") -> list[str]:
-    """Paths and URLs from ``items``: globs expanded (sorted), file lists (``*.txt``,
-    ``*.list``, ``*.lst``) read, URLs passed as they are, duplicates removed. Local paths
-    come back absolute (a cluster's workers may run in another folder).
-
-    A glob matching nothing, a missing list or an empty result is a ``DataNotFoundError``.
-    """
-    out: list[str] = []
-    for item in items:
-        if is_remote(item):
-            out.append(item)
-        elif _GLOB.search(item):
-            matches = sorted(glob.glob(item, recursive=True))
-            if not matches:
-                raise DataNotFoundError(
-                    f"{what}: no file matches {item!r}", item, "check the pattern (quote it)"
-                )
-            out.extend(str(Path(m).resolve()) for m in matches)
-        elif Path(item).suffix.lower() in LIST_SUFFIXES:
-            path = Path(item)
-            if not path.is_file():
-                raise DataNotFoundError(
-                    f"{what}: file list not found: {item}", item, "check the path"
-                )
-            listed = _read_list(path)
-            if not listed:
-                raise DataNotFoundError(
-                    f"{what}: file list {item} names no file", item, "one path or URL per line"
-                )
-            out.extend(expand_inputs(listed, what))
-        else:
-            out.append(str(Path(item).resolve()))
-    unique = list(dict.fromkeys(out))
-    if not unique:
-        raise DataNotFoundError(f"no {what} files given", None, "name at least one ROOT file")
-    return unique
+MERGE_ROWS = 65536
 
 
 # -- one file -----------------------------------------------------------------------------
@@ -311,80 +214,6 @@ order (the builtin ``map``: one after the other, in this process)."""
 
 
 # -- the folder ---------------------------------------------------------------------------
-class _AtomicFolder:
-    """A temporary sibling of ``out`` that replaces it on :meth:`commit` (removed on failure).
-
-    An existing ``out`` is replaced only if every entry in it passes ``replaceable`` (files
-    this writer would write itself); otherwise an ``OutputExistsError``, before any work.
-
-    The temporary (``.<out>.partial-<owner tag>``) and the previous folder while it is
-    replaced (``.<out>.old-<owner tag>``) name their writer (``common.leftovers``): those of a
-    killed writer are removed by the next one, and a previous folder that a writer killed
-    between its two renames left without ``out`` is put back. A folder that cannot be
-    created or renamed (a full disk, no permission) is an ``OutputError``.
-    """
-
-    def __init__(self, out: Path, replaceable: Callable[[Path], bool], what: str) -> None:
-        self.out = out
-        self._partial, self._old = f".{out.name}.partial-", f".{out.name}.old-"
-        try:
-            self._recover()
-        except OSError as exc:
-            raise output_error(exc, out, "the output folder") from exc
-        if out.exists():
-            if not out.is_dir():
-                raise OutputExistsError(
-                    f"{out} exists and is not a folder", out, "give a new or a data folder"
-                )
-            foreign = sorted(p.name for p in out.iterdir() if not replaceable(p))
-            if foreign:
-                shown = ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
-                raise OutputExistsError(
-                    f"{out} exists and holds files that are not {what} ({shown}); it would be"
-                    " replaced as a whole",
-                    out,
-                    "give a new folder with --out, or move those files away",
-                )
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = out.parent / f"{self._partial}{owner_tag()}"
-            self.tmp.mkdir()
-        except OSError as exc:
-            raise output_error(exc, out, "the output folder") from exc
-
-    def _recover(self) -> None:
-        """Undo what killed writers of ``out`` left: put back a previous folder they had
-        moved aside without putting the new one in its place, remove the rest."""
-        parent = self.out.parent
-        if not parent.is_dir():
-            return
-        left = sorted(
-            (p for p in parent.iterdir() if p.name.startswith(self._old)),
-            key=lambda p: p.lstat().st_mtime,
-            reverse=True,  # the newest first
-        )
-        for old in left:
-            if stale(old, self._old) and not self.out.exists() and not self.out.is_symlink():
-                os.rename(old, self.out)
-        sweep(parent, (self._partial, self._old))
-
-    def commit(self) -> Path:
-        try:
-            old = None
-            if self.out.exists():
-                old = self.out.parent / f"{self._old}{owner_tag()}"
-                os.replace(self.out, old)
-            os.replace(self.tmp, self.out)
-        except OSError as exc:
-            raise output_error(exc, self.out, "the output folder") from exc
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return self.out
-
-    def discard(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 def _is_hepfm_sample(path: Path) -> bool:
     if path.suffix != ".h5" or not path.is_file():
         return False
@@ -530,7 +359,7 @@ def _merge(
         for result, header in zip(results, headers, strict=True):
             n = header["n_events"]
             rows = H5Matrix(result.task.part, [EVENTS], None, n, n_features)
-            for start, block in rows.blocks(_MERGE_ROWS):
+            for start, block in rows.blocks(MERGE_ROWS):
                 stop = start + block.shape[0]
                 ids = read_identity(result.task.part, slice(start, stop)) or {}
                 writer.write(block, {c: ids[c] for c in columns} if columns else None)
@@ -619,7 +448,7 @@ def convert(
             )
         inputs[name] = expand_inputs(files, f"signal {name}")
     _check_inputs(inputs, tree)
-    folder = _AtomicFolder(Path(out), _is_hepfm_sample, "hepfm sample files")
+    folder = AtomicFolder(Path(out), _is_hepfm_sample, "hepfm sample files")
     try:
         parts = folder.tmp / "parts"
         try:
@@ -720,7 +549,7 @@ def _background_normalisation(
     rows = H5Matrix(path, [EVENTS], None, header["n_events"], header["n_features"])
 
     def passes() -> Iterable[np.ndarray]:
-        return (block for _, block in rows.blocks(_MERGE_ROWS))
+        return (block for _, block in rows.blocks(MERGE_ROWS))
 
     return streamed_normalisation(
         passes,
@@ -729,63 +558,6 @@ def _background_normalisation(
         clip=clip,
         source=f"background (all {header['n_events']} events, streamed)",
     )
-
-
-# -- back to ROOT (the demo) --------------------------------------------------------------
-def _is_root_output(path: Path) -> bool:
-    return path.is_file() and path.suffix == ".root"
-
-
-def export_physlite(
-    data_dir: str | Path,
-    out: str | Path,
-    *,
-    seed: int = 0,
-    tree: str = DEFAULT_TREE,
-    progress: Progress | None = None,
-) -> dict[str, Path]:
-    """Write every sample of the hepfm folder ``data_dir`` as a PhysLite-like ROOT file.
-
-    ``out/<sample>.root`` holds a TTree ``tree`` with the ``InDetTrackParticlesAuxDyn``
-    branches (``physlite.raw_from_features``: the physical definition derives them back to
-    the stored features within float32 rounding) and the sample's identity as ``EventInfo``
-    branches. The charges and numbers of degrees of freedom the features do not fix are
-    drawn from ``seed``. The folder is replaced as a whole, atomically, and only if it holds
-    nothing but ``.root`` files.
-    """
-    data_dir = Path(data_dir)
-    files = sorted(data_dir.glob("*.h5"))
-    if not files:
-        raise DataNotFoundError(
-            f"{data_dir} holds no hepfm sample files", data_dir, "write the demo first"
-        )
-    headers = {f: read_header(f) for f in files}
-    folder = _AtomicFolder(Path(out), _is_root_output, ".root files")
-    written: dict[str, Path] = {}
-    try:
-        for f, header in headers.items():
-            name = header["name"]
-            n, d = header["n_events"], header["n_features"]
-            columns = [c for c in IDENTITY_BRANCHES if c in header["identity"]]
-            rows = H5Matrix(f, [EVENTS], None, n, d)
-            with PhysliteWriter(folder.tmp / f"{name}.root", columns, tree) as writer:
-                for i, (start, block) in enumerate(rows.blocks(_MERGE_ROWS)):
-                    k = block.shape[0]
-                    rng = np.random.default_rng([seed, zlib.crc32(name.encode()), i])
-                    shape = (k, header["n_tracks"])
-                    charge = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
-                    ndf = rng.integers(8, 32, shape).astype(np.float64)
-                    counts, raw = raw_from_features(block, charge, ndf)
-                    ids = read_identity(f, slice(start, start + k)) or {}
-                    writer.write(counts, raw, {c: ids[c] for c in columns})
-                    if progress is not None:
-                        progress(f"{name}.root", start + k, n)
-            written[name] = Path(out) / f"{name}.root"
-        folder.commit()
-    except BaseException:
-        folder.discard()
-        raise
-    return written
 
 
 def read_provenance(path: str | Path) -> dict[str, Any]:

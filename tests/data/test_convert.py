@@ -14,15 +14,7 @@ import numpy as np
 import pytest
 import uproot
 
-from hepfm_core.data.convert import (
-    ConvertResult,
-    convert,
-    convert_file,
-    expand_inputs,
-    parse_signal_spec,
-    read_provenance,
-    run_task,
-)
+from hepfm_core.data.convert import ConvertResult, convert, convert_file, read_provenance, run_task
 from hepfm_core.data.generator import GeneratorConfig, estimate_normalisation
 from hepfm_core.data.hepfm_format import (
     open_hepfm_folder,
@@ -30,6 +22,7 @@ from hepfm_core.data.hepfm_format import (
     read_identity,
     read_sample,
 )
+from hepfm_core.data.inputs import expand_inputs
 from hepfm_core.data.normalisation import Normalisation
 from hepfm_core.data.physlite import RAW_NAMES, Selection, TrackFilter
 from hepfm_core.errors import (
@@ -41,7 +34,6 @@ from hepfm_core.errors import (
     MissingTreeError,
     NotRootFileError,
     OutputExistsError,
-    SignalSpecError,
     TruncatedRootFileError,
 )
 
@@ -307,16 +299,6 @@ def test_files_are_mapped_with_the_given_map(inputs, tmp_path):
     assert [p.rsplit("/", 1)[-1] for p in seen] == ["bkg_0.root", "bkg_1.root", "sig.root"]
 
 
-@pytest.mark.parametrize(
-    "spec",
-    ["zprime_ee", "=a.root", "zprime ee=a.root", "zp=", "zp=a.root,,b.root", "background=a.root"],
-)
-def test_bad_signal_syntax(spec):
-    with pytest.raises(SignalSpecError) as info:
-        parse_signal_spec(spec)
-    assert "what to do" in str(info.value)
-
-
 def _bad_input(kind, tmp_path, good):
     path = tmp_path / f"{kind}.root"
     if kind == "not_root":
@@ -465,14 +447,15 @@ def test_leftovers_of_a_killed_convert_are_removed_by_the_next(inputs, tmp_path)
 def test_a_folder_moved_aside_by_a_killed_convert_is_put_back(inputs, tmp_path):
     """Killed between its two renames, a convert left the previous folder as ``.OUT.old-*``
     and no ``OUT``: the next one puts it back before it does anything."""
-    from hepfm_core.data.convert import _AtomicFolder, _is_hepfm_sample
+    from hepfm_core.common.atomic import AtomicFolder
+    from hepfm_core.data.convert import _is_hepfm_sample
 
     _, files = inputs
     out = tmp_path / "c"
     convert([str(files["bkg0"][0])], {}, out)
     stamp = read_header(out / "background.h5")["fingerprint"]
     out.rename(tmp_path / f".c.old-{_dead_tag()}")
-    folder = _AtomicFolder(out, _is_hepfm_sample, "hepfm sample files")
+    folder = AtomicFolder(out, _is_hepfm_sample, "hepfm sample files")
     folder.discard()
     assert read_header(out / "background.h5")["fingerprint"] == stamp
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "in"]
