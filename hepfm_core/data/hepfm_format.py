@@ -49,15 +49,10 @@ from ..vocabulary import (
     Fill,
     SignalNormalisation,
 )
+from .chunk_codec import ChunkChecksums
 from .dataset import DataSet, check_consistent
-from .h5io import (
-    ChunkChecksums,
-    H5Matrix,
-    H5Writer,
-    blosc2_options,
-    open_h5,
-    require_blosc2,
-)
+from .h5_writer import H5Writer
+from .h5io import H5Matrix, blosc2_options, open_h5, require_blosc2
 from .normalisation import Normalisation
 from .samples import InputAccounting, Provenance, Sample
 

@@ -22,12 +22,9 @@ from ..vocabulary import (
     DEFAULT_COMPRESSION,
     Compression,
 )
-from .h5io import (
-    BLOSC2_FILTER,
-    H5Matrix,
-    H5Writer,
-    open_h5,
-)
+from .chunk_codec import BLOSC2_FILTER
+from .h5_writer import H5Writer
+from .h5io import H5Matrix, open_h5
 from .hepfm_format import (
     CHECKSUMS,
     CHUNK_ROWS,

@@ -17,7 +17,8 @@ import h5py
 import numpy as np
 
 from ..errors import TruncatedFileError
-from .h5io import H5Matrix, blosc2_rows
+from .chunk_codec import blosc2_rows
+from .h5io import H5Matrix
 from .samples import RowSource
 
 __all__ = ["SPAN_GAP", "Rows", "read_rows", "spans"]

@@ -24,9 +24,7 @@ from ..vocabulary import (
     FeatureDefinition,
     Role,
 )
-from .h5io import (
-    H5Writer,
-)
+from .h5_writer import H5Writer
 from .hepfm_format import (
     CHECKSUMS,
     CHUNK_ROWS,

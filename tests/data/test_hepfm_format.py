@@ -190,38 +190,6 @@ def test_zero_events(tmp_path):
 
 
 # -- version 2 and the threaded reader ------------------------------------------------------
-def test_blosc2_chunks_decoded_outside_hdf5_as_hdf5_reads_them(tmp_path):
-    # h5io reads the raw chunks and decodes them itself (in threads, outside h5py's lock):
-    # chunk by chunk, the same bytes as HDF5's own filter gives, for both codecs and gzip
-    raw = raw_sample(5000)
-    for compression in ("lz4", "zstd", "gzip"):
-        path = write(tmp_path / f"{compression}.h5", [raw], compression=compression)
-        with h5py.File(path) as f:
-            ds = f["events"]
-            filters = h5io._direct_filters(ds)
-            assert filters is not None
-            for start in range(0, 5000, 2048):
-                mask, chunk = ds.id.read_direct_chunk((start, 0))
-                assert mask == 0
-                out = np.empty((2048, 6), dtype=np.float32)
-                h5io.decode_chunk(chunk, filters, out)
-                rows = min(2048, 5000 - start)
-                np.testing.assert_array_equal(bits(out[:rows]), bits(ds[start : start + rows]))
-
-
-def test_blosc2_frames_of_other_layouts_decode_too():
-    # a b2nd array whose blocks split the rows is not in C order inside its chunk, and a
-    # frame without b2nd metadata holds plain bytes: both decode to the array
-    blosc2 = pytest.importorskip("blosc2")
-    a = np.arange(512 * 6, dtype=np.float32).reshape(512, 6) * np.float32(0.5)
-    out = np.empty_like(a)
-    split = blosc2.asarray(a, chunks=(512, 6), blocks=(64, 3))
-    h5io.decode_chunk(split.to_cframe(), (h5io.BLOSC2_FILTER,), out)
-    np.testing.assert_array_equal(out, a)
-    plain = blosc2.SChunk(chunksize=a.nbytes // 2, data=a.tobytes(), cparams={"typesize": 4})
-    out[...] = 0
-    h5io.decode_chunk(plain.to_cframe(), (h5io.BLOSC2_FILTER,), out)
-    np.testing.assert_array_equal(out, a)
 
 
 def test_blocks_pad_stop_and_raw(tmp_path):
@@ -549,7 +517,7 @@ def test_every_failed_write_is_an_output_error_wherever_it_falls(tmp_path):
     ``OutputError`` and no file; the process exits normally."""
     code, out = _child(
         """
-from hepfm_core.data import h5io
+from hepfm_core.data import h5_writer  # the writer whose os.pwrite fails
 folder = Path(sys.argv[1])
 size = os.path.getsize(write(folder / "whole.h5", 3))
 real_pwrite = os.pwrite
@@ -561,7 +529,7 @@ for quota in [0, 100, 2000, size // 3, size // 2, size - 5000, size - 1000, size
             raise OSError(28, "No space left on device")
         written += len(data)
         return real_pwrite(fd, data, offset)
-    h5io.os.pwrite = pwrite
+    h5_writer.os.pwrite = pwrite
     try:
         write(folder / "bkg.h5", 3)
         print("written with quota", quota)
@@ -569,7 +537,7 @@ for quota in [0, 100, 2000, size // 3, size // 2, size - 5000, size - 1000, size
         assert "No space left on device" in str(exc), exc
         print("refused")
     finally:
-        h5io.os.pwrite = real_pwrite
+        h5_writer.os.pwrite = real_pwrite
     assert sorted(p.name for p in folder.iterdir()) == ["whole.h5"], list(folder.iterdir())
 print("done")
 """,
