@@ -65,6 +65,7 @@ from .sample_writer import SampleWriter
 from .streamed_stats import streamed_normalisation
 
 __all__ = [
+    "MERGE_ROWS",
     "ConvertResult",
     "FileResult",
     "FileTask",

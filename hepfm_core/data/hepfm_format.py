@@ -64,6 +64,8 @@ __all__ = [
     "FORMAT_VERSION",
     "IDENTITY",
     "NONFINITE_EVENTS",
+    "PARTIAL_MARK",
+    "compression_options",
     "feature_definition_of",
     "format_version_for",
     "identity_columns",

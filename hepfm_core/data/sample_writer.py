@@ -40,6 +40,9 @@ from .normalisation import Normalisation
 
 __all__ = [
     "SampleWriter",
+    "create_events_dataset",
+    "write_checksums",
+    "write_nonfinite_events",
 ]
 
 

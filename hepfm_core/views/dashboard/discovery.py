@@ -13,6 +13,20 @@ from ...errors import HepfmError, PathNotAllowedError
 from ...sources import dataset_for_model, describe_model, open_data
 from ...upstream.files import EXPERIMENT_CONFIG
 
+__all__ = [
+    "MODEL_SEARCH_DEPTH",
+    "confine",
+    "confined_root",
+    "data_for_model",
+    "data_root",
+    "find_models",
+    "model_args",
+    "model_choices",
+    "project_root",
+    "sample_names",
+]
+
+
 MODEL_SEARCH_DEPTH = 4
 """How many folders deep under the data root the app looks for models."""
 

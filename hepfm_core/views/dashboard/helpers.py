@@ -17,6 +17,15 @@ from ...errors import HepfmError
 from ...vocabulary import Policy, Score
 from ..charts import model_curve_frame
 
+__all__ = [
+    "INLINE_CHART_DATA",
+    "attempt",
+    "curves",
+    "inline_chart_data",
+    "settings_for",
+]
+
+
 _T = TypeVar("_T")
 
 

@@ -20,6 +20,26 @@ from ...errors import HepfmError
 from ..investigation import BRUSH, empty_selection_sentence
 from ..page_state import EventRequest, brush_request
 
+__all__ = [
+    "DIAGNOSTICS",
+    "LATENT_VIEW",
+    "LOOK_HINT",
+    "MAX_SHOWN_EVENTS",
+    "PAGE_EVENTS",
+    "PROFILE_VIEW",
+    "SCULPTING_VIEW",
+    "TOP_DEFAULT",
+    "Looked",
+    "chosen_event",
+    "look",
+    "on_brush",
+    "on_count_button",
+    "page_count",
+    "sample_result",
+    "select_events",
+]
+
+
 PAGE_EVENTS = 20
 """Events per page of the investigation."""
 MAX_SHOWN_EVENTS = 200

@@ -21,6 +21,16 @@ from ...engine.investigate.residuals import ResidualProfile
 from ...sources import load_model
 from ...vocabulary import Fill, SignalNormalisation
 
+__all__ = [
+    "residual_profiles",
+    "shared_cluster",
+    "shared_evaluator",
+    "shared_investigator",
+    "shared_model",
+    "shared_models",
+]
+
+
 _evaluators: dict[tuple[str, str, str, str, str], BaseEvaluator] = {}
 _clusters: dict[str, Cluster] = {}
 _evaluators_lock = threading.RLock()

@@ -20,6 +20,16 @@ from ...engine.investigate.investigator import Investigator
 from ...engine.scoring.run import prime_native_logs
 from ...vocabulary import KLForm
 
+__all__ = [
+    "PAGE_WAIT_S",
+    "WARM_NICENESS",
+    "page_drawn",
+    "warm_in_background",
+    "warm_status",
+    "yield_to_the_page",
+]
+
+
 _lock = threading.RLock()
 _warming: dict[int, tuple[float | None, str]] = {}
 _page_drawn: dict[int, threading.Event] = {}
