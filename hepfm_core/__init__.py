@@ -3,12 +3,11 @@
 Stages, each importing only the ones before it (``[tool.importlinter]`` in pyproject.toml):
 ``data`` (samples, files) -> ``model`` (the Keras VAE) -> ``upstream`` (the upstream
 pipeline's files) -> ``sources`` (which format a path holds) -> ``engine`` (scoring, cached;
-guards, metrics, investigation) -> ``cluster`` (the engine on a Dask cluster) -> ``views``
-(tables, text, charts, report, the dashboard's helpers) -> the commands: ``demo``,
-``convert_cli`` (``hepfm convert``), ``events_cli`` (``hepfm events``), ``dashboard_cli``
-(``hepfm dashboard``) -> ``cli`` (``hepfm``); the app (``apps/anomaly.py``) on top.
-Beneath them: ``common`` (fingerprints, cache, paths, versions), ``vocabulary``, ``errors``.
-"""
+guards, metrics, investigation, comparison) -> ``cluster`` (the engine on a Dask cluster) ->
+``views`` (tables, text, charts, report, the dashboard's helpers) -> ``demo`` (the demo data
+and model) -> ``cli`` (the ``hepfm`` command: a module per subcommand, and the flags and
+settings they share); the app (``apps/anomaly.py``) on top.
+Beneath them: ``common`` (fingerprints, cache, paths, versions), ``vocabulary``, ``errors``."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from hepfm_core.cli import main
-from hepfm_core.convert_cli import write_physlite_demo
+from hepfm_core.cli.demo_command import write_physlite_demo
 from hepfm_core.data.hepfm_format import read_header, read_identity, read_sample
 
 

@@ -53,9 +53,3 @@ def test_cli_prints_the_job_script(capsys):
 def test_unknown_system():
     with pytest.raises(ClusterError, match="unknown batch system 'yarn'"):
         batch_cluster("yarn", BatchSettings())
-
-
-def test_command_line_partition_default_is_the_evaluators():
-    from hepfm_core.cluster import arguments, evaluator
-
-    assert arguments.DEFAULT_PARTITION_EVENTS == evaluator.DEFAULT_PARTITION_EVENTS

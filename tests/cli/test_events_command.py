@@ -16,16 +16,14 @@ import polars as pl
 import pytest
 
 from hepfm_core import cli
+from hepfm_core.cli.events_command import add_events_parser
 from hepfm_core.errors import HepfmError
-from hepfm_core.events_cli import add_events_parser
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hepfm")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_events_parser(
-        sub, add_settings_arguments=cli._add_settings_arguments, settings_from=cli._settings_from
-    )
+    add_events_parser(sub)  # with the evaluate command's settings flags, as `hepfm` adds it
     return parser
 
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import HepfmError
+from ..errors import HepfmError
 
 __all__ = [
     "APP_VIEW",
@@ -52,7 +52,7 @@ STOP_TIMEOUT_S = 30.0
 
 def app_path() -> Path:
     """The dashboard's notebook, beside the package in the project's checkout."""
-    return Path(__file__).resolve().parents[1] / "apps" / "anomaly.py"
+    return Path(__file__).resolve().parents[2] / "apps" / "anomaly.py"
 
 
 def editor_command(app: Path, port: int, token: str, app_args: Sequence[str] = ()) -> list[str]:

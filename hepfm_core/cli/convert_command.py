@@ -1,9 +1,9 @@
-"""The ``hepfm convert`` command, and ``hepfm demo --physlite``: PhysLite ROOT in and out.
+"""``hepfm convert``: PhysLite ROOT files into a hepfm data folder.
 
-``cli`` wires these in: :func:`add_convert_parser` adds the subcommand (its ``func`` is
-:func:`cmd_convert`), :func:`add_physlite_option` the demo's ``--physlite DIR``, and the demo
-command calls :func:`write_physlite_demo` when it is given. User errors are ``HepfmError``s
-(exit 2, the message on stderr); nothing here prints a traceback.
+:func:`add_convert_parser` adds the subcommand (its ``func`` is :func:`cmd_convert`); the
+reverse, the demo's samples as ROOT files, is ``hepfm demo --physlite`` (``demo_command``).
+User errors are ``HepfmError``s (exit 2, the message on stderr); nothing here prints a
+traceback.
 """
 
 from __future__ import annotations
@@ -11,21 +11,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from .cluster.arguments import add_cluster_arguments, spec_from_args
-from .errors import DataError, SettingsError, SignalSpecError
-from .vocabulary import COMPRESSIONS, DEFAULT_COMPRESSION
+from ..errors import DataError, SettingsError, SignalSpecError
+from ..vocabulary import COMPRESSIONS, DEFAULT_COMPRESSION
+from .options import add_cluster_arguments
+from .to_settings import cluster_spec, conversion_selection
 
 __all__ = [
     "add_convert_parser",
-    "add_physlite_option",
     "cluster_map",
     "cmd_convert",
     "read_normalisation",
-    "write_physlite_demo",
 ]
 
 _EXAMPLE = """examples:
@@ -43,9 +41,9 @@ HEPFM_REMOTE_TIMEOUT (seconds without an answer, default 60) and HEPFM_REMOTE_RE
 """
 
 
-def add_convert_parser(subparsers: Any) -> None:
+def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``convert`` to the ``hepfm`` subcommands (``subparsers`` of ``add_subparsers``)."""
-    from .vocabulary import DEFAULT_STEP_EVENTS, DEFAULT_TREE
+    from ..vocabulary import DEFAULT_STEP_EVENTS, DEFAULT_TREE
 
     p = subparsers.add_parser(
         "convert",
@@ -124,10 +122,11 @@ def add_convert_parser(subparsers: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_cluster_arguments(p, partitions=False)
     p.set_defaults(func=cmd_convert)
+    return p
 
 
 def _signals(specs: list[str]) -> dict[str, list[str]]:
-    from .data.inputs import parse_signal_spec
+    from ..data.inputs import parse_signal_spec
 
     signals: dict[str, list[str]] = {}
     for spec in specs:
@@ -145,8 +144,8 @@ def _signals(specs: list[str]) -> dict[str, list[str]]:
 def read_normalisation(path: str | Path):
     """The normalisation stored in a hepfm data folder (its background's), sample file, or
     model file (``.keras``: the one it was trained with)."""
-    from .data.hepfm_format import read_header
-    from .data.normalisation import Normalisation
+    from ..data.hepfm_format import read_header
+    from ..data.normalisation import Normalisation
 
     path = Path(path)
     todo = "give a hepfm data folder, a hepfm sample file (.h5) or a hepfm model (.keras)"
@@ -157,7 +156,7 @@ def read_normalisation(path: str | Path):
                 return header["normalisation"], f"{f} (stored)"
         raise DataError(f"{path} holds no hepfm background file", path, todo)
     if path.suffix == ".keras":
-        from .model.files import read_metadata
+        from ..model.files import read_metadata
 
         norm = read_metadata(path).get("normalisation")
         if not norm:
@@ -168,25 +167,18 @@ def read_normalisation(path: str | Path):
 
 def cmd_convert(args: argparse.Namespace) -> int:
     """Run ``hepfm convert``: print the summary (and write ``--json``); 0 when done."""
-    from .data.physlite import Selection, TrackFilter
-
     signals = _signals(args.signal)
-    selection = Selection(
-        n_tracks=args.tracks,
-        definition="upstream-compatible" if args.upstream_compatible else "physical",
-        track_filters=tuple(TrackFilter.parse(t) for t in args.track_filter),
-        min_tracks=args.min_tracks,
-    )
+    selection = conversion_selection(args)
     normalisation, source = (None, None)
     if args.normalisation_from:
         normalisation, source = read_normalisation(args.normalisation_from)
     if args.json and Path(args.json).is_dir():
         raise SettingsError(f"--json {args.json} is a folder", args.json, "give a file name")
-    spec = spec_from_args(args)
+    spec = cluster_spec(args)
     with contextlib.ExitStack() as stack:
         map_files: Any = map
         if spec is not None:
-            from .cluster.connect import open_cluster
+            from ..cluster.connect import open_cluster
 
             cluster = stack.enter_context(open_cluster(spec))
             map_files = cluster_map(cluster.client)
@@ -202,8 +194,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def _convert(args, signals, selection, normalisation, source, map_files):
     """``data.convert.convert`` with the command's arguments, the files mapped by
     ``map_files`` (the builtin ``map``, or a cluster's)."""
-    from .common.progress import TextProgress
-    from .data.convert import convert
+    from ..common.progress import TextProgress
+    from ..data.convert import convert
 
     return convert(
         args.background,
@@ -229,37 +221,3 @@ def cluster_map(client: Any):
         return client.gather(client.map(fn, list(tasks), pure=False))
 
     return map_files
-
-
-def add_physlite_option(demo_parser: argparse.ArgumentParser) -> None:
-    """Add ``--physlite DIR`` to ``hepfm demo``."""
-    demo_parser.add_argument(
-        "--physlite",
-        default=None,
-        metavar="DIR",
-        help="also write the demo's samples as PhysLite-like ROOT files into DIR (one per"
-        " sample, tree CollectionTree), input for `hepfm convert`",
-    )
-
-
-def write_physlite_demo(
-    data_dir: str | Path, out: str | Path, *, seed: int = 42, quiet: bool = False
-) -> dict[str, Path]:
-    """Write the demo folder ``data_dir`` as PhysLite-like ROOT files into ``out``; prints
-    where, and the ``hepfm convert`` command that reads them back."""
-    from .common.progress import TextProgress
-    from .data.export import export_physlite
-
-    written = export_physlite(
-        data_dir, out, seed=seed, progress=None if quiet else TextProgress(sys.stderr)
-    )
-    signals = " ".join(
-        f"--signal {name}={path}" for name, path in written.items() if name != "background"
-    )
-    print(f"PhysLite ROOT files: {Path(out)} ({len(written)} files)")
-    if "background" in written:
-        print(
-            f"  read back with: hepfm convert --background {written['background']} {signals}"
-            f" --out DIR"
-        )
-    return written

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlparse
 import psutil
 import pytest
 
-from hepfm_core import dashboard_cli
 from hepfm_core.cli import build_parser, main
+from hepfm_core.cli import dashboard_command as dashboard_cli
 
 
 def test_the_editor_is_marimos_on_the_app_bound_here_with_its_token():

@@ -158,55 +158,6 @@ def test_user_errors_exit_2_with_message(small_demo, tmp_path, capsys, setup, ar
     assert "Traceback" not in err and err.startswith("hepfm: error:")
 
 
-# -- repack ---------------------------------------------------------------------------------
-def test_repack_rewrites_a_folder_and_keeps_it_usable(small_data, tmp_path, capsys):
-    import shutil
-
-    from hepfm_core.data.hepfm_format import read_header
-    from hepfm_core.sources import open_data
-
-    folder = tmp_path / "data"
-    shutil.copytree(small_data, folder)
-    before = {f.name: read_header(f)["fingerprint"] for f in folder.glob("*.h5")}
-    code, out, err = run(capsys, "repack", str(folder), "--compression", "gzip")
-    assert code == 0, err
-    assert "format version 2 -> 1" in out and f"{len(before)} files" in out
-    assert {f.name: read_header(f)["format_version"] for f in folder.glob("*.h5")} == dict.fromkeys(
-        before, 1
-    )
-    code, out, err = run(capsys, "repack", str(folder))  # back to the default, Blosc2 LZ4
-    assert code == 0, err
-    assert "format version 1 -> 2" in out
-    assert {f.name: read_header(f)["fingerprint"] for f in folder.glob("*.h5")} == before
-    assert sorted(p.name for p in folder.iterdir()) == sorted(before)  # nothing left beside
-    code, out, _ = run(capsys, "repack", str(folder))
-    assert code == 0 and "left as it is (already lz4)" in out
-    assert open_data(folder).background.n_events == 5_000
-
-
-@pytest.mark.parametrize(
-    ("setup", "message"),
-    [
-        ("missing", "data folder not found"),
-        ("empty", "holds no .h5 sample files"),
-        ("garbage", "not an HDF5 file"),
-        ("file", "is not a folder"),
-    ],
-)
-def test_repack_bad_input_exits_2(tmp_path, capsys, setup, message):
-    target = tmp_path / "d"
-    if setup in ("empty", "garbage"):
-        target.mkdir()
-    if setup == "garbage":
-        (target / "background.h5").write_text("not hdf5")
-    if setup == "file":
-        target.write_text("x")
-    code, _out, err = run(capsys, "repack", str(target))
-    assert code == 2
-    assert message in err
-    assert "Traceback" not in err and err.startswith("hepfm: error:")
-
-
 def test_no_native_log_lines_in_a_real_run(small_demo, tmp_path):
     """A real process: TensorFlow's and XLA's start-up lines reach neither stream."""
     import subprocess
@@ -427,47 +378,3 @@ def test_outputs_on_a_full_disk_exit_2_and_leave_no_truncated_file(
     assert (disk / "result.json").read_text() == "the previous result"
     left = sorted(p.name for p in disk.rglob("*"))
     assert left in (["filler", "result.json"], ["filler", "result.json", "scores"]), left
-
-
-def test_figures_appear_all_or_none_on_a_full_disk(upstream_fixture, tmp_path, capsys, monkeypatch):
-    """A disk that fills after two of the eight figure files left those two in --figures,
-    with the message that nothing was written (issue 23, faults 3); now the folder gets all
-    of this run's figures or none, and a folder the run created is not left empty."""
-    import errno
-
-    from hepfm_core.common import atomic
-    from hepfm_core.views.report import figures
-
-    written: list[str] = []
-
-    def full_after_two(path, payload, what="the output"):
-        if len(written) == 2:
-            failure = OSError(errno.ENOSPC, "No space left on device")
-            raise atomic.output_error(failure, path, what)
-        written.append(str(path))
-        return atomic.atomic_write(path, payload, what)
-
-    monkeypatch.setattr(figures, "atomic_write", full_after_two)
-    exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
-    out = tmp_path / "figs"
-    code, _out, err = run(
-        capsys,
-        *("report", "--model", str(exp), "--quiet", "--cache-dir", str(tmp_path / "c")),
-        *("--out", str(tmp_path / "r.html"), "--figures", str(out)),
-    )
-    assert code == 2, err
-    assert "cannot write a figure (No space left on device)" in err, err
-    assert f"where: {out}\n" in err + "\n", err  # the folder, not a temporary inside it
-    assert len(written) == 2 and not out.exists()
-    # a folder that held figures keeps them all
-    out.mkdir()
-    (out / "roc.png").write_bytes(b"the previous figure")
-    written.clear()
-    code, _out, err = run(
-        capsys,
-        *("report", "--model", str(exp), "--quiet", "--cache-dir", str(tmp_path / "c")),
-        *("--out", str(tmp_path / "r.html"), "--figures", str(out)),
-    )
-    assert code == 2, err
-    assert [p.name for p in out.iterdir()] == ["roc.png"]
-    assert (out / "roc.png").read_bytes() == b"the previous figure"

@@ -21,9 +21,8 @@ shown events' pass rows travel; their tracks are read here from the data file an
 decoder runs here on them alone, so the JSON equals the single-process one (plus
 ``provenance.cluster``).
 
-The ``hepfm`` parser adds this command with :func:`add_events_parser`, passing it the
-evaluate command's settings flags and their reader, so that both commands read settings
-alike.
+The command takes the evaluate command's settings flags (``options.add_settings_arguments``)
+and reads them as evaluate does (``to_settings.evaluation_settings``).
 """
 
 from __future__ import annotations
@@ -33,34 +32,25 @@ import contextlib
 import json
 import math
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import SettingsError
+from ..errors import SettingsError
+from .options import add_settings_arguments
+from .scored_run import open_evaluator
+from .to_settings import cluster_spec, evaluation_settings
 
 __all__ = [
-    "SettingsFrom",
     "add_events_parser",
     "cmd_events",
     "events_document",
 ]
 
-SettingsFrom = Callable[[argparse.Namespace], Any]
 
-
-def add_events_parser(
-    subparsers: Any,
-    *,
-    add_settings_arguments: Callable[[argparse.ArgumentParser], None],
-    settings_from: SettingsFrom,
-) -> argparse.ArgumentParser:
-    """Add the ``events`` command to ``subparsers`` (``add_subparsers``' result).
-
-    ``add_settings_arguments(parser)`` adds the evaluate command's settings flags;
-    ``settings_from(args)`` reads them into an ``EvaluationSettings``.
-    """
-    from .vocabulary import EVENTS_PER_PAGE as DEFAULT_LIMIT
+def add_events_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``events`` command to ``subparsers`` (``add_subparsers``' result), with the
+    evaluate command's settings flags."""
+    from ..vocabulary import EVENTS_PER_PAGE as DEFAULT_LIMIT
 
     p = subparsers.add_parser(
         "events",
@@ -100,12 +90,12 @@ def add_events_parser(
         "else sample,event (index in the sample)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_events, settings_from=settings_from)
+    p.set_defaults(func=cmd_events)
     return p
 
 
 def _criterion(args: argparse.Namespace):
-    from .engine.investigate.events import Criterion
+    from ..engine.investigate.events import Criterion
 
     if args.cause is not None:
         return Criterion.by_cause(args.cause)
@@ -189,44 +179,18 @@ def events_document(
 def cmd_events(args: argparse.Namespace) -> int:
     """Run ``hepfm events``; 0 when done (a user error raises a ``HepfmError``): in this
     process, or on the Dask cluster the flags name (closed on the way out)."""
-    from .cluster.arguments import spec_from_args
-
-    settings = args.settings_from(args)
+    settings = evaluation_settings(args)
     _check_flags(args)
     criterion = _criterion(args)
-    spec = spec_from_args(args) if hasattr(args, "workers") else None
+    spec = cluster_spec(args)
     with contextlib.ExitStack() as stack:
-        if spec is None:
-            from .engine.evaluate import Evaluator
-
-            evaluator: Any = Evaluator.open(
-                args.data,
-                args.model,
-                signal_normalisation=args.signal_normalisation,
-                fill=args.fill,
-                cache=args.cache_dir,
-            )
-        else:
-            from .cluster.connect import open_cluster
-            from .cluster.evaluator import ClusterEvaluator, check_partition_events
-
-            check_partition_events(args.partition_events)  # before a cluster is reached
-            cluster = stack.enter_context(open_cluster(spec))
-            evaluator = ClusterEvaluator.open(
-                args.data,
-                args.model,
-                cluster=cluster,
-                signal_normalisation=args.signal_normalisation,
-                fill=args.fill,
-                cache=args.cache_dir,
-                partition_events=args.partition_events,
-            )
+        evaluator = open_evaluator(stack, args.data, args.model, args, spec)
         return _run_events(args, settings, criterion, evaluator)
 
 
 def _run_events(args: argparse.Namespace, settings: Any, criterion: Any, evaluator: Any) -> int:
-    from .common.progress import TextProgress
-    from .engine.investigate.investigator import Investigator
+    from ..common.progress import TextProgress
+    from ..engine.investigate.investigator import Investigator
 
     flag = {"cause": "--cause", "imputed": "--cause", "top": "--top", "range": "--range"}[
         criterion.kind

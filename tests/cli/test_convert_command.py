@@ -10,13 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from hepfm_core.convert_cli import (
-    add_convert_parser,
-    add_physlite_option,
-    cmd_convert,
-    read_normalisation,
-    write_physlite_demo,
-)
+from hepfm_core.cli.convert_command import add_convert_parser, cmd_convert, read_normalisation
+from hepfm_core.cli.demo_command import add_physlite_option, write_physlite_demo
 from hepfm_core.errors import HepfmError
 
 
