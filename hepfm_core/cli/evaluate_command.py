@@ -27,6 +27,33 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     return ev
 
 
+def _write_json(doc: dict[str, Any], target: str | None, summary: str) -> None:
+    """The JSON to ``target`` (``-``: stdout, and no summary) and the summary to stdout."""
+    import json
+
+    from ..common.atomic import atomic_write
+
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    if target == "-":
+        print(text)
+        return
+    if target:
+        atomic_write(target, text, "the JSON")
+    print(summary)
+
+
+def _write_roc_csv(rows: list[dict[str, Any]], path: str, *, with_model: bool) -> None:
+    import polars as pl
+
+    from ..common.atomic import atomic_write
+
+    schema: dict[str, Any] = {"model": pl.String} if with_model else {}
+    schema |= {"signal": pl.String, "threshold": pl.Float64, "fpr": pl.Float64, "tpr": pl.Float64}
+    # formatted in memory (a few thousand rows), written whole: polars reports a failed
+    # write as its own error, without the errno
+    atomic_write(path, pl.DataFrame(rows, schema=schema).write_csv(), "the ROC CSV")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run ``hepfm evaluate``: the summary on stdout, the files the flags ask for; 0."""
     from ..engine.compare.models import ModelSet
@@ -55,30 +82,3 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             with atomic_folder(args.scores_out) as tmp:
                 evaluator.write_scores(result, tmp)
     return 0
-
-
-def _write_json(doc: dict[str, Any], target: str | None, summary: str) -> None:
-    """The JSON to ``target`` (``-``: stdout, and no summary) and the summary to stdout."""
-    import json
-
-    from ..common.atomic import atomic_write
-
-    text = json.dumps(doc, indent=1, allow_nan=False)
-    if target == "-":
-        print(text)
-        return
-    if target:
-        atomic_write(target, text, "the JSON")
-    print(summary)
-
-
-def _write_roc_csv(rows: list[dict[str, Any]], path: str, *, with_model: bool) -> None:
-    import polars as pl
-
-    from ..common.atomic import atomic_write
-
-    schema: dict[str, Any] = {"model": pl.String} if with_model else {}
-    schema |= {"signal": pl.String, "threshold": pl.Float64, "fpr": pl.Float64, "tpr": pl.Float64}
-    # formatted in memory (a few thousand rows), written whole: polars reports a failed
-    # write as its own error, without the errno
-    atomic_write(path, pl.DataFrame(rows, schema=schema).write_csv(), "the ROC CSV")
