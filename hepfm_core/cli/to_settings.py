@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -69,18 +70,14 @@ class FromArgs:
     """fields no flag sets: the dataclass's default stands"""
 
     def __post_init__(self) -> None:
-        kinds = (set(self.renamed) | set(self.converted), self.derived, self.fixed, self.unset)
-        twice = sorted(
-            {n for i, a in enumerate(kinds) for b in kinds[i + 1 :] for n in a if n in b}
-        )
+        ways = [*{*self.renamed, *self.converted}, *self.derived, *self.fixed, *self.unset]
+        twice = sorted(name for name, n in Counter(ways).items() if n > 1)
         if twice:
             raise TypeError(f"each field is read one way: {', '.join(twice)} named twice")
 
     def named(self) -> set[str]:
         """The fields this mapping names (the exceptions)."""
-        return (
-            set(self.renamed) | set(self.converted) | set(self.derived) | set(self.fixed)
-        ) | self.unset
+        return set().union(self.renamed, self.converted, self.derived, self.fixed, self.unset)
 
     def values(self, cls: type, args: argparse.Namespace) -> dict[str, Any]:
         """The keywords of ``cls(...)`` from ``args``: every field but the ``unset`` ones.
