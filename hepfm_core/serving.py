@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_SESSION_TTL_S",
     "HOST",
     "MIN_TOKEN_CHARS",
+    "app_path",
     "cap_sessions",
     "full_message",
     "marimo_run_args",
@@ -43,6 +44,11 @@ DEFAULT_SESSION_TTL_S = 30
 """Seconds a closed page's session is kept (for a reconnect) before it is released."""
 MIN_TOKEN_CHARS = 16
 """The shortest token taken: guessing it must not be practical."""
+
+
+def app_path() -> Path:
+    """The dashboard's notebook, beside the package in the project's checkout."""
+    return Path(__file__).resolve().parents[1] / "apps" / "anomaly.py"
 
 
 def read_token(path: str | Path) -> str:
@@ -124,10 +130,12 @@ def marimo_run_args(
     host: str = HOST,
     port: int = 2718,
     session_ttl_s: int = DEFAULT_SESSION_TTL_S,
+    proxy: str | None = None,
     app_args: Sequence[str] = (),
 ) -> list[str]:
     """The arguments of ``marimo run`` for a shared dashboard: headless, code hidden (its
-    default), the operator's token, ``host`` and ``port``, the TTL; ``app_args`` after
+    default), the operator's token, ``host`` and ``port``, the TTL, the address of a
+    reverse proxy in front (``proxy``: marimo builds its links for it); ``app_args`` after
     ``--``."""
     args = [
         "run",
@@ -141,6 +149,7 @@ def marimo_run_args(
         str(token_file),
         "--session-ttl",
         str(session_ttl_s),
+        *(["--proxy", proxy] if proxy else []),
     ]
     return [*args, "--", *app_args] if app_args else args
 
@@ -153,6 +162,7 @@ def serve(
     port: int = 2718,
     max_sessions: int = DEFAULT_MAX_SESSIONS,
     session_ttl_s: int = DEFAULT_SESSION_TTL_S,
+    proxy: str | None = None,
     app_args: Sequence[str] = (),
 ) -> int:
     """Serve ``app`` until interrupted (see the module's docstring); the exit status of
@@ -172,6 +182,7 @@ def serve(
         host=host,
         port=port,
         session_ttl_s=session_ttl_s,
+        proxy=proxy,
         app_args=app_args,
     )
     try:

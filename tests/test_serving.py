@@ -78,6 +78,9 @@ def test_marimo_runs_headless_on_this_machine_with_the_token_file_and_the_ttl(tm
     )
     assert with_app[with_app.index("--host") + 1] == "10.0.0.5"
     assert with_app[-3:] == ["--", "--data", "d"]
+    assert "--proxy" not in with_app
+    proxied = marimo_run_args(Path("app.py"), token_file=tmp_path / "t", proxy="https://h.org")
+    assert proxied[proxied.index("--proxy") + 1] == "https://h.org"
 
 
 def test_the_cap_wraps_once_and_takes_a_new_limit():

@@ -3,10 +3,11 @@
 
 Commands: ``demo_command``, ``train_command``, ``evaluate_command``, ``report_command``,
 ``convert_command``, ``events_command``, ``cluster_command``, ``dashboard_command``,
-``repack_command``. Shared by several: ``options`` (the flags: evaluation settings, cluster,
-``--model``, ``--compression``), ``to_settings`` (parsed arguments into the settings
-dataclasses, derived from their fields), ``scored_run`` (the evaluator evaluate, report and
-events open and score) and ``outputs`` (epoch lines, warnings, all-or-nothing folders).
+``serve_command``, ``repack_command``. Shared by several: ``options`` (the flags:
+evaluation settings, cluster, ``--model``, ``--compression``), ``to_settings`` (parsed
+arguments into the settings dataclasses, derived from their fields), ``scored_run`` (the
+evaluator evaluate, report and events open and score) and ``outputs`` (epoch lines,
+warnings, all-or-nothing folders).
 
 Exit codes: 0 done, 2 a user error (the message on stderr, no traceback), 130 interrupted.
 """
@@ -26,6 +27,7 @@ from .evaluate_command import add_evaluate_parser
 from .events_command import add_events_parser
 from .repack_command import add_repack_parser
 from .report_command import add_report_parser
+from .serve_command import add_serve_parser
 from .train_command import add_train_parser
 
 __all__ = ["build_parser", "main"]
@@ -39,6 +41,7 @@ _COMMANDS = (
     add_events_parser,
     add_cluster_parser,
     add_dashboard_parser,
+    add_serve_parser,
     add_repack_parser,
 )
 """Each command's parser, in the order ``hepfm --help`` lists them."""

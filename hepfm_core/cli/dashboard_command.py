@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import HepfmError
+from ..serving import app_path
 
 __all__ = [
     "APP_VIEW",
@@ -48,11 +49,6 @@ START_TIMEOUT_S = 120.0
 """How long the editor may take to listen."""
 STOP_TIMEOUT_S = 30.0
 """How long the editor may take to stop after its SIGINT (then it is killed)."""
-
-
-def app_path() -> Path:
-    """The dashboard's notebook, beside the package in the project's checkout."""
-    return Path(__file__).resolve().parents[2] / "apps" / "anomaly.py"
 
 
 def editor_command(app: Path, port: int, token: str, app_args: Sequence[str] = ()) -> list[str]:
