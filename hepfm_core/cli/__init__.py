@@ -25,6 +25,7 @@ from .dashboard_command import add_dashboard_parser
 from .demo_command import add_demo_parser
 from .evaluate_command import add_evaluate_parser
 from .events_command import add_events_parser
+from .outputs import own_warnings_as_lines
 from .repack_command import add_repack_parser
 from .report_command import add_report_parser
 from .serve_command import add_serve_parser
@@ -64,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with own_warnings_as_lines():
+            return int(args.func(args))
     except HepfmError as exc:
         print(f"hepfm: error: {exc}", file=sys.stderr)
         return 2

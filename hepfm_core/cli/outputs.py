@@ -7,12 +7,13 @@ import contextlib
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..errors import HepfmError
 
-__all__ = ["atomic_folder", "print_epoch", "warn"]
+__all__ = ["atomic_folder", "own_warnings_as_lines", "print_epoch", "warn"]
 
 
 def print_epoch(record: dict) -> None:
@@ -32,6 +33,25 @@ def warn(warnings: Iterable[str]) -> None:
     """Each warning on stderr, as ``hepfm: warning: ...``."""
     for warning in warnings:
         print(f"hepfm: warning: {warning}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def own_warnings_as_lines() -> Iterator[None]:
+    """While inside, a warning that hepfm itself raises (its category is defined in the
+    package: a cache entry repaired, say) prints as one ``hepfm: warning: ...`` line, not as
+    Python's ``file:line: Category: ...`` followed by the source line that raised it; other
+    warnings print as Python prints them."""
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if category.__module__.startswith("hepfm_core."):
+                print(f"hepfm: warning: {message}", file=file or sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 @contextlib.contextmanager

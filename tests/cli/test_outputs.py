@@ -34,3 +34,39 @@ def test_a_folder_gets_its_files_once_all_are_written(tmp_path):
         "m",
         "m/b.parquet",
     ]
+
+
+def test_own_warnings_print_as_one_line_and_others_as_python_prints_them(capsys):
+    import warnings
+
+    from hepfm_core.cli.outputs import own_warnings_as_lines
+    from hepfm_core.common.cache import CacheRepairWarning
+
+    with warnings.catch_warnings(record=True) as others:
+        warnings.simplefilter("always")
+        before = warnings.showwarning
+        with own_warnings_as_lines():
+            warnings.warn("cache entry recon.npy damaged: computed again", CacheRepairWarning, 2)
+            warnings.warn("something of numpy's", RuntimeWarning, 2)
+        assert warnings.showwarning is before  # put back on the way out
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["hepfm: warning: cache entry recon.npy damaged: computed again"]
+    # another's warning goes where Python sends it (here: the record), untouched
+    assert [(w.category, str(w.message)) for w in others] == [
+        (RuntimeWarning, "something of numpy's")
+    ]
+
+
+def test_a_command_s_own_warning_reaches_stderr_as_a_line(monkeypatch, capsys):
+    import warnings
+
+    from hepfm_core.cli import main
+    from hepfm_core.common.cache import CacheRepairWarning
+
+    def cmd(args):
+        warnings.warn("an entry was repaired", CacheRepairWarning, 2)
+        return 0
+
+    monkeypatch.setattr("hepfm_core.cli.repack_command.cmd_repack", cmd)
+    assert main(["repack", "somewhere"]) == 0
+    assert capsys.readouterr().err.splitlines() == ["hepfm: warning: an entry was repaired"]
