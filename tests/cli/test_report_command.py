@@ -41,7 +41,9 @@ def test_figures_appear_all_or_none_on_a_full_disk(upstream_fixture, tmp_path, c
     assert "cannot write a figure (No space left on device)" in err, err
     assert f"where: {out}\n" in err + "\n", err  # the folder, not a temporary inside it
     assert len(written) == 2 and not out.exists()
-    # a folder that held figures keeps them all
+    assert not (tmp_path / "r.html").exists()  # no report without its figures
+    # a folder that held figures keeps them all, and the previous report stays as it was
+    (tmp_path / "r.html").write_text("the previous report")
     out.mkdir()
     (out / "roc.png").write_bytes(b"the previous figure")
     written.clear()
@@ -53,3 +55,4 @@ def test_figures_appear_all_or_none_on_a_full_disk(upstream_fixture, tmp_path, c
     assert code == 2, err
     assert [p.name for p in out.iterdir()] == ["roc.png"]
     assert (out / "roc.png").read_bytes() == b"the previous figure"
+    assert (tmp_path / "r.html").read_text() == "the previous report"

@@ -198,7 +198,8 @@ def write_report(
     *,
     figures: str | Path | None = None,
 ) -> Path:
-    """Write the offline report for ``settings`` to ``out`` (and the figures to ``figures``).
+    """Write the offline report for ``settings`` to ``out`` (and the figures to ``figures``,
+    first: figures that cannot be written leave no report behind).
 
     Scores every sample first if needed (cached). With several models (a ``ModelSet``), the
     separation views overlay them and a section compares them. Returns the report's path.
@@ -206,8 +207,7 @@ def write_report(
     out = Path(out)
     data = collect(evaluator, settings)
     page = render_html(data, javascript_bundle())
-    _ensure_dir(out.parent)
-    _write(out, page.encode("utf-8"))
+    # the figures first: when they cannot be written, no report is (the previous one kept)
     if figures is not None:
         folder = Path(figures)
         _ensure_dir(folder)
@@ -217,4 +217,6 @@ def write_report(
             raise SettingsError(
                 f"cannot write the figures ({exc.strerror})", folder, "choose a writable folder"
             ) from exc
+    _ensure_dir(out.parent)
+    _write(out, page.encode("utf-8"))
     return out
