@@ -16,102 +16,17 @@ The meeting report the app writes is :mod:`hepfm_core.views.meeting_reports`'s.
 
 from __future__ import annotations
 
-from .discovery import (
-    MODEL_SEARCH_DEPTH,
-    confine,
-    confined_root,
-    data_for_model,
-    data_root,
-    find_models,
-    model_args,
-    model_choices,
-    project_root,
-    sample_names,
-)
-from .helpers import (
-    INLINE_CHART_DATA,
-    attempt,
-    curves,
-    inline_chart_data,
-    settings_for,
-)
-from .looking import (
-    DIAGNOSTICS,
-    LATENT_VIEW,
-    LOOK_HINT,
-    MAX_SHOWN_EVENTS,
-    PAGE_EVENTS,
-    PROFILE_VIEW,
-    SCULPTING_VIEW,
-    TOP_DEFAULT,
-    Looked,
-    chosen_event,
-    look,
-    on_brush,
-    on_count_button,
-    page_count,
-    sample_result,
-    select_events,
-)
-from .shared import (
-    residual_profiles,
-    shared_cluster,
-    shared_evaluator,
-    shared_investigator,
-    shared_model,
-    shared_models,
-)
-from .warm_up import (
-    PAGE_WAIT_S,
-    WARM_NICENESS,
-    page_drawn,
-    warm_in_background,
-    warm_status,
-    yield_to_the_page,
-)
+from . import discovery, helpers, looking, shared, warm_up
+from .discovery import *  # noqa: F403 (re-exported: its __all__)
+from .helpers import *  # noqa: F403 (re-exported: its __all__)
+from .looking import *  # noqa: F403 (re-exported: its __all__)
+from .shared import *  # noqa: F403 (re-exported: its __all__)
+from .warm_up import *  # noqa: F403 (re-exported: its __all__)
 
 __all__ = [
-    "DIAGNOSTICS",
-    "INLINE_CHART_DATA",
-    "LATENT_VIEW",
-    "LOOK_HINT",
-    "MAX_SHOWN_EVENTS",
-    "MODEL_SEARCH_DEPTH",
-    "PAGE_EVENTS",
-    "PAGE_WAIT_S",
-    "PROFILE_VIEW",
-    "SCULPTING_VIEW",
-    "TOP_DEFAULT",
-    "WARM_NICENESS",
-    "Looked",
-    "attempt",
-    "chosen_event",
-    "confine",
-    "confined_root",
-    "curves",
-    "data_for_model",
-    "data_root",
-    "find_models",
-    "inline_chart_data",
-    "look",
-    "model_args",
-    "model_choices",
-    "on_brush",
-    "on_count_button",
-    "page_count",
-    "page_drawn",
-    "project_root",
-    "residual_profiles",
-    "sample_names",
-    "sample_result",
-    "select_events",
-    "settings_for",
-    "shared_cluster",
-    "shared_evaluator",
-    "shared_investigator",
-    "shared_model",
-    "shared_models",
-    "warm_in_background",
-    "warm_status",
-    "yield_to_the_page",
+    *discovery.__all__,
+    *shared.__all__,
+    *warm_up.__all__,
+    *looking.__all__,
+    *helpers.__all__,
 ]

@@ -15,104 +15,17 @@ names, so a cell reads ``iv.track_table`` and ``iv.eta_phi_chart`` alike.
 
 from __future__ import annotations
 
-from .charts import (
-    eta_phi_chart,
-    latent_chart,
-    latent_event_chart,
-    residual_heatmap,
-    residual_profile_chart,
-    sculpting_chart,
-    with_score_brush,
-)
-from .tables import (
-    event_table,
-    latent_table,
-    residual_profile_table,
-    sculpting_table,
-    summary_table,
-    track_table,
-)
-from .text import (
-    empty_selection_sentence,
-    event_caption,
-    filled_names,
-    latent_sentence,
-    page_sentence,
-    selection_sentence,
-)
-from .titles import (
-    ACTIVE_COLOURS,
-    BRUSH,
-    CLIP_COLOUR,
-    EFFICIENCY_TITLE,
-    ETA_PHI_BRANCHES,
-    ETA_RANGE,
-    ETA_TITLE,
-    EVENTS_TITLE,
-    FEATURE_TITLE,
-    FILLED_TITLE,
-    KL_DIM_TITLE,
-    LATENT_DIM_TITLE,
-    PADDING,
-    PHI_TITLE,
-    PT_TITLE,
-    RESIDUAL_MEAN_TITLE,
-    RESIDUAL_MEDIAN_TITLE,
-    RESIDUAL_TITLE,
-    SCULPTING_TITLES,
-    TRACK_RESIDUAL_TITLE,
-    TRACK_TITLE,
-    Z_LOG_VAR_TITLE,
-    Z_MEAN_TITLE,
-)
-from .values import (
-    number_text,
-    table_formats,
-)
+from . import charts, tables, text, titles, values
+from .charts import *  # noqa: F403 (re-exported: its __all__)
+from .tables import *  # noqa: F403 (re-exported: its __all__)
+from .text import *  # noqa: F403 (re-exported: its __all__)
+from .titles import *  # noqa: F403 (re-exported: its __all__)
+from .values import *  # noqa: F403 (re-exported: its __all__)
 
 __all__ = [
-    "ACTIVE_COLOURS",
-    "BRUSH",
-    "CLIP_COLOUR",
-    "EFFICIENCY_TITLE",
-    "ETA_PHI_BRANCHES",
-    "ETA_RANGE",
-    "ETA_TITLE",
-    "EVENTS_TITLE",
-    "FEATURE_TITLE",
-    "FILLED_TITLE",
-    "KL_DIM_TITLE",
-    "LATENT_DIM_TITLE",
-    "PADDING",
-    "PHI_TITLE",
-    "PT_TITLE",
-    "RESIDUAL_MEAN_TITLE",
-    "RESIDUAL_MEDIAN_TITLE",
-    "RESIDUAL_TITLE",
-    "SCULPTING_TITLES",
-    "TRACK_RESIDUAL_TITLE",
-    "TRACK_TITLE",
-    "Z_LOG_VAR_TITLE",
-    "Z_MEAN_TITLE",
-    "empty_selection_sentence",
-    "eta_phi_chart",
-    "event_caption",
-    "event_table",
-    "filled_names",
-    "latent_chart",
-    "latent_event_chart",
-    "latent_sentence",
-    "latent_table",
-    "number_text",
-    "page_sentence",
-    "residual_heatmap",
-    "residual_profile_chart",
-    "residual_profile_table",
-    "sculpting_chart",
-    "sculpting_table",
-    "selection_sentence",
-    "summary_table",
-    "table_formats",
-    "track_table",
-    "with_score_brush",
+    *charts.__all__,
+    *tables.__all__,
+    *text.__all__,
+    *titles.__all__,
+    *values.__all__,
 ]
