@@ -27,6 +27,7 @@ __all__ = [
     "EfficiencyDifference",
     "efficiency_differences",
     "efficiency_differences_against",
+    "efficiency_differences_of",
 ]
 
 
@@ -111,11 +112,33 @@ def efficiency_differences_against(
     min_bkg_pass: int = 10,
 ) -> tuple[EfficiencyDifference, ...]:
     """:func:`efficiency_differences` against a background checked and sorted once."""
+    ya, yb = _paired(signal_a, signal_b, "signal")
+    with np.errstate(all="raise", under="ignore"):
+        core_a = Counts.build(background.ref_a, sorted_signal(ya))
+        core_b = Counts.build(background.ref_b, sorted_signal(yb))
+    return efficiency_differences_of(
+        core_a, core_b, ya, yb, bkg_effs=bkg_effs, min_bkg_pass=min_bkg_pass
+    )
+
+
+def efficiency_differences_of(
+    core_a: Counts,
+    core_b: Counts,
+    signal_a: np.ndarray,
+    signal_b: np.ndarray,
+    *,
+    bkg_effs: Sequence[float] = DEFAULT_BKG_EFFS,
+    min_bkg_pass: int = 10,
+) -> tuple[EfficiencyDifference, ...]:
+    """:func:`efficiency_differences` from each model's counts against the paired background
+    (``roc.Counts``: its size and top ranks, and the sorted signal), wherever they were
+    counted: one sorted background here, or its partitions merged. ``signal_a`` /
+    ``signal_b``: the paired signal scores in event order."""
     effs = check_effs(bkg_effs)
     if min_bkg_pass < 0:
         raise ValueError(f"min_bkg_pass must be >= 0, got {min_bkg_pass}")
     ya, yb = _paired(signal_a, signal_b, "signal")
-    n, m = int(background.a.size), int(ya.size)
+    n, m = core_a.nb, int(ya.size)
     if n == 0 or m == 0:
         status, reason = _no_events(n)
         out = []
@@ -124,8 +147,6 @@ def efficiency_differences_against(
             out.append(EfficiencyDifference(e, status, reason, wp, wp, None, None))
         return tuple(out)
     with np.errstate(all="raise", under="ignore"):
-        core_a = Counts.build(background.ref_a, sorted_signal(ya))
-        core_b = Counts.build(background.ref_b, sorted_signal(yb))
         return tuple(
             _efficiency_difference(
                 working_point(core_a, e, min_bkg_pass),

@@ -16,9 +16,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,26 +28,16 @@ from ...errors import ModelInputMismatchError, SettingsError
 from ...sources import open_data
 from ...vocabulary import DEFAULT_BKG_EFFS, Fill, SignalNormalisation
 from ..evaluate import BaseEvaluator, EvaluationResult, EvaluationSettings, Evaluator
-from ..guards.policy import PolicyScores
 from ..metrics.binning import DEFAULT_BINS
 from ..metrics.working_points import check_effs, empty_working_point
-from .efficiency import EfficiencyDifference, efficiency_differences_against
-from .paired import (
-    AucComparison,
-    PairedBackground,
-    PairedScores,
-    delong_test_against,
-    holm,
-    pair_events,
-    paired_background,
-    withheld_comparison,
-)
+from .efficiency import EfficiencyDifference
+from .paired import AucComparison, holm, withheld_comparison
+from .pairing import LocalPairing, Pairing, PairsWhereScoresLive, SignalTest
 from .results import ComparisonResult, ModelComparison, PairCounts
 from .seeds import GroupComparison, SeedGroup, compare_groups, seed_group
 from .specs import ModelSpec, model_label
 
 __all__ = [
-    "COMPARISON_SCOPE_WHERE",
     "TESTS_KEPT",
     "ModelSet",
     "labelled_evaluators",
@@ -62,10 +51,8 @@ TESTS_KEPT = 64
 signal pairs and a handful of numbers each)."""
 
 
-_SignalTest = tuple[PairedScores, tuple[AucComparison, tuple[EfficiencyDifference, ...]]]
-
-
-COMPARISON_SCOPE_WHERE = "--model (several) with --workers / --scheduler / --scheduler-file"
+_SignalTest = tuple[PairCounts, PairCounts, SignalTest]
+"""A signal's cached test: the background's and the signal's pair counts, and the test."""
 
 
 class ModelSet:
@@ -231,45 +218,27 @@ class ModelSet:
         """Every signal's comparison of labels ``a`` and ``b``."""
         n_pairs = min(len(results_a), len(results_b))
         grouped = max(len(results_a), len(results_b)) > 1
-        # per seed pair (i-th seed of A with the i-th of B), the background pairs: once
-        bkg = [_pairs(results_a[i], results_b[i], "background", a, b) for i in range(n_pairs)]
-        # each pair's background checked and sorted once for every signal, when one needs it
-        sorted_bkg: dict[int, PairedBackground] = {}
-
-        def background(i: int) -> PairedBackground:
-            if i not in sorted_bkg:
-                sorted_bkg[i] = paired_background(bkg[i].a, bkg[i].b)
-            return sorted_bkg[i]
-
+        # per seed pair (i-th seed of A with the i-th of B): the tests, cached or computed
+        tests = [
+            self._signal_tests(a, b, i, results_a[i], results_b[i], signals, effs)
+            for i in range(n_pairs)
+        ]
         same = self._same(a, b)
         out = []
         for name in signals:
-            tests = []
-            for i in range(n_pairs):
-                key = (a, b, i, results_a[i].settings.kept_scores_key(), name, tuple(effs))
-                found = self._tests.pop(key, None)
-                if found is None:
-                    sig = _pairs(results_a[i], results_b[i], name, a, b)
-                    test = _test(
-                        results_a[i], results_b[i], name, bkg[i], sig, effs, partial(background, i)
-                    )
-                    found = (sig, test)
-                self._tests[key] = found
-                while len(self._tests) > TESTS_KEPT:
-                    self._tests.popitem(last=False)
-                tests.append(found)
-            sig0, (test0, effs0) = tests[0]
+            bkg0, sig0, (test0, effs0) = tests[0][name]
             group = reason = None
             if grouped:
-                group, reason = _group(results_a, results_b, name, [t for _, (t, _) in tests])
+                pair_tests = [t[name][2][0] for t in tests]
+                group, reason = _group(results_a, results_b, name, pair_tests)
             out.append(
                 ModelComparison(
                     signal=name,
                     model_a=a,
                     model_b=b,
                     test=test0,
-                    background=PairCounts.of(bkg[0]),
-                    signal_pairs=PairCounts.of(sig0),
+                    background=bkg0,
+                    signal_pairs=sig0,
                     efficiencies=effs0,
                     group=group,
                     group_reason=reason,
@@ -277,6 +246,49 @@ class ModelSet:
                 )
             )
         return out
+
+    def _signal_tests(
+        self,
+        a: str,
+        b: str,
+        i: int,
+        ra: EvaluationResult,
+        rb: EvaluationResult,
+        signals: Sequence[str],
+        effs: Sequence[float],
+    ) -> dict[str, _SignalTest]:
+        """Per signal, the i-th seed pair's test: reused while its kept scores stay, else
+        computed where the scores are (the signals missing asked of the pairing at once)."""
+        keys = {n: (a, b, i, ra.settings.kept_scores_key(), n, tuple(effs)) for n in signals}
+        found = {n: self._tests.pop(k) for n, k in keys.items() if k in self._tests}
+        missing = [n for n in signals if n not in found]
+        if missing:
+            pairing = self._pairing(a, b, i, ra.settings)
+            if pairing is None:
+                pairing = LocalPairing(ra, rb, a, b)
+            bkg = pairing.counts("background")
+            counts = {n: pairing.counts(n) for n in missing}
+            withheld = {n: _imputed(ra, rb, n) for n in missing}
+            asked = [n for n in missing if withheld[n] is None]
+            computed = pairing.tests(asked, effs) if asked else {}
+            for n in missing:
+                w = withheld[n]
+                if w is not None:
+                    computed[n] = _withheld(*w, bkg.both, counts[n].both, effs)
+                found[n] = (bkg, counts[n], computed[n])
+        for n in signals:
+            self._tests[keys[n]] = found[n]
+        while len(self._tests) > TESTS_KEPT:
+            self._tests.popitem(last=False)
+        return found
+
+    def _pairing(self, a: str, b: str, i: int, settings: EvaluationSettings) -> Pairing | None:
+        """The pairing of the i-th models of ``a`` and ``b`` where their scores live; None
+        for scores in this process."""
+        ev_a, ev_b = self.models[a][i], self.models[b][i]
+        if isinstance(ev_a, PairsWhereScoresLive):
+            return ev_a.pairing_with(ev_b, settings)
+        return None
 
     def _fingerprints(self, label: str) -> tuple[str, ...]:
         return tuple(ev.model_info.fingerprint for ev in self.models[label])
@@ -388,42 +400,13 @@ def _data_identity(ev: BaseEvaluator) -> tuple[Any, ...]:
     return (str(Path(data.path).resolve()), data.signal_normalisation, ev.fill, fps)
 
 
-def _kept(result: EvaluationResult, name: str, label: str) -> PolicyScores:
-    policy = result.samples[name].policy
-    if not isinstance(policy, PolicyScores):
-        raise SettingsError(
-            f"model {label}: the scores of {name!r} stayed on a cluster, and a comparison "
-            "needs every event's kept scores",
-            COMPARISON_SCOPE_WHERE,
-            "model comparison runs in one process; drop --workers/--scheduler",
-        )
-    return policy
-
-
-def _pairs(ra: EvaluationResult, rb: EvaluationResult, name: str, a: str, b: str) -> PairedScores:
-    """The events of sample ``name`` both models keep."""
-    ka, kb = _kept(ra, name, a), _kept(rb, name, b)
-    return pair_events(ka.values, kb.values, ka.kept_mask, kb.kept_mask)
-
-
-def _test(
-    ra: EvaluationResult,
-    rb: EvaluationResult,
-    name: str,
-    bkg: PairedScores,
-    sig: PairedScores,
-    effs: Sequence[float],
-    sorted_background: Callable[[], PairedBackground],
-) -> tuple[AucComparison, tuple[EfficiencyDifference, ...]]:
-    """The paired test and efficiency differences; withheld, like the metrics, where a
-    model's metrics of this signal rest on fill values. ``sorted_background``: ``bkg``
-    checked and sorted (shared by the signals)."""
+def _imputed(ra: EvaluationResult, rb: EvaluationResult, name: str) -> tuple[str, str] | None:
+    """Status and reason when a model's metrics of signal ``name`` rest on fill values (the
+    comparison is then withheld, like the metrics); None otherwise."""
     for sep in (ra.signals[name], rb.signals[name]):
         if sep.status == STATUS_IMPUTED:
-            return _withheld(sep.status, sep.reason or "", bkg.n_both, sig.n_both, effs)
-    background = sorted_background()
-    test = delong_test_against(background, sig.a, sig.b)
-    return test, efficiency_differences_against(background, sig.a, sig.b, bkg_effs=effs)
+            return sep.status, sep.reason or ""
+    return None
 
 
 def _withheld(

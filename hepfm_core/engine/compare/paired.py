@@ -40,9 +40,15 @@ from ..metrics.working_points import (
 
 __all__ = [
     "STATUS_TOO_FEW_EVENTS",
+    "ZERO_MOMENTS",
     "AucComparison",
+    "Moments",
     "PairedBackground",
     "PairedScores",
+    "PlacementSums",
+    "background_moments",
+    "background_placements",
+    "delong_from_sums",
     "delong_test",
     "delong_test_against",
     "holm",
@@ -339,14 +345,92 @@ def delong_test_against(
     (:func:`paired_background`): what a comparison of several signals calls."""
     xa, xb = background.a, background.b
     ya, yb = _paired(signal_a, signal_b, "signal")
-    n, m = int(xa.size), int(ya.size)
+    if xa.size == 0 or ya.size == 0:
+        return delong_from_sums(PlacementSums.none(int(xa.size), int(ya.size)))
+    c10a, c01a = _placements(background.ref_a.scores, xa, ya)
+    c10b, c01b = _placements(background.ref_b.scores, xb, yb)
+    return delong_from_sums(PlacementSums.of(c10a, c10b, c01a, c01b))
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Count, sum and sum of squares of integer placements: exact, and additive over the
+    events of any split (``+``), so partitions of a sample add theirs."""
+
+    n: int
+    s1: int
+    s2: int
+
+    @classmethod
+    def of(cls, c: np.ndarray) -> Moments:
+        """``c``: int64 doubled placements (``c <= 2N``, so ``c . c`` stays far below 2^63)."""
+        return cls(int(c.size), int(c.sum()), int(np.dot(c, c)))
+
+    def __add__(self, other: Moments) -> Moments:
+        return Moments(self.n + other.n, self.s1 + other.s1, self.s2 + other.s2)
+
+
+ZERO_MOMENTS = Moments(0, 0, 0)
+
+
+@dataclass(frozen=True)
+class PlacementSums:
+    """What the paired DeLong test reads of the doubled placements (``_placements``): the
+    :class:`Moments` of ``c10`` (over the signal events) and of ``c01`` (over the background
+    events) for model A, model B and their difference A - B.
+
+    Why: the test needs no placement but through these integer sums, so a background cut
+    into partitions can ship its ``c01`` moments (they add) and the test is the very same
+    arithmetic on the very same integers (:func:`delong_from_sums`).
+    """
+
+    n_background: int
+    n_signal: int
+    c10_a: Moments
+    c10_b: Moments
+    c10_d: Moments
+    c01_a: Moments
+    c01_b: Moments
+    c01_d: Moments
+
+    @classmethod
+    def of(
+        cls, c10a: np.ndarray, c10b: np.ndarray, c01a: np.ndarray, c01b: np.ndarray
+    ) -> PlacementSums:
+        """From the per-event doubled placements of both models (paired, event order)."""
+        return cls(
+            n_background=int(c01a.size),
+            n_signal=int(c10a.size),
+            c10_a=Moments.of(c10a),
+            c10_b=Moments.of(c10b),
+            c10_d=Moments.of(c10a - c10b),
+            **background_moments(c01a, c01b),
+        )
+
+    @classmethod
+    def none(cls, n_background: int, n_signal: int) -> PlacementSums:
+        """Sums of a class without events (the test then withholds every number)."""
+        z = ZERO_MOMENTS
+        return cls(n_background, n_signal, z, z, z, z, z, z)
+
+
+def background_moments(c01a: np.ndarray, c01b: np.ndarray) -> dict[str, Moments]:
+    """The ``c01`` moments of some background events (``c01_a``, ``c01_b``, ``c01_d``)."""
+    return {
+        "c01_a": Moments.of(c01a),
+        "c01_b": Moments.of(c01b),
+        "c01_d": Moments.of(c01a - c01b),
+    }
+
+
+def delong_from_sums(sums: PlacementSums) -> AucComparison:
+    """The paired DeLong test (:func:`delong_test`) from its placements' integer sums."""
+    n, m = sums.n_background, sums.n_signal
     if n == 0 or m == 0:
         return withheld_comparison(*_no_events(n), n, m)
     with np.errstate(all="raise", under="ignore"):
-        c10a, c01a = _placements(background.ref_a.scores, xa, ya)
-        c10b, c01b = _placements(background.ref_b.scores, xb, yb)
         total = 2 * m * n
-        sum_a, sum_b = int(c10a.sum()), int(c10b.sum())
+        sum_a, sum_b = sums.c10_a.s1, sums.c10_b.s1
         # int / int: correctly rounded, the same float as roc.Counts.auc
         auc_a, auc_b, delta = sum_a / total, sum_b / total, (sum_a - sum_b) / total
         if n < 2 or m < 2:
@@ -368,9 +452,9 @@ def delong_test_against(
                 z=None,
                 p_value=None,
             )
-        var_a = _var_of_mean(c10a, 2 * n) + _var_of_mean(c01a, 2 * m)
-        var_b = _var_of_mean(c10b, 2 * n) + _var_of_mean(c01b, 2 * m)
-        var_d = _var_of_mean(c10a - c10b, 2 * n) + _var_of_mean(c01a - c01b, 2 * m)
+        var_a = _var_of_mean(sums.c10_a, 2 * n) + _var_of_mean(sums.c01_a, 2 * m)
+        var_b = _var_of_mean(sums.c10_b, 2 * n) + _var_of_mean(sums.c01_b, 2 * m)
+        var_d = _var_of_mean(sums.c10_d, 2 * n) + _var_of_mean(sums.c01_d, 2 * m)
     se = math.sqrt(var_d)
     reason = None
     if se > 0.0:
@@ -413,22 +497,26 @@ def _placements(b: np.ndarray, bkg: np.ndarray, sig: np.ndarray) -> tuple[np.nda
     ``s_j``, doubled); ``c01_i = 2 #(s > b_i) + #(s == b_i)`` (``2m`` minus the doubled
     difference of midranks of ``b_i``). ``b``: ``bkg`` sorted.
     """
-    s = np.sort(sig)
     c10 = np.searchsorted(b, sig, side="left") + np.searchsorted(b, sig, side="right")
+    return c10.astype(np.int64), background_placements(np.sort(sig), bkg)
+
+
+def background_placements(s: np.ndarray, bkg: np.ndarray) -> np.ndarray:
+    """The doubled placements ``c01_i = 2 #(s > b_i) + #(s == b_i)`` of background events
+    ``bkg`` against the whole signal ``s`` (sorted), int64: what a background partition
+    computes of its own events."""
     c01 = 2 * s.size - np.searchsorted(s, bkg, side="left") - np.searchsorted(s, bkg, "right")
-    return c10.astype(np.int64), c01.astype(np.int64)
+    return c01.astype(np.int64)
 
 
-def _var_of_mean(c: np.ndarray, scale: int) -> float:
+def _var_of_mean(c: Moments, scale: int) -> float:
     """Sample variance (ddof=1) of ``c / scale`` divided by its size; exactly 0 if constant.
 
     From the integer sums ``S1 = sum c`` and ``S2 = sum c^2`` (exact: ``c <= 2N``, so
     ``S2`` stays far below 2^63 for any sample that fits in memory):
     ``var = (n S2 - S1^2) / (n (n - 1) scale^2)``, one rounding at the end.
     """
-    n = int(c.size)
-    s1 = int(c.sum())
-    s2 = int(np.dot(c, c))
+    n, s1, s2 = c.n, c.s1, c.s2
     spread = n * s2 - s1 * s1  # Python integers: exact
     if spread == 0:
         return 0.0

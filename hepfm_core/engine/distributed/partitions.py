@@ -57,6 +57,7 @@ __all__ = [
     "merge_counts",
     "merge_edges",
     "merge_separation",
+    "merge_signal_counts",
     "merge_tallies",
     "partition_counts",
     "signal_ties",
@@ -313,6 +314,18 @@ def merge_separation(
         vertices are those counts at the signal's scores) and the max SIC are the same
         numbers; the working points read the same selected scores.
     """
+    core = merge_signal_counts(tail, ties, signal)
+    return separation_from_counts(
+        core, bkg_effs=bkg_effs, min_bkg_pass=min_bkg_pass, max_points=max_points
+    )
+
+
+def merge_signal_counts(
+    tail: BackgroundTail, ties: Sequence[SignalTies], signal: np.ndarray
+) -> Counts:
+    """The ``roc.Counts`` of one signal against a partitioned background: the merged
+    ``tail`` and every partition's :class:`SignalTies` (see :func:`merge_separation`), the
+    very counts ``Counts.build`` gives against the whole background sorted."""
     s = sorted_signal(signal)
     values, counts = distinct_scores(s)
     digest = _digest(values)
@@ -332,16 +345,13 @@ def merge_separation(
     for t in ties:
         below += t.below
         np.add.at(equal, t.tie_index, t.tie_count)
-    core = Counts(
+    return Counts(
         tail=tail,
         sig=s,
         values=values,
         counts=counts,
         bkg_below=below,
         bkg_at_or_below=below + equal,
-    )
-    return separation_from_counts(
-        core, bkg_effs=bkg_effs, min_bkg_pass=min_bkg_pass, max_points=max_points
     )
 
 
