@@ -57,7 +57,7 @@ def _write_roc_csv(rows: list[dict[str, Any]], path: str, *, with_model: bool) -
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run ``hepfm evaluate``: the summary on stdout, the files the flags ask for; 0."""
     from ..engine.compare.models import ModelSet
-    from ..engine.evaluate import roc_rows, write_scores
+    from ..engine.evaluate import roc_rows
     from ..views.text import comparison_summary, summary_table
 
     with scored_evaluator(args) as (settings, evaluator):
@@ -71,8 +71,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 _write_roc_csv(rows, args.roc_csv, with_model=True)
             if args.scores_out:
                 with atomic_folder(args.scores_out) as tmp:
-                    for name, r in members:
-                        write_scores(r, tmp / name)
+                    for (name, r), (_, ev) in zip(members, evaluator.evaluators(), strict=True):
+                        ev.write_scores(r, tmp / name)
             return 0
         result = evaluator.evaluate(settings)
         _write_json(result.to_json_dict(), args.json, summary_table(result))

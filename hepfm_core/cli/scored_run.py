@@ -15,7 +15,7 @@ from .to_settings import cluster_spec, evaluation_settings, open_keywords
 if TYPE_CHECKING:
     from ..cluster.connect import ClusterSpec
 
-__all__ = ["first_model", "open_evaluator", "resolve_data", "scored_evaluator"]
+__all__ = ["cluster_opener", "first_model", "open_evaluator", "resolve_data", "scored_evaluator"]
 
 
 def resolve_data(args: argparse.Namespace) -> str:
@@ -73,36 +73,42 @@ def open_evaluator(
     )
 
 
+def cluster_opener(stack: contextlib.ExitStack, args: argparse.Namespace, spec: Any) -> Any:
+    """How each model of a comparison is opened on the cluster the flags name (the models
+    are then paired by event on its workers)."""
+    from ..cluster.connect import open_cluster
+    from ..cluster.evaluator import ClusterEvaluator, check_partition_events
+
+    check_partition_events(args.partition_events)
+    cluster = stack.enter_context(open_cluster(spec))
+    return ClusterEvaluator.opener(
+        cluster, fill=args.fill, cache=args.cache_dir, partition_events=args.partition_events
+    )
+
+
 @contextlib.contextmanager
 def scored_evaluator(args: argparse.Namespace) -> Iterator[tuple[Any, Any]]:
     """Settings checked first, then the data and model opened and every sample scored: in
     this process, or on the Dask cluster the flags name (closed on the way out).
 
     Several models (``--model`` given more than once, or a seed group) give an
-    ``engine.compare.models.ModelSet`` instead of one evaluator, always in this process: a
-    comparison pairs the events each model keeps, which a cluster's result does not hold.
+    ``engine.compare.models.ModelSet`` instead of one evaluator (on a cluster, its models
+    paired by event on the workers).
     """
     from ..common.progress import TextProgress
     from ..engine.compare.models import ModelSet
     from ..engine.compare.specs import is_comparison, parse_model_specs
-    from ..errors import SettingsError
 
     settings = evaluation_settings(args)
     specs = parse_model_specs(args.model)
     spec = cluster_spec(args)
     several = is_comparison(specs)
-    if several and spec is not None:
-        raise SettingsError(
-            "a comparison of several models pairs every event each model keeps, and those "
-            "stay on a cluster's workers",
-            "--model (several) with --workers / --scheduler / --scheduler-file",
-            "model comparison runs in one process; drop --workers/--scheduler",
-        )
     data = resolve_data(args)
     progress = None if args.quiet else TextProgress()
     with contextlib.ExitStack() as stack:
         if several:
-            evaluator: Any = ModelSet.open(data, specs, **open_keywords(args))
+            opener = None if spec is None else cluster_opener(stack, args, spec)
+            evaluator: Any = ModelSet.open(data, specs, opener=opener, **open_keywords(args))
         else:
             evaluator = open_evaluator(stack, data, specs[0].paths[0], args, spec)
         evaluator.check_signals(settings.signals)

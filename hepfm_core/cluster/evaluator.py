@@ -20,8 +20,8 @@ integer counts, so AUCs agree to the last bit; JSON the same but for the provena
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from ..common.progress import Progress
 from ..data.dataset import DataSet
 from ..data.hepfm_format import read_identity
 from ..data.imputation import imputation_of
+from ..engine.compare.pairing import COMPARISON_SCOPE_WHERE, Pairing
 from ..engine.distributed.order_statistics import merge_windows, plan_windows
 from ..engine.distributed.partitions import (
     merge_background,
@@ -59,11 +60,13 @@ from ..engine.metrics.binning import DEFAULT_BINS
 from ..engine.metrics.separation import DEFAULT_BKG_EFFS, Separation
 from ..engine.metrics.working_points import needed_ranks
 from ..engine.scoring.run import CHUNK_EVENTS, pass_key
-from ..errors import ClusterError, SettingsError
+from ..errors import SettingsError
 from ..sources import open_data
 from ..vocabulary import Fill, KLForm, SignalNormalisation
 from . import tasks, watch
+from .compare import ClusterPairing
 from .connect import Cluster
+from .watch import cluster_errors as _cluster_errors
 
 __all__ = [
     "DEFAULT_PARTITION_EVENTS",
@@ -437,6 +440,78 @@ class ClusterEvaluator(BaseEvaluator):
             z_mean[idx], z_log_var[idx], recon[idx] = got[i].z_mean, got[i].z_log_var, got[i].recon
         return PassRows(z_mean=z_mean, z_log_var=z_log_var, recon=recon)
 
+    # -- comparison -------------------------------------------------------------------
+    @classmethod
+    def opener(
+        cls,
+        cluster: Cluster,
+        *,
+        fill: Fill = "median",
+        cache: str | Path | None = None,
+        partition_events: int = DEFAULT_PARTITION_EVENTS,
+    ) -> Callable[[DataSet, Path], ClusterEvaluator]:
+        """How ``ModelSet.open`` opens each model on ``cluster`` (the data set opened once,
+        here; ``fill`` as it was opened with)."""
+
+        def open_model(data: DataSet, model_path: Path) -> ClusterEvaluator:
+            ref = tasks.DataRef(str(Path(data.path).resolve()), data.signal_normalisation, fill)
+            return cls(
+                data,
+                model_path,
+                cluster=cluster,
+                data_ref=ref,
+                cache=cache,
+                partition_events=partition_events,
+            )
+
+        return open_model
+
+    def guarded_parts(self, settings: EvaluationSettings, name: str) -> list[Any]:
+        """Futures of sample ``name``'s partitions guarded under ``settings`` (they stay on
+        the workers that hold the prepared partitions)."""
+        gs = settings.guard_settings(self.parameterisation)
+        with self._lock, _cluster_errors(self.cluster):
+            return [
+                self.client.submit(
+                    tasks.guard_partition, p, gs, settings.policy, name, i, pure=False
+                )
+                for i, p in enumerate(self._prepared_parts(name, settings.kl_form))
+            ]
+
+    def pairing_with(self, other: BaseEvaluator, settings: EvaluationSettings) -> Pairing:
+        """This model (A) and ``other`` (B) under ``settings``, paired by event on the
+        workers (``cluster.compare.ClusterPairing``): what ``ModelSet`` compares them with.
+
+        Raises
+        ------
+        SettingsError
+            When ``other``'s scores are not on this cluster, or are cut into other
+            partitions.
+        """
+        if not isinstance(other, ClusterEvaluator) or other.cluster is not self.cluster:
+            raise SettingsError(
+                f"the model {other.model_path.name} was not scored on the cluster "
+                f"{self.cluster.address} with {self.model_path.name}: a comparison pairs "
+                "every event where both models' scores live",
+                COMPARISON_SCOPE_WHERE,
+                "compare models evaluated in one place: all on the same cluster, or all here",
+            )
+        if other.partition_events != self.partition_events:
+            raise SettingsError(
+                f"the models are cut into partitions of {self.partition_events} and "
+                f"{other.partition_events} events: a comparison pairs partitions of the same "
+                "events",
+                "--partition-events",
+                "score every model compared with the same --partition-events",
+            )
+        return ClusterPairing(
+            self.cluster,
+            partial(self.guarded_parts, settings),
+            partial(other.guarded_parts, settings),
+            min_bkg_pass=MIN_BKG_PASS,
+            top_budget=TOP_SCORES_BUDGET,
+        )
+
     def write_scores(self, result: EvaluationResult, out_dir: str | Path) -> list[Path]:
         """Per sample, ``<out_dir>/<sample>.parquet`` as the single-process evaluator writes
         it, streamed: the partitions' guarded scores come to this process one at a time
@@ -486,28 +561,3 @@ class ClusterEvaluator(BaseEvaluator):
 
 def _key(stage: str, task: tasks.PartitionTask) -> str:
     return f"hepfm-{stage}-{task.pass_key}-{task.start}-{task.stop}"
-
-
-@contextlib.contextmanager
-def _cluster_errors(cluster: Cluster) -> Iterator[None]:
-    """Errors of the cluster itself (scheduler gone, workers lost beyond retries) as
-    ``ClusterError``; hepfm's own errors raised by a task pass through as they are."""
-    from distributed.client import FutureCancelledError
-    from distributed.scheduler import KilledWorker
-
-    try:
-        yield
-    except KilledWorker as exc:
-        raise ClusterError(
-            f"a task killed its workers again and again and was given up ({exc})",
-            cluster.spec.where,
-            "look at the workers' logs (memory limit? a crash in TensorFlow?); smaller "
-            "--partition-events lowers a task's memory",
-        ) from exc
-    except (FutureCancelledError, OSError, TimeoutError) as exc:
-        raise ClusterError(
-            f"the cluster or one of its tasks failed ({type(exc).__name__}: {exc})",
-            cluster.spec.where,
-            "check that the scheduler and its workers still run and have disk space for the "
-            "cache, then run again (finished shards are kept in the cache)",
-        ) from exc

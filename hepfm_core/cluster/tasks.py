@@ -32,6 +32,16 @@ import numpy as np
 
 from ..common.cache import DamagedEntryError, discard_entry, publish_dir
 from ..data.dataset import DataSet
+from ..engine.compare.paired import PairedBackground
+from ..engine.compare.partitioned import (
+    PairedSignal,
+    PairedSummary,
+    PartitionPairs,
+    pair_partition,
+    paired_windows,
+    summarize_pairs,
+)
+from ..engine.compare.results import PairCounts
 from ..engine.distributed.order_statistics import Window, WindowScores, window_scores
 from ..engine.distributed.partitions import (
     BackgroundSummary,
@@ -68,7 +78,12 @@ __all__ = [
     "background_window",
     "code_fingerprint",
     "guard_partition",
+    "kept_scores",
     "open_shard",
+    "pair_counts",
+    "pair_partitions",
+    "pairs_summary",
+    "pairs_windows",
     "peak_rss_bytes",
     "prepare_partition",
     "release_pages",
@@ -421,3 +436,49 @@ def shard_rows(shard: ShardRef, events: np.ndarray) -> PassRows:
     )
     release_pages(pass_)
     return rows
+
+
+# -- two models compared --------------------------------------------------------------------
+def kept_scores(part: GuardedPartition) -> PolicyScores:
+    """The partition's kept scores and mask under its policy: what one model's partition
+    sends to the worker where the other model's partition of the same events lives."""
+    return part.policy
+
+
+def pair_partitions(part_a: GuardedPartition, kept_b: PolicyScores, sort: bool) -> PartitionPairs:
+    """Model A's partition paired by event with model B's kept scores of the same events
+    (``compare.partitioned.pair_partition``); ``sort``: a background partition's, sorted
+    per model and kept here for the summaries."""
+    if kept_b.total != part_a.policy.total:
+        raise ValueError(
+            f"partition {part_a.index} of {part_a.sample!r}: model A holds "
+            f"{part_a.policy.total} events, model B {kept_b.total}"
+        )
+    return pair_partition(part_a.policy, kept_b, sort=sort)
+
+
+def pair_counts(pairs: PartitionPairs) -> PairCounts:
+    """What a background partition's pairs ship in the first round: their counts."""
+    return pairs.counts
+
+
+def _sorted_pairs(pairs: PartitionPairs) -> PairedBackground:
+    if pairs.sorted is None:
+        raise ValueError("a background partition's pairs are sorted (pair_partitions, sort)")
+    return pairs.sorted
+
+
+def pairs_summary(
+    pairs: PartitionPairs, signals: Mapping[str, PairedSignal], k: int, points: int | None
+) -> PairedSummary:
+    """``compare.partitioned.summarize_pairs`` of a background partition's pairs: each
+    model's top scores (or a sketch) and ties against every signal, and the moments of the
+    partition's DeLong placements."""
+    return summarize_pairs(_sorted_pairs(pairs), signals, k=k, points=points)
+
+
+def pairs_windows(
+    pairs: PartitionPairs, windows_a: Sequence[Window], windows_b: Sequence[Window]
+) -> tuple[WindowScores, WindowScores]:
+    """After sketches: each model's scores of the partition's pairs inside its windows."""
+    return paired_windows(_sorted_pairs(pairs), windows_a, windows_b)

@@ -10,6 +10,7 @@ for as long as it takes.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from ..errors import ClusterError
 from .connect import Cluster
 
-__all__ = ["POLL_S", "completed", "gather", "n_workers"]
+__all__ = ["POLL_S", "cluster_errors", "completed", "gather", "n_workers"]
 
 POLL_S = 1.0
 
@@ -86,3 +87,28 @@ def gather(cluster: Cluster, obj: Any) -> Any:
     for _ in completed(cluster, _futures(obj)):
         pass
     return cluster.client.gather(obj)
+
+
+@contextlib.contextmanager
+def cluster_errors(cluster: Cluster) -> Iterator[None]:
+    """Errors of the cluster itself (scheduler gone, workers lost beyond retries) as
+    ``ClusterError``; hepfm's own errors raised by a task pass through as they are."""
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
+
+    try:
+        yield
+    except KilledWorker as exc:
+        raise ClusterError(
+            f"a task killed its workers again and again and was given up ({exc})",
+            cluster.spec.where,
+            "look at the workers' logs (memory limit? a crash in TensorFlow?); smaller "
+            "--partition-events lowers a task's memory",
+        ) from exc
+    except (FutureCancelledError, OSError, TimeoutError) as exc:
+        raise ClusterError(
+            f"the cluster or one of its tasks failed ({type(exc).__name__}: {exc})",
+            cluster.spec.where,
+            "check that the scheduler and its workers still run and have disk space for the "
+            "cache, then run again (finished shards are kept in the cache)",
+        ) from exc

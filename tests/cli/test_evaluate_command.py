@@ -313,17 +313,6 @@ def test_a_model_that_does_not_fit_the_data_exits_2(small_demo, upstream_fixture
     assert "180 features" in err and "Traceback" not in err
 
 
-def test_several_models_on_a_cluster_exit_2(small_demo, tmp_path, capsys):
-    data_dir, model = small_demo
-    code, _out, err = run(
-        capsys,
-        "evaluate", "--data", str(data_dir), "--model", str(model), "--model", str(model),
-        "--workers", "1", "--quiet", "--cache-dir", str(tmp_path),
-    )  # fmt: skip
-    assert code == 2
-    assert "model comparison runs in one process; drop --workers/--scheduler" in err
-
-
 @pytest.mark.slow  # trains a model on the upstream fixture's dataset (TensorFlow)
 def test_upstream_experiment_against_a_retrained_model(upstream_fixture, tmp_path, capsys,
                                                        strict_json):  # fmt: skip

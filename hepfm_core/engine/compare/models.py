@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,10 @@ TESTS_KEPT = 64
 
 """Paired tests kept for reuse per model set (a few settings of every signal; small: the
 signal pairs and a handful of numbers each)."""
+
+
+Opener = Callable[[DataSet, Path], BaseEvaluator]
+"""How a model file is opened on a data set (``ModelSet.open``'s ``opener``)."""
 
 
 _SignalTest = tuple[PairCounts, PairCounts, SignalTest]
@@ -95,12 +99,14 @@ class ModelSet:
         signal_normalisation: SignalNormalisation = "background",
         fill: Fill = "median",
         cache: str | Path | None = None,
+        opener: Opener | None = None,
     ) -> ModelSet:
         """Every model of ``specs`` on the data folder ``data_dir``, opened once and shared.
 
         Labels: the ones given, else :func:`model_label` (a second model of the same label
         gets ``#2``, and so on: the same model named twice is compared with itself). Reads
-        files only; nothing is scored yet.
+        files only; nothing is scored yet. ``opener``: how a model is opened on the data
+        (a cluster's evaluator, say); an in-process ``Evaluator`` without one.
 
         Raises
         ------
@@ -108,7 +114,7 @@ class ModelSet:
             For a label given twice.
         """
         data = open_data(data_dir, signal_normalisation=signal_normalisation, fill=fill)
-        return cls(labelled_evaluators(data, specs, cache=cache))
+        return cls(labelled_evaluators(data, specs, cache=cache, opener=opener))
 
     # -- what it holds ----------------------------------------------------------------------
     @property
@@ -343,18 +349,24 @@ class ModelSet:
 
 
 def labelled_evaluators(
-    data: DataSet, specs: Sequence[ModelSpec], *, cache: str | Path | None = None
+    data: DataSet,
+    specs: Sequence[ModelSpec],
+    *,
+    cache: str | Path | None = None,
+    opener: Opener | None = None,
 ) -> dict[str, list[BaseEvaluator]]:
-    """Per label, the in-process evaluators of ``specs`` on ``data`` (one model file opened
-    once, even when named twice)."""
-    opened: dict[str, Evaluator] = {}
+    """Per label, the evaluators of ``specs`` on ``data`` (one model file opened once, even
+    when named twice): in this process, or as ``opener`` opens them."""
+    opened: dict[str, BaseEvaluator] = {}
     out: dict[str, list[BaseEvaluator]] = {}
     for spec in specs:
         evs: list[BaseEvaluator] = []
         for path in spec.paths:
             key = str(path.resolve())
             if key not in opened:
-                opened[key] = Evaluator(data, path, cache=cache)
+                opened[key] = (
+                    Evaluator(data, path, cache=cache) if opener is None else opener(data, path)
+                )
             evs.append(opened[key])
         if spec.label is not None:
             if spec.label in out:
