@@ -63,6 +63,7 @@ from .paired import (
     background_placements,
     delong_from_sums,
     pair_events,
+    paired_background,
 )
 from .results import PairCounts
 
@@ -82,18 +83,24 @@ __all__ = [
 @dataclass(frozen=True, eq=False)
 class PartitionPairs:
     """One partition's events both models keep: their counts, and each model's scores of
-    them in event order (finite or ``+inf``)."""
+    them in event order (finite or ``+inf``); for a background partition also sorted per
+    model (``sorted``, what :func:`summarize_pairs` reads)."""
 
     counts: PairCounts
     a: np.ndarray
     b: np.ndarray
+    sorted: PairedBackground | None = None
 
 
-def pair_partition(policy_a: PolicyScores, policy_b: PolicyScores) -> PartitionPairs:
+def pair_partition(
+    policy_a: PolicyScores, policy_b: PolicyScores, *, sort: bool = False
+) -> PartitionPairs:
     """The pairs of one partition, from each model's policy of the same events
-    (``paired.pair_events`` on the kept scores and masks)."""
+    (``paired.pair_events`` on the kept scores and masks); ``sort``: a background
+    partition's, sorted once per model (``paired.paired_background``)."""
     p = pair_events(policy_a.values, policy_b.values, policy_a.kept_mask, policy_b.kept_mask)
-    return PartitionPairs(PairCounts.of(p), p.a, p.b)
+    ordered = paired_background(p.a, p.b) if sort else None
+    return PartitionPairs(PairCounts.of(p), p.a, p.b, ordered)
 
 
 def merge_pair_counts(parts: Sequence[PairCounts]) -> PairCounts:
@@ -124,7 +131,9 @@ def paired_signal(signal_a: np.ndarray, signal_b: np.ndarray) -> PairedSignal:
         raise ValueError(f"signal scores are not paired: {sa.size} and {sb.size} events")
     for arr in (sa, sb):
         arr.setflags(write=False)
-    return PairedSignal(sa, sb, signal_values(sa), signal_values(sb))
+    # the distinct values from the scores as given, as merge_pairs finds them: a sort of
+    # the sorted copy may order 0.0 and -0.0 otherwise, and the digests would differ
+    return PairedSignal(sa, sb, signal_values(signal_a), signal_values(signal_b))
 
 
 @dataclass(frozen=True, eq=False)
