@@ -185,3 +185,48 @@ def test_a_model_elsewhere_is_refused(small_demo, second_model, tmp_path, dask_c
         )
         with pytest.raises(SettingsError, match="partitions of"):
             there.pairing_with(other, settings)
+
+
+def test_scores_out_and_report_of_a_comparison_on_the_cluster(
+    capsys, small_demo, second_model, caches, dask_cluster, tmp_path
+):
+    """``--scores-out`` of several models on the cluster streams each model's files, equal to
+    one process's; ``hepfm report`` of the comparison runs there too."""
+    import polars as pl
+
+    data, _ = small_demo
+    base = [
+        "--data",
+        str(data),
+        *(a for m in _pair(small_demo, second_model) for a in ("--model", m)),
+    ]
+    cluster = ["--scheduler", dask_cluster, "--partition-events", str(PARTITION)]
+    for name, extra in (("single", []), ("cluster", cluster)):
+        argv = ["evaluate", *base, "--quiet", "--cache-dir", caches[name], *extra]
+        argv += ["--signals", "wprime_qq", "--scores-out", str(tmp_path / name)]
+        assert cli.main(argv) == 0
+    capsys.readouterr()
+    files = sorted(
+        p.relative_to(tmp_path / "single") for p in (tmp_path / "single").rglob("*.parquet")
+    )
+    assert "small" in {f.parts[0] for f in files} and len(files) == 2 * 2  # models x samples
+    assert files == sorted(
+        p.relative_to(tmp_path / "cluster") for p in (tmp_path / "cluster").rglob("*.parquet")
+    )
+    for f in files:
+        assert pl.read_parquet(tmp_path / "single" / f).equals(
+            pl.read_parquet(tmp_path / "cluster" / f)
+        )
+    out = tmp_path / "report.html"
+    argv = [
+        "report",
+        *base,
+        "--quiet",
+        "--cache-dir",
+        caches["cluster"],
+        *cluster,
+        "--out",
+        str(out),
+    ]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    assert "small" in out.read_text()
