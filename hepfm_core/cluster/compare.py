@@ -38,7 +38,7 @@ from ..engine.metrics.working_points import check_effs, needed_ranks
 from . import tasks, watch
 from .connect import Cluster
 
-__all__ = ["ClusterPairing"]
+__all__ = ["ClusterPairing", "Guarded"]
 
 
 Guarded = Callable[[str], list[Any]]

@@ -40,6 +40,7 @@ from .specs import ModelSpec, model_label
 __all__ = [
     "TESTS_KEPT",
     "ModelSet",
+    "Opener",
     "labelled_evaluators",
 ]
 

@@ -71,6 +71,7 @@ __all__ = [
     "PairedSignal",
     "PairedSummary",
     "PartitionPairs",
+    "SignalTest",
     "merge_pair_counts",
     "merge_pairs",
     "pair_partition",
