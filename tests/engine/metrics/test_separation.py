@@ -1,4 +1,7 @@
-"""Metrics against an independent reference (scikit-learn) and against hand-computed answers."""
+"""Metrics against an independent reference (scikit-learn) and against hand-computed answers.
+
+The ROC's own tests (the exact curve, thinning) are in ``test_roc.py``, the working points'
+helpers in ``test_working_points.py``."""
 
 from __future__ import annotations
 
@@ -7,22 +10,24 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from scipy.stats import binomtest
 from sklearn.metrics import roc_auc_score
-from sklearn.metrics import roc_curve as sk_roc_curve
 
 from hepfm_core.engine.metrics.separation import (
-    RocCurve,
     format_eff,
     prepare_background,
     roc_curve,
     separation,
-    thin_roc,
 )
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from .test_roc import (
+    SETTINGS,
+    _assert_same_curve_as_sklearn,
+    _assert_thresholds_select_the_points,
+    few_ints,
+)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -31,43 +36,6 @@ def _sk_auc(bkg: np.ndarray, sig: np.ndarray) -> float:
     return float(roc_auc_score(y, np.r_[bkg, sig]))
 
 
-def _sk_roc(bkg: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y = np.r_[np.zeros(bkg.size), np.ones(sig.size)]
-    fpr, tpr, _ = sk_roc_curve(y, np.r_[bkg, sig], drop_intermediate=False)
-    return fpr, tpr
-
-
-def _distance_to_polyline(px, py, fx, fy) -> np.ndarray:
-    """Euclidean distance of each point (px, py) to the polyline through (fx, fy)."""
-    ax, ay, bx, by = fx[:-1], fy[:-1], fx[1:], fy[1:]
-    dx, dy = bx - ax, by - ay
-    seg2 = dx * dx + dy * dy
-    px, py = px[:, None], py[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(seg2 > 0, ((px - ax) * dx + (py - ay) * dy) / seg2, 0.0)
-    t = np.clip(t, 0.0, 1.0)
-    d = np.hypot(px - (ax + t * dx), py - (ay + t * dy))
-    return d.min(axis=1)
-
-
-def _assert_same_curve_as_sklearn(roc: RocCurve, bkg: np.ndarray, sig: np.ndarray) -> None:
-    sk_fpr, sk_tpr = _sk_roc(bkg, sig)
-    # Every sklearn vertex lies on our polyline ...
-    assert _distance_to_polyline(sk_fpr, sk_tpr, roc.fpr, roc.tpr).max() < 1e-12
-    # ... and every one of our vertices is one of sklearn's (exactly: same integer counts).
-    ours = set(zip(roc.fpr.tolist(), roc.tpr.tolist(), strict=True))
-    theirs = set(zip(sk_fpr.tolist(), sk_tpr.tolist(), strict=True))
-    assert ours <= theirs
-    assert np.trapezoid(roc.tpr, roc.fpr) == pytest.approx(np.trapezoid(sk_tpr, sk_fpr), abs=1e-12)
-
-
-def _assert_thresholds_select_the_points(roc: RocCurve, bkg: np.ndarray, sig: np.ndarray):
-    for f, t, thr in zip(roc.fpr, roc.tpr, roc.thresholds, strict=True):
-        assert np.count_nonzero(bkg > thr) / bkg.size == f
-        assert np.count_nonzero(sig > thr) / sig.size == t
-
-
-few_ints = st.lists(st.integers(0, 4).map(float), min_size=1, max_size=40)
 tiny = st.lists(st.integers(-3, 3).map(float), min_size=1, max_size=3)
 finite_floats = st.lists(
     st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=1, max_size=40
@@ -110,19 +78,6 @@ def test_auc_matches_sklearn_unbalanced(seed, n_values, one_signal):
     ref = prepare_background(b)
     assert separation(ref, s).auc == pytest.approx(_sk_auc(b, s), abs=1e-12)
     _assert_same_curve_as_sklearn(roc_curve(ref, s), b, s)
-
-
-@SETTINGS
-@given(bkg=few_ints, sig=few_ints)
-def test_roc_matches_sklearn_polyline_with_ties(bkg, sig):
-    b, s = np.array(bkg), np.array(sig)
-    roc = roc_curve(prepare_background(b), s)
-    _assert_same_curve_as_sklearn(roc, b, s)
-    _assert_thresholds_select_the_points(roc, b, s)
-    assert (roc.fpr[0], roc.tpr[0], roc.fpr[-1], roc.tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
-    assert np.all(np.diff(roc.fpr) >= 0) and np.all(np.diff(roc.tpr) >= 0)
-    # No consecutive duplicates.
-    assert np.all((np.diff(roc.fpr) > 0) | (np.diff(roc.tpr) > 0))
 
 
 def test_roc_matches_sklearn_on_a_larger_tied_sample():
@@ -379,63 +334,6 @@ def test_max_sic_matches_brute_force_over_all_cuts():
     assert res.max_sic == pytest.approx(best, rel=1e-12)
 
 
-# -- thinning -----------------------------------------------------------------------------
-def _tpr_band(xt, yt, x):
-    """Lowest and highest tpr of the thinned polyline at each x (vertical steps included)."""
-    j = np.searchsorted(xt, x, side="left")
-    k = np.searchsorted(xt, x, side="right") - 1
-    j = np.clip(j, 1, xt.size - 1)
-    k = np.clip(k, 0, xt.size - 2)
-
-    def interp(i0, i1):
-        x0, x1, y0, y1 = xt[i0], xt[i1], yt[i0], yt[i1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            w = np.where(x1 > x0, (x - x0) / (x1 - x0), 0.0)
-        return y0 + np.clip(w, 0, 1) * (y1 - y0)
-
-    low = np.where(xt[j] == x, yt[j], interp(j - 1, j))
-    high = np.where(xt[k] == x, yt[k], interp(k, k + 1))
-    return np.minimum(low, high), np.maximum(low, high)
-
-
-def test_thinned_curve_keeps_the_shape_of_a_two_million_vertex_curve():
-    rng = np.random.default_rng(11)
-    bkg = rng.normal(0.0, 1.0, 1_500_000)
-    sig = rng.normal(1.0, 1.0, 1_500_000)
-    roc = roc_curve(prepare_background(bkg), sig)
-    assert len(roc) > 2_000_000
-    thin = thin_roc(roc, 1000)
-    assert len(thin) <= 1000
-    assert (thin.fpr[0], thin.tpr[0], thin.fpr[-1], thin.tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
-    assert np.all(np.diff(thin.fpr) >= 0) and np.all(np.diff(thin.tpr) >= 0)
-    first_nonzero = np.flatnonzero(roc.fpr > 0)[0]
-    assert roc.fpr[first_nonzero] in thin.fpr
-    pos = roc.fpr > 0
-    tpos = thin.fpr > 0
-    low, high = _tpr_band(np.log10(thin.fpr[tpos]), thin.tpr[tpos], np.log10(roc.fpr[pos]))
-    y = roc.tpr[pos]
-    deviation = np.maximum(np.maximum(low - y, y - high), 0.0)
-    assert deviation.max() < 0.01
-    # Thinned points are original vertices, thresholds included.
-    idx = np.searchsorted(roc.thresholds[::-1], thin.thresholds[::-1])
-    np.testing.assert_array_equal(roc.fpr[::-1][idx], thin.fpr[::-1])
-
-
-def test_thinning_keeps_the_vertical_start_at_zero_fpr():
-    rng = np.random.default_rng(5)
-    bkg = rng.normal(0.0, 1.0, 20_000)
-    sig = np.r_[rng.normal(0.5, 1.0, 20_000), np.full(300, 10.0)]  # a block above all bkg
-    roc = roc_curve(prepare_background(bkg), sig)
-    thin = thin_roc(roc, 50)
-    assert len(thin) <= 50
-    zero = thin.fpr == 0
-    assert thin.tpr[zero].max() == roc.tpr[roc.fpr == 0].max()
-    assert thin.fpr[np.count_nonzero(zero)] == roc.fpr[roc.fpr > 0][0]
-    assert thin_roc(roc, len(roc)) is roc
-    with pytest.raises(ValueError):
-        thin_roc(roc, 3)
-
-
 # -- degenerate cases, validation, JSON ---------------------------------------------------
 def test_degenerate_cases_never_give_a_number():
     empty = prepare_background(np.empty(0))
@@ -495,23 +393,3 @@ def test_argument_validation():
             separation(ref, np.ones(3), bkg_effs=effs)
     with pytest.raises(ValueError):
         separation(ref, np.ones(3), min_bkg_pass=-1)
-
-
-def test_inputs_are_not_modified_and_background_is_read_only():
-    b = np.array([3.0, 1.0, 2.0])
-    ref = prepare_background(b)
-    np.testing.assert_array_equal(b, [3.0, 1.0, 2.0])
-    assert not ref.scores.flags.writeable and ref.n == 3
-    np.testing.assert_array_equal(ref.scores, [1.0, 2.0, 3.0])
-
-
-def test_format_eff():
-    assert format_eff(1e-2) == "1e-2"
-    assert format_eff(1e-3) == "1e-3"
-    assert format_eff(0.1 * 0.1) == "1e-2"
-    assert format_eff(1e-5) == "1e-5"
-    assert format_eff(2.5e-4) == "2.5e-4"
-    assert format_eff(1.0) == "1e0"
-    for bad in (0.0, -1e-3, math.inf, math.nan):
-        with pytest.raises(ValueError):
-            format_eff(bad)
