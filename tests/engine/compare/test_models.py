@@ -1,5 +1,6 @@
 """Several models on one data folder: labels, pairs on the events both keep, the paired test
-per signal and pair, Holm over all of them, seed groups, and the errors a user can cause."""
+per signal and pair, Holm over all of them, seed groups, and the errors a user can cause.
+What the user names (``--model`` specs, automatic labels) is tested in test_specs.py."""
 
 from __future__ import annotations
 
@@ -13,51 +14,10 @@ from sklearn.metrics import roc_auc_score
 from hepfm_core.engine.compare.efficiency import efficiency_differences
 from hepfm_core.engine.compare.models import ModelSet
 from hepfm_core.engine.compare.paired import delong_test, holm
-from hepfm_core.engine.compare.specs import ModelSpec, is_comparison, model_label, parse_model_specs
+from hepfm_core.engine.compare.specs import parse_model_specs
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
 from hepfm_core.errors import SettingsError
 from hepfm_core.sources import describe_model, open_data
-
-
-# -- what the user names --------------------------------------------------------------------
-def test_model_spec_forms(tmp_path):
-    assert ModelSpec.parse("a/m.keras") == ModelSpec((Path("a/m.keras"),))
-    assert ModelSpec.parse("l8=a/m.keras") == ModelSpec((Path("a/m.keras"),), "l8")
-    group = ModelSpec.parse(" g = a/s1.keras, a/s2.keras ")
-    assert group == ModelSpec((Path("a/s1.keras"), Path("a/s2.keras")), "g")
-    # a path that exists is a path, whatever it holds
-    odd = tmp_path / "x=y,z.keras"
-    odd.write_bytes(b"")
-    assert ModelSpec.parse(str(odd)) == ModelSpec((odd,))
-    # a '=' after a folder separator is part of the path
-    assert ModelSpec.parse("runs/a=b.keras").paths == (Path("runs/a=b.keras"),)
-    assert not is_comparison(parse_model_specs("m.keras"))
-    assert not is_comparison(parse_model_specs(["l=m.keras"]))
-    assert is_comparison(parse_model_specs(["m.keras", "m.keras"]))
-    assert is_comparison(parse_model_specs(["g=a.keras,b.keras"]))
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "empty --model"),
-        ("l=", "names no model file"),
-        ("a.keras,b.keras", "needs a label"),
-        ("..=a.keras", "cannot name a folder"),
-    ],
-)
-def test_model_spec_errors(text, message):
-    with pytest.raises(SettingsError, match=message):
-        ModelSpec.parse(text)
-
-
-def test_model_label_is_name_and_short_fingerprint(small_demo, upstream_fixture):
-    info = describe_model(small_demo[1])
-    assert model_label(info) == f"model@{info.fingerprint[:8]}"
-    exp = upstream_fixture / "_foundation_experiments" / "001_Foundation_VAE_Model"
-    up = describe_model(exp)
-    assert up.fingerprint.startswith("upstream-")
-    assert model_label(up) == f"001_Foundation_VAE_Model@{up.fingerprint[9:17]}"
 
 
 # -- the comparison on the demo -------------------------------------------------------------

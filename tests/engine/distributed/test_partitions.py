@@ -1,7 +1,8 @@
 """Partition summaries and their merge (engine.distributed.partitions,
 engine.distributed.order_statistics) against the single-process path: counts, histogram
 edges and tallies, and every number of a Separation must come out EQUAL to what guards,
-policy, binning and metrics give on the whole sample."""
+policy, binning and metrics give on the whole sample. The order statistics' own tests are
+in test_order_statistics.py."""
 
 from __future__ import annotations
 
@@ -15,12 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hepfm_core.engine.distributed.order_statistics import (
-    RankTable,
     Sketch,
     merge_top,
     merge_windows,
     plan_windows,
-    sketch_scores,
     top_scores,
     window_scores,
 )
@@ -307,47 +306,6 @@ def test_working_point_statuses_are_the_same(points):
     assert_same_separation(merged, whole)
     statuses = [wp.status for wp in merged.working_points]
     assert statuses == ["ok", "ok", "tied_background", "tied_background", "insufficient_background"]
-
-
-# -- selection ----------------------------------------------------------------------------
-@SETTINGS
-@given(
-    bkg=scores(120),
-    n_parts=st.integers(1, 7),
-    seed=st.integers(0, 2**32 - 1),
-    points=st.integers(1, 12),
-)
-def test_selection_equals_the_sorted_background_at_every_rank(bkg, n_parts, seed, points):
-    rng = np.random.default_rng(seed)
-    refs = [prepare_background(p) for p in cut(bkg, random_sizes(rng, bkg.size, n_parts))]
-    whole = prepare_background(bkg)
-    ranks = range(1, bkg.size + 1)
-    k = bkg.size
-    by_top = merge_top([top_scores(r, k) for r in refs], ranks)
-    windows = plan_windows([sketch_scores(r, k, points) for r in refs], ranks)
-    by_window = merge_windows([window_scores(r, windows) for r in refs], windows)
-    for rank in ranks:
-        assert by_top.at_rank(rank) == whole.at_rank(rank)
-        assert by_window.at_rank(rank) == whole.at_rank(rank)
-    # A smaller top is enough for the ranks up to it, ties at its cut included.
-    small = rng.integers(1, bkg.size + 1) if bkg.size else 0
-    table = merge_top([top_scores(r, small) for r in refs], range(1, small + 1))
-    for rank in range(1, small + 1):
-        assert table.at_rank(rank) == whole.at_rank(rank)
-
-
-def test_selection_refuses_what_it_cannot_answer():
-    refs = [prepare_background(np.arange(10.0)), prepare_background(np.arange(5.0))]
-    with pytest.raises(ValueError, match="top 3 scores of 10"):
-        merge_top([top_scores(r, 3) for r in refs], [4])
-    with pytest.raises(ValueError, match="sketched its top 3"):
-        plan_windows([sketch_scores(r, 3) for r in refs], [4])
-    with pytest.raises(ValueError, match=r"ranks must lie in 1\.\.15"):
-        merge_top([top_scores(r, 20) for r in refs], [16])
-    table = merge_top([top_scores(r, 4) for r in refs], [4])
-    with pytest.raises(KeyError, match="rank 2 of the background was not selected"):
-        table.at_rank(2)
-    assert RankTable(n=0).n == 0
 
 
 def test_merge_refuses_ties_counted_against_other_values():
