@@ -26,6 +26,7 @@ import polars as pl
 from ..guards.latent import variance
 from ..guards.prepared import CHUNK_ROWS
 from ..metrics.binning import tally
+from ..metrics.working_points import json_bound
 from .events import json_floats
 
 __all__ = [
@@ -160,7 +161,7 @@ class LatentDiagnostics:
             "n_events": self.n_events,
             "n_used": self.n_used,
             "n_nonfinite_encoder": self.n_nonfinite,
-            "clip": None if self.clip is None else list(self.clip),
+            "clip": None if self.clip is None else [json_bound(b) for b in self.clip],
             "parameterisation": self.parameterisation,
             "kl_form": self.kl_form,
             "kl_mean": json_floats(self.kl_mean),
