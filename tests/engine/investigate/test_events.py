@@ -1,17 +1,16 @@
 """The investigation engine without a model: selections against direct reckoning, per-event
-detail, the selection summary's statistics, rows read from files, sampled rows."""
+detail, the selection summary's statistics, sampled rows. The summary's comparisons
+themselves (explain.py) are tested in test_explain.py, rows read from files in
+tests/data/test_rows.py."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import h5py
 import numpy as np
 import pytest
 
-from hepfm_core.data.generator import GeneratorConfig, generate_dataset
-from hepfm_core.data.rows import read_rows, spans
+from hepfm_core.data.rows import spans
 from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
 from hepfm_core.engine.guards.policy import apply_policy
 from hepfm_core.engine.investigate.events import (
@@ -24,16 +23,9 @@ from hepfm_core.engine.investigate.events import (
     select_in_partition,
     track_layout,
 )
-from hepfm_core.engine.investigate.explain import (
-    LEVELS,
-    compare_statistic,
-    round_cut,
-    summarise_selection,
-)
 from hepfm_core.engine.investigate.investigator import sample_rows
 from hepfm_core.engine.scoring.passes import ScoringPass
 from hepfm_core.errors import SettingsError
-from hepfm_core.sources import open_data
 from hepfm_core.vocabulary import Cause
 
 LAYOUT = TrackLayout(3, ("d0", "pt"), ("mm", "GeV"))
@@ -251,75 +243,6 @@ def test_event_details_residuals_and_padding(strict_json):
     assert doc[0]["tracks"] == [[float(x[0, 0]), float(x[0, 1])], [float(x[0, 2]), float(x[0, 3])]]
 
 
-def test_compare_statistic_distance_is_the_ks_distance():
-    rng = np.random.default_rng(2)
-    for _ in range(20):
-        s = rng.normal(rng.normal(), 1.0, rng.integers(1, 30)).round(1)
-        r = rng.normal(0.0, 1.0, 300).round(1)
-        c = compare_statistic("max x", s, r, kind="max")
-        grid = np.unique(np.r_[s, r])
-        f_s = np.array([np.mean(s <= t) for t in grid])
-        f_r = np.array([np.mean(r <= t) for t in grid])
-        d_low = np.max(f_s - f_r)
-        d_high = np.max([np.mean(s >= t) - np.mean(r >= t) for t in grid])
-        assert c.distance == pytest.approx(max(d_low, d_high), abs=1e-12)
-        # the rounded cut passes what the distance says
-        s_pass, r_pass = (
-            (s >= c.cut, r >= c.cut) if c.direction == "higher" else (s <= c.cut, r <= c.cut)
-        )
-        assert np.mean(s_pass) - np.mean(r_pass) == pytest.approx(c.distance, abs=1e-12)
-        assert c.selected_passing == s_pass.sum() and c.rest_passing == np.mean(r_pass)
-        q = np.quantile(s, LEVELS, method="inverted_cdf")
-        np.testing.assert_array_equal(c.selected_quantiles, q)
-
-
-def test_summary_names_the_outlying_feature():
-    rng = np.random.default_rng(4)
-    rest = np.zeros((500, 6))
-    rest[:, 0::2] = rng.normal(0.0, 0.05, (500, 3))
-    rest[:, 1::2] = 0.5 + rng.exponential(3.0, (500, 3))
-    sel = rest[:4].copy()
-    sel[:, 3] = [2e5, 3e6, 1.1e5, 7e7]  # one track's pt
-    summary = summarise_selection(sel, rest[4:], LAYOUT)
-    top = summary.comparisons[0]
-    assert top.name == "max pt" and top.distance == 1.0 and top.selected_passing == 4
-    assert top.cut == 1e5 and top.rest_passing == 0.0
-    assert summary.sentences[0].startswith("all 4 selected events have a track with pt ≥ 1e5 GeV")
-    assert len(summary.sentences) == 1  # nothing else stands out beyond chance
-
-
-def test_a_single_event_or_two_are_explained_when_the_rest_has_none_like_them():
-    rng = np.random.default_rng(5)
-    rest = np.zeros((20_000, 6))
-    rest[:, 1::2] = 0.5 + rng.exponential(3.0, (20_000, 3))
-    one = rest[:1].copy()
-    one[0, 3] = 4e6
-    summary = summarise_selection(one, rest[1:], LAYOUT)
-    assert summary.sentences[0].startswith("the selected event has a track with pt ≥ 1e6 GeV")
-    assert summary.comparisons[0].chance == pytest.approx(0.5 / 19_999)
-    two = rest[:2].copy()
-    two[:, 3] = np.nan  # a non-finite pt in both
-    summary = summarise_selection(two, rest[2:], LAYOUT)
-    assert summary.sentences == (
-        "all 2 selected events have a track with a non-finite pt (of the rest: 0 %)",
-    )
-    # an unremarkable pair is not explained by chance differences
-    summary = summarise_selection(rest[:2], rest[2:], LAYOUT)
-    assert summary.sentences[0].startswith("no track statistic tells the selected events apart")
-
-
-def test_round_cut():
-    assert round_cut(108_816.7, 2_300.0, "higher") == 1e5
-    assert round_cut(108_816.7, 100_500.0, "higher") == 1.08e5
-    assert round_cut(-3.47, -3.6, "higher") == -3.5
-    assert round_cut(-3.47, -3.5, "higher") == -3.47  # -3.5 would pass -3.5 too
-    assert round_cut(1.7, 1.6, "higher") == 1.7  # never past the cut by binary rounding
-    assert round_cut(648_129.2, 10_141.2, "higher") == 1e5  # a power of ten where it fits
-    assert round_cut(0.0123, 0.5, "lower") == 0.1
-    assert round_cut(0.0123, 0.05, "lower") == 0.02
-    assert round_cut(5.0, 5.0000001, "lower") == 5.0
-
-
 def test_sample_rows_and_spans():
     rows = sample_rows(1_000_000, 20_000, seed=1)
     assert 38 * 512 < rows.size <= 20_000 and np.unique(rows).size == rows.size
@@ -329,39 +252,3 @@ def test_sample_rows_and_spans():
     assert ((counts == 512) | (blocks == 1_000_000 // 512)).all() and blocks.size == 39
     got = spans(np.array([0, 1, 2047, 2048, 10_000]))
     assert got == [(0, 2049), (10_000, 10_001)]
-
-
-def test_read_rows_from_a_hepfm_file(tmp_path: Path):
-    generate_dataset(tmp_path, 6_000, 100, GeneratorConfig(signals=("zprime_ee",), seed=5))
-    data = open_data(tmp_path)
-    x = data.background.x
-    rows = np.array([5999, 3, 2050, 3, 4097])
-    got = read_rows(x, rows)
-    with h5py.File(tmp_path / "background.h5", "r") as h5:
-        stored = np.asarray(h5["events"][:])
-    np.testing.assert_array_equal(got.raw, stored[rows].astype(np.float64))
-    expected = np.concatenate([x[r : r + 1] for r in rows])
-    np.testing.assert_array_equal(got.inputs, expected)
-
-
-def test_read_rows_from_upstream_files(upstream_fixture: Path):
-    folder = upstream_fixture / "_processed_datasets" / "dataset_runs_00298967-2-00311481_45222f19"
-    data = open_data(folder)
-    sig = data.signals["wprime_taunu"]
-    rows = np.array([799, 0, 400])
-    got = read_rows(sig.x, rows)
-    with h5py.File(folder / "signal_dataset.h5", "r") as h5:
-        stored = np.asarray(h5["wprime_taunu/features/aggregated/aggregator_0"][:])
-    np.testing.assert_array_equal(got.raw, stored[rows].reshape(3, -1))
-    np.testing.assert_array_equal(got.inputs, np.concatenate([sig.x[r : r + 1] for r in rows]))
-    layout = track_layout(data.feature_names)
-    assert layout is not None and layout.n_tracks == 20 and layout.branches[4] == "pt"
-
-
-def test_read_rows_of_an_array_has_no_stored_values():
-    x = np.arange(20, dtype=np.float32).reshape(5, 4)
-    got = read_rows(x, np.array([4, 0]))
-    assert got.raw is None
-    np.testing.assert_array_equal(got.inputs, x[[4, 0]])
-    with pytest.raises(IndexError):
-        read_rows(x, np.array([5]))

@@ -1,0 +1,199 @@
+"""Why these events (engine.investigate.explain): each statistic of the selection against the
+rest's (the Kolmogorov-Smirnov distance and mid-rank positions against scipy, the binomial
+chance against scipy), the rounded cut, the sentences, and the summaries' degenerate cases."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.stats import binom, ks_2samp, percentileofscore
+
+from hepfm_core.engine.investigate.events import TrackLayout, event_statistics
+from hepfm_core.engine.investigate.explain import (
+    KS_CRITICAL,
+    LEVELS,
+    compare_statistic,
+    round_cut,
+    summarise_selection,
+    summarise_statistics,
+)
+
+from .test_events import LAYOUT
+
+
+def test_compare_statistic_distance_is_the_ks_distance():
+    rng = np.random.default_rng(2)
+    for _ in range(20):
+        s = rng.normal(rng.normal(), 1.0, rng.integers(1, 30)).round(1)
+        r = rng.normal(0.0, 1.0, 300).round(1)
+        c = compare_statistic("max x", s, r, kind="max")
+        grid = np.unique(np.r_[s, r])
+        f_s = np.array([np.mean(s <= t) for t in grid])
+        f_r = np.array([np.mean(r <= t) for t in grid])
+        d_low = np.max(f_s - f_r)
+        d_high = np.max([np.mean(s >= t) - np.mean(r >= t) for t in grid])
+        assert c.distance == pytest.approx(max(d_low, d_high), abs=1e-12)
+        # the rounded cut passes what the distance says
+        s_pass, r_pass = (
+            (s >= c.cut, r >= c.cut) if c.direction == "higher" else (s <= c.cut, r <= c.cut)
+        )
+        assert np.mean(s_pass) - np.mean(r_pass) == pytest.approx(c.distance, abs=1e-12)
+        assert c.selected_passing == s_pass.sum() and c.rest_passing == np.mean(r_pass)
+        q = np.quantile(s, LEVELS, method="inverted_cdf")
+        np.testing.assert_array_equal(c.selected_quantiles, q)
+
+
+def test_summary_names_the_outlying_feature():
+    rng = np.random.default_rng(4)
+    rest = np.zeros((500, 6))
+    rest[:, 0::2] = rng.normal(0.0, 0.05, (500, 3))
+    rest[:, 1::2] = 0.5 + rng.exponential(3.0, (500, 3))
+    sel = rest[:4].copy()
+    sel[:, 3] = [2e5, 3e6, 1.1e5, 7e7]  # one track's pt
+    summary = summarise_selection(sel, rest[4:], LAYOUT)
+    top = summary.comparisons[0]
+    assert top.name == "max pt" and top.distance == 1.0 and top.selected_passing == 4
+    assert top.cut == 1e5 and top.rest_passing == 0.0
+    assert summary.sentences[0].startswith("all 4 selected events have a track with pt ≥ 1e5 GeV")
+    assert len(summary.sentences) == 1  # nothing else stands out beyond chance
+
+
+def test_a_single_event_or_two_are_explained_when_the_rest_has_none_like_them():
+    rng = np.random.default_rng(5)
+    rest = np.zeros((20_000, 6))
+    rest[:, 1::2] = 0.5 + rng.exponential(3.0, (20_000, 3))
+    one = rest[:1].copy()
+    one[0, 3] = 4e6
+    summary = summarise_selection(one, rest[1:], LAYOUT)
+    assert summary.sentences[0].startswith("the selected event has a track with pt ≥ 1e6 GeV")
+    assert summary.comparisons[0].chance == pytest.approx(0.5 / 19_999)
+    two = rest[:2].copy()
+    two[:, 3] = np.nan  # a non-finite pt in both
+    summary = summarise_selection(two, rest[2:], LAYOUT)
+    assert summary.sentences == (
+        "all 2 selected events have a track with a non-finite pt (of the rest: 0 %)",
+    )
+    # an unremarkable pair is not explained by chance differences
+    summary = summarise_selection(rest[:2], rest[2:], LAYOUT)
+    assert summary.sentences[0].startswith("no track statistic tells the selected events apart")
+
+
+def test_round_cut():
+    assert round_cut(108_816.7, 2_300.0, "higher") == 1e5
+    assert round_cut(108_816.7, 100_500.0, "higher") == 1.08e5
+    assert round_cut(-3.47, -3.6, "higher") == -3.5
+    assert round_cut(-3.47, -3.5, "higher") == -3.47  # -3.5 would pass -3.5 too
+    assert round_cut(1.7, 1.6, "higher") == 1.7  # never past the cut by binary rounding
+    assert round_cut(648_129.2, 10_141.2, "higher") == 1e5  # a power of ten where it fits
+    assert round_cut(0.0123, 0.5, "lower") == 0.1
+    assert round_cut(0.0123, 0.05, "lower") == 0.02
+    assert round_cut(5.0, 5.0000001, "lower") == 5.0
+
+
+def test_distance_positions_and_chance_against_scipy():
+    rng = np.random.default_rng(9)
+    for _ in range(10):
+        s = rng.normal(rng.normal(), 1.0, rng.integers(1, 20)).round(1)
+        r = rng.normal(0.0, 1.0, 200).round(1)
+        c = compare_statistic("max x", s, r, kind="max")
+        assert c.distance == pytest.approx(ks_2samp(s, r).statistic, abs=1e-12)
+        q = np.quantile(s, LEVELS, method="inverted_cdf")
+        want = [percentileofscore(r, v, kind="mean") / 100 for v in q]
+        np.testing.assert_allclose(c.positions, want, atol=1e-12)
+        worst = np.argmax(np.abs(np.asarray(want) - np.asarray(LEVELS)))
+        assert c.most_discrepant_level == LEVELS[worst]
+        rate = max(c.rest_passing, 0.5 / c.n_rest)
+        k = c.selected_passing
+        want_chance = binom.sf(k - 1, c.n_selected, rate) if k else 1.0
+        assert c.chance == pytest.approx(want_chance, rel=1e-9, abs=1e-300)
+        assert c.rest_median == np.quantile(r, 0.5, method="inverted_cdf")
+
+
+def test_a_lower_selection_reads_as_only_small_values():
+    rest = np.arange(1.0, 101.0)  # 1 .. 100 GeV
+    c = compare_statistic("max pt", np.array([0.012, 0.03]), rest, kind="max", branch="pt",
+                          unit="GeV")  # fmt: skip
+    assert (c.direction, c.distance, c.selected_passing, c.rest_passing) == ("lower", 1.0, 2, 0.0)
+    assert c.cut == 0.1  # the power of ten above 0.03, still below the rest's 1
+    assert c.sentence() == (
+        "all 2 selected events have only tracks with pt ≤ 0.1 GeV (of the rest: 0 %; "
+        "median of the rest's largest pt: 50 GeV)"
+    )
+    c = compare_statistic("min d0", np.array([-5.0]), np.linspace(-1, 1, 11), kind="min",
+                          branch="d0", unit="mm")  # fmt: skip
+    assert c.sentence() == (
+        "the selected event has a track with d0 ≤ -5 mm (of the rest: 0 %; "
+        "median of the rest's smallest d0: 0 mm)"
+    )
+    c = compare_statistic("tracks", np.array([12.0, 14.0, 3.0]), np.full(50, 4.0), kind="tracks")
+    assert c.sentence() == (
+        "2 of 3 selected events have ≥ 10 tracks (of the rest: 0 %; median of the rest: 4 tracks)"
+    )
+
+
+def test_empty_and_all_nan_sides_compare_to_nothing():
+    for selected, rest, median in (
+        (np.empty(0), np.array([1.0, 2.0, 3.0]), 2.0),
+        (np.full(3, np.nan), np.array([1.0, 2.0, 3.0]), 2.0),
+        (np.array([1.0]), np.full(2, np.nan), None),
+    ):
+        c = compare_statistic("max pt", selected, rest, kind="max", branch="pt")
+        assert c.distance == 0.0 and c.cut is None and c.positions is None
+        assert c.selected_quantiles is None and c.most_discrepant_level is None
+        assert c.rest_median == median and c.chance == 1.0
+        json.dumps(c.to_json_dict(), allow_nan=False)
+
+
+def test_a_nonfinite_flag_compares_only_having_one():
+    c = compare_statistic("nonfinite pt", np.array([1.0, 1.0, 0.0]), np.zeros(30),
+                          kind="nonfinite", branch="pt")  # fmt: skip
+    assert (c.direction, c.cut, c.selected_passing, c.rest_passing) == ("higher", 1.0, 2, 0.0)
+    assert c.distance == pytest.approx(2 / 3)
+    # the selection has fewer non-finite values than the rest: nothing to say, distance 0
+    c = compare_statistic("nonfinite pt", np.zeros(3), np.ones(30), kind="nonfinite", branch="pt")
+    assert c.distance == 0.0 and c.direction == "higher"
+
+
+def test_round_cut_at_zero_and_beyond_infinity():
+    assert round_cut(0.0, -1.0, "higher") == 0.0
+    assert round_cut(-0.0123, -0.05, "higher") == -0.02  # down: -0.02 still above -0.05
+    assert round_cut(123.4, -np.inf, "higher") == 100.0
+    assert round_cut(123.4, np.inf, "lower") == 1000.0  # the power of ten above, if it fits
+    assert round_cut(np.inf, 5.0, "higher") == np.inf
+
+
+def test_summaries_of_nothing_say_why():
+    rest = np.zeros((5, 6))
+    assert summarise_selection(np.zeros((2, 4)), np.zeros((7, 4)), None).sentences == (
+        "the features are not tracks: no per-track summary",
+    )
+    s_stats = event_statistics(np.zeros((0, 6)), LAYOUT)
+    r_stats = event_statistics(rest, LAYOUT)
+    assert summarise_statistics(s_stats, r_stats, LAYOUT).sentences == ("no event selected",)
+    got = summarise_statistics(r_stats, s_stats, LAYOUT)
+    assert (got.n_selected, got.n_rest, got.sentences) == (
+        5,
+        0,
+        ("no other event to compare with",),
+    )
+    json.dumps(got.to_json_dict(), allow_nan=False)
+
+
+def test_a_full_distance_is_named_only_beyond_chance():
+    layout = TrackLayout(1, ("pt",), ("GeV",))
+    rest = np.arange(1.0, 8.0)[:, None]  # seven events, one track each
+    sel = np.array([[500.0]])
+    # D = 1 for one event against seven: the KS bound 1.63 sqrt(8 / 7) = 1.74 is not met,
+    # and its binomial chance 0.5 / 7 is far above 1e-4: no sentence
+    assert KS_CRITICAL * np.sqrt(8 / 7) > 1.0
+    summary = summarise_selection(sel, rest, layout)
+    assert summary.comparisons[0].distance == 1.0
+    assert summary.sentences[0].startswith("no track statistic tells the selected events apart")
+    # against 50 000 events the same event stands out
+    rest = np.linspace(1.0, 50.0, 50_000)[:, None]
+    summary = summarise_selection(sel, rest, layout)
+    assert summary.sentences[0].startswith("the selected event has a track with pt ≥ 100 GeV")
+    doc = json.loads(json.dumps(summary.to_json_dict(), allow_nan=False))
+    assert doc["n_selected"] == 1 and doc["features"][0]["statistic"] == "max pt"
