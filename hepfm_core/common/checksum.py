@@ -26,8 +26,14 @@ _BLOCK = 1 << 20
 
 
 def array_crc32(a: np.ndarray) -> int:
-    """CRC-32 of the bytes of ``a`` in C order."""
-    return zlib.crc32(np.ascontiguousarray(a).data.cast("B")) & 0xFFFFFFFF
+    """CRC-32 of the bytes of ``a`` in C order (0 for an empty array)."""
+    return zlib.crc32(_bytes(np.ascontiguousarray(a))) & 0xFFFFFFFF
+
+
+def _bytes(a: np.ndarray) -> memoryview:
+    """The bytes of a C-contiguous ``a``, without a copy. Flattened first: a memoryview with
+    a 0 in its shape (no rows, or no columns) cannot be cast to bytes."""
+    return a.reshape(-1).data.cast("B")
 
 
 def file_crc32(path: str | Path) -> int:
@@ -59,7 +65,7 @@ class RowChunkChecksums:
         at = 0
         while at < block.shape[0]:
             take = min(self.chunk_rows - self._rows, block.shape[0] - at)
-            self._crc = zlib.crc32(block[at : at + take].data.cast("B"), self._crc)
+            self._crc = zlib.crc32(_bytes(block[at : at + take]), self._crc)
             self._rows += take
             at += take
             if self._rows == self.chunk_rows:
