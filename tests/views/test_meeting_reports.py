@@ -16,7 +16,8 @@ SETTINGS = EvaluationSettings(signals=("zprime_tt",))
 
 @pytest.fixture
 def fast_report(monkeypatch):
-    """The report's page replaced by a few bytes (the page itself: tests/views/test_report)."""
+    """The report's page replaced by a few bytes (the page itself:
+    tests/views/report/test_page.py)."""
 
     def write(evaluator, settings, out):
         out.write_text(f"report of {','.join(settings.signals)}")
