@@ -1,5 +1,6 @@
-"""The meeting report: one offline HTML file, interactive, whose tables equal `hepfm evaluate`,
-and whose figures come from the app's own chart functions.
+"""The meeting report (views.report.page, ``write_report``): one offline HTML file,
+interactive, whose tables equal `hepfm evaluate`, and whose figures come from the app's own
+chart functions. The tests of the report's other modules are beside this one.
 
 The browser test opens the file in Debian's chromium (playwright) with every non-file request
 aborted and the context offline. Screenshots go to ``$HEPFM_SCREENSHOTS`` when set.
@@ -8,7 +9,6 @@ aborted and the context offline. Screenshots go to ``$HEPFM_SCREENSHOTS`` when s
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 import struct
@@ -17,17 +17,17 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import polars as pl
 import pytest
 
 from hepfm_core.cli import main
 from hepfm_core.engine.evaluate import EvaluationSettings
-from hepfm_core.engine.investigate.events import Criterion
+from hepfm_core.errors import SettingsError
 from hepfm_core.views import charts, tables, text
 from hepfm_core.views.report import figures, grid, page
 from hepfm_core.views.report.figures import FIGURE_NAMES, FIGURE_SCALE
 from hepfm_core.views.text import format_interval, short_number
-from hepfm_core.vocabulary import sample_colours
 
 # The report's settings: a grid clip, a non-default score and policy, three of six signals.
 SETTINGS = ["--clip", "-20", "20", "--score", "kl", "--policy", "drop"]
@@ -356,15 +356,6 @@ def test_figures_png_and_svg(written):
         assert all(s in svg for s in SIGNALS) and "wprime_taunu" not in svg, name
 
 
-def test_clip_choices_add_the_reports_own_bounds():
-    keys = [c.key for c in grid.clip_choices(None)]
-    assert keys == ["none", "-20:20", "-50:50", "-88.7:88.7"]
-    assert [c.key for c in grid.clip_choices((-50.0, 50.0))] == keys
-    extra = grid.clip_choices((-30.0, 12.5))
-    assert [c.key for c in extra] == [*keys, "-30:12.5"]
-    assert "report" in extra[-1].label
-
-
 def test_report_errors_exit_2(small_demo, tmp_path, capsys):
     data_dir, model = small_demo
     common = ["report", "--data", str(data_dir), "--model", str(model), "--quiet"]
@@ -389,95 +380,7 @@ def test_report_on_upstream_fixture(upstream_fixture, tmp_path, strict_json):
     assert out.stat().st_size < 3_000_000
 
 
-# -- one builder per figure -----------------------------------------------------------------
-BUILDERS = ("loss_histogram", "roc_chart", "roc_log_chart", "rejection_chart")
-
-
-@pytest.fixture(scope="module")
-def report_settings(evaluator) -> EvaluationSettings:
-    return EvaluationSettings(
-        clip=(-20.0, 20.0), score="kl", policy="drop", signals=tuple(evaluator.signal_names)
-    )
-
-
-@pytest.fixture(scope="module")
-def report_data(evaluator, report_settings):
-    return grid.collect(evaluator, report_settings)
-
-
-def _shape(spec: dict) -> list[tuple[str, dict[str, tuple]]]:
-    """Per layer: the mark and, per channel bound to a field, the field, type and axis."""
-    out = []
-    for layer in spec["layer"]:
-        mark = layer["mark"] if isinstance(layer["mark"], str) else layer["mark"]["type"]
-        channels = {
-            name: (enc.get("field"), enc.get("type"), json.dumps(enc.get("axis"), sort_keys=True))
-            for name, enc in layer.get("encoding", {}).items()
-            if isinstance(enc, dict) and "field" in enc
-        }
-        out.append((mark, channels))
-    return out
-
-
-def test_app_and_report_draw_each_figure_with_one_builder(
-    evaluator, report_settings, report_data, monkeypatch
-):
-    """The app's cells and the report call the same chart function per figure, on the same
-    rows at the report's grid point; the marks and encodings they get are the same."""
-    calls: dict[str, list[tuple[tuple, dict, Any]]] = {name: [] for name in BUILDERS}
-
-    def spying(name: str) -> Any:
-        original = getattr(charts, name)
-
-        def spy(*args, **kwargs):
-            chart = original(*args, **kwargs)
-            calls[name].append((args, kwargs, chart))
-            return chart
-
-        return spy
-
-    for name in BUILDERS:
-        monkeypatch.setattr(charts, name, spying(name))
-
-    # the app's cells (apps/anomaly.py) at the dashboard's defaults, every signal ticked
-    result = evaluator.evaluate(report_settings)
-    colours = sample_colours(evaluator.signal_names)
-    hist, over = tables.histogram_tables(result, n_bins=60)
-    charts.loss_histogram(
-        hist, colours, score="kl", density=False, log_y=True, subtitle=tables.histogram_note(over)
-    )
-    charts.roc_chart(result.signals, colours)
-    charts.roc_log_chart(result.signals, colours)
-    charts.rejection_chart(result.signals, colours, text.normalisation_note(result))
-    app = {name: found[0] for name, found in calls.items()}
-    # the report: the page's views and the slides' figures
-    figures.page_charts(report_data)
-    figures.figure_charts(report_data)
-
-    def at_key(rows: pl.DataFrame) -> pl.DataFrame:
-        part = rows.filter(pl.col(charts.GRID) == KEY).drop(charts.GRID)
-        return part.sort(part.columns)
-
-    page_hist = next(c for c in calls["loss_histogram"][1:] if c[1].get("score") == "kl")
-    assert page_hist[1]["widgets"] is not None
-    assert at_key(page_hist[0][0]).equals(hist.sort(hist.columns))
-    app_curves = charts.curve_frame(result.signals)
-    for name in ("roc_chart", "roc_log_chart", "rejection_chart"):
-        page_call = next(c for c in calls[name][1:] if c[1].get("widgets") is not None)
-        assert at_key(page_call[0][0]).equals(app_curves.sort(app_curves.columns)), name
-        slide_call = next(c for c in calls[name][1:] if c[1].get("widgets") is None)
-        at_page = page_call[0][0].filter(pl.col(charts.GRID) == KEY).drop(charts.GRID)
-        assert slide_call[0][0].equals(at_page), name  # every signal is the report's here
-    for name in BUILDERS:
-        # (the histograms of the other scores differ in their axis title, rightly)
-        report_calls = [c for c in calls[name][1:] if c[1].get("score", "kl") == "kl"]
-        assert report_calls, f"the report never called charts.{name}"
-        app_spec = app[name][2].to_dict()
-        specs = [figures.to_spec(chart) for _, _, chart in report_calls]
-        assert all(_shape(spec) == _shape(app_spec) for spec in specs), name
-        # the page's view follows the widgets; the app's chart has no parameter
-        assert "params" not in app_spec
-        assert any("params" in spec for spec in specs)
+# -- the template -------------------------------------------------------------------------
 
 
 def test_template_escapes_what_it_is_given(report_data):
@@ -485,6 +388,49 @@ def test_template_escapes_what_it_is_given(report_data):
     evil = dataclasses.replace(report_data, summary='<img src=x onerror="alert(1)">')
     html = page.render_html(evil, "/* bundle */")
     assert "<img src=x" not in html and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+
+
+def test_the_environment_escapes_and_refuses():
+    env = page.environment()
+    assert env.from_string("{{ x }}").render(x="<b>&") == "&lt;b&gt;&amp;"
+    with pytest.raises(jinja2.UndefinedError):
+        env.from_string("{{ missing }}").render()
+    assert env.from_string("{{ x|tojson }}").render(x={"a": "</script>"}) == (
+        '{"a":"\\u003c/script\\u003e"}'
+    )
+    with pytest.raises(ValueError, match="JSON compliant"):
+        env.from_string("{{ x|tojson }}").render(x=float("nan"))
+    assert str(page.inline_style("p{}</STYLE >")) == "p{}<\\/STYLE >"
+
+
+def test_the_pages_own_files_are_in_the_package():
+    for name in ("report.css", "report.js"):
+        code = page.static_text(name)
+        assert code.strip() and "://" not in code
+    assert "function" in page.static_text("report.js")
+
+
+def test_controls_and_header_at_the_reports_settings(report_data):
+    controls = page._controls(report_data)
+    assert [c.value for c in controls["scores"] if c.checked] == ["kl"]
+    assert [c.value for c in controls["clips"] if c.checked] == ["-20:20"]
+    assert [c.value for c in controls["signals"]] == list(report_data.signals)
+    total = next(c for c in controls["scores"] if c.value == "total")
+    assert total.label.endswith("(β = 1)")
+    rows = dict(page._provenance(report_data))
+    assert list(rows)[:2] == ["model", "data"]
+    settings = "".join(text for text, _ in rows["settings"])
+    assert "score kl, clip z_log_var [-20, 20], β = 1, policy 'drop'" in settings
+
+
+def test_a_folder_that_cannot_be_made_says_so(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(SettingsError, match="cannot create the folder") as info:
+        page._ensure_dir(blocker / "sub")
+    assert info.value.todo == "choose a writable folder"
+    page._ensure_dir(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
 
 
 # -- in the browser -------------------------------------------------------------------------
@@ -652,133 +598,3 @@ def test_report_of_two_models(small_demo, second_model, tmp_path, strict_json):
     assert data.models == () and all(p.comparisons is None for p in data.points)
     assert "comparisons" not in figures.page_document(data)
     assert "Comparison of models" not in page.render_html(data, "")
-
-
-# -- the events behind the counts -----------------------------------------------------------
-class EventGroups(HTMLParser):
-    """The events section as the template wrote it: per group its attributes and its events
-    (the ``data-event`` of each figure, its caption, its track table's texts, its heat map's
-    id)."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.groups: list[dict[str, Any]] = []
-        self._card: dict[str, Any] | None = None
-        self._text: list[str] | None = None
-        self._row: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        classes = (a.get("class") or "").split()
-        if tag == "div" and "event-group" in classes:
-            self.groups.append({"attrs": a, "cards": []})
-        elif tag == "figure" and "event" in classes:
-            self._card = {"event": int(a["data-event"]), "caption": "", "rows": [], "view": None}
-            self.groups[-1]["cards"].append(self._card)
-        elif self._card is None:
-            return
-        elif tag in ("figcaption", "td"):
-            self._text = []
-        elif tag == "tr":
-            self._row = []
-        elif tag == "div" and "event-view" in classes:
-            self._card["view"] = a["id"]
-
-    def handle_data(self, data: str) -> None:
-        if self._text is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._card is None:
-            return
-        if tag == "figcaption" and self._text is not None:
-            self._card["caption"] = "".join(self._text).strip()
-            self._text = None
-        elif tag == "td" and self._text is not None and self._row is not None:
-            self._row.append("".join(self._text).strip())
-            self._text = None
-        elif tag == "tr" and self._row:
-            self._card["rows"].append(self._row)
-            self._row = None
-        elif tag == "figure":
-            self._card = None
-
-
-def test_events_behind_the_counts(evaluator, tmp_path, strict_json):
-    """At the report's settings, for each sample and each cause it has events of (and each
-    signal's most anomalous), the first events are the engine's selection, each with its
-    caption, track table and heat map (the investigation's builders), in the page and in its
-    data; the background's KL overflows come with the summary naming their degenerate pt."""
-    from hepfm_core.engine.investigate.investigator import Investigator
-    from hepfm_core.views import investigation as iv
-    from hepfm_core.views.report import events as rev
-
-    settings = EvaluationSettings(clip=None, score="kl", signals=tuple(evaluator.signal_names))
-    out = page.write_report(evaluator, settings, tmp_path / "report.html")
-    parser = EventGroups()
-    parser.feed(out.read_text(encoding="utf-8"))
-    doc = embedded(out, strict_json)
-
-    inv = Investigator(evaluator)
-    result = evaluator.evaluate(settings)
-    expected = []
-    for name, sample in result.samples.items():
-        causes = [c for c, n in sample.counts.by_cause.items() if n and c != "ok"]
-        criteria = [Criterion.by_cause(c) for c in causes]
-        criteria += [Criterion.top(rev.REPORT_TOP)] if sample.role == "signal" else []
-        for c in criteria:
-            selection = inv.select(sample, c)
-            expected.append((name, c.kind, c.cause, selection.size, selection.events[:3].tolist()))
-    shown = [
-        (g["attrs"]["data-sample"], g["attrs"]["data-criterion"], g["attrs"].get("data-cause"),
-         int(g["attrs"]["data-selected"]), [card["event"] for card in g["cards"]])
-        for g in parser.groups
-    ]  # fmt: skip
-    assert shown == expected
-    in_data = [
-        (g["sample"], g["criterion"]["kind"], g["criterion"].get("cause"), g["selected"],
-         g["events"])
-        for g in doc["events"]["groups"]
-    ]  # fmt: skip
-    assert in_data == expected
-    # the demo's degenerate tracks: background events with a KL overflow, and why
-    kl = next(g for g in parser.groups if g["attrs"].get("data-cause") == "kl_overflow"
-              and g["attrs"]["data-sample"] == "background")  # fmt: skip
-    overflow = inv.select(result.samples["background"], Criterion.by_cause("kl_overflow"))
-    assert [c["event"] for c in kl["cards"]] == overflow.events[:3].tolist()
-    first = inv.details(overflow, limit=1)[0]
-    card = kl["cards"][0]
-    assert card["caption"] == iv.event_caption(first, inv.layout)
-    table = iv.track_table(first, inv.layout)
-    assert card["rows"] == [[iv.number_text(v) for v in row] for row in table.iter_rows()]
-    assert "track with pt" in out.read_text(encoding="utf-8")
-    # each heat map: a static view of the page's data, drawn from the investigation's builder
-    views = [c["view"] for g in parser.groups for c in g["cards"]]
-    assert all(views) and len(set(views)) == len(views)
-    assert sorted(f"event-{k}" for k in doc["events"]["specs"]) == sorted(views)
-    spec = doc["events"]["specs"][card["view"].removeprefix("event-")]
-    app_spec = iv.residual_heatmap(first, inv.layout).to_dict()
-    assert spec["mark"] == app_spec["mark"] and spec["encoding"] == app_spec["encoding"]
-    (name,) = doc["events"]["uses"][card["view"].removeprefix("event-")]
-    heat = figures.unpack(doc["datasets"][name])
-    assert len(heat) == inv.layout.width
-    assert sum(r["residual"] for r in heat) == pytest.approx(first.residual_sum, rel=1e-5)
-
-
-def test_report_specs_are_the_same_whatever_the_app_set():
-    """The app's charts inline their rows as CSV (marimo's transformer); the report's specs
-    keep Altair's own inline values, whichever transformer the process has active."""
-    import altair as alt
-    import marimo as mo
-
-    chart = alt.Chart(pl.DataFrame({"x": [0.5, 2.0]})).mark_point().encode(x="x:Q")
-    plain = figures.to_spec(chart)
-    mo.ui.altair_chart(chart)  # registers marimo's transformers
-    before = alt.data_transformers.active
-    alt.data_transformers.enable("marimo_inline_csv")
-    try:
-        assert figures.to_spec(chart) == plain
-    finally:
-        alt.data_transformers.enable(before)
-    (values,) = plain["datasets"].values()
-    assert values == [{"x": 0.5}, {"x": 2.0}]
