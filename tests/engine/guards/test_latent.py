@@ -57,14 +57,19 @@ def test_kl_overflow_only_when_the_kl_itself_exceeds_float64() -> None:
     assert "710" in Cause.KL_OVERFLOW.description
 
 
-def _kl(mu: np.ndarray, s: np.ndarray, parameterisation: str, kl_form: str) -> np.ndarray:
-    """Per row -1/2 sum_j (1 + log v - mu^2 - v), straight from physics.md, in float64."""
+def kl_terms(mu: np.ndarray, s: np.ndarray, parameterisation: str, kl_form: str) -> np.ndarray:
+    """-1/2 (1 + log v - mu^2 - v) per element, straight from physics.md, in float64."""
     if parameterisation == "exp":
         v, log_v = np.exp(s), s
     else:
         v = np.log1p(np.exp(s)) + 1e-6
         log_v = s if kl_form == "upstream" else np.log(v)
-    return -0.5 * np.sum(1.0 + log_v - mu**2 - v, axis=1)
+    return -0.5 * (1.0 + log_v - mu**2 - v)
+
+
+def _kl(mu: np.ndarray, s: np.ndarray, parameterisation: str, kl_form: str) -> np.ndarray:
+    """Per row: the sum of :func:`kl_terms` over the latent dimensions."""
+    return kl_terms(mu, s, parameterisation, kl_form).sum(axis=1)
 
 
 FORMS = (("exp", "true"), ("softplus", "true"), ("softplus", "upstream"))
