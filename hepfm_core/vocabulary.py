@@ -2,13 +2,16 @@
 
 The ``Literal`` types say which values a setting takes, the tuples beside them list those
 values in order (the command's choices, validation messages), and the dicts give the
-words the dashboard, the report and the charts show for them. Nothing here computes.
+words the dashboard, the report and the charts show for them. :data:`COLUMNS` names every
+column of hepfm's tables (and the axes the charts share): its title, unit and note, once.
+Nothing here computes.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal, get_args
 
 __all__ = [
@@ -16,6 +19,7 @@ __all__ = [
     "CLIP_PRESETS",
     "CLIP_RANGE",
     "CLIP_STEP",
+    "COLUMNS",
     "COMPRESSIONS",
     "DEFAULT_BKG_EFFS",
     "DEFAULT_CLIP",
@@ -42,6 +46,7 @@ __all__ = [
     "SIGNAL_PALETTE",
     "SOFTPLUS_EPS",
     "Cause",
+    "Column",
     "Compression",
     "FeatureDefinition",
     "Fill",
@@ -51,6 +56,7 @@ __all__ = [
     "Role",
     "Score",
     "SignalNormalisation",
+    "column_note",
     "sample_colours",
 ]
 
@@ -230,3 +236,157 @@ DEFAULT_STEP_EVENTS = 10_000
 derived features at a time, whatever the file's size."""
 EVENTS_PER_PAGE = 100
 """Events per page of a selection (``hepfm events``)."""
+
+
+# -- the columns of the tables ------------------------------------------------------------
+@dataclass(frozen=True)
+class Column:
+    """One column of hepfm's tables, named once: the dashboard's and the report's tables, the
+    terminal's summary and the report's header titles all read it from here.
+
+    ``key``: its identifier, and the JSON key of a dataclass field shown in it
+    (``common.json_fields.shown``); ``name`` and ``unit`` make its :attr:`title`; ``note``:
+    what it means (the report's header title); ``short``: the terminal's narrower header
+    (default: the title); ``fmt``: the format of its number in a text cell, ``width``: its
+    width in the terminal (default: its header's). A column per background efficiency has a
+    ``{}`` in ``name`` and ``short`` for the target (:meth:`at`).
+    """
+
+    key: str
+    name: str
+    note: str = ""
+    unit: str = ""
+    short: str = ""
+    fmt: str = ""
+    width: int = 0
+
+    @property
+    def title(self) -> str:
+        """The header: the name, and the unit in brackets."""
+        return f"{self.name} [{self.unit}]" if self.unit else self.name
+
+    @property
+    def terminal(self) -> str:
+        """The terminal's header."""
+        return self.short or self.title
+
+    @property
+    def terminal_width(self) -> int:
+        return self.width or len(self.terminal)
+
+    def at(self, target: str, *, terminal: bool = False) -> str:
+        """The header of the column for one target: ``ε_S at ε_B=1e-3`` (``eff@1e-3``)."""
+        return (self.terminal if terminal else self.title).format(target)
+
+
+COLUMNS: dict[str, Column] = {
+    c.key: c
+    for c in (
+        # the counts of each sample (the background first)
+        Column("sample", "sample", width=16),
+        Column("count", "count"),
+        Column("total", "total", width=9),
+        Column("kept", "kept", width=9),
+        Column(
+            "excluded",
+            "excluded",
+            "events without a usable score under this policy (kept + excluded = total)",
+            width=9,
+        ),
+        Column(
+            "imputed",
+            "imputed (kept)",
+            "events with a non-finite raw input filled in by the reader: kept, scored",
+            short="imputed",
+            width=9,
+        ),
+        *(Column(c.label, c.label, c.description) for c in Cause if c != Cause.OK),
+        Column(
+            "outside_clip",
+            "outside clip",
+            "events with z_log_var outside the clip bounds in any dimension",
+        ),
+        Column(
+            "nonfinite_unguarded_float32",
+            "non-finite without guards (float32)",
+            short="nonfinite f32",
+        ),
+        Column(
+            "nonfinite_unguarded_float16",
+            "non-finite without guards (float16)",
+            short="nonfinite f16",
+        ),
+        # the metrics of each signal
+        Column("signal", "signal", width=16),
+        Column("auc", "AUC", width=15),
+        Column("eff_at_bkg_eff", "ε_S at ε_B={}", short="eff@{}", width=10),
+        Column("max_sic", "max SIC", "max over cuts of ε_S / √ε_B", fmt=".2f", width=8),
+        Column("kept_total", "kept / total"),
+        # the comparison of two models on each signal
+        Column("model_a", "model A"),
+        Column("model_b", "model B"),
+        Column(
+            "pairs",
+            "events paired (background / signal)",
+            "the events both models keep: the pairs compared",
+        ),
+        Column(
+            "delta_auc",
+            "ΔAUC (A − B)",
+            "AUC of model A minus AUC of model B, ± the paired DeLong error",
+        ),
+        Column(
+            "p_value",
+            "p-value",
+            "two-sided p-value of the paired DeLong test (no difference in AUC)",
+        ),
+        Column(
+            "p_value_holm",
+            "p-value (Holm)",
+            "Holm-corrected over every signal × pair of models of the report",
+        ),
+        Column("eff_sig_differences", "Δε_S at ε_B={}"),
+        Column(
+            "seed_spread",
+            "seed spread",
+            "whether the difference of the groups' mean AUCs exceeds the sampling error and"
+            " the seed-to-seed spread",
+        ),
+        # the axes of the ROC and rejection charts
+        Column("eff_sig", "signal efficiency ε_S"),
+        Column("eff_bkg", "background efficiency ε_B"),
+        Column("rejection", "background rejection 1/ε_B"),
+        # a page of events, and an event's tracks
+        Column("event", "event"),
+        Column("cause", "cause"),
+        Column("score", "score"),
+        Column("reconstruction", "reconstruction"),
+        Column("tracks", "tracks"),
+        Column("largest_residual", "largest residual"),
+        Column("largest_share", "its share"),
+        Column("max_z_log_var", "max z_log_var"),
+        Column("input", "input"),
+        Column("value", "value"),
+        Column("residual", "squared residual (x − x̂)²", unit="standardised units²"),
+        Column("track_slot", "track slot"),
+        Column("track_residual", "Σ residual²"),
+        Column("filled", "filled by the reader"),
+        Column("feature", "feature"),
+        Column("events", "events"),
+        # a selection's statistics against the rest's
+        Column("statistic", "statistic"),
+        Column("unit", "unit"),
+        Column("distance", "D"),
+        Column("direction", "selection is"),
+        Column("selected_median", "selected median"),
+        Column("rest_median", "rest median"),
+        Column("discrepant_level", "most discrepant quantile"),
+        Column("discrepant_position", "its position in the rest"),
+    )
+}
+"""Every column by its key."""
+
+
+def column_note(title: str) -> str:
+    """What the column of this title means ("" where nothing needs saying)."""
+    return next((c.note for c in COLUMNS.values() if c.title == title), "")

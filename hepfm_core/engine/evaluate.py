@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..common.json_fields import OMIT, JsonFields, json_dict, json_meta
 from ..common.progress import Progress
 from ..common.versions import library_versions
 from ..data.dataset import DataSet
@@ -54,7 +55,7 @@ from .metrics.separation import (
     separation,
     withheld_separation,
 )
-from .metrics.working_points import json_bound
+from .metrics.working_points import json_clip
 from .scoring.passes import ScoringPass
 from .scoring.run import cached_pass
 
@@ -80,7 +81,7 @@ the seed's scale)."""
 
 
 @dataclass(frozen=True)
-class EvaluationSettings:
+class EvaluationSettings(JsonFields):
     """Everything the cheap part depends on (the scoring pass depends on none of it).
 
     ``clip``: bounds on z_log_var, or None; ``score``: reconstruction, kl, total
@@ -102,12 +103,12 @@ class EvaluationSettings:
     clip bounds are inverted: lo=5.0 > hi=-5.0
     """
 
-    clip: tuple[float, float] | None = None
+    clip: tuple[float, float] | None = field(default=None, metadata=json_meta(convert=json_clip))
     score: Score = "reconstruction"
     beta: float = 1.0
     policy: Policy = "worst"
     kl_form: KLForm = "true"
-    signals: tuple[str, ...] | None = None
+    signals: tuple[str, ...] | None = field(default=None, metadata=OMIT)
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
@@ -145,52 +146,47 @@ class EvaluationSettings:
             self.policy,
         )
 
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            # an open side (-inf or inf) as a string: strict JSON has no token for it
-            "clip": [json_bound(b) for b in self.clip] if self.clip is not None else None,
-            "score": self.score,
-            "beta": self.beta,
-            "policy": self.policy,
-            "kl_form": self.kl_form,
-        }
+
+def _policy_entries(s: SampleResult) -> dict[str, Any]:
+    return {"kept": s.policy.kept, "excluded": dict(s.policy.excluded)}
+
+
+def _imputation_entries(s: SampleResult) -> dict[str, Any]:
+    imp = s.imputation
+    return {
+        "imputed": imp.events,
+        "imputed_values_per_feature": dict(imp.values_per_feature),
+        "columns_without_finite_values": list(imp.empty_columns),
+    }
 
 
 @dataclass(frozen=True, eq=False)
-class SampleResult:
+class SampleResult(JsonFields):
     """One sample under one setting: guard counts, the policy's view, the scores, and what
     the reader filled in (``imputation``: imputed events are kept, counted beside ``excluded``).
 
     ``guarded`` (per-event scores and causes) and ``policy.values`` exist where the scores
     live in this process; a result merged from a cluster's partitions holds the counts only
     (``policy`` is then ``partitions.PolicyCounts``) and ``guarded`` is None.
+
+    Its JSON: the guard's counts (``GuardCounts``, the total first), the policy's kept and
+    excluded after the total, then the imputed events; a count the guard adds follows.
     """
 
-    name: str
+    name: str = field(metadata=OMIT)  # the key it is filed under
     role: str
-    counts: GuardCounts
-    policy: PolicyScores | PolicyCounts
-    imputation: Imputation
-    guarded: GuardedScores | None = None
+    counts: GuardCounts = field(metadata=json_meta(entries=lambda s: json_dict(s.counts)))
+    policy: PolicyScores | PolicyCounts = field(
+        metadata=json_meta(entries=_policy_entries, after="total")
+    )
+    imputation: Imputation = field(
+        metadata=json_meta(entries=_imputation_entries, after="excluded")
+    )
+    guarded: GuardedScores | None = field(default=None, metadata=OMIT)
 
     @property
     def imputed(self) -> int:
         return self.imputation.events
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "role": self.role,
-            "total": self.counts.total,
-            "kept": self.policy.kept,
-            "excluded": dict(self.policy.excluded),
-            "imputed": self.imputation.events,
-            "imputed_values_per_feature": dict(self.imputation.values_per_feature),
-            "columns_without_finite_values": list(self.imputation.empty_columns),
-            "causes": dict(self.counts.by_cause),
-            "outside_clip": self.counts.outside_clip,
-            "nonfinite_unguarded_float32": self.counts.unguarded_nonfinite_f32,
-            "nonfinite_unguarded_float16": self.counts.unguarded_nonfinite_f16,
-        }
 
 
 @dataclass(frozen=True)
@@ -206,31 +202,29 @@ class BinnedScores:
         return int(self.edges.size - 1)
 
 
+def _settings_entries(r: EvaluationResult) -> dict[str, Any]:
+    """The settings, with the model's parameterisation."""
+    return {"settings": r.settings.to_json_dict() | {"parameterisation": r.parameterisation}}
+
+
 @dataclass(frozen=True, eq=False)
-class EvaluationResult:
+class EvaluationResult(JsonFields):
     """Everything one setting gives: per-sample counts and per-signal separation.
 
     ``binned``: the histograms, for a result whose samples hold no per-event scores.
     ``sorted_background``: the background's kept scores sorted (the metrics' reference),
     where this process holds them: views read cuts and bin counts from it by binary search.
+    Its JSON: the settings (with the parameterisation), the provenance, then every sample's
+    and every signal's.
     """
 
-    settings: EvaluationSettings
-    parameterisation: str
+    settings: EvaluationSettings = field(metadata=json_meta(entries=_settings_entries))
+    parameterisation: str = field(metadata=OMIT)  # in the settings' entries
     samples: dict[str, SampleResult]
     signals: dict[str, Separation]
-    provenance: dict[str, Any] = field(default_factory=dict)
-    binned: BinnedScores | None = None
-    sorted_background: BackgroundRef | None = field(default=None, repr=False)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        settings = self.settings.to_json_dict() | {"parameterisation": self.parameterisation}
-        return {
-            "settings": settings,
-            "provenance": self.provenance,
-            "samples": {n: s.to_json_dict() for n, s in self.samples.items()},
-            "signals": {n: s.to_json_dict() for n, s in self.signals.items()},
-        }
+    provenance: dict[str, Any] = field(default_factory=dict, metadata=json_meta(after="settings"))
+    binned: BinnedScores | None = field(default=None, metadata=OMIT)
+    sorted_background: BackgroundRef | None = field(default=None, repr=False, metadata=OMIT)
 
 
 class BaseEvaluator(abc.ABC):

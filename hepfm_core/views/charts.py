@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 
 from ..engine.metrics.separation import Separation, thin_roc
-from ..vocabulary import BACKGROUND_COLOUR, DEFAULT_BKG_EFFS, SCORE_TITLES
+from ..vocabulary import BACKGROUND_COLOUR, COLUMNS, DEFAULT_BKG_EFFS, SCORE_TITLES
 from .channels import tooltips
 
 WIDTH = 360
@@ -321,7 +321,7 @@ def _roc_lines(
     present = df["sample"].unique().to_list()
     return base.mark_line(strokeWidth=size.stroke, clip=True).encode(
         x=x,
-        y=alt.Y("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("tpr:Q", title=COLUMNS["eff_sig"].title, scale=alt.Scale(domain=[0, 1])),
         color=_signal_colour(colours, present, "bottom-right", widgets),
         tooltip=_tooltip(df, ["sample:N", "fpr:Q", "tpr:Q"]),
         **_dash(df),
@@ -363,7 +363,7 @@ def roc_chart(
     ``MODEL`` (``model_curve_frame``), are overlaid: colour = signal, dash = model.
     """
     df = _curves(curves)
-    x = alt.X("fpr:Q", title="background efficiency ε_B", scale=alt.Scale(domain=[0, 1]))
+    x = alt.X("fpr:Q", title=COLUMNS["eff_bkg"].title, scale=alt.Scale(domain=[0, 1]))
     lines = _roc_lines(_chart(df, widgets), df, x, colours, widgets, size)
     return _with_guess(lines, [0.0, 1.0], None, _title("ROC", subtitle), widgets, size)
 
@@ -394,7 +394,7 @@ def roc_log_chart(
     x_scale = alt.Scale(type="log", domain=[LOG_ROC_MIN, 1.0], clamp=True)
     x = alt.X(
         "fpr:Q",
-        title="background efficiency ε_B (log)",
+        title=f"{COLUMNS['eff_bkg'].title} (log)",
         scale=x_scale,
         axis=alt.Axis(format=".0e", values=LOG_ROC_TICKS),
     )
@@ -439,10 +439,10 @@ def rejection_chart(
         .transform_calculate(rejection=1 / alt.datum.fpr)
         .mark_line(strokeWidth=size.stroke)
         .encode(
-            x=alt.X("tpr:Q", title="signal efficiency ε_S", scale=alt.Scale(domain=[0, 1])),
+            x=alt.X("tpr:Q", title=COLUMNS["eff_sig"].title, scale=alt.Scale(domain=[0, 1])),
             y=alt.Y(
                 "rejection:Q",
-                title="background rejection 1/ε_B",
+                title=COLUMNS["rejection"].title,
                 scale=alt.Scale(type="log"),
                 axis=alt.Axis(format="~e", values=[10.0**k for k in range(0, 9)]),
             ),

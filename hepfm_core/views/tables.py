@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import polars as pl
 
+from ..common.json_fields import shown_fields
 from ..engine.compare.results import ComparisonResult
 from ..engine.evaluate import EvaluationResult
 from ..engine.investigate.events import IMPUTED
@@ -27,7 +28,7 @@ from ..engine.metrics.binning import (
     tally_sorted,
 )
 from ..engine.metrics.separation import EFF_INTERVAL, format_eff
-from ..vocabulary import Cause
+from ..vocabulary import COLUMNS, Cause
 from .text import (
     COMPARISON_COLUMNS,
     SEED_COLUMN,
@@ -59,11 +60,12 @@ __all__ = [
 ]
 
 EXCLUSION_CAUSES = [c.label for c in Cause if c != Cause.OK]
-IMPUTED_COLUMN = "imputed (kept)"
-COUNT_NAME_COLUMN = "count"
+IMPUTED_COLUMN = COLUMNS["imputed"].title
+COUNT_NAME_COLUMN = COLUMNS["count"].title
 """The counts grid's first column: what each row counts (the other columns are samples)."""
-PLAIN_COUNT_COLUMNS = ("sample", "total", "kept")
+PLAIN_COUNT_COLUMNS = tuple(COLUMNS[k].title for k in ("sample", "total", "kept"))
 """Columns of the counts table that never stand out."""
+_SAMPLE, _SIGNAL = COLUMNS["sample"].title, COLUMNS["signal"].title
 
 
 def highlighted(column: str, value: object) -> bool:
@@ -119,18 +121,15 @@ def counts_table(result: EvaluationResult) -> pl.DataFrame:
     rows = []
     for name, s in result.samples.items():
         row = {
-            "sample": name,
-            "total": s.counts.total,
-            "kept": s.policy.kept,
-            "excluded": sum(s.policy.excluded.values()),
+            _SAMPLE: name,
+            COLUMNS["total"].title: s.counts.total,
+            COLUMNS["kept"].title: s.policy.kept,
+            COLUMNS["excluded"].title: sum(s.policy.excluded.values()),
             IMPUTED_COLUMN: s.imputed,
         }
         row |= {cause: s.counts.by_cause[cause] for cause in EXCLUSION_CAUSES}
-        row |= {
-            "outside clip": s.counts.outside_clip,
-            "non-finite without guards (float32)": s.counts.unguarded_nonfinite_f32,
-            "non-finite without guards (float16)": s.counts.unguarded_nonfinite_f16,
-        }
+        # then every count the guard's counts show (outside clip, non-finite without guards)
+        row |= {shown.column.title: shown.value for shown in shown_fields(s.counts)}
         rows.append(row)
     return pl.DataFrame(rows)
 
@@ -212,9 +211,7 @@ def without_empty_causes(grid: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
 
 
 def _grid(table: pl.DataFrame) -> pl.DataFrame:
-    return table.transpose(
-        include_header=True, header_name=COUNT_NAME_COLUMN, column_names="sample"
-    )
+    return table.transpose(include_header=True, header_name=COUNT_NAME_COLUMN, column_names=_SAMPLE)
 
 
 def _fmt_wp(wp) -> str:
@@ -268,15 +265,14 @@ def metrics_table(result: EvaluationResult) -> pl.DataFrame:
     rows = []
     for name, sep in result.signals.items():
         s = result.samples[name]
-        row = {"signal": name}
-        if sep.ok:
-            row["AUC"] = auc_text(sep.auc, sep.auc_err)
-        else:
-            row["AUC"] = f"n/a: {sep.reason}"
+        row = {_SIGNAL: name}
+        auc = COLUMNS["auc"].title
+        row[auc] = auc_text(sep.auc, sep.auc_err) if sep.ok else f"n/a: {sep.reason}"
         for wp in sep.working_points:
-            row[f"ε_S at ε_B={format_eff(wp.target_bkg_eff)}"] = _fmt_wp(wp)
-        row["max SIC"] = "n/a" if sep.max_sic is None else f"{sep.max_sic:.2f}"
-        row["kept / total"] = f"{s.policy.kept} / {s.counts.total}"
+            row[COLUMNS["eff_at_bkg_eff"].at(format_eff(wp.target_bkg_eff))] = _fmt_wp(wp)
+        # then every metric the separation shows (max SIC)
+        row |= {shown.column.title: shown.text() for shown in shown_fields(sep)}
+        row[COLUMNS["kept_total"].title] = f"{s.policy.kept} / {s.counts.total}"
         rows.append(row)
     return pl.DataFrame(rows)
 
@@ -295,7 +291,7 @@ def model_metrics_table(results: Mapping[str, EvaluationResult]) -> pl.DataFrame
     """
     per_model = {label: metrics_table(r) for label, r in results.items()}
     first = next(iter(per_model.values()))
-    out = first.select("signal")
+    out = first.select(_SIGNAL)
     for column in first.columns[1:]:
         for label, table in per_model.items():
             out = out.with_columns(table[column].alias(model_column(column, label)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from ..common.json_fields import shown_columns, shown_fields
 from ..data.imputation import STATUS_IMPUTED
 from ..engine.compare.results import ComparisonResult, ModelComparison
 from ..engine.compare.seeds import (
@@ -17,8 +18,8 @@ from ..engine.compare.seeds import (
     VERDICT_WITHIN_SEED_SPREAD,
 )
 from ..engine.evaluate import BaseEvaluator, EvaluationResult
-from ..engine.metrics.separation import EFF_INTERVAL, format_eff
-from ..vocabulary import DEFAULT_BKG_EFFS, DEFAULT_CLIP, Policy
+from ..engine.metrics.separation import EFF_INTERVAL, Separation, format_eff
+from ..vocabulary import COLUMNS, DEFAULT_BKG_EFFS, DEFAULT_CLIP, Column, Policy
 
 __all__ = [
     "COMPARISON_COLUMNS",
@@ -88,8 +89,9 @@ def format_interval(value: float, lower: float | None, upper: float | None) -> s
     return f"{short_number(value)} [{short_number(lower)}, {short_number(upper)}]"
 
 
-def _num(x: float | None, fmt: str) -> str:
-    return "-" if x is None else format(x, fmt)
+def _head(column: Column, align: str = ">") -> str:
+    """A column's header in the terminal, at its width."""
+    return f"{column.terminal:{align}{column.terminal_width}s}"
 
 
 def imputation_sentence(result: EvaluationResult) -> str:
@@ -153,37 +155,43 @@ def summary_table(result: EvaluationResult) -> str:
         f"fill {result.provenance.get('fill', 'median')}, "
         f"{result.provenance.get('signal_normalisation_description', '')}",
         "",
-        f"{'sample':16s} {'total':>9s} {'kept':>9s} {'excluded':>9s} {'imputed':>9s} "
-        f"{'outside clip':>12s} {'nonfinite f32':>13s} {'nonfinite f16':>13s}",
     ]
+    # the counts of each sample, then every count the guard's counts show
+    counts = [COLUMNS[k] for k in ("total", "kept", "excluded", "imputed")]
+    first = next(iter(result.samples.values()))
+    sample = COLUMNS["sample"]
+    lines.append(" ".join([_head(sample, "<"), *map(_head, counts + shown_columns(first.counts))]))
     for name, r in result.samples.items():
-        lines.append(
-            f"{name:16s} {r.counts.total:9d} {r.policy.kept:9d} "
-            f"{sum(r.policy.excluded.values()):9d} {r.imputed:9d} {r.counts.outside_clip:12d} "
-            f"{r.counts.unguarded_nonfinite_f32:13d} {r.counts.unguarded_nonfinite_f16:13d}"
-        )
+        values = (r.counts.total, r.policy.kept, sum(r.policy.excluded.values()), r.imputed)
+        cells = [f"{v:{c.terminal_width}d}" for c, v in zip(counts, values, strict=True)]
+        cells += [f.text("-").rjust(f.column.terminal_width) for f in shown_fields(r.counts)]
+        lines.append(" ".join([f"{name:{sample.terminal_width}s}", *cells]))
     imputed = imputation_sentence(result)
     if imputed:
         lines += ["", imputed]
-    lines += [
-        "",
-        f"{'signal':16s} {'AUC':>15s} "
-        + " ".join(f"{'eff@' + format_eff(e):>10s}" for e in DEFAULT_BKG_EFFS)
-        + f" {'max SIC':>8s}",
+    # the metrics of each signal: AUC, eff_S at each eff_B, then every metric shown
+    signal, eff = COLUMNS["signal"], COLUMNS["eff_at_bkg_eff"]
+    shown = shown_columns(next(iter(result.signals.values()), Separation))
+    effs_head = [
+        f"{eff.at(format_eff(e), terminal=True):>{eff.terminal_width}s}" for e in DEFAULT_BKG_EFFS
     ]
+    head = [_head(signal, "<"), _head(COLUMNS["auc"]), *effs_head, *map(_head, shown)]
+    lines += ["", " ".join(head)]
+    width, auc_width = signal.terminal_width, COLUMNS["auc"].terminal_width
     for name, sep in result.signals.items():
         if not sep.ok:
-            lines.append(f"{name:16s} {sep.status}: {sep.reason}")
+            lines.append(f"{name:{width}s} {sep.status}: {sep.reason}")
             continue
         # small efficiencies and uncertainties keep two significant digits (1.0e-04, not
         # 0.000); a true 0 reads 0
         err = "-" if sep.auc_err is None else short_number(sep.auc_err)
         auc = f"{sep.auc:.3f}+-{err}"
-        effs = " ".join(
-            f"{'-' if wp.eff_sig is None else short_number(wp.eff_sig):>10s}"
+        effs = [
+            f"{'-' if wp.eff_sig is None else short_number(wp.eff_sig):>{eff.terminal_width}s}"
             for wp in sep.working_points
-        )
-        lines.append(f"{name:16s} {auc:>15s} {effs} {_num(sep.max_sic, '.2f'):>8s}")
+        ]
+        cells = [f.text("-").rjust(f.column.terminal_width) for f in shown_fields(sep)]
+        lines.append(" ".join([f"{name:{width}s}", f"{auc:>{auc_width}s}", *effs, *cells]))
     intervals = [
         f"  {name}: "
         + ", ".join(
@@ -318,18 +326,13 @@ def provenance_line(result: EvaluationResult, root: str | Path | None = None) ->
 
 
 # -- comparison of models -------------------------------------------------------------------
-COMPARISON_COLUMNS = (
-    "signal",
-    "model A",
-    "model B",
-    "events paired (background / signal)",
-    "ΔAUC (A − B)",
-    "p-value",
-    "p-value (Holm)",
+COMPARISON_COLUMNS = tuple(
+    COLUMNS[k].title
+    for k in ("signal", "model_a", "model_b", "pairs", "delta_auc", "p_value", "p_value_holm")
 )
 """The comparison table's first columns; then Δε_S at each working point, and, when a seed
 group is compared, :data:`SEED_COLUMN`."""
-SEED_COLUMN = "seed spread"
+SEED_COLUMN = COLUMNS["seed_spread"].title
 COMPARISON_NOTE = (
     "Pairs: the events both models keep. ΔAUC ± its paired DeLong error; p-value two-sided, "
     "Holm-corrected over every signal × pair of models shown together; Δε_S ± its paired "
@@ -393,7 +396,7 @@ def seed_verdict(c: ModelComparison) -> str:
 
 def eff_difference_column(target_bkg_eff: float) -> str:
     """The comparison table's column of the signal efficiency difference at one ε_B."""
-    return f"Δε_S at ε_B={format_eff(target_bkg_eff)}"
+    return COLUMNS["eff_sig_differences"].at(format_eff(target_bkg_eff))
 
 
 def comparison_row(c: ModelComparison) -> dict[str, str]:

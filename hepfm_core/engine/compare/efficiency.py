@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...common.json_fields import JsonFields, json_meta
 from ...vocabulary import DEFAULT_BKG_EFFS
 from ..metrics.roc import Counts, sorted_signal
 from ..metrics.working_points import (
+    FINITE,
     STATUS_OK,
+    TARGET,
     WorkingPoint,
     check_effs,
     empty_working_point,
-    format_eff,
     json_float,
     working_point,
 )
@@ -31,8 +32,12 @@ __all__ = [
 ]
 
 
+def _eff_sig(point: WorkingPoint) -> float | None:
+    return json_float(point.eff_sig)
+
+
 @dataclass(frozen=True, eq=False)
-class EfficiencyDifference:
+class EfficiencyDifference(JsonFields):
     """Signal efficiency of models A and B at one background-efficiency target, and A - B.
 
     Each model's cut is its own working point (``working_points.working_point``, on its own
@@ -40,29 +45,17 @@ class EfficiencyDifference:
     binomial (Wald) error over the signal events with the two cuts held fixed, like
     ``WorkingPoint.eff_sig_err``: ``sqrt(Var(pass_A - pass_B) / m)``, 0 when both models
     pass the same events. ``status`` is ``"ok"`` when both points are, else the first
-    non-ok point's status; ``reason`` gathers the points' reasons by model.
+    non-ok point's status; ``reason`` gathers the points' reasons by model. Its JSON gives
+    of each point its signal efficiency only.
     """
 
-    target_bkg_eff: float
+    target_bkg_eff: float = field(metadata=TARGET)
     status: str
     reason: str | None
-    point_a: WorkingPoint
-    point_b: WorkingPoint
-    delta_eff_sig: float | None
-    delta_eff_sig_err: float | None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Strict-JSON-safe dict."""
-        return {
-            "target_bkg_eff": json_float(self.target_bkg_eff),
-            "key": format_eff(self.target_bkg_eff),
-            "status": self.status,
-            "reason": self.reason,
-            "eff_sig_a": json_float(self.point_a.eff_sig),
-            "eff_sig_b": json_float(self.point_b.eff_sig),
-            "delta_eff_sig": json_float(self.delta_eff_sig),
-            "delta_eff_sig_err": json_float(self.delta_eff_sig_err),
-        }
+    point_a: WorkingPoint = field(metadata=json_meta(key="eff_sig_a", convert=_eff_sig))
+    point_b: WorkingPoint = field(metadata=json_meta(key="eff_sig_b", convert=_eff_sig))
+    delta_eff_sig: float | None = field(metadata=FINITE)
+    delta_eff_sig_err: float | None = field(metadata=FINITE)
 
 
 def efficiency_differences(

@@ -25,17 +25,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ...common.json_fields import JsonFields
 from ..metrics.roc import BackgroundRef, as_1d, prepare_background
 from ..metrics.working_points import (
+    FINITE,
     STATUS_NO_BACKGROUND,
     STATUS_NO_SIGNAL,
     STATUS_OK,
-    json_float,
 )
 
 __all__ = [
@@ -229,7 +229,7 @@ def _paired(scores_a: np.ndarray, scores_b: np.ndarray, what: str) -> tuple[np.n
 
 
 @dataclass(frozen=True, eq=False)
-class AucComparison:
+class AucComparison(JsonFields):
     """Paired DeLong comparison of models A and B on the same events, for one signal.
 
     ``delta_auc = auc_a - auc_b``; ``delta_auc_err`` its standard error, ``z`` the ratio and
@@ -238,41 +238,25 @@ class AucComparison:
     (every number None); ``"too_few_events"`` (a class holds one event: AUCs and delta
     given, errors, ``z`` and ``p_value`` None). ``reason`` explains any status but ``"ok"``,
     and for ``"ok"`` notes a zero variance with a non-zero delta (see :func:`delong_test`).
+    Its JSON is strict: an infinite ``z`` is null.
     """
 
     status: str
     reason: str | None
     n_background: int
     n_signal: int
-    auc_a: float | None
-    auc_b: float | None
-    auc_a_err: float | None
-    auc_b_err: float | None
-    delta_auc: float | None
-    delta_auc_err: float | None
-    z: float | None
-    p_value: float | None
+    auc_a: float | None = field(metadata=FINITE)
+    auc_b: float | None = field(metadata=FINITE)
+    auc_a_err: float | None = field(metadata=FINITE)
+    auc_b_err: float | None = field(metadata=FINITE)
+    delta_auc: float | None = field(metadata=FINITE)
+    delta_auc_err: float | None = field(metadata=FINITE)
+    z: float | None = field(metadata=FINITE)
+    p_value: float | None = field(metadata=FINITE)
 
     @property
     def ok(self) -> bool:
         return self.status == STATUS_OK
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Strict-JSON-safe dict (an infinite ``z`` is null)."""
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "n_background": self.n_background,
-            "n_signal": self.n_signal,
-            "auc_a": json_float(self.auc_a),
-            "auc_b": json_float(self.auc_b),
-            "auc_a_err": json_float(self.auc_a_err),
-            "auc_b_err": json_float(self.auc_b_err),
-            "delta_auc": json_float(self.delta_auc),
-            "delta_auc_err": json_float(self.delta_auc_err),
-            "z": json_float(self.z),
-            "p_value": json_float(self.p_value),
-        }
 
 
 def delong_test(

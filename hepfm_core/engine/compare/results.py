@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...common.json_fields import OMIT, JsonFields, json_meta, json_value
 from ..evaluate import EvaluationResult, EvaluationSettings
 from ..metrics.working_points import format_eff
 from .efficiency import EfficiencyDifference
@@ -24,29 +25,59 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class PairCounts:
+class PairCounts(JsonFields):
     """Of one sample's events, how many both models keep and how many each drops alone."""
 
-    both: int
-    dropped_a_only: int
-    dropped_b_only: int
-    dropped_both: int
+    both: int = field(metadata=json_meta(key="kept_by_both"))
+    dropped_a_only: int = field(metadata=json_meta(key="dropped_by_a_only"))
+    dropped_b_only: int = field(metadata=json_meta(key="dropped_by_b_only"))
+    dropped_both: int = field(metadata=json_meta(key="dropped_by_both"))
 
     @classmethod
     def of(cls, p: PairedScores) -> PairCounts:
         return cls(p.n_both, p.n_dropped_a_only, p.n_dropped_b_only, p.n_dropped_both)
 
-    def to_json_dict(self) -> dict[str, int]:
-        return {
-            "kept_by_both": self.both,
-            "dropped_by_a_only": self.dropped_a_only,
-            "dropped_by_b_only": self.dropped_b_only,
-            "dropped_by_both": self.dropped_both,
-        }
+
+_CONTRACT = (
+    "n_background",
+    "n_signal",
+    "delta_auc",
+    "delta_auc_err",
+    "p_value",
+    "status",
+    "reason",
+    "auc_a",
+    "auc_b",
+    "auc_a_err",
+    "auc_b_err",
+    "z",
+)
+"""The paired test's keys in the order of the comparison contract (its JSON's first keys,
+after the signal and the two models)."""
+
+
+def _test_entries(c: ModelComparison) -> dict[str, Any]:
+    test = c.test.to_json_dict()
+    return {key: test[key] for key in _CONTRACT}
+
+
+def _pairs_entries(c: ModelComparison) -> dict[str, Any]:
+    return {"pairs": {"background": json_value(c.background), "signal": json_value(c.signal_pairs)}}
+
+
+def _by_target(efficiencies: tuple[EfficiencyDifference, ...]) -> dict[str, Any]:
+    return {format_eff(d.target_bkg_eff): d.to_json_dict() for d in efficiencies}
+
+
+def _group_entries(c: ModelComparison) -> dict[str, Any]:
+    """For seed groups only: the spread's comparison (None with its reason)."""
+    if not c.grouped:
+        return {}
+    return {"seed_spread": json_value(c.group), "seed_spread_reason": c.group_reason}
 
 
 @dataclass(frozen=True, eq=False)
-class ModelComparison:
+class ModelComparison(JsonFields):
     """Models A and B on one signal: the paired test on the events both keep, the signal
     efficiency difference at each working point, and, for seed groups, the seed spread.
 
@@ -55,76 +86,55 @@ class ModelComparison:
     ``group``: for a pair where either label is a seed group, the difference of the mean AUCs
     against the sampling error and the seed spread (None with ``group_reason`` when a seed's
     AUC or test is missing). ``same_model``: A and B are one model (one fingerprint).
+    Its JSON is strict: the keys of the comparison contract first, then the details.
     """
 
     signal: str
     model_a: str
     model_b: str
-    test: AucComparison
-    background: PairCounts
-    signal_pairs: PairCounts
-    efficiencies: tuple[EfficiencyDifference, ...]
-    p_value_holm: float | None = None
-    group: GroupComparison | None = None
-    group_reason: str | None = None
-    same_model: bool = False
+    test: AucComparison = field(metadata=json_meta(entries=_test_entries))
+    background: PairCounts = field(metadata=json_meta(entries=_pairs_entries))
+    signal_pairs: PairCounts = field(metadata=OMIT)  # in "pairs", beside the background's
+    efficiencies: tuple[EfficiencyDifference, ...] = field(
+        metadata=json_meta(key="eff_sig_differences", convert=_by_target)
+    )
+    p_value_holm: float | None = field(default=None, metadata=json_meta(after="p_value"))
+    group: GroupComparison | None = field(default=None, metadata=json_meta(entries=_group_entries))
+    group_reason: str | None = field(default=None, metadata=OMIT)  # in group's entries
+    same_model: bool = field(default=False, metadata=json_meta(after="z"))
 
     @property
     def grouped(self) -> bool:
         """Whether either label is a seed group (the comparison then judges the spread)."""
         return self.group is not None or self.group_reason is not None
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """Strict JSON: the keys of the comparison contract first, then the details."""
-        t = self.test.to_json_dict()
-        out: dict[str, Any] = {
-            "signal": self.signal,
-            "model_a": self.model_a,
-            "model_b": self.model_b,
-            "n_background": self.test.n_background,
-            "n_signal": self.test.n_signal,
-            "delta_auc": t["delta_auc"],
-            "delta_auc_err": t["delta_auc_err"],
-            "p_value": t["p_value"],
-            "p_value_holm": self.p_value_holm,
-            "status": t["status"],
-            "reason": t["reason"],
-            "auc_a": t["auc_a"],
-            "auc_b": t["auc_b"],
-            "auc_a_err": t["auc_a_err"],
-            "auc_b_err": t["auc_b_err"],
-            "z": t["z"],
-            "same_model": self.same_model,
-            "pairs": {
-                "background": self.background.to_json_dict(),
-                "signal": self.signal_pairs.to_json_dict(),
-            },
-            "eff_sig_differences": {
-                format_eff(d.target_bkg_eff): d.to_json_dict() for d in self.efficiencies
-            },
-        }
-        if self.grouped:
-            out["seed_spread"] = None if self.group is None else self.group.to_json_dict()
-            out["seed_spread_reason"] = self.group_reason
-        return out
+
+def _models_entries(r: ComparisonResult) -> dict[str, Any]:
+    return {"models": {label: r._model_json(label) for label in r.labels}}
 
 
 @dataclass(frozen=True, eq=False)
-class ComparisonResult:
+class ComparisonResult(JsonFields):
     """Every model's evaluation under one setting, and their comparisons.
 
     ``results``: per label, one :class:`EvaluationResult` per model of the label (one, or
     the seeds of a group, in the order given). ``seed_spread``: per group label and signal,
     the seeds' mean AUC and spread (None where a seed has no AUC). ``warnings``: what the
     user should know (the same model twice). ``provenance``: the data's, with every model.
+    Its JSON (strict): ``settings`` and ``provenance`` at the top, every model's usual result
+    under ``models`` (with its seeds' spread), then ``comparisons``.
     """
 
     settings: EvaluationSettings
-    results: dict[str, tuple[EvaluationResult, ...]]
+    results: dict[str, tuple[EvaluationResult, ...]] = field(
+        metadata=json_meta(entries=_models_entries)
+    )
     comparisons: tuple[ModelComparison, ...]
-    warnings: tuple[str, ...] = ()
-    seed_spread: dict[str, dict[str, SeedGroup | None]] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = field(default=(), metadata=json_meta(after="provenance"))
+    seed_spread: dict[str, dict[str, SeedGroup | None]] = field(
+        default_factory=dict, metadata=OMIT
+    )  # in models
+    provenance: dict[str, Any] = field(default_factory=dict, metadata=json_meta(after="settings"))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -154,17 +164,6 @@ class ComparisonResult:
         """Per label, its first model's evaluation (what overlays and tables show)."""
         return {label: self.result(label) for label in self.labels}
 
-    def to_json_dict(self) -> dict[str, Any]:
-        """``settings`` and ``provenance`` at the top, every model's usual result under
-        ``models``, then ``comparisons`` (strict JSON)."""
-        return {
-            "settings": self.settings.to_json_dict(),
-            "provenance": self.provenance,
-            "warnings": list(self.warnings),
-            "models": {label: self._model_json(label) for label in self.labels},
-            "comparisons": [c.to_json_dict() for c in self.comparisons],
-        }
-
     def _model_json(self, label: str) -> dict[str, Any]:
         results = self.results[label]
         first = results[0]
@@ -175,21 +174,18 @@ class ComparisonResult:
             "model_description": p.get("model_description"),
             "fingerprint": p.get("fingerprints", {}).get("model"),
             "parameterisation": first.parameterisation,
-            "samples": {n: s.to_json_dict() for n, s in first.samples.items()},
-            "signals": {n: s.to_json_dict() for n, s in first.signals.items()},
+            "samples": json_value(first.samples),
+            "signals": json_value(first.signals),
         }
         if len(results) > 1:
             out["seeds"] = [
                 {
                     "model": r.provenance.get("model"),
                     "fingerprint": r.provenance.get("fingerprints", {}).get("model"),
-                    "samples": {n: s.to_json_dict() for n, s in r.samples.items()},
-                    "signals": {n: s.to_json_dict() for n, s in r.signals.items()},
+                    "samples": json_value(r.samples),
+                    "signals": json_value(r.signals),
                 }
                 for r in results
             ]
-            out["seed_spread"] = {
-                name: None if g is None else g.to_json_dict()
-                for name, g in self.seed_spread.get(label, {}).items()
-            }
+            out["seed_spread"] = json_value(self.seed_spread.get(label, {}))
         return out

@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from ...common.json_fields import JsonFields
 
 __all__ = [
     "VERDICT_EXCEEDS_BOTH",
@@ -36,7 +37,7 @@ VERDICT_SEED_SPREAD_UNKNOWN = "seed_spread_unknown"
 
 
 @dataclass(frozen=True, eq=False)
-class SeedGroup:
+class SeedGroup(JsonFields):
     """One variant trained with several seeds: its AUCs on one signal, their mean and spread.
 
     ``sd_auc``: the seed-to-seed standard deviation (ddof=1), None with a single seed.
@@ -46,14 +47,6 @@ class SeedGroup:
     n_seeds: int
     mean_auc: float
     sd_auc: float | None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "aucs": list(self.aucs),
-            "n_seeds": self.n_seeds,
-            "mean_auc": self.mean_auc,
-            "sd_auc": self.sd_auc,
-        }
 
 
 def seed_group(aucs: Sequence[float]) -> SeedGroup:
@@ -75,7 +68,7 @@ def seed_group(aucs: Sequence[float]) -> SeedGroup:
 
 
 @dataclass(frozen=True, eq=False)
-class GroupComparison:
+class GroupComparison(JsonFields):
     """Two model groups on one signal: the difference of mean AUCs against both errors.
 
     ``delta_auc = group_a.mean_auc - group_b.mean_auc``. ``delta_auc_err``: the event
@@ -96,19 +89,6 @@ class GroupComparison:
     exceeds_sampling: bool
     exceeds_seed_spread: bool | None
     verdict: str
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "group_a": self.group_a.to_json_dict(),
-            "group_b": self.group_b.to_json_dict(),
-            "delta_auc": self.delta_auc,
-            "delta_auc_err": self.delta_auc_err,
-            "delta_auc_seed_err": self.delta_auc_seed_err,
-            "n_sigma": self.n_sigma,
-            "exceeds_sampling": self.exceeds_sampling,
-            "exceeds_seed_spread": self.exceeds_seed_spread,
-            "verdict": self.verdict,
-        }
 
 
 def compare_groups(

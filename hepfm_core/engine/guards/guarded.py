@@ -25,11 +25,12 @@ the float64 KL and radius follow ``latent.py``, the counts of what upstream's un
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...vocabulary import Cause
+from ...common.json_fields import JsonFields, json_meta, shown
+from ...vocabulary import COLUMNS, Cause
 from ..scoring.passes import read_only
 from .latent import clipped_latent_score
 from .prepared import CHUNK_ROWS, PreparedPass, prepare
@@ -48,7 +49,7 @@ __all__ = [
 
 # -- guard --------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class GuardCounts:
+class GuardCounts(JsonFields):
     """Event counts of one guarded score.
 
     ``by_cause``: every cause label, zeros included. ``outside_clip``: events with finite
@@ -56,13 +57,15 @@ class GuardCounts:
     ``unguarded_nonfinite_f32`` / ``_f16``: events whose score, computed as upstream did (no
     clip) in that precision, would have been NaN or inf, i.e. what the guard saved (for the
     total, ``recon + beta * KL`` at this beta, the sum's own overflow included).
+    A field shown in a column (``shown``) is a column of the counts table, of the terminal's
+    summary and of the report, after the causes; every field is in the sample's JSON.
     """
 
     total: int
-    by_cause: dict[str, int]
-    outside_clip: int
-    unguarded_nonfinite_f32: int
-    unguarded_nonfinite_f16: int
+    by_cause: dict[str, int] = field(metadata=json_meta(key="causes"))
+    outside_clip: int = field(metadata=shown(COLUMNS["outside_clip"]))
+    unguarded_nonfinite_f32: int = field(metadata=shown(COLUMNS["nonfinite_unguarded_float32"]))
+    unguarded_nonfinite_f16: int = field(metadata=shown(COLUMNS["nonfinite_unguarded_float16"]))
 
     @property
     def ok(self) -> int:

@@ -17,17 +17,18 @@ are left out of the latent statistics and counted."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from ...common.json_fields import JsonFields, json_meta
 from ..guards.latent import variance
 from ..guards.prepared import CHUNK_ROWS
 from ..metrics.binning import tally
-from ..metrics.working_points import json_bound
-from .events import json_floats
+from ..metrics.working_points import json_clip
+from .events import FLOATS, json_floats
 
 __all__ = [
     "ACTIVE_THRESHOLD",
@@ -86,8 +87,18 @@ def kl_medians(mu: np.ndarray, s: np.ndarray, parameterisation: str, kl_form: st
         return np.median(kl_per_dimension(mu, s, parameterisation, kl_form), axis=0)
 
 
+def _activity_entries(d: LatentDiagnostics) -> dict[str, Any]:
+    """The threshold, which dimensions pass it, and the levels of the quantiles that follow."""
+    return {
+        "active_threshold": d.active_threshold,
+        "active": d.active.tolist(),
+        "n_active": d.n_active,
+        "z_log_var_levels": list(LATENT_LEVELS),
+    }
+
+
 @dataclass(frozen=True, eq=False)
-class LatentDiagnostics:
+class LatentDiagnostics(JsonFields):
     """Per latent dimension ``j`` of one sample under one clip.
 
     ``kl_mean[j]``: mean over the used events of the KL term of dimension j (+inf if one
@@ -106,25 +117,27 @@ class LatentDiagnostics:
     sample: str
     n_events: int
     n_used: int
-    n_nonfinite: int
-    clip: tuple[float, float] | None
+    n_nonfinite: int = field(metadata=json_meta(key="n_nonfinite_encoder"))
+    clip: tuple[float, float] | None = field(metadata=json_meta(convert=json_clip))
     parameterisation: str
     kl_form: str
-    kl_mean: np.ndarray
-    kl_mean_finite: np.ndarray
-    kl_median: np.ndarray
+    kl_mean: np.ndarray = field(metadata=FLOATS)
+    kl_mean_finite: np.ndarray = field(metadata=FLOATS)
+    kl_median: np.ndarray = field(metadata=FLOATS)
     kl_median_events: int
     kl_nonfinite: np.ndarray
-    mu_mean: np.ndarray
-    mu_var: np.ndarray
-    active_threshold: float
-    s_quantiles: np.ndarray
+    mu_mean: np.ndarray = field(metadata=FLOATS)
+    mu_var: np.ndarray = field(metadata=FLOATS)
+    active_threshold: float = field(metadata=json_meta(entries=_activity_entries))
+    s_quantiles: np.ndarray = field(
+        metadata=json_meta(key="z_log_var_quantiles", convert=json_floats)
+    )
     below_clip: np.ndarray
     above_clip: np.ndarray
-    s_edges: np.ndarray
-    s_counts: np.ndarray
-    s_underflow: np.ndarray
-    s_overflow: np.ndarray
+    s_edges: np.ndarray = field(metadata=json_meta(key="z_log_var_edges", convert=json_floats))
+    s_counts: np.ndarray = field(metadata=json_meta(key="z_log_var_counts"))
+    s_underflow: np.ndarray = field(metadata=json_meta(key="z_log_var_underflow"))
+    s_overflow: np.ndarray = field(metadata=json_meta(key="z_log_var_overflow"))
 
     @property
     def latent_dim(self) -> int:
@@ -154,35 +167,6 @@ class LatentDiagnostics:
         for i, q in enumerate(LATENT_LEVELS):
             cols[f"s_q{q:g}"] = self.s_quantiles[:, i]
         return pl.DataFrame(cols)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.sample,
-            "n_events": self.n_events,
-            "n_used": self.n_used,
-            "n_nonfinite_encoder": self.n_nonfinite,
-            "clip": None if self.clip is None else [json_bound(b) for b in self.clip],
-            "parameterisation": self.parameterisation,
-            "kl_form": self.kl_form,
-            "kl_mean": json_floats(self.kl_mean),
-            "kl_mean_finite": json_floats(self.kl_mean_finite),
-            "kl_median": json_floats(self.kl_median),
-            "kl_median_events": self.kl_median_events,
-            "kl_nonfinite": self.kl_nonfinite.tolist(),
-            "mu_mean": json_floats(self.mu_mean),
-            "mu_var": json_floats(self.mu_var),
-            "active_threshold": self.active_threshold,
-            "active": self.active.tolist(),
-            "n_active": self.n_active,
-            "z_log_var_levels": list(LATENT_LEVELS),
-            "z_log_var_quantiles": json_floats(self.s_quantiles),
-            "below_clip": self.below_clip.tolist(),
-            "above_clip": self.above_clip.tolist(),
-            "z_log_var_edges": json_floats(self.s_edges),
-            "z_log_var_counts": self.s_counts.tolist(),
-            "z_log_var_underflow": self.s_underflow.tolist(),
-            "z_log_var_overflow": self.s_overflow.tolist(),
-        }
 
 
 def _histogram_range(

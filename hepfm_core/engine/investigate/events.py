@@ -21,22 +21,25 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from ...common.json_fields import OMIT, JsonFields, json_meta
 from ...data.generator import BRANCHES, UNITS
 from ...errors import SettingsError
 from ...vocabulary import Cause
 from ..guards.guarded import GuardedScores, GuardSettings
 from ..guards.policy import PolicyScores
-from ..metrics.working_points import json_bound, json_float
+from ..metrics.working_points import FINITE, json_bound, json_clip, json_float
 
 __all__ = [
     "BRANCH_UNITS",
     "CAUSE_LABELS",
+    "FLOATS",
     "IMPUTED",
+    "OPTIONAL_FLOATS",
     "STATISTIC_KINDS",
     "Criterion",
     "CriterionKind",
@@ -51,6 +54,7 @@ __all__ = [
     "event_statistics",
     "json_floats",
     "merge_selections",
+    "optional_floats",
     "select_events",
     "select_in_partition",
     "track_layout",
@@ -79,6 +83,17 @@ def json_floats(values: Any) -> list[Any]:
     if arr.ndim == 1:
         return [json_float(float(v)) for v in arr]
     return [json_floats(row) for row in arr]
+
+
+def optional_floats(values: Any) -> list[Any] | None:
+    """:func:`json_floats`, None for None."""
+    return None if values is None else json_floats(values)
+
+
+FLOATS = json_meta(convert=json_floats)
+"""The metadata of an array field: lists of floats, null for NaN and +-inf."""
+OPTIONAL_FLOATS = json_meta(convert=optional_floats)
+"""The metadata of an array field that may be None."""
 
 
 # -- tracks -------------------------------------------------------------------------------
@@ -185,8 +200,24 @@ def _bad(what: str, where: str, todo: str) -> SettingsError:
     return SettingsError(what, where, todo)
 
 
+_BOUNDED = ("imputed", "range")
+"""The kinds whose JSON holds ``lo`` and ``hi`` (null for the imputed events)."""
+
+
+def _for_kinds(name: str, kinds: tuple[str, ...], convert: Any = None) -> Any:
+    """The metadata of a criterion's field that its JSON holds for these kinds only."""
+
+    def entries(c: Criterion) -> dict[str, Any]:
+        if c.kind not in kinds:
+            return {}
+        value = getattr(c, name)
+        return {name: value if convert is None else convert(value)}
+
+    return json_meta(entries=entries)
+
+
 @dataclass(frozen=True)
-class Criterion:
+class Criterion(JsonFields):
     """Which events of a sample to look at: one ``cause`` (a label of ``vocabulary.Cause``),
     the events with filled raw values (``imputed``), the ``n`` most anomalous (``top``), or
     the scores in ``[lo, hi]`` (``range``).
@@ -195,11 +226,13 @@ class Criterion:
     bad value is a ``SettingsError`` saying what to do.
     """
 
-    kind: CriterionKind
-    cause: str | None = None
-    n: int | None = None
-    lo: float | None = None
-    hi: float | None = None
+    kind: CriterionKind = field(
+        metadata=json_meta(entries=lambda c: {"kind": c.kind, "description": c.describe()})
+    )
+    cause: str | None = field(default=None, metadata=_for_kinds("cause", ("cause",)))
+    n: int | None = field(default=None, metadata=_for_kinds("n", ("top",)))
+    lo: float | None = field(default=None, metadata=_for_kinds("lo", _BOUNDED, json_bound))
+    hi: float | None = field(default=None, metadata=_for_kinds("hi", _BOUNDED, json_bound))
 
     def __post_init__(self) -> None:
         if self.kind == "cause":
@@ -262,19 +295,9 @@ class Criterion:
             return f"the {self.n} highest scores"
         return f"score in [{self.lo:g}, {self.hi:g}]"
 
-    def to_json_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "description": self.describe()}
-        if self.kind == "cause":
-            out["cause"] = self.cause
-        elif self.kind == "top":
-            out["n"] = self.n
-        else:
-            out["lo"], out["hi"] = json_bound(self.lo), json_bound(self.hi)
-        return out
-
 
 @dataclass(frozen=True, eq=False)
-class Selection:
+class Selection(JsonFields):
     """The events of ``sample`` a criterion picked, in the order they are shown.
 
     Order: by event index for a cause or the imputed events; by score, highest first (ties
@@ -287,13 +310,17 @@ class Selection:
 
     sample: str
     criterion: Criterion
-    settings: GuardSettings
+    settings: GuardSettings = field(
+        metadata=json_meta(
+            entries=lambda s: {"score": s.settings.score, "clip": json_clip(s.settings.clip)}
+        )
+    )
     policy: str
-    events: np.ndarray
-    scores: np.ndarray
-    causes: np.ndarray
-    n_events: int
-    kept_span: tuple[float, float] | None = None
+    events: np.ndarray = field(metadata=json_meta(key="selected", convert=lambda e: int(e.size)))
+    scores: np.ndarray = field(metadata=OMIT)
+    causes: np.ndarray = field(metadata=OMIT)
+    n_events: int = field(metadata=json_meta(key="sample_events"))
+    kept_span: tuple[float, float] | None = field(default=None, metadata=OMIT)
 
     @property
     def size(self) -> int:
@@ -307,19 +334,6 @@ class Selection:
         """Positions (into ``events``) of page ``index`` (0-based) of ``limit`` events."""
         start = int(index) * int(limit)
         return np.arange(start, min(start + int(limit), self.size))
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.sample,
-            "criterion": self.criterion.to_json_dict(),
-            "score": self.settings.score,
-            "clip": None
-            if self.settings.clip is None
-            else [json_bound(b) for b in self.settings.clip],
-            "policy": self.policy,
-            "selected": self.size,
-            "sample_events": self.n_events,
-        }
 
 
 def _top(values: np.ndarray, n: int) -> np.ndarray:
@@ -544,8 +558,27 @@ class PassRows:
 
 
 # -- one event ----------------------------------------------------------------------------
+def _z_log_var_entries(d: EventDetail) -> dict[str, Any]:
+    return {
+        "z_log_var": json_floats(d.z_log_var),
+        "z_log_var_outside_clip": [bool(b) for b in d.outside_clip],
+    }
+
+
+def _inputs_entries(d: EventDetail) -> dict[str, Any]:
+    """The values as inputs, where they are not tracks."""
+    return {"inputs": json_floats(d.values) if d.tracks is None else None}
+
+
+def _per_feature_entries(d: EventDetail) -> dict[str, Any]:
+    return {
+        "residuals_per_feature": optional_floats(d.residuals_per_feature),
+        "residual_sum": json_float(d.residual_sum),
+    }
+
+
 @dataclass(frozen=True, eq=False)
-class EventDetail:
+class EventDetail(JsonFields):
     """One event under one setting, as the investigation view and ``hepfm events`` show it.
 
     ``values``: its ``(D,)`` values, stored (``values_kind`` "raw": physical units) or the
@@ -558,26 +591,39 @@ class EventDetail:
     residuals sum to within float32 rounding of the decoder. ``identity``: run and event
     number where the data have them. ``filled``: ``(D,)``, the raw values the reader replaced
     by its fill value (they were NaN or infinite; the model saw the fill), None when nothing
-    was filled.
+    was filled. Its JSON is strict (NaN and infinities are null); it gives ``identity``
+    where there is one.
     """
 
-    sample: str
+    sample: str = field(metadata=json_meta(after="event"))
     event: int
     cause: str
-    score: float | None
-    reconstruction: float | None
-    z_mean: np.ndarray
-    z_log_var: np.ndarray
-    clip: tuple[float, float] | None
-    values: np.ndarray
-    values_kind: ValuesKind
-    tracks: np.ndarray | None
+    score: float | None = field(metadata=FINITE)
+    reconstruction: float | None = field(metadata=FINITE)
+    z_mean: np.ndarray = field(metadata=FLOATS)
+    z_log_var: np.ndarray = field(metadata=json_meta(entries=_z_log_var_entries))
+    clip: tuple[float, float] | None = field(metadata=OMIT)  # outside_clip in z_log_var's
+    values: np.ndarray = field(metadata=json_meta(entries=_inputs_entries, after="track_slots"))
+    values_kind: ValuesKind = field(metadata=OMIT)
+    tracks: np.ndarray | None = field(metadata=OPTIONAL_FLOATS)
     track_slots: np.ndarray | None
-    residuals: np.ndarray
-    residuals_per_track: np.ndarray | None
-    residuals_per_feature: np.ndarray | None
-    identity: dict[str, int] | None = None
-    filled: np.ndarray | None = None
+    residuals: np.ndarray = field(metadata=FLOATS)
+    residuals_per_track: np.ndarray | None = field(metadata=OPTIONAL_FLOATS)
+    residuals_per_feature: np.ndarray | None = field(
+        metadata=json_meta(entries=_per_feature_entries)
+    )
+    identity: dict[str, int] | None = field(
+        default=None,
+        metadata=json_meta(
+            entries=lambda d: {} if d.identity is None else {"identity": dict(d.identity)}
+        ),
+    )
+    filled: np.ndarray | None = field(
+        default=None,
+        metadata=json_meta(
+            entries=lambda d: {"filled_inputs": d.filled_inputs.tolist()}, after="residual_sum"
+        ),
+    )
 
     @property
     def filled_inputs(self) -> np.ndarray:
@@ -598,36 +644,6 @@ class EventDetail:
             return np.zeros(self.z_log_var.shape, dtype=bool)
         lo, hi = self.clip
         return (self.z_log_var < lo) | (self.z_log_var > hi)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Strict JSON: NaN and infinities are null."""
-        out: dict[str, Any] = {
-            "event": self.event,
-            "sample": self.sample,
-            "cause": self.cause,
-            "score": json_float(self.score),
-            "reconstruction": json_float(self.reconstruction),
-            "z_mean": json_floats(self.z_mean),
-            "z_log_var": json_floats(self.z_log_var),
-            "z_log_var_outside_clip": [bool(b) for b in self.outside_clip],
-            "tracks": None if self.tracks is None else json_floats(self.tracks),
-            "track_slots": None if self.track_slots is None else self.track_slots.tolist(),
-            "inputs": json_floats(self.values) if self.tracks is None else None,
-            "residuals": json_floats(self.residuals),
-            "residuals_per_track": (
-                None if self.residuals_per_track is None else json_floats(self.residuals_per_track)
-            ),
-            "residuals_per_feature": (
-                None
-                if self.residuals_per_feature is None
-                else json_floats(self.residuals_per_feature)
-            ),
-            "residual_sum": json_float(self.residual_sum),
-            "filled_inputs": self.filled_inputs.tolist(),
-        }
-        if self.identity is not None:
-            out["identity"] = dict(self.identity)
-        return out
 
 
 def event_details(

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
-from ..metrics.working_points import json_float
-from .events import TrackLayout, event_statistics
+from ...common.json_fields import JsonFields, json_meta
+from ..metrics.working_points import FINITE, json_float
+from .events import OPTIONAL_FLOATS, TrackLayout, event_statistics, optional_floats
 
 __all__ = [
     "CHANCE_LIMIT",
@@ -107,7 +108,7 @@ def round_cut(cut: float, beyond: float, direction: Direction) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class FeatureComparison:
+class FeatureComparison(JsonFields):
     """One statistic of the tracks: the selection against the rest.
 
     ``kind``: ``max``, ``min``, ``nonfinite`` or ``tracks`` (see
@@ -121,22 +122,40 @@ class FeatureComparison:
     having a non-finite value). ``rest_median``: the rest's median.
     """
 
-    name: str
+    name: str = field(metadata=json_meta(key="statistic"))
     branch: str | None
     kind: str
     unit: str
     n_selected: int
     n_rest: int
-    selected_quantiles: np.ndarray | None
-    rest_quantiles: np.ndarray | None
-    positions: np.ndarray | None
+    selected_quantiles: np.ndarray | None = field(
+        metadata=json_meta(
+            entries=lambda c: {
+                "levels": list(LEVELS),
+                "selected_quantiles": optional_floats(c.selected_quantiles),
+            }
+        )
+    )
+    rest_quantiles: np.ndarray | None = field(metadata=OPTIONAL_FLOATS)
+    positions: np.ndarray | None = field(
+        metadata=json_meta(key="positions_in_rest", convert=optional_floats)
+    )
     most_discrepant_level: float | None
-    distance: float
+    distance: float = field(
+        metadata=json_meta(entries=lambda c: {"distance": c.distance, "chance": c.chance})
+    )
     direction: Direction
-    cut: float | None
+    cut: float | None = field(metadata=FINITE)
     selected_passing: int
     rest_passing: float
-    rest_median: float | None
+    rest_median: float | None = field(
+        metadata=json_meta(
+            entries=lambda c: {
+                "rest_median": json_float(c.rest_median),
+                "sentence": c.sentence(),
+            }
+        )
+    )
 
     @property
     def chance(self) -> float:
@@ -177,32 +196,6 @@ class FeatureComparison:
             med = f"{_fmt(self.rest_median)}{unit}"
             median = f"median of the rest's {largest} {b}: {med}"
         return f"{who} {what} ({rest}; {median})"
-
-    def to_json_dict(self) -> dict[str, Any]:
-        def arr(a: np.ndarray | None) -> list[float | None] | None:
-            return None if a is None else [json_float(float(v)) for v in a]
-
-        return {
-            "statistic": self.name,
-            "branch": self.branch,
-            "kind": self.kind,
-            "unit": self.unit,
-            "n_selected": self.n_selected,
-            "n_rest": self.n_rest,
-            "levels": list(LEVELS),
-            "selected_quantiles": arr(self.selected_quantiles),
-            "rest_quantiles": arr(self.rest_quantiles),
-            "positions_in_rest": arr(self.positions),
-            "most_discrepant_level": self.most_discrepant_level,
-            "distance": self.distance,
-            "chance": self.chance,
-            "direction": self.direction,
-            "cut": json_float(self.cut),
-            "selected_passing": self.selected_passing,
-            "rest_passing": self.rest_passing,
-            "rest_median": json_float(self.rest_median),
-            "sentence": self.sentence(),
-        }
 
 
 def _fmt(x: float | None) -> str:
@@ -306,36 +299,32 @@ def compare_statistic(
 
 
 @dataclass(frozen=True, eq=False)
-class SelectionSummary:
+class SelectionSummary(JsonFields):
     """The selection's statistics against the rest's, most different first, and the
     sentences that name the few that tell them apart.
 
     ``n_rest``: events of the rest compared (a sample of the sample's events when
     ``rest_note`` says so). ``values_kind``: whether the tracks were compared in stored
-    (physical) values or in model inputs.
+    (physical) values or in model inputs. Its JSON: the counts, what the rest is, the values
+    compared, the text and its sentences, then every statistic's comparison.
     """
 
     n_selected: int
     n_rest: int
-    comparisons: tuple[FeatureComparison, ...]
-    sentences: tuple[str, ...]
-    values_kind: str
-    rest_note: str
+    comparisons: tuple[FeatureComparison, ...] = field(
+        metadata=json_meta(key="features", after="sentences")
+    )
+    sentences: tuple[str, ...] = field(
+        metadata=json_meta(
+            entries=lambda s: {"text": s.text, "sentences": list(s.sentences)}, after="values"
+        )
+    )
+    values_kind: str = field(metadata=json_meta(key="values", after="rest"))
+    rest_note: str = field(metadata=json_meta(key="rest"))
 
     @property
     def text(self) -> str:
         return "; ".join(self.sentences)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "n_selected": self.n_selected,
-            "n_rest": self.n_rest,
-            "rest": self.rest_note,
-            "values": self.values_kind,
-            "text": self.text,
-            "sentences": list(self.sentences),
-            "features": [c.to_json_dict() for c in self.comparisons],
-        }
 
 
 def summarise_selection(

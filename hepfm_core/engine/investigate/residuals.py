@@ -4,12 +4,13 @@ and per feature, from the decoder run on (a bounded sample of) each sample's eve
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .events import TrackLayout, json_floats
+from ...common.json_fields import JsonFields, json_meta
+from .events import FLOATS, OPTIONAL_FLOATS, TrackLayout, optional_floats
 
 __all__ = [
     "ResidualProfile",
@@ -17,8 +18,16 @@ __all__ = [
 ]
 
 
+def _sums_entries(p: ResidualProfile) -> dict[str, Any]:
+    """What the layout gives: the mean's sums per track slot and per feature."""
+    return {
+        "per_track": optional_floats(p.per_track),
+        "per_feature": optional_floats(p.per_feature),
+    }
+
+
 @dataclass(frozen=True, eq=False)
-class ResidualProfile:
+class ResidualProfile(JsonFields):
     """Mean squared residual ``(x - x_hat)^2`` of every input over a sample's events.
 
     ``mean``: ``(D,)``, over the ``n_used`` events whose residuals are all finite
@@ -29,7 +38,8 @@ class ResidualProfile:
     features / slots (each one's share of the mean reconstruction error), and
     ``median_per_track`` / ``median_per_feature`` the medians over events of each event's
     sums per track slot / per feature; ``real_fraction[t]`` is the fraction of events whose
-    slot ``t`` holds a track (the rest is padding, which the loss sees too).
+    slot ``t`` holds a track (the rest is padding, which the loss sees too). Its JSON is
+    strict (NaN and infinities are null), the sums by track and by feature after the medians.
     """
 
     sample: str
@@ -37,12 +47,14 @@ class ResidualProfile:
     n_used: int
     n_nonfinite: int
     note: str
-    mean: np.ndarray
-    median: np.ndarray
-    layout: TrackLayout | None
-    real_fraction: np.ndarray | None
-    median_per_track: np.ndarray | None
-    median_per_feature: np.ndarray | None
+    mean: np.ndarray = field(metadata=FLOATS)
+    median: np.ndarray = field(metadata=FLOATS)
+    layout: TrackLayout | None = field(metadata=json_meta(entries=_sums_entries))
+    real_fraction: np.ndarray | None = field(
+        metadata=json_meta(convert=optional_floats, after="median_per_feature")
+    )
+    median_per_track: np.ndarray | None = field(metadata=OPTIONAL_FLOATS)
+    median_per_feature: np.ndarray | None = field(metadata=OPTIONAL_FLOATS)
 
     @property
     def per_slot(self) -> np.ndarray | None:
@@ -59,25 +71,6 @@ class ResidualProfile:
     def per_feature(self) -> np.ndarray | None:
         grid = self.per_slot
         return None if grid is None else grid.sum(axis=0)
-
-    def to_json_dict(self) -> dict[str, Any]:
-        def opt(a: np.ndarray | None) -> list[Any] | None:
-            return None if a is None else json_floats(a)
-
-        return {
-            "sample": self.sample,
-            "n_events": self.n_events,
-            "n_used": self.n_used,
-            "n_nonfinite": self.n_nonfinite,
-            "note": self.note,
-            "mean": json_floats(self.mean),
-            "median": json_floats(self.median),
-            "per_track": opt(self.per_track),
-            "per_feature": opt(self.per_feature),
-            "median_per_track": opt(self.median_per_track),
-            "median_per_feature": opt(self.median_per_feature),
-            "real_fraction": opt(self.real_fraction),
-        }
 
 
 def residual_profile(

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from ...common.json_fields import JsonFields, json_meta
 from ..metrics.intervals import clopper_pearson
 from ..metrics.roc import BackgroundRef, Counts
 from ..metrics.separation import WorkingPoint, prepare_background
@@ -194,16 +194,19 @@ def sculpting_curve(
 
 
 @dataclass(frozen=True, eq=False)
-class SculptingCheck:
+class SculptingCheck(JsonFields):
     """Every sample's :class:`SculptingCurve` for each variable, at one working point.
 
     ``working_point``: the background cut (its status says when there is none:
-    too few background events for the target); ``note``: which events were binned.
+    too few background events for the target); ``note``: which events were binned. Its
+    JSON gives the curves as :meth:`frame`'s rows, under ``bins``.
     """
 
     target_bkg_eff: float
     working_point: WorkingPoint
-    curves: tuple[SculptingCurve, ...]
+    curves: tuple[SculptingCurve, ...] = field(
+        metadata=json_meta(entries=lambda c: {"bins": c.frame().to_dicts()}, after="note")
+    )
     note: str
 
     @property
@@ -214,14 +217,6 @@ class SculptingCheck:
     def frame(self) -> pl.DataFrame:
         """Long format: one row per (sample, variable, bin)."""
         return pl.concat([c.frame() for c in self.curves], how="vertical")
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "target_bkg_eff": self.target_bkg_eff,
-            "working_point": self.working_point.to_json_dict(),
-            "note": self.note,
-            "bins": self.frame().to_dicts(),
-        }
 
 
 def sculpting_check(

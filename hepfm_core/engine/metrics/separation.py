@@ -15,12 +15,13 @@ the rest of hepfm uses is importable from here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ...vocabulary import DEFAULT_BKG_EFFS
+from ...common.json_fields import OMIT, JsonFields, json_meta, shown
+from ...vocabulary import COLUMNS, DEFAULT_BKG_EFFS
 from .intervals import EFF_CL, EFF_INTERVAL, clopper_pearson, hanley_mcneil_se
 from .roc import (
     BackgroundRef,
@@ -32,6 +33,7 @@ from .roc import (
     thin_roc,
 )
 from .working_points import (
+    FINITE,
     STATUS_INSUFFICIENT_BACKGROUND,
     STATUS_NO_BACKGROUND,
     STATUS_NO_SIGNAL,
@@ -71,8 +73,25 @@ __all__ = [
 ]
 
 
+def _by_target(wps: tuple[WorkingPoint, ...], attribute: str) -> dict[str, float | None]:
+    """One number of every working point, by its target's short key."""
+    return {format_eff(wp.target_bkg_eff): json_float(getattr(wp, attribute)) for wp in wps}
+
+
+def _working_points_entries(sep: Separation) -> dict[str, Any]:
+    """The signal efficiency (error, interval) at each target, then every working point."""
+    wps = sep.working_points
+    return {
+        "eff_at_bkg_eff": _by_target(wps, "eff_sig"),
+        "eff_at_bkg_eff_err": _by_target(wps, "eff_sig_err"),
+        "eff_at_bkg_eff_lower": _by_target(wps, "eff_sig_lower"),
+        "eff_at_bkg_eff_upper": _by_target(wps, "eff_sig_upper"),
+        "working_points": [wp.to_json_dict() for wp in wps],
+    }
+
+
 @dataclass(frozen=True, eq=False)
-class Separation:
+class Separation(JsonFields):
     """Everything the metrics table and the ROC charts show for one signal sample.
 
     ``status`` is ``"ok"``, ``"no_background_events"`` or ``"no_signal_events"``; unless it is
@@ -80,56 +99,33 @@ class Separation:
     status). ``roc`` is the full exact curve, ``roc_thinned`` at most ``max_points`` of its
     vertices for plotting. ``max_sic`` is None with ``max_sic_reason`` when the background is
     too small for any cut to pass ``min_bkg_pass`` events.
+
+    Its JSON is a strict summary (no NaN or infinity anywhere; null plus a reason instead),
+    without the curves. A field shown in a column (``shown``) is a column of the metrics
+    table, of the terminal's summary and of the report, after the working points.
     """
 
     status: str
     reason: str | None
     n_background: int
     n_signal: int
-    auc: float | None
-    auc_err: float | None
-    roc: RocCurve | None
-    roc_thinned: RocCurve | None
-    working_points: tuple[WorkingPoint, ...]
-    max_sic: float | None
-    max_sic_eff_sig: float | None
-    max_sic_eff_bkg: float | None
+    auc: float | None = field(metadata=FINITE)
+    auc_err: float | None = field(metadata=FINITE)
+    roc: RocCurve | None = field(metadata=OMIT)
+    roc_thinned: RocCurve | None = field(metadata=OMIT)
+    working_points: tuple[WorkingPoint, ...] = field(
+        metadata=json_meta(entries=_working_points_entries)
+    )
+    max_sic: float | None = field(
+        metadata=shown(COLUMNS["max_sic"], reason="max_sic_reason", convert=json_float)
+    )
+    max_sic_eff_sig: float | None = field(metadata=FINITE)
+    max_sic_eff_bkg: float | None = field(metadata=FINITE)
     max_sic_reason: str | None
 
     @property
     def ok(self) -> bool:
         return self.status == STATUS_OK
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Strict-JSON-safe summary (no NaN or infinity anywhere; null plus a reason instead)."""
-        return {
-            "status": self.status,
-            "reason": self.reason,
-            "n_background": self.n_background,
-            "n_signal": self.n_signal,
-            "auc": json_float(self.auc),
-            "auc_err": json_float(self.auc_err),
-            "eff_at_bkg_eff": {
-                format_eff(wp.target_bkg_eff): json_float(wp.eff_sig) for wp in self.working_points
-            },
-            "eff_at_bkg_eff_err": {
-                format_eff(wp.target_bkg_eff): json_float(wp.eff_sig_err)
-                for wp in self.working_points
-            },
-            "eff_at_bkg_eff_lower": {
-                format_eff(wp.target_bkg_eff): json_float(wp.eff_sig_lower)
-                for wp in self.working_points
-            },
-            "eff_at_bkg_eff_upper": {
-                format_eff(wp.target_bkg_eff): json_float(wp.eff_sig_upper)
-                for wp in self.working_points
-            },
-            "working_points": [wp.to_json_dict() for wp in self.working_points],
-            "max_sic": json_float(self.max_sic),
-            "max_sic_eff_sig": json_float(self.max_sic_eff_sig),
-            "max_sic_eff_bkg": json_float(self.max_sic_eff_bkg),
-            "max_sic_reason": self.max_sic_reason,
-        }
 
 
 def separation(

@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ...common.json_fields import JsonFields, json_meta
 from .intervals import clopper_pearson
 from .roc import Counts
 
 __all__ = [
+    "FINITE",
     "STATUS_INSUFFICIENT_BACKGROUND",
     "STATUS_NO_BACKGROUND",
     "STATUS_NO_SIGNAL",
     "STATUS_OK",
     "STATUS_TIED_BACKGROUND",
+    "TARGET",
     "WorkingPoint",
     "check_effs",
     "empty_working_point",
     "format_eff",
     "json_bound",
+    "json_clip",
     "json_float",
     "max_sic",
     "needed_ranks",
@@ -44,55 +48,6 @@ STATUS_TIED_BACKGROUND = "tied_background"
 # Tolerance, in events, when turning a target efficiency into an event count: 1e-3 * 1e5 may
 # round to 99.99999999999999, which must still allow 100 background events to pass.
 _COUNT_TOL = 1e-9
-
-
-@dataclass(frozen=True, eq=False)
-class WorkingPoint:
-    """Signal efficiency at the loosest cut whose background efficiency is <= a target.
-
-    ``status``: ``"ok"``; ``"insufficient_background"`` when ``n_background * target`` is below
-    ``min_bkg_pass`` (too few background events would pass to mean anything);
-    ``"tied_background"`` when the target allows enough events but ties at the top of the
-    background force a cut that passes fewer than ``min_bkg_pass``; or the status of a
-    degenerate :class:`Separation`. ``eff_sig`` is None unless the status is ``"ok"``.
-    ``reason`` explains any status but a plain ``"ok"`` (for ``"ok"`` it notes a shortfall
-    of the achieved efficiency caused by ties, if any).
-    ``eff_sig_err`` is the binomial (Wald) error, 0 at an efficiency of 0 or 1;
-    ``eff_sig_lower`` / ``eff_sig_upper`` and ``achieved_bkg_eff_lower`` / ``_upper`` are
-    exact :data:`EFF_INTERVAL` intervals from the passing and total event counts, which stay
-    meaningful there (no signal passing out of 100 still allows up to 1.8 %).
-    """
-
-    target_bkg_eff: float
-    status: str
-    reason: str | None
-    eff_sig: float | None
-    eff_sig_err: float | None
-    achieved_bkg_eff: float | None
-    threshold: float | None
-    n_bkg_pass: int | None
-    eff_sig_lower: float | None = None
-    eff_sig_upper: float | None = None
-    achieved_bkg_eff_lower: float | None = None
-    achieved_bkg_eff_upper: float | None = None
-
-    def to_json_dict(self) -> dict[str, Any]:
-        """Strict-JSON-safe dict; a threshold of +-inf (nothing / everything passes) is null."""
-        return {
-            "target_bkg_eff": json_float(self.target_bkg_eff),
-            "key": format_eff(self.target_bkg_eff),
-            "status": self.status,
-            "reason": self.reason,
-            "eff_sig": json_float(self.eff_sig),
-            "eff_sig_err": json_float(self.eff_sig_err),
-            "achieved_bkg_eff": json_float(self.achieved_bkg_eff),
-            "threshold": json_float(self.threshold),
-            "n_bkg_pass": self.n_bkg_pass,
-            "eff_sig_lower": json_float(self.eff_sig_lower),
-            "eff_sig_upper": json_float(self.eff_sig_upper),
-            "achieved_bkg_eff_lower": json_float(self.achieved_bkg_eff_lower),
-            "achieved_bkg_eff_upper": json_float(self.achieved_bkg_eff_upper),
-        }
 
 
 def format_eff(eff: float) -> str:
@@ -124,6 +79,58 @@ def json_bound(x: float | None) -> float | str | None:
     if x is None or math.isfinite(x):
         return None if x is None else float(x)
     return "inf" if x > 0 else "-inf"
+
+
+def json_clip(clip: Sequence[float] | None) -> list[float | str | None] | None:
+    """Clip bounds for strict JSON (:func:`json_bound` each), None without a clip."""
+    return None if clip is None else [json_bound(b) for b in clip]
+
+
+FINITE = json_meta(convert=json_float)
+"""A float's JSON: null for None or a non-finite value (:func:`json_float`)."""
+
+
+def _target_entries(point: Any) -> dict[str, float | str | None]:
+    """A background-efficiency target and, after it, its short key."""
+    target = point.target_bkg_eff
+    return {"target_bkg_eff": json_float(target), "key": format_eff(target)}
+
+
+TARGET = json_meta(entries=_target_entries)
+"""The metadata of a ``target_bkg_eff`` field: the target and its key (:func:`format_eff`)."""
+
+
+@dataclass(frozen=True, eq=False)
+class WorkingPoint(JsonFields):
+    """Signal efficiency at the loosest cut whose background efficiency is <= a target.
+
+    ``status``: ``"ok"``; ``"insufficient_background"`` when ``n_background * target`` is below
+    ``min_bkg_pass`` (too few background events would pass to mean anything);
+    ``"tied_background"`` when the target allows enough events but ties at the top of the
+    background force a cut that passes fewer than ``min_bkg_pass``; or the status of a
+    degenerate :class:`Separation`. ``eff_sig`` is None unless the status is ``"ok"``.
+    ``reason`` explains any status but a plain ``"ok"`` (for ``"ok"`` it notes a shortfall
+    of the achieved efficiency caused by ties, if any).
+    ``eff_sig_err`` is the binomial (Wald) error, 0 at an efficiency of 0 or 1;
+    ``eff_sig_lower`` / ``eff_sig_upper`` and ``achieved_bkg_eff_lower`` / ``_upper`` are
+    exact :data:`EFF_INTERVAL` intervals from the passing and total event counts, which stay
+    meaningful there (no signal passing out of 100 still allows up to 1.8 %).
+    Its JSON is strict: a threshold of +-inf (nothing / everything passes) is null, and the
+    target's short key (``format_eff``) follows the target.
+    """
+
+    target_bkg_eff: float = field(metadata=TARGET)
+    status: str
+    reason: str | None
+    eff_sig: float | None = field(metadata=FINITE)
+    eff_sig_err: float | None = field(metadata=FINITE)
+    achieved_bkg_eff: float | None = field(metadata=FINITE)
+    threshold: float | None = field(metadata=FINITE)
+    n_bkg_pass: int | None
+    eff_sig_lower: float | None = field(default=None, metadata=FINITE)
+    eff_sig_upper: float | None = field(default=None, metadata=FINITE)
+    achieved_bkg_eff_lower: float | None = field(default=None, metadata=FINITE)
+    achieved_bkg_eff_upper: float | None = field(default=None, metadata=FINITE)
 
 
 def check_effs(bkg_effs: Sequence[float]) -> tuple[float, ...]:

@@ -16,7 +16,7 @@ from ...engine.investigate.diagnostics import LatentDiagnostics
 from ...engine.investigate.events import EventDetail, TrackLayout
 from ...engine.investigate.residuals import ResidualProfile
 from ...engine.investigate.sculpting import SculptingCheck
-from ...vocabulary import SCORE_TITLES
+from ...vocabulary import COLUMNS, SCORE_TITLES
 from ..channels import tooltips
 from ..charts import APP, ChartSize
 from .tables import _profile_sums
@@ -246,6 +246,10 @@ def _clip_rules(
     ]
 
 
+_OUTSIDE = COLUMNS["outside_clip"].title
+"""Whether a latent dimension's z_log_var lies outside the clip (the counts' column's words)."""
+
+
 def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HConcatChart:
     """The event's z_mean (bars) and z_log_var (points, symlog axis) per latent dimension,
     the clip bounds as dashed rules; points outside the clip stand out."""
@@ -255,7 +259,7 @@ def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HCo
             LATENT_DIM_TITLE: np.arange(k),
             "z_mean": [_r(float(v)) for v in detail.z_mean],
             "z_log_var": [_r(float(v)) for v in detail.z_log_var],
-            "outside clip": detail.outside_clip,
+            _OUTSIDE: detail.outside_clip,
         },
         schema_overrides={"z_mean": pl.Float64, "z_log_var": pl.Float64},
     )
@@ -277,10 +281,8 @@ def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HCo
                 scale=alt.Scale(type="symlog"),
                 axis=alt.Axis(labelOverlap="greedy"),
             ),
-            color=alt.condition(
-                alt.datum["outside clip"], alt.value(CLIP_COLOUR), alt.value("#333333")
-            ),
-            tooltip=tooltips(x, "z_log_var:Q", "outside clip:N"),
+            color=alt.condition(alt.datum[_OUTSIDE], alt.value(CLIP_COLOUR), alt.value("#333333")),
+            tooltip=tooltips(x, "z_log_var:Q", f"{_OUTSIDE}:N"),
         )
     )
     logvar = alt.layer(points, *_clip_rules(detail.clip, "y")).properties(

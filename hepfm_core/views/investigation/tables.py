@@ -15,6 +15,7 @@ from ...engine.investigate.events import EventDetail, TrackLayout
 from ...engine.investigate.explain import LEVELS, SelectionSummary
 from ...engine.investigate.residuals import ResidualProfile
 from ...engine.investigate.sculpting import SculptingCheck
+from ...vocabulary import COLUMNS
 from ..charts import DIGITS
 from .titles import FEATURE_TITLE, FILLED_TITLE, RESIDUAL_TITLE, TRACK_RESIDUAL_TITLE, TRACK_TITLE
 from .values import _keep, _r, _with_unit
@@ -29,6 +30,35 @@ __all__ = [
 ]
 
 
+def _schema(*columns: tuple[str, Any]) -> dict[str, Any]:
+    return {COLUMNS[key].title: dtype for key, dtype in columns}
+
+
+_EVENT_SCHEMA = _schema(
+    ("event", pl.Int64),
+    ("cause", pl.String),
+    ("score", pl.Float64),
+    ("reconstruction", pl.Float64),
+    ("tracks", pl.Int64),
+    ("largest_residual", pl.String),
+    ("largest_share", pl.Float64),
+    ("max_z_log_var", pl.Float64),
+)
+"""A page of events: each column's title and type."""
+_SUMMARY_SCHEMA = _schema(
+    ("statistic", pl.String),
+    ("unit", pl.String),
+    ("distance", pl.Float64),
+    ("direction", pl.String),
+    ("selected_median", pl.Float64),
+    ("rest_median", pl.Float64),
+    ("discrepant_level", pl.Float64),
+    ("discrepant_position", pl.Float64),
+)
+"""A selection's statistics against the rest's: each column's title and type."""
+_SAMPLE, _EVENTS = COLUMNS["sample"].title, COLUMNS["events"].title
+
+
 def track_table(detail: EventDetail, layout: TrackLayout | None) -> pl.DataFrame:
     """The event's real tracks, one row each: slot, every branch (with its unit), and the
     track's summed squared residual; for an event with filled raw values, which of its
@@ -36,16 +66,15 @@ def track_table(detail: EventDetail, layout: TrackLayout | None) -> pl.DataFrame
     input."""
     filled = detail.filled
     if layout is None or detail.tracks is None or detail.track_slots is None:
+        value = COLUMNS["value"].title
         flat: dict[str, Any] = {
-            "input": np.arange(detail.values.size),
-            "value": [_keep(float(v)) for v in detail.values],
+            COLUMNS["input"].title: np.arange(detail.values.size),
+            value: [_keep(float(v)) for v in detail.values],
             RESIDUAL_TITLE: [_keep(float(v)) for v in detail.residuals],
         }
         if filled is not None:
             flat[FILLED_TITLE] = ["yes" if f else "" for f in filled]
-        return pl.DataFrame(
-            flat, schema_overrides={"value": pl.Float64, RESIDUAL_TITLE: pl.Float64}
-        )
+        return pl.DataFrame(flat, schema_overrides={value: pl.Float64, RESIDUAL_TITLE: pl.Float64})
     cols: dict[str, Any] = {TRACK_TITLE: detail.track_slots.astype(np.int64)}
     if filled is not None:  # beside the slot: a wide table scrolls, this column must show
         grid = filled.reshape(layout.n_tracks, layout.n_branches)
@@ -85,29 +114,18 @@ def event_table(details: Sequence[EventDetail], layout: TrackLayout | None) -> p
         largest = _largest(d, layout)
         with np.errstate(all="ignore"):
             s_max = float(np.max(d.z_log_var)) if d.z_log_var.size else math.nan
-        rows.append(
-            {
-                "event": d.event,
-                "cause": d.cause,
-                "score": _r(d.score),
-                "reconstruction": _keep(d.reconstruction),
-                "tracks": None if d.tracks is None else len(d.tracks),
-                "largest residual": None if largest is None else largest[0],
-                "its share": None if largest is None else _r(largest[1]),
-                "max z_log_var": _keep(s_max),
-            }
+        values = (
+            d.event,
+            d.cause,
+            _r(d.score),
+            _keep(d.reconstruction),
+            None if d.tracks is None else len(d.tracks),
+            None if largest is None else largest[0],
+            None if largest is None else _r(largest[1]),
+            _keep(s_max),
         )
-    schema = {
-        "event": pl.Int64,
-        "cause": pl.String,
-        "score": pl.Float64,
-        "reconstruction": pl.Float64,
-        "tracks": pl.Int64,
-        "largest residual": pl.String,
-        "its share": pl.Float64,
-        "max z_log_var": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
+        rows.append(dict(zip(_EVENT_SCHEMA, values, strict=True)))
+    return pl.DataFrame(rows, schema=_EVENT_SCHEMA)
 
 
 def summary_table(summary: SelectionSummary) -> pl.DataFrame:
@@ -122,31 +140,19 @@ def summary_table(summary: SelectionSummary) -> pl.DataFrame:
             i = LEVELS.index(c.most_discrepant_level)
             worst = c.most_discrepant_level
             where = _r(float(c.positions[i]))
-        rows.append(
-            {
-                "statistic": c.name,
-                "unit": c.unit,
-                "D": _r(c.distance),
-                "selection is": c.direction,
-                "selected median": None
-                if c.selected_quantiles is None
-                else _r(float(c.selected_quantiles[median])),
-                "rest median": _r(c.rest_median),
-                "most discrepant quantile": worst,
-                "its position in the rest": where,
-            }
+        selected = c.selected_quantiles
+        values = (
+            c.name,
+            c.unit,
+            _r(c.distance),
+            c.direction,
+            None if selected is None else _r(float(selected[median])),
+            _r(c.rest_median),
+            worst,
+            where,
         )
-    schema = {
-        "statistic": pl.String,
-        "unit": pl.String,
-        "D": pl.Float64,
-        "selection is": pl.String,
-        "selected median": pl.Float64,
-        "rest median": pl.Float64,
-        "most discrepant quantile": pl.Float64,
-        "its position in the rest": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
+        rows.append(dict(zip(_SUMMARY_SCHEMA, values, strict=True)))
+    return pl.DataFrame(rows, schema=_SUMMARY_SCHEMA)
 
 
 def latent_table(diag: LatentDiagnostics) -> pl.DataFrame:
@@ -175,13 +181,13 @@ def residual_profile_table(
             continue
         for b, v in zip(p.layout.branches, per_feature, strict=True):
             rows.append(
-                {"sample": name, FEATURE_TITLE: b, statistic: _r(float(v)), "events": p.n_used}
+                {_SAMPLE: name, FEATURE_TITLE: b, statistic: _r(float(v)), _EVENTS: p.n_used}
             )
     schema = {
-        "sample": pl.String,
+        _SAMPLE: pl.String,
         FEATURE_TITLE: pl.String,
         statistic: pl.Float64,
-        "events": pl.Int64,
+        _EVENTS: pl.Int64,
     }
     return pl.DataFrame(rows, schema=schema)
 

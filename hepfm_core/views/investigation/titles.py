@@ -1,8 +1,9 @@
-"""Titles, units and colours of the investigation view's charts and tables: each exists once."""
+"""Titles, units and colours of the investigation view's charts and tables: each exists once
+(a title its tables share with its charts is a column of ``vocabulary.COLUMNS``)."""
 
 from __future__ import annotations
 
-from ...vocabulary import BACKGROUND_COLOUR
+from ...vocabulary import BACKGROUND_COLOUR, COLUMNS
 
 __all__ = [
     "ACTIVE_COLOURS",
@@ -30,18 +31,18 @@ __all__ = [
     "Z_MEAN_TITLE",
 ]
 
-RESIDUAL_TITLE = "squared residual (x − x̂)² [standardised units²]"
+RESIDUAL_TITLE = COLUMNS["residual"].title
 RESIDUAL_MEAN_TITLE = "mean squared residual [standardised units²]"
 RESIDUAL_MEDIAN_TITLE = "median squared residual per event [standardised units²]"
 LATENT_DIM_TITLE = "latent dimension"
 Z_MEAN_TITLE = "z_mean (μ)"
 Z_LOG_VAR_TITLE = "z_log_var (log σ²)"
 KL_DIM_TITLE = "KL per dimension [nats]"
-TRACK_TITLE = "track slot"
-TRACK_RESIDUAL_TITLE = "Σ residual²"
+TRACK_TITLE = COLUMNS["track_slot"].title
+TRACK_RESIDUAL_TITLE = COLUMNS["track_residual"].title
 """The track table's column of each track's summed squared residual."""
-FEATURE_TITLE = "feature"
-FILLED_TITLE = "filled by the reader"
+FEATURE_TITLE = COLUMNS["feature"].title
+FILLED_TITLE = COLUMNS["filled"].title
 """The track table's column naming the raw values the reader replaced by its fill value."""
 EFFICIENCY_TITLE = "fraction of events above the cut"
 EVENTS_TITLE = "events per bin"

@@ -11,35 +11,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ...common.json_fields import shown_fields
 from ...engine.compare.results import ComparisonResult
 from ...engine.evaluate import EvaluationResult
 from ...engine.metrics.working_points import WorkingPoint
-from ...vocabulary import Cause
+from ...vocabulary import COLUMNS, Cause, column_note
 from ..tables import (
-    IMPUTED_COLUMN,
     comparison_table,
     counts_table,
     highlighted,
     metrics_table,
     model_column,
 )
-from ..text import SEED_COLUMN, eff_difference_column, format_interval
+from ..text import eff_difference_column, format_interval
 
-CAUSES = {c.label: c.description for c in Cause if c != Cause.OK}
-COLUMN_NOTES: dict[str, str] = {
-    **CAUSES,
-    "excluded": "events without a usable score under this policy (kept + excluded = total)",
-    IMPUTED_COLUMN: "events with a non-finite raw input filled in by the reader: kept, scored",
-    "outside clip": "events with z_log_var outside the clip bounds in any dimension",
-    "max SIC": "max over cuts of ε_S / √ε_B",
-    "events paired (background / signal)": "the events both models keep: the pairs compared",
-    "ΔAUC (A − B)": "AUC of model A minus AUC of model B, ± the paired DeLong error",
-    "p-value": "two-sided p-value of the paired DeLong test (no difference in AUC)",
-    "p-value (Holm)": "Holm-corrected over every signal × pair of models of the report",
-    SEED_COLUMN: "whether the difference of the groups' mean AUCs exceeds the sampling error "
-    "and the seed-to-seed spread",
-}
-"""What a column means, for its header's title."""
+CAUSES = {c.label for c in Cause if c != Cause.OK}
+"""The counts table's columns of a cause: their snake_case labels read as words in a header."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +66,7 @@ class Table:
 def _column(name: str) -> Column:
     """A column of either table; a cause's snake_case label reads as words in its header."""
     header = name.replace("_", " ") if name in CAUSES else name.replace("=", " = ")
-    return Column(name, header, COLUMN_NOTES.get(name, ""))
+    return Column(name, header, column_note(name))
 
 
 def counts_cells(result: EvaluationResult) -> Table:
@@ -114,7 +101,8 @@ def metrics_cells(result: EvaluationResult) -> Table:
         sep = result.signals[name]
         titles = [sep.reason or ""]
         titles += [wp.reason or _reached(wp) for wp in sep.working_points]
-        titles += [sep.max_sic_reason or "", ""]
+        titles += [shown.reason or "" for shown in shown_fields(sep)]  # max SIC's
+        titles += [""]  # kept / total
         if len(titles) != len(row) - 1:  # the metrics table changed shape: fail loudly
             raise RuntimeError(f"metrics table has {len(row)} columns, expected {len(titles) + 1}")
         cells = tuple(Cell(str(text), title) for text, title in zip(row[1:], titles, strict=True))
@@ -150,7 +138,7 @@ def comparison_cells(compared: ComparisonResult) -> Table:
     rows = []
     for row, c in zip(table.iter_rows(named=True), compared.comparisons, strict=True):
         titles = {name: "" for name in table.columns}
-        titles["ΔAUC (A − B)"] = c.test.reason or ""
+        titles[COLUMNS["delta_auc"].title] = c.test.reason or ""
         for d in c.efficiencies:
             titles[eff_difference_column(d.target_bkg_eff)] = d.reason or ""
         cells = tuple(Cell(str(row[k]), titles[k]) for k in table.columns[1:])

@@ -10,9 +10,10 @@ runs on the events shown only) and drawn by the app's own builders (``views.inve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ...common.json_fields import OMIT, JsonFields, json_meta
 from ...engine.evaluate import BaseEvaluator, EvaluationResult, Evaluator
 from ...engine.investigate.events import CAUSE_LABELS, Criterion
 from ...engine.investigate.investigator import Investigator
@@ -58,26 +59,21 @@ class EventCard:
 
 
 @dataclass(frozen=True)
-class EventGroup:
-    """One selection: its sample and criterion, the sentence on it, its first events."""
+class EventGroup(JsonFields):
+    """One selection: its sample and criterion, the sentence on it, its first events (in
+    its JSON, their numbers)."""
 
     sample: str
     criterion: Criterion
     selected: int
-    sentence: str
-    cards: tuple[EventCard, ...]
+    sentence: str = field(metadata=OMIT)
+    cards: tuple[EventCard, ...] = field(
+        metadata=json_meta(key="events", convert=lambda cards: [c.event for c in cards])
+    )
 
     @property
     def title(self) -> str:
         return f"{self.sample}: {self.criterion.describe()}"
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
-            "sample": self.sample,
-            "criterion": self.criterion.to_json_dict(),
-            "selected": self.selected,
-            "events": [c.event for c in self.cards],
-        }
 
 
 @dataclass(frozen=True)
