@@ -34,3 +34,29 @@ def test_sample_colours_stable_and_distinct():
     b = vocab.sample_colours(["wprime_qq", "zprime_tt"])
     assert a == b and a["background"] == vocab.BACKGROUND_COLOUR
     assert len(set(vocab.sample_colours([f"s{i}" for i in range(10)]).values())) == 11
+
+
+def test_every_column_is_named_once():
+    titles = [c.title for c in vocab.COLUMNS.values()]
+    assert len(set(titles)) == len(titles)  # one title, one column: a note is found by it
+    assert all(key == c.key for key, c in vocab.COLUMNS.items())
+    causes = [c.label for c in vocab.Cause if c != vocab.Cause.OK]
+    assert all(vocab.column_note(c) == vocab.Cause[c.upper()].description for c in causes)
+
+
+def test_a_column_s_title_unit_note_and_terminal_header():
+    residual = vocab.COLUMNS["residual"]
+    assert residual.title == "squared residual (x − x̂)² [standardised units²]"
+    assert vocab.column_note("max SIC") == "max over cuts of ε_S / √ε_B"
+    assert vocab.column_note("kept / total") == vocab.column_note("no such column") == ""
+    eff = vocab.COLUMNS["eff_at_bkg_eff"]
+    assert eff.at("1e-3") == "ε_S at ε_B=1e-3" and eff.at("1e-3", terminal=True) == "eff@1e-3"
+    f32 = vocab.COLUMNS["nonfinite_unguarded_float32"]
+    assert (f32.terminal, f32.terminal_width) == ("nonfinite f32", 13)
+    plain = vocab.Column("k", "a name")
+    assert (plain.title, plain.terminal, plain.terminal_width, plain.note) == (
+        "a name",
+        "a name",
+        6,
+        "",
+    )

@@ -12,7 +12,8 @@ or :data:`OMIT`), that it stands for several entries computed from the whole obj
 (``entries``), or that its entries follow another key (``after``). The plain rule: the
 field's name and its value, a dataclass by its ``to_json_dict``, a dict value by value, a
 tuple or list as a list, an array by ``tolist``. :class:`JsonFields` gives a dataclass its
-``to_json_dict`` from them.
+``to_json_dict`` from them. Strict JSON has no NaN or infinity: :data:`FINITE`,
+:data:`FLOATS` and :data:`OPTIONAL_FLOATS` make them null, :func:`json_bound` a string.
 
 >>> from dataclasses import dataclass, field
 >>> @dataclass(frozen=True)
@@ -26,7 +27,8 @@ tuple or list as a list, an array by ``tolist``. :class:`JsonFields` gives a dat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import Field, dataclass, fields
 from typing import Any
 
@@ -35,13 +37,21 @@ import numpy as np
 from ..vocabulary import Column
 
 __all__ = [
+    "FINITE",
+    "FLOATS",
     "OMIT",
+    "OPTIONAL_FLOATS",
     "FieldSpec",
     "JsonFields",
     "Shown",
+    "json_bound",
+    "json_clip",
     "json_dict",
+    "json_float",
+    "json_floats",
     "json_meta",
     "json_value",
+    "optional_floats",
     "shown",
     "shown_columns",
     "shown_fields",
@@ -90,6 +100,55 @@ def shown(column: Column, *, reason: str | None = None, **json: Any) -> dict[str
 
 OMIT = json_meta(omit=True)
 """The metadata of a field the JSON leaves out."""
+
+
+# -- numbers in strict JSON ---------------------------------------------------------------
+def json_float(x: float | None) -> float | None:
+    """None for None or a non-finite value, else a plain float."""
+    if x is None:
+        return None
+    v = float(x)
+    return v if math.isfinite(v) else None
+
+
+def json_bound(x: float | None) -> float | str | None:
+    """A bound (of a clip, of a score range) for strict JSON: an open side, an infinity, as
+    the string "inf" or "-inf" (JSON has no token for it).
+
+    >>> [json_bound(float("-inf")), json_bound(20.0), json_bound(None)]
+    ['-inf', 20.0, None]
+    """
+    if x is None or math.isfinite(x):
+        return None if x is None else float(x)
+    return "inf" if x > 0 else "-inf"
+
+
+def json_clip(clip: Sequence[float] | None) -> list[float | str | None] | None:
+    """Clip bounds for strict JSON (:func:`json_bound` each), None without a clip."""
+    return None if clip is None else [json_bound(b) for b in clip]
+
+
+def json_floats(values: Any) -> list[Any]:
+    """A (nested) array as lists of floats, null for NaN and +-inf (strict JSON)."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim == 0:
+        return [json_float(float(arr))]
+    if arr.ndim == 1:
+        return [json_float(float(v)) for v in arr]
+    return [json_floats(row) for row in arr]
+
+
+def optional_floats(values: Any) -> list[Any] | None:
+    """:func:`json_floats`, None for None."""
+    return None if values is None else json_floats(values)
+
+
+FINITE = json_meta(convert=json_float)
+"""The metadata of a float field: null for None or a non-finite value."""
+FLOATS = json_meta(convert=json_floats)
+"""The metadata of an array field: lists of floats, null for NaN and +-inf."""
+OPTIONAL_FLOATS = json_meta(convert=optional_floats)
+"""The metadata of an array field that may be None."""
 
 _PLAIN = FieldSpec()
 

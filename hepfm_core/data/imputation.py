@@ -14,10 +14,11 @@ Pure: accounting in, frozen dataclasses out.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..common.json_fields import OMIT, JsonFields, json_meta
 from .samples import Sample
 
 __all__ = [
@@ -45,20 +46,21 @@ def branch_of(feature_name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Imputation:
+class Imputation(JsonFields):
     """What the reader invented for one sample.
 
     ``events``: events with at least one filled raw value (kept, scored on fill values);
     ``values_per_feature``: filled raw values per branch (summed over tracks), non-zero only;
     ``empty_columns``: flattened inputs without a single finite value in the sample.
-    All zero / empty when ``fill == "none"`` (nothing is filled).
+    All zero / empty when ``fill == "none"`` (nothing is filled). Its JSON is part of its
+    sample's.
     """
 
-    fill: str
-    total: int
-    events: int
-    values_per_feature: dict[str, int]
-    empty_columns: tuple[str, ...]
+    fill: str = field(metadata=OMIT)  # the evaluation's, said once in its provenance
+    total: int = field(metadata=OMIT)  # the sample's, in its counts
+    events: int = field(metadata=json_meta(key="imputed"))
+    values_per_feature: dict[str, int] = field(metadata=json_meta(key="imputed_values_per_feature"))
+    empty_columns: tuple[str, ...] = field(metadata=json_meta(key="columns_without_finite_values"))
 
     @property
     def fraction(self) -> float:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..common.json_fields import OMIT, JsonFields, json_dict, json_meta
+from ..common.json_fields import OMIT, JsonFields, json_clip, json_dict, json_meta
 from ..common.progress import Progress
 from ..common.versions import library_versions
 from ..data.dataset import DataSet
@@ -55,7 +55,6 @@ from .metrics.separation import (
     separation,
     withheld_separation,
 )
-from .metrics.working_points import json_clip
 from .scoring.passes import ScoringPass
 from .scoring.run import cached_pass
 
@@ -151,15 +150,6 @@ def _policy_entries(s: SampleResult) -> dict[str, Any]:
     return {"kept": s.policy.kept, "excluded": dict(s.policy.excluded)}
 
 
-def _imputation_entries(s: SampleResult) -> dict[str, Any]:
-    imp = s.imputation
-    return {
-        "imputed": imp.events,
-        "imputed_values_per_feature": dict(imp.values_per_feature),
-        "columns_without_finite_values": list(imp.empty_columns),
-    }
-
-
 @dataclass(frozen=True, eq=False)
 class SampleResult(JsonFields):
     """One sample under one setting: guard counts, the policy's view, the scores, and what
@@ -169,8 +159,8 @@ class SampleResult(JsonFields):
     live in this process; a result merged from a cluster's partitions holds the counts only
     (``policy`` is then ``partitions.PolicyCounts``) and ``guarded`` is None.
 
-    Its JSON: the guard's counts (``GuardCounts``, the total first), the policy's kept and
-    excluded after the total, then the imputed events; a count the guard adds follows.
+    Its JSON: the guard's counts (the total first), the policy's kept and excluded after the
+    total, then the imputation's; a count the guard adds follows.
     """
 
     name: str = field(metadata=OMIT)  # the key it is filed under
@@ -180,7 +170,7 @@ class SampleResult(JsonFields):
         metadata=json_meta(entries=_policy_entries, after="total")
     )
     imputation: Imputation = field(
-        metadata=json_meta(entries=_imputation_entries, after="excluded")
+        metadata=json_meta(entries=lambda s: json_dict(s.imputation), after="excluded")
     )
     guarded: GuardedScores | None = field(default=None, metadata=OMIT)
 

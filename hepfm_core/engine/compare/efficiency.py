@@ -9,17 +9,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...common.json_fields import JsonFields, json_meta
+from ...common.json_fields import FINITE, JsonFields, json_float, json_meta
 from ...vocabulary import DEFAULT_BKG_EFFS
 from ..metrics.roc import Counts, sorted_signal
 from ..metrics.working_points import (
-    FINITE,
     STATUS_OK,
     TARGET,
     WorkingPoint,
     check_effs,
     empty_working_point,
-    json_float,
     working_point,
 )
 from .paired import PairedBackground, _no_events, _paired, paired_background

@@ -29,10 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...common.json_fields import JsonFields
+from ...common.json_fields import FINITE, JsonFields
 from ..metrics.roc import BackgroundRef, as_1d, prepare_background
 from ..metrics.working_points import (
-    FINITE,
     STATUS_NO_BACKGROUND,
     STATUS_NO_SIGNAL,
     STATUS_OK,

@@ -23,12 +23,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ...common.json_fields import JsonFields, json_meta
+from ...common.json_fields import FLOATS, JsonFields, json_clip, json_floats, json_meta
 from ..guards.latent import variance
 from ..guards.prepared import CHUNK_ROWS
 from ..metrics.binning import tally
-from ..metrics.working_points import json_clip
-from .events import FLOATS, json_floats
 
 __all__ = [
     "ACTIVE_THRESHOLD",

@@ -26,20 +26,29 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ...common.json_fields import OMIT, JsonFields, json_meta
+from ...common.json_fields import (
+    FINITE,
+    FLOATS,
+    OMIT,
+    OPTIONAL_FLOATS,
+    JsonFields,
+    json_bound,
+    json_clip,
+    json_float,
+    json_floats,
+    json_meta,
+    optional_floats,
+)
 from ...data.generator import BRANCHES, UNITS
 from ...errors import SettingsError
 from ...vocabulary import Cause
 from ..guards.guarded import GuardedScores, GuardSettings
 from ..guards.policy import PolicyScores
-from ..metrics.working_points import FINITE, json_bound, json_clip, json_float
 
 __all__ = [
     "BRANCH_UNITS",
     "CAUSE_LABELS",
-    "FLOATS",
     "IMPUTED",
-    "OPTIONAL_FLOATS",
     "STATISTIC_KINDS",
     "Criterion",
     "CriterionKind",
@@ -52,9 +61,7 @@ __all__ = [
     "check_imputed",
     "event_details",
     "event_statistics",
-    "json_floats",
     "merge_selections",
-    "optional_floats",
     "select_events",
     "select_in_partition",
     "track_layout",
@@ -73,27 +80,6 @@ STATISTIC_KINDS = ("max", "min", "nonfinite", "tracks")
 the real tracks, whether a real track holds a non-finite one, and the track count."""
 
 _TRACK_NAME = re.compile(r"^(?P<prefix>.*?)track(?P<track>\d+)_(?P<branch>.+)$")
-
-
-def json_floats(values: Any) -> list[Any]:
-    """A (nested) array as lists of floats, null for NaN and +-inf (strict JSON)."""
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim == 0:
-        return [json_float(float(arr))]
-    if arr.ndim == 1:
-        return [json_float(float(v)) for v in arr]
-    return [json_floats(row) for row in arr]
-
-
-def optional_floats(values: Any) -> list[Any] | None:
-    """:func:`json_floats`, None for None."""
-    return None if values is None else json_floats(values)
-
-
-FLOATS = json_meta(convert=json_floats)
-"""The metadata of an array field: lists of floats, null for NaN and +-inf."""
-OPTIONAL_FLOATS = json_meta(convert=optional_floats)
-"""The metadata of an array field that may be None."""
 
 
 # -- tracks -------------------------------------------------------------------------------

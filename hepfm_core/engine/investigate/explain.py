@@ -32,9 +32,15 @@ from typing import Literal
 
 import numpy as np
 
-from ...common.json_fields import JsonFields, json_meta
-from ..metrics.working_points import FINITE, json_float
-from .events import OPTIONAL_FLOATS, TrackLayout, event_statistics, optional_floats
+from ...common.json_fields import (
+    FINITE,
+    OPTIONAL_FLOATS,
+    JsonFields,
+    json_float,
+    json_meta,
+    optional_floats,
+)
+from .events import TrackLayout, event_statistics
 
 __all__ = [
     "CHANCE_LIMIT",

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ...common.json_fields import JsonFields, json_meta
-from .events import FLOATS, OPTIONAL_FLOATS, TrackLayout, optional_floats
+from ...common.json_fields import FLOATS, OPTIONAL_FLOATS, JsonFields, json_meta, optional_floats
+from .events import TrackLayout
 
 __all__ = [
     "ResidualProfile",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ...common.json_fields import OMIT, JsonFields, json_meta, shown
+from ...common.json_fields import FINITE, OMIT, JsonFields, json_float, json_meta, shown
 from ...vocabulary import COLUMNS, DEFAULT_BKG_EFFS
 from .intervals import EFF_CL, EFF_INTERVAL, clopper_pearson, hanley_mcneil_se
 from .roc import (
@@ -33,7 +33,6 @@ from .roc import (
     thin_roc,
 )
 from .working_points import (
-    FINITE,
     STATUS_INSUFFICIENT_BACKGROUND,
     STATUS_NO_BACKGROUND,
     STATUS_NO_SIGNAL,
@@ -43,7 +42,6 @@ from .working_points import (
     check_effs,
     empty_working_point,
     format_eff,
-    json_float,
     max_sic,
     working_point,
 )

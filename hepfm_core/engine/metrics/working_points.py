@@ -14,7 +14,14 @@ from typing import Any
 
 import numpy as np
 
-from ...common.json_fields import JsonFields, json_meta
+from ...common.json_fields import (
+    FINITE,
+    JsonFields,
+    json_bound,
+    json_clip,
+    json_float,
+    json_meta,
+)
 from .intervals import clopper_pearson
 from .roc import Counts
 
@@ -58,36 +65,6 @@ def format_eff(eff: float) -> str:
     mantissa, exponent = f"{e:.12e}".split("e")
     mantissa = mantissa.rstrip("0").rstrip(".")
     return f"{mantissa}e{int(exponent)}"
-
-
-def json_float(x: float | None) -> float | None:
-    """None for None or a non-finite value, else a plain float."""
-    if x is None:
-        return None
-    v = float(x)
-    return v if math.isfinite(v) else None
-
-
-def json_bound(x: float | None) -> float | str | None:
-    """A bound (of a clip, of a score range) for strict JSON: an open side, an infinity, as
-    the string "inf" or "-inf" (JSON has no token for it).
-
-    >>> from hepfm_core.engine.metrics.working_points import json_bound
-    >>> [json_bound(float("-inf")), json_bound(20.0), json_bound(None)]
-    ['-inf', 20.0, None]
-    """
-    if x is None or math.isfinite(x):
-        return None if x is None else float(x)
-    return "inf" if x > 0 else "-inf"
-
-
-def json_clip(clip: Sequence[float] | None) -> list[float | str | None] | None:
-    """Clip bounds for strict JSON (:func:`json_bound` each), None without a clip."""
-    return None if clip is None else [json_bound(b) for b in clip]
-
-
-FINITE = json_meta(convert=json_float)
-"""A float's JSON: null for None or a non-finite value (:func:`json_float`)."""
 
 
 def _target_entries(point: Any) -> dict[str, float | str | None]:
