@@ -44,15 +44,14 @@ from ..guards.policy import policy_view
 from ..metrics.roc import BackgroundRef
 from ..scoring.passes import ScoringPass
 from ..scoring.run import Forward, forward_for
+from .detail import EventDetail, event_details
 from .diagnostics import LatentDiagnostics, latent_diagnostics
 from .events import (
     Criterion,
-    EventDetail,
     PassRows,
     Selection,
     TrackLayout,
     ValuesKind,
-    event_details,
     event_statistics,
     select_events,
     track_layout,

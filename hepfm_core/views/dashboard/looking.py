@@ -13,7 +13,8 @@ from ...engine.evaluate import (
     EvaluationResult,
     SampleResult,
 )
-from ...engine.investigate.events import Criterion, EventDetail, Selection
+from ...engine.investigate.detail import EventDetail
+from ...engine.investigate.events import Criterion, Selection
 from ...engine.investigate.explain import SelectionSummary
 from ...engine.investigate.investigator import Investigator
 from ...errors import HepfmError

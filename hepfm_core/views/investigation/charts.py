@@ -12,8 +12,9 @@ import altair as alt
 import numpy as np
 import polars as pl
 
+from ...engine.investigate.detail import EventDetail
 from ...engine.investigate.diagnostics import LatentDiagnostics
-from ...engine.investigate.events import EventDetail, TrackLayout
+from ...engine.investigate.events import TrackLayout
 from ...engine.investigate.residuals import ResidualProfile
 from ...engine.investigate.sculpting import SculptingCheck
 from ...vocabulary import COLUMNS, SCORE_TITLES

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ...engine.investigate.detail import EventDetail
 from ...engine.investigate.diagnostics import LatentDiagnostics
-from ...engine.investigate.events import EventDetail, TrackLayout
+from ...engine.investigate.events import TrackLayout
 from ...engine.investigate.explain import LEVELS, SelectionSummary
 from ...engine.investigate.residuals import ResidualProfile
 from ...engine.investigate.sculpting import SculptingCheck

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ...engine.investigate.detail import EventDetail
 from ...engine.investigate.diagnostics import LatentDiagnostics
-from ...engine.investigate.events import EventDetail, Selection, TrackLayout
+from ...engine.investigate.events import Selection, TrackLayout
 from ...engine.investigate.explain import SelectionSummary
 from ...vocabulary import Cause
 from .tables import _largest
@@ -27,7 +28,8 @@ def filled_names(detail: EventDetail, layout: TrackLayout | None) -> list[str]:
     """The inputs whose raw value the reader filled: ``track 3 pt`` (or ``input 17``).
 
     >>> import numpy as np
-    >>> from hepfm_core.engine.investigate.events import TrackLayout, event_details
+    >>> from hepfm_core.engine.investigate.detail import event_details
+    >>> from hepfm_core.engine.investigate.events import TrackLayout
     >>> layout = TrackLayout(2, ("d0", "pt"), ("mm", "GeV"))
     >>> x = np.array([[1.0, 2.0, np.nan, 3.0]])
     >>> (d,) = event_details(sample="s", events=np.array([0]), values=x, values_kind="raw",

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from hepfm_core.engine.investigate.detail import event_details
 from hepfm_core.engine.investigate.events import (
     TrackLayout,
-    event_details,
 )
 from hepfm_core.views import investigation as iv
 
