@@ -107,3 +107,28 @@ def test_shown_fields_carry_their_column_value_and_reason():
     assert Shown(RATE, 3.14159, None).text() == "3.1"  # the column's format
     assert peak.text() == "7.0"
     assert RATE.title == "rate [Hz]"
+
+
+def test_numbers_in_strict_json():
+    from hepfm_core.common.json_fields import (
+        json_bound,
+        json_clip,
+        json_float,
+        json_floats,
+        optional_floats,
+    )
+
+    inf, nan = float("inf"), float("nan")
+    assert [json_float(v) for v in (None, nan, -inf, np.float32(0.5), 3)] == [
+        None,
+        None,
+        None,
+        0.5,
+        3.0,
+    ]
+    assert json_floats(np.array([[1.0, nan], [inf, -2.0]])) == [[1.0, None], [None, -2.0]]
+    assert json_floats(2.5) == [2.5] and optional_floats(None) is None
+    assert json_clip((-inf, 20)) == ["-inf", 20.0] and json_clip(None) is None
+    assert json_bound(inf) == "inf"
+    text = json.dumps(json_floats([nan, inf, 1.0]), allow_nan=False)  # no NaN token left
+    assert text == "[null, null, 1.0]"
