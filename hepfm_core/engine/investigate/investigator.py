@@ -26,9 +26,9 @@ import numpy as np
 import polars as pl
 
 from ...data.h5io import H5Matrix
-from ...data.hepfm_format import CHUNK_ROWS, read_identity
+from ...data.hepfm_format import CHUNK_ROWS
 from ...data.imputed_events import imputed_events
-from ...data.rows import Rows, read_rows, spans
+from ...data.rows import Rows, read_rows
 from ...data.samples import Sample
 from ...errors import SettingsError
 from ...sources import load_model
@@ -60,33 +60,30 @@ from .explain import SelectionSummary, summarise_selection, summarise_statistics
 from .latent_tally import LatentTally, latent_from_tally
 from .latent_tally_cache import cached_latent_tally
 from .residuals import ResidualProfile, residual_profile
+from .sampling import (
+    ID_COLUMNS,
+    MAX_EVENTS,
+    SEED,
+    identities_of,
+    identity_columns,
+    sample_rows,
+    sampling_note,
+    subsample_in_blocks,
+)
 from .sculpting import SculptingCheck, log_edges, multiplicity_edges, sculpting_check
 
 __all__ = [
-    "BLOCK_EVENTS",
     "DECODE_EVENTS",
     "DEFAULT_LIMIT",
-    "ID_COLUMNS",
     "LATENT_MEDIAN_EVENTS",
-    "MAX_EVENTS",
     "MAX_SELECTION_BLOCKS",
-    "SEED",
     "SELECTION_BLOCK_EVENTS",
     "SHARED_REFERENCES",
     "Investigator",
     "RemoteEvents",
-    "identities_of",
-    "identity_columns",
-    "sample_rows",
-    "sampling_note",
-    "subsample_in_blocks",
 ]
 
 DEFAULT_LIMIT = EVENTS_PER_PAGE
-MAX_EVENTS = 20_000
-"""Events per sample the whole-sample views read at most."""
-BLOCK_EVENTS = 512
-"""Consecutive events per randomly drawn block of a sampled sample."""
 SELECTION_BLOCK_EVENTS = CHUNK_ROWS
 """Consecutive events per block of a selection's summary: one compressed chunk of hepfm's
 files, so a block read decodes one chunk and keeps every selected event in it."""
@@ -95,10 +92,6 @@ MAX_SELECTION_BLOCKS = 128
 of decoding on the seed's machine, however sparse the selection (a narrow score range over
 2.7 M events touched 5,000 blocks: 0.6 s; 512 blocks of 512 events, one chunk each, took
 0.14-0.22 s for about as many selected events)."""
-SEED = 20_240_614
-"""The seed of the drawn blocks (fixed: the same events every time)."""
-ID_COLUMNS = ("run_number", "event_number", "mc_channel_number")
-"""The identity columns an exported id list holds, where the data have them."""
 LATENT_MEDIAN_EVENTS = 65_536
 """Events per sample of the latent view's median KL term at most (the other latent
 statistics read every event, through tallies made once: ``latent_tally``)."""
@@ -111,130 +104,6 @@ _UPSTREAM_NOTE = (
 )
 _RAW_NOTE = "values as stored in the data file (physical units)"
 _INPUT_NOTE = "model inputs (standardised units): this sample keeps no stored values"
-
-
-def identity_columns(sample: Sample, rows: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The identity columns (run and event number, ...) of ``rows`` of ``sample``, row for
-    row, or None when the data store none (upstream data, older files, an array).
-
-    The one place event identity comes in (``data.hepfm_format.read_identity``, read per
-    range of nearby rows): the event details, the JSON of ``hepfm events`` and the exported
-    id list follow it. Columns in the order of :data:`ID_COLUMNS`, then the others.
-    """
-    r = np.asarray(rows, dtype=np.int64).reshape(-1)
-    wanted, back = np.unique(r, return_inverse=True)
-    ranges = spans(wanted)
-    # the file opened once for every range of nearby rows (scattered events: one each)
-    got = read_identity(sample, [slice(start, stop) for start, stop in ranges])
-    if got is None:
-        return None
-    # the wanted rows' places in the concatenated ranges
-    lengths = np.array([stop - start for start, stop in ranges], dtype=np.int64)
-    firsts = np.array([start for start, _ in ranges], dtype=np.int64)
-    offsets = np.r_[0, np.cumsum(lengths)[:-1]] if ranges else lengths
-    which = np.searchsorted(firsts, wanted, side="right") - 1
-    at = offsets[which] + (wanted - firsts[which]) if ranges else wanted
-    order = sorted(got, key=lambda c: (ID_COLUMNS.index(c) if c in ID_COLUMNS else 9, c))
-    return {name: np.asarray(got[name])[at][back.reshape(-1)] for name in order}
-
-
-def identities_of(sample: Sample, rows: np.ndarray) -> list[dict[str, int]] | None:
-    """:func:`identity_columns` as one dict per row (None when the data store none)."""
-    columns = identity_columns(sample, rows)
-    if columns is None:
-        return None
-    n = int(np.asarray(rows).size)
-    return [{name: int(col[i]) for name, col in columns.items()} for i in range(n)]
-
-
-def sample_rows(
-    n_events: int, max_events: int = MAX_EVENTS, seed: int = SEED, block: int = BLOCK_EVENTS
-) -> np.ndarray:
-    """Sorted rows to read of a sample of ``n_events``: all of them up to ``max_events``,
-    else ``floor(max_events / block)`` (at least one) whole blocks of ``block`` consecutive
-    events drawn without replacement with ``seed``.
-
-    >>> from hepfm_core.engine.investigate.investigator import sample_rows
-    >>> sample_rows(5, 10).tolist()
-    [0, 1, 2, 3, 4]
-    >>> rows = sample_rows(100_000, 2_000, block=500)
-    >>> rows.size, bool((rows[1:] > rows[:-1]).all())
-    (2000, True)
-    """
-    if n_events <= max_events:
-        return np.arange(n_events, dtype=np.int64)
-    n_blocks = -(-n_events // block)
-    k = min(max(max_events // block, 1), n_blocks)
-    chosen = np.sort(np.random.default_rng(seed).choice(n_blocks, size=k, replace=False))
-    rows = (chosen[:, None] * block + np.arange(block)[None, :]).reshape(-1)
-    return rows[rows < n_events].astype(np.int64)
-
-
-def subsample_in_blocks(
-    events: np.ndarray,
-    max_events: int,
-    seed: int = SEED,
-    block: int = BLOCK_EVENTS,
-    max_blocks: int | None = None,
-) -> np.ndarray:
-    """At most ``max_events`` of the sorted ``events``, in at most ``max_blocks`` blocks:
-    every selected event of whole blocks of ``block`` consecutive event indices, the blocks
-    drawn at random with ``seed`` (the last one cut to fit). Why blocks: a large selection's
-    events are read from the file for their track statistics, and neighbours share a
-    compressed block; drawn one by one, 20,000 events of a dense selection touch every block
-    of a 2.7 M-event sample. Why ``max_blocks``: a sparse selection (a narrow score range
-    over millions of events) has about one event per block, so the blocks read, not the
-    events, set the time.
-
-    >>> import numpy as np
-    >>> from hepfm_core.engine.investigate.investigator import subsample_in_blocks
-    >>> picked = subsample_in_blocks(np.arange(0, 100_000, 2), 1_000, block=512)
-    >>> picked.size, bool(np.all(np.diff(picked) > 0)), bool(np.all(picked % 2 == 0))
-    (1000, True, True)
-    >>> np.unique(picked // 512).size  # 256 selected events per block: 4 blocks
-    4
-    >>> sparse = np.arange(0, 1_000_000, 1_000)  # one event per block of 512
-    >>> subsample_in_blocks(sparse, 20_000, block=512, max_blocks=100).size
-    100
-    """
-    events = np.asarray(events)
-    groups = events // block
-    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]]) if events.size else events
-    if events.size <= max_events and (max_blocks is None or starts.size <= max_blocks):
-        return events
-    stops = np.r_[starts[1:], events.size]
-    order = np.random.default_rng(seed).permutation(starts.size)
-    taken = np.cumsum((stops - starts)[order])
-    n_groups = int(np.searchsorted(taken, max_events)) + 1
-    if max_blocks is not None:
-        n_groups = min(n_groups, max_blocks)
-    chosen = np.sort(order[:n_groups])
-    picked = np.concatenate([events[starts[g] : stops[g]] for g in chosen])
-    if picked.size > max_events:  # the last block drawn, cut at random to fit
-        last = order[n_groups - 1]
-        keep_last = (stops[last] - starts[last]) - (picked.size - max_events)
-        cut = np.sort(
-            np.random.default_rng(seed + 1).choice(
-                np.arange(starts[last], stops[last]), keep_last, replace=False
-            )
-        )
-        rest = np.concatenate(
-            [events[starts[g] : stops[g]] for g in chosen if g != last] or [events[:0]]
-        )
-        picked = np.sort(np.concatenate([rest, events[cut]]))
-    return picked
-
-
-def sampling_note(
-    n_events: int, rows: np.ndarray, seed: int = SEED, block: int = BLOCK_EVENTS
-) -> str:
-    """Which events a whole-sample view read, in words."""
-    if rows.size == n_events:
-        return f"all {n_events} events"
-    return (
-        f"{rows.size} of {n_events} events: whole blocks of {block} consecutive events drawn"
-        f" at random (seed {seed})"
-    )
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,7 +20,7 @@ from hepfm_core.engine.investigate.events import (
     select_in_partition,
     track_layout,
 )
-from hepfm_core.engine.investigate.investigator import sample_rows
+from hepfm_core.engine.investigate.sampling import sample_rows
 from hepfm_core.engine.scoring.passes import ScoringPass
 from hepfm_core.errors import SettingsError
 from hepfm_core.vocabulary import Cause

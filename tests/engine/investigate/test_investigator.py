@@ -17,7 +17,8 @@ from hepfm_core.data.hepfm_format import read_identity
 from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator, write_scores
 from hepfm_core.engine.investigate.diagnostics import kl_per_dimension
 from hepfm_core.engine.investigate.events import Criterion
-from hepfm_core.engine.investigate.investigator import Investigator, sample_rows
+from hepfm_core.engine.investigate.investigator import Investigator
+from hepfm_core.engine.investigate.sampling import sample_rows
 from hepfm_core.vocabulary import Cause
 
 # Without a clip the demo's degenerate tracks (pt 1e5 to 1e8 GeV, generator.py) drive
@@ -255,38 +256,6 @@ def test_sculpting_reads_the_policy_and_the_cut_without_a_pass(investigator, pol
         fast = working_threshold(result.sorted_background, target)
         slow = working_threshold(values, target)
         assert fast == slow or fast.to_json_dict() == slow.to_json_dict()
-
-
-def test_a_large_selection_is_subsampled_in_whole_blocks():
-    from hepfm_core.engine.investigate.investigator import subsample_in_blocks
-
-    rng = np.random.default_rng(4)
-    dense = np.sort(rng.choice(2_000_000, 600_000, replace=False))
-    picked = subsample_in_blocks(dense, 20_000, seed=7, block=512)
-    assert picked.size == 20_000 and np.all(np.diff(picked) > 0)
-    assert np.isin(picked, dense).all()
-    # whole blocks: every selected event of each block drawn but the last is taken
-    blocks = np.unique(picked // 512)
-    full = np.isin(dense // 512, blocks)
-    assert full.sum() - picked.size < 512 and blocks.size <= 20_000 // 100 + 1
-    # reproducible, and a small selection is left whole
-    assert np.array_equal(picked, subsample_in_blocks(dense, 20_000, seed=7, block=512))
-    assert np.array_equal(subsample_in_blocks(dense[:500], 20_000), dense[:500])
-
-
-def test_a_sparse_selection_reads_a_bounded_number_of_blocks():
-    from hepfm_core.engine.investigate.investigator import subsample_in_blocks
-
-    rng = np.random.default_rng(5)
-    # a narrow score range over 2.7 M events: about one event per block of 512
-    sparse = np.sort(rng.choice(2_700_000, 8_000, replace=False))
-    picked = subsample_in_blocks(sparse, 20_000, seed=7, block=512, max_blocks=300)
-    blocks = np.unique(picked // 512)
-    assert blocks.size == 300 and np.all(np.diff(picked) > 0)
-    # every selected event of the blocks drawn, nothing else
-    assert np.array_equal(picked, sparse[np.isin(sparse // 512, blocks)])
-    # under both bounds: whole
-    assert np.array_equal(subsample_in_blocks(sparse[:200], 20_000, max_blocks=300), sparse[:200])
 
 
 def test_the_summary_says_how_much_of_a_sparse_selection_it_read(investigator, monkeypatch):
