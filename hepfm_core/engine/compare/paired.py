@@ -23,6 +23,7 @@ and a ``reason``, never a made-up value."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -421,20 +422,9 @@ def delong_from_sums(sums: PlacementSums) -> AucComparison:
                 f"{n} background and {m} signal events kept by both models: the DeLong "
                 "covariance needs at least 2 of each"
             )
-            return AucComparison(
-                status=STATUS_TOO_FEW_EVENTS,
-                reason=too_few,
-                n_background=n,
-                n_signal=m,
-                auc_a=auc_a,
-                auc_b=auc_b,
-                auc_a_err=None,
-                auc_b_err=None,
-                delta_auc=delta,
-                delta_auc_err=None,
-                z=None,
-                p_value=None,
-            )
+            # the AUCs are known; their errors and the test are not
+            withheld = withheld_comparison(STATUS_TOO_FEW_EVENTS, too_few, n, m)
+            return dataclasses.replace(withheld, auc_a=auc_a, auc_b=auc_b, delta_auc=delta)
         var_a = _var_of_mean(sums.c10_a, 2 * n) + _var_of_mean(sums.c01_a, 2 * m)
         var_b = _var_of_mean(sums.c10_b, 2 * n) + _var_of_mean(sums.c01_b, 2 * m)
         var_d = _var_of_mean(sums.c10_d, 2 * n) + _var_of_mean(sums.c01_d, 2 * m)

@@ -17,6 +17,7 @@ are left out of the latent statistics and counted."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,8 @@ __all__ = [
     "ACTIVE_THRESHOLD",
     "LATENT_LEVELS",
     "LatentDiagnostics",
+    "RunningMoments",
+    "finite_latent_chunks",
     "grid_histogram_range",
     "kl_medians",
     "kl_per_dimension",
@@ -196,6 +199,44 @@ def grid_histogram_range(
     return _histogram_range(q_lo, q_hi, clip)
 
 
+class RunningMoments:
+    """Per column, the count, mean and sum of squared deviations of rows added chunk by
+    chunk: each chunk's own mean and sum merged into the total (the pairwise update), so
+    that a sample of any size is read once in bounded memory."""
+
+    def __init__(self, k: int) -> None:
+        self.count = 0
+        self.mean = np.zeros(k)
+        self.m2 = np.zeros(k)
+
+    def add(self, rows: np.ndarray) -> None:
+        """Merge ``rows`` (``(m, k)`` float64, m > 0) into the totals."""
+        m = rows.shape[0]
+        c_mean = rows.mean(axis=0)
+        c_m2 = ((rows - c_mean) ** 2).sum(axis=0)
+        delta = c_mean - self.mean
+        total = self.count + m
+        self.mean = self.mean + delta * (m / total)
+        self.m2 = self.m2 + c_m2 + delta * delta * (self.count * m / total)
+        self.count = total
+
+
+def finite_latent_chunks(
+    z_mean: np.ndarray, z_log_var: np.ndarray, chunk_rows: int, used: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The events of each chunk of ``chunk_rows`` whose encoder output is finite, as float64
+    ``(z_mean, z_log_var)`` rows (chunks without any are skipped); ``used`` (bool, one per
+    event) is set to which events those are."""
+    n = np.shape(z_mean)[0]
+    for start in range(0, n, chunk_rows):
+        mu = np.asarray(z_mean[start : start + chunk_rows], dtype=np.float64)
+        s = np.asarray(z_log_var[start : start + chunk_rows], dtype=np.float64)
+        ok = np.isfinite(mu).all(axis=1) & np.isfinite(s).all(axis=1)
+        used[start : start + mu.shape[0]] = ok
+        if ok.any():
+            yield mu[ok], s[ok]
+
+
 def latent_diagnostics(
     z_mean: np.ndarray,
     z_log_var: np.ndarray,
@@ -226,32 +267,15 @@ def latent_diagnostics(
     """
     n, k = np.shape(z_mean)
     used = np.zeros(n, dtype=bool)
-    count = 0
-    mean = np.zeros(k)
-    m2 = np.zeros(k)
+    moments = RunningMoments(k)
     kl_sum = np.zeros(k)
     kl_fin_sum = np.zeros(k)
     kl_bad = np.zeros(k, dtype=np.int64)
     below = np.zeros(k, dtype=np.int64)
     above = np.zeros(k, dtype=np.int64)
     with np.errstate(all="ignore"):
-        for start in range(0, n, chunk_rows):
-            mu = np.asarray(z_mean[start : start + chunk_rows], dtype=np.float64)
-            s = np.asarray(z_log_var[start : start + chunk_rows], dtype=np.float64)
-            ok = np.isfinite(mu).all(axis=1) & np.isfinite(s).all(axis=1)
-            used[start : start + mu.shape[0]] = ok
-            mu, s = mu[ok], s[ok]
-            m = mu.shape[0]
-            if m == 0:
-                continue
-            # pairwise update of the mean and the sum of squared deviations (chunk into total)
-            c_mean = mu.mean(axis=0)
-            c_m2 = ((mu - c_mean) ** 2).sum(axis=0)
-            delta = c_mean - mean
-            total = count + m
-            mean = mean + delta * (m / total)
-            m2 = m2 + c_m2 + delta * delta * (count * m / total)
-            count = total
+        for mu, s in finite_latent_chunks(z_mean, z_log_var, chunk_rows, used):
+            moments.add(mu)
             if clip is not None:
                 below += (s < clip[0]).sum(axis=0)
                 above += (s > clip[1]).sum(axis=0)
@@ -261,6 +285,7 @@ def latent_diagnostics(
             kl_sum += kl.sum(axis=0)
             kl_fin_sum += np.where(fin, kl, 0.0).sum(axis=0)
             kl_bad += (~fin).sum(axis=0)
+        count, mean, m2 = moments.count, moments.mean, moments.m2
         rows = np.flatnonzero(used)
         quantiles = np.full((k, len(LATENT_LEVELS)), np.nan)
         columns = []

@@ -29,6 +29,8 @@ from .diagnostics import (
     ACTIVE_THRESHOLD,
     LATENT_LEVELS,
     LatentDiagnostics,
+    RunningMoments,
+    finite_latent_chunks,
     grid_histogram_range,
     kl_medians,
     kl_per_dimension,
@@ -150,24 +152,11 @@ def build_latent_tally(
     bad = np.zeros(k * width, dtype=np.int64)
     edge_hits: list[np.ndarray] = []
     used = np.zeros(n, dtype=bool)
-    total, mean, m2 = 0, np.zeros(k), np.zeros(k)
+    moments = RunningMoments(k)
     offset = np.arange(k, dtype=np.int64) * width
     with np.errstate(all="ignore"):
-        for start in range(0, n, _ROWS):
-            mu = np.asarray(z_mean[start : start + _ROWS], dtype=np.float64)
-            s = np.asarray(z_log_var[start : start + _ROWS], dtype=np.float64)
-            ok = np.isfinite(mu).all(axis=1) & np.isfinite(s).all(axis=1)
-            used[start : start + mu.shape[0]] = ok
-            mu, s = mu[ok], s[ok]
-            m = mu.shape[0]
-            if m == 0:
-                continue
-            c_mean = mu.mean(axis=0)
-            c_m2 = ((mu - c_mean) ** 2).sum(axis=0)
-            delta = c_mean - mean
-            mean = mean + delta * (m / (total + m))
-            m2 = m2 + c_m2 + delta * delta * (total * m / (total + m))
-            total += m
+        for mu, s in finite_latent_chunks(z_mean, z_log_var, _ROWS, used):
+            moments.add(mu)
             grid = _bin_of(s)
             col = (grid - (lo - 1) + offset).reshape(-1)
             half = (0.5 * mu * mu).reshape(-1)
@@ -210,11 +199,11 @@ def build_latent_tally(
     return LatentTally(
         sample=sample,
         n_events=int(n),
-        n_used=int(total),
+        n_used=int(moments.count),
         parameterisation=parameterisation,
         kl_form=kl_form,
-        mu_mean=mean if total else np.full(k, np.nan),
-        mu_var=m2 / total if total else np.full(k, np.nan),
+        mu_mean=moments.mean if moments.count else np.full(k, np.nan),
+        mu_var=moments.m2 / moments.count if moments.count else np.full(k, np.nan),
         quantiles=quantiles,
         first=lo + a - 1,
         count=trim(count2),
