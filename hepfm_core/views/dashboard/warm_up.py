@@ -4,6 +4,7 @@ lower priority, so that the first click on a count answers at once."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -22,8 +23,10 @@ from ...vocabulary import KLForm
 
 __all__ = [
     "PAGE_WAIT_S",
+    "STOP_WAIT_S",
     "WARM_NICENESS",
     "page_drawn",
+    "stop_warming",
     "warm_in_background",
     "warm_status",
     "yield_to_the_page",
@@ -31,6 +34,10 @@ __all__ = [
 
 
 _lock = threading.RLock()
+_stopping = threading.Event()
+_threads: list[threading.Thread] = []
+STOP_WAIT_S = 60.0
+"""How long the interpreter's exit waits for the warm-ups to stop at most."""
 _warming: dict[int, tuple[float | None, str]] = {}
 _page_drawn: dict[int, threading.Event] = {}
 PAGE_WAIT_S = 60.0
@@ -97,11 +104,16 @@ def warm_in_background(
 
     def warm() -> None:
         if drawn is not None:
-            drawn.wait(PAGE_WAIT_S)
+            waited = time.monotonic() + PAGE_WAIT_S
+            while not drawn.wait(0.25) and time.monotonic() < waited:
+                if _stopping.is_set():
+                    return
         t0 = time.perf_counter()
         error = ""
         try:
+            _go_on()
             prime_native_logs()  # at once where the caller primed
+            _go_on()
             forward = investigator.warm()
             here = isinstance(investigator.evaluator, Evaluator)  # else on a cluster
             if here:
@@ -114,10 +126,14 @@ def warm_in_background(
             # then costs milliseconds. Seconds of NumPy over every event: at a lower
             # priority, after TensorFlow made its thread pools (they keep the one they got)
             yield_to_the_page()
+            _go_on()
             if here and _first_of_its_files(investigator):
                 investigator.latent_tally("background", kl_form)
             for name in investigator.evaluator.data.samples:
+                _go_on()
                 investigator.prefetch(name)
+        except _Stopped:
+            return  # the process is ending: nothing to report
         except Exception as exc:  # the click that needs it shows the error
             error = str(exc) or type(exc).__name__
         if freeze_after:
@@ -128,8 +144,39 @@ def warm_in_background(
             on_done()
 
     started = thread(target=warm, name="hepfm-warm-investigator", daemon=True)
+    with _lock:
+        _threads.append(started)
     started.start()
     return started
+
+
+class _Stopped(Exception):
+    """The process is ending: a warm-up stops at its next step."""
+
+
+def _go_on() -> None:
+    if _stopping.is_set():
+        raise _Stopped
+
+
+def stop_warming(timeout: float = STOP_WAIT_S) -> bool:
+    """Ask every warm-up of this process to stop at its next step, and wait for them (at
+    most ``timeout`` seconds in all); True when none is left running. Run at the
+    interpreter's exit (``atexit``). Why: a warm-up is a daemon thread, and one stopped by
+    the interpreter's finalisation in the middle of an HDF5 read keeps h5py's lock for
+    ever; the main thread's last h5py object then waits on it and the process never ends
+    (seen: the app's tests passed, and pytest hung at its exit)."""
+    _stopping.set()
+    deadline = time.monotonic() + timeout
+    with _lock:
+        threads = list(_threads)
+    for started in threads:
+        if started.is_alive() and started is not threading.current_thread():
+            started.join(max(0.0, deadline - time.monotonic()))
+    return not any(t.is_alive() for t in threads)
+
+
+atexit.register(stop_warming)
 
 
 WARM_NICENESS = 10

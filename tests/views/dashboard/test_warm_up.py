@@ -111,3 +111,35 @@ def test_only_the_first_investigator_on_its_files_tallies_in_its_warm_up(
         thread.join(timeout=300)
     assert tallied == [median]
     assert db.warm_status(none).startswith("Model loaded in the background")
+
+
+CHILD = """
+import sys, time
+from hepfm_core.engine.evaluate import Evaluator
+from hepfm_core.views import dashboard as db
+from hepfm_core.views.dashboard import warm_up
+ev = Evaluator.open(sys.argv[1], sys.argv[2], cache=sys.argv[3])
+ev.score_all()
+inv = db.shared_investigator(ev)
+started = db.warm_in_background(inv, prime_in_thread=True)
+time.sleep(float(sys.argv[4]))
+if sys.argv[5] == "stop":
+    print("stopped", warm_up.stop_warming(120), "alive", started.is_alive(), flush=True)
+print("leaving", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("delay", "how"), [(0.0, "exit"), (1.0, "exit"), (0.5, "stop")])
+def test_a_process_ends_while_its_warm_up_runs(small_demo, tmp_path, delay, how):
+    """The interpreter's exit stops the warm-up at its next step and waits for it: a daemon
+    thread frozen inside an HDF5 read by the exit kept h5py's lock, and the process hung."""
+    import subprocess
+    import sys
+
+    data_dir, model = small_demo
+    args = [sys.executable, "-c", CHILD, str(data_dir), str(model), str(tmp_path), str(delay), how]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "leaving"
+    if how == "stop":
+        assert "stopped True alive False" in done.stdout
