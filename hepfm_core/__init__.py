@@ -5,8 +5,9 @@ Stages, each importing only the ones before it (``[tool.importlinter]`` in pypro
 pipeline's files) -> ``sources`` (which format a path holds) -> ``engine`` (scoring, cached;
 guards, metrics, investigation, comparison) -> ``cluster`` (the engine on a Dask cluster) ->
 ``views`` (tables, text, charts, report, the dashboard's helpers) -> ``demo`` (the demo data
-and model) -> ``cli`` (the ``hepfm`` command: a module per subcommand, and the flags and
-settings they share); the app (``apps/anomaly.py``) on top.
+and model) and ``serving`` (the dashboard shared with others: token, 127.0.0.1, a session
+cap) -> ``cli`` (the ``hepfm`` command: a module per subcommand, and the flags and settings
+they share); the app (``apps/anomaly.py``) on top.
 Beneath them: ``common`` (fingerprints, cache, paths, versions), ``vocabulary``, ``errors``."""
 
 from __future__ import annotations
