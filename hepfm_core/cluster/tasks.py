@@ -79,6 +79,7 @@ __all__ = [
     "code_fingerprint",
     "guard_partition",
     "kept_scores",
+    "limit_threads",
     "open_shard",
     "pair_counts",
     "pair_partitions",
@@ -168,8 +169,11 @@ _data: dict[DataRef, DataSet] = {}
 _models: dict[str, Any] = {}
 
 
-def _worker_threads() -> int | None:
-    """The threads of the Dask worker running this task; None outside a worker."""
+def _worker_threads(dask_worker: Any = None) -> int | None:
+    """The threads of the Dask worker running this task (or of ``dask_worker``, what
+    ``Client.run`` passes: there ``get_worker`` finds none); None outside a worker."""
+    if dask_worker is not None:
+        return int(dask_worker.state.nthreads)
     try:
         from distributed import get_worker
 
@@ -178,19 +182,29 @@ def _worker_threads() -> int | None:
         return None
 
 
-def _limit_tensorflow_threads() -> None:
-    """TensorFlow (and XLA's CPU pool) to the worker's threads, before TensorFlow starts:
-    two workers of one thread on two cores must not each run a pool of two."""
-    threads = _worker_threads()
+def limit_threads(threads: int | None) -> dict[str, int]:
+    """The thread pools of this worker process sized to its ``threads`` (None: left alone),
+    before TensorFlow starts: two workers of one thread on two cores must not each run
+    pools of two. TensorFlow's intra-op pool (and XLA's CPU pool) gets ``threads``, its
+    inter-op pool one; Blosc2's decoder ``threads``. (BLAS and OpenMP read the one-thread
+    environment the Dask nanny gives its workers.) Returns the sizes in force, 0 for a
+    pool left to its default (TensorFlow started before, in this process)."""
     if threads is None:
-        return
+        return {}
     import tensorflow as tf
+
+    from ..data.chunk_codec import limit_decoder_threads
 
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:  # already started in this process: it keeps its pools
         pass
+    return {
+        "tensorflow_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+        "tensorflow_inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        "blosc2": limit_decoder_threads(threads),
+    }
 
 
 def _dataset(ref: DataRef) -> DataSet:
@@ -202,7 +216,7 @@ def _dataset(ref: DataRef) -> DataSet:
         return _data[ref]
 
 
-def _model(path: str, fingerprint: str):
+def _model(path: str, fingerprint: str, threads: int | None = None):
     with _state_lock:
         if fingerprint not in _models:
             found = describe_model(path).fingerprint
@@ -213,7 +227,7 @@ def _model(path: str, fingerprint: str):
                     path,
                     "give the workers the same model file as the client (a shared filesystem)",
                 )
-            _limit_tensorflow_threads()
+            limit_threads(threads if threads is not None else _worker_threads())
             _models[fingerprint] = load_model(path)
         return _models[fingerprint]
 
@@ -256,11 +270,12 @@ def worker_facts(dask_worker: Any = None) -> dict[str, Any]:
     }
 
 
-def warm_up(model_path: str, model_fingerprint: str) -> float:
+def warm_up(model_path: str, model_fingerprint: str, dask_worker: Any = None) -> float:
     """Load the model on this worker and compile its forward function (one chunk of zeros):
-    the seconds it took. Run on every worker (``Client.run``) before timing a pass."""
+    the seconds it took. Run on every worker (``Client.run``, which passes ``dask_worker``:
+    the thread pools are sized to its threads first) before timing a pass."""
     t0 = time.perf_counter()
-    model = _model(model_path, model_fingerprint)
+    model = _model(model_path, model_fingerprint, _worker_threads(dask_worker))
     forward = forward_for(model)
     size = forward.chunk_events or CHUNK_EVENTS
     forward(np.zeros((size, model.config.input_dim), dtype=np.float32))

@@ -30,6 +30,7 @@ __all__ = [
     "blosc2_rows",
     "decode_chunk",
     "direct_filters",
+    "limit_decoder_threads",
     "optional_module",
 ]
 
@@ -54,6 +55,17 @@ def blosc2_module() -> Any:
     module: its import costs about 0.2 s, and a dashboard on cached passes reads no chunk
     before its first view."""
     return optional_module("blosc2")
+
+
+def limit_decoder_threads(threads: int) -> int:
+    """Blosc2's own decoding pool set to ``threads`` in this process (it starts one thread
+    per core): a Dask worker of one thread decodes in that thread. Returns the size in
+    force, 0 without blosc2."""
+    b2 = blosc2_module()
+    if b2 is None:
+        return 0
+    b2.set_nthreads(max(1, int(threads)))
+    return int(b2.nthreads)
 
 
 def aligned_empty(shape: tuple[int, int]) -> np.ndarray:
