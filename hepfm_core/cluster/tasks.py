@@ -18,6 +18,7 @@ match the checksums its ``meta.json`` recorded (a damaged one is discarded and s
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import platform
@@ -30,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ..common.cache import DamagedEntryError, discard_entry, publish_dir
+from ..common.cache import DamagedEntryError, cache_error, discard_entry, publish_dir
+from ..common.spill import release, spill
 from ..data.dataset import DataSet
 from ..engine.compare.paired import PairedBackground
 from ..engine.compare.partitioned import (
@@ -69,6 +71,7 @@ from ..vocabulary import Fill, KLForm, Parameterisation, Policy, SignalNormalisa
 
 __all__ = [
     "SHARD_MARKER",
+    "SPILL_FOLDER",
     "DataRef",
     "GuardedPartition",
     "PartitionTask",
@@ -94,12 +97,15 @@ __all__ = [
     "shard_dir",
     "shard_rows",
     "sorted_background",
+    "spill_root",
     "tally_partition",
     "warm_up",
     "worker_facts",
 ]
 
 SHARD_MARKER = "meta.json"
+SPILL_FOLDER = "spill"
+"""The folder under the cache where each worker pages out what it keeps between tasks."""
 
 
 @dataclass(frozen=True)
@@ -147,12 +153,14 @@ class ShardRef:
 
 @dataclass(frozen=True, eq=False)
 class GuardedPartition:
-    """One partition under one setting, kept on its worker between the two rounds."""
+    """One partition under one setting, kept on its worker between the two rounds (its
+    arrays paged out under ``spill``, where what follows from it is paged out too)."""
 
     sample: str
     index: int
     guarded: GuardedScores
     policy: PolicyScores
+    spill: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,6 +303,51 @@ def shard_dir(cache: str | Path, pass_key: str, start: int, stop: int) -> Path:
     return Path(cache) / "shards" / pass_key / f"{start:012d}-{stop:012d}"
 
 
+def spill_root(shard_path: str | Path | None) -> Path | None:
+    """The spill folder of the cache that holds the shard at ``shard_path`` (laid out by
+    :func:`shard_dir`: ``<cache>/shards/<pass>/<rows>``); None for a pass not from a shard."""
+    if shard_path is None:
+        return None
+    return Path(shard_path).parents[2] / SPILL_FOLDER
+
+
+def _paged(obj: Any, root: Path | None, names: Sequence[str]) -> Any:
+    """``obj`` (a frozen dataclass) with its arrays ``names`` paged out under ``root``
+    (``common.spill``): the worker keeps them in files it maps, not in its memory. Small
+    arrays stay as they are; ``root`` None leaves ``obj`` as it is."""
+    if root is None:
+        return obj
+    try:
+        return dataclasses.replace(obj, **{n: spill(getattr(obj, n), root) for n in names})
+    except OSError as exc:
+        raise cache_error(exc, root) from exc
+
+
+_PREPARED_ARRAYS = (
+    "kl",
+    "radius",
+    "s_min",
+    "s_max",
+    "kl_mag",
+    "latent_cause",
+    "recon_cause",
+    "latent_bad",
+    "recon_bad",
+    "total_bad_f32",
+    "total_bad_f16",
+)
+
+
+def _release_prepared(prepared: PreparedPass) -> None:
+    """Let go of the pages of a prepared pass and of its scoring pass."""
+    release(*(getattr(prepared, n) for n in _PREPARED_ARRAYS))
+    release_pages(prepared.pass_)
+
+
+def _release_part(part: GuardedPartition) -> None:
+    release(part.guarded.scores, part.guarded.causes, part.policy.values, part.policy.kept_mask)
+
+
 def score_partition(task: PartitionTask) -> ShardRef:
     """The shard of ``task``: opened if published, else scored on this worker and published."""
     t0 = time.perf_counter()
@@ -365,16 +418,18 @@ def open_shard(shard: ShardRef) -> ScoringPass:
 def prepare_partition(
     shard: ShardRef, parameterisation: Parameterisation, kl_form: KLForm
 ) -> PreparedPass:
-    """``guards.prepare`` of one shard (kept on the worker: every setting starts here).
+    """``guards.prepare`` of one shard (kept on the worker: every setting starts here), in
+    the worker's own threads.
 
-    The shard's pages that ``prepare`` read are then let go (``MADV_DONTNEED`` on the
-    read-only maps): the worker keeps the prepared arrays, about 30 bytes per event, not
-    the 145-byte pass, so its memory does not grow with every event it ever read.
+    Its arrays (about 30 bytes per event) are paged out to the cache's spill folder
+    (``spill_root``), and the shard's pages that ``prepare`` read are let go
+    (``MADV_DONTNEED`` on the read-only maps): the worker's memory does not grow with the
+    events it holds; each task pages in what it reads.
     """
     pass_ = open_shard(shard)
-    prepared = prepare(pass_, parameterisation, kl_form)
+    prepared = prepare(pass_, parameterisation, kl_form, threads=_worker_threads())
     release_pages(pass_)
-    return prepared
+    return _paged(prepared, spill_root(shard.path), _PREPARED_ARRAYS)
 
 
 def release_pages(pass_: ScoringPass) -> None:
@@ -391,27 +446,43 @@ def release_pages(pass_: ScoringPass) -> None:
 def guard_partition(
     prepared: PreparedPass, settings: GuardSettings, policy: Policy, sample: str, index: int
 ) -> GuardedPartition:
-    """Guarded scores and the policy's view of partition ``index`` of ``sample`` (the
-    shard's pages the guard read for events outside the clip are let go after)."""
+    """Guarded scores and the policy's view of partition ``index`` of ``sample``, paged out
+    beside the prepared pass (the pages the guard read are let go after)."""
     guarded = guard(prepared, settings)
-    release_pages(prepared.pass_)
-    return GuardedPartition(sample, index, guarded, apply_policy(guarded, policy))
+    kept = apply_policy(guarded, policy)
+    root = spill_root(prepared.pass_.directory)
+    _release_prepared(prepared)
+    paged = _paged(guarded, root, ("scores", "causes"))
+    if kept.values is guarded.scores:  # shared, both read-only: paged out once
+        kept = dataclasses.replace(kept, values=paged.scores)
+        kept = _paged(kept, root, ("kept_mask",))
+    else:
+        kept = _paged(kept, root, ("values", "kept_mask"))
+    return GuardedPartition(sample, index, paged, kept, None if root is None else str(root))
 
 
 def round_one(part: GuardedPartition, ship_values: bool) -> RoundOne:
     """Counts and score range; the kept scores too for a signal (``ship_values``)."""
-    values = np.asarray(part.policy.values, dtype=np.float64) if ship_values else None
-    return RoundOne(partition_counts(part.guarded, part.policy), values)
+    values = np.array(part.policy.values, dtype=np.float64) if ship_values else None
+    counts = partition_counts(part.guarded, part.policy)
+    _release_part(part)
+    return RoundOne(counts, values)
 
 
 def tally_partition(part: GuardedPartition, edges: np.ndarray) -> Tally:
     """The partition's guarded scores counted in the shared bins ``edges``."""
-    return tally(np.asarray(part.guarded.scores), edges)
+    counted = tally(np.asarray(part.guarded.scores), edges)
+    _release_part(part)
+    return counted
 
 
 def sorted_background(part: GuardedPartition) -> BackgroundRef:
-    """A background partition's kept scores, sorted once (kept on the worker)."""
-    return prepare_background(part.policy.values)
+    """A background partition's kept scores, sorted once (kept on the worker, paged out
+    beside its guarded scores)."""
+    ref = prepare_background(part.policy.values)
+    _release_part(part)
+    root = None if part.spill is None else Path(part.spill)
+    return _paged(ref, root, ("scores",))
 
 
 def background_summary(
@@ -419,12 +490,16 @@ def background_summary(
 ) -> BackgroundSummary:
     """``partitions.summarize_background``: top scores (or a sketch) and, per signal (its
     distinct kept scores), the counts below and tied."""
-    return summarize_background(ref, signals, k=k, points=points)
+    summary = summarize_background(ref, signals, k=k, points=points)
+    release(ref.scores)
+    return summary
 
 
 def background_window(ref: BackgroundRef, windows: Sequence[Window]) -> WindowScores:
     """After sketches: the partition's scores inside the planned windows."""
-    return window_scores(ref, windows)
+    scores = window_scores(ref, windows)
+    release(ref.scores)
+    return scores
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -434,7 +509,9 @@ def select_partition(
     """The events of the partition (its first event ``start`` of the sample) that
     ``criterion`` picks (``investigate.events.select_in_partition``): global indices, scores
     and causes; for ``top`` the partition's own best ``n``."""
-    return select_in_partition(part.guarded, part.policy, criterion, start, imputed)
+    selection = select_in_partition(part.guarded, part.policy, criterion, start, imputed)
+    _release_part(part)
+    return selection
 
 
 def shard_rows(shard: ShardRef, events: np.ndarray) -> PassRows:

@@ -172,3 +172,16 @@ def test_blosc2_rows_of_a_truncated_file_raise(tmp_path):
     matrix = H5Matrix(cut, ["events"], None, 6000, 180)
     with pytest.raises(TruncatedFileError, match=r"cut\.h5"):
         read_rows(matrix, np.array([5999]))
+
+
+def test_the_decoder_pool_is_sized_to_the_worker():
+    import blosc2
+
+    from hepfm_core.data.chunk_codec import limit_decoder_threads
+
+    before = blosc2.nthreads
+    try:
+        assert limit_decoder_threads(1) == 1 == blosc2.nthreads
+        assert limit_decoder_threads(0) == 1  # never below one
+    finally:
+        blosc2.set_nthreads(before)

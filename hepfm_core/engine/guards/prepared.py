@@ -125,7 +125,11 @@ def _stage_counts(cause: np.ndarray) -> dict[str, int]:
 
 
 def prepare(
-    pass_: ScoringPass, parameterisation: Parameterisation = "exp", kl_form: KLForm = "true"
+    pass_: ScoringPass,
+    parameterisation: Parameterisation = "exp",
+    kl_form: KLForm = "true",
+    *,
+    threads: int | None = None,
 ) -> PreparedPass:
     """Precompute the clip-independent per-event quantities of a pass (seconds, once).
 
@@ -143,6 +147,9 @@ def prepare(
         ``softplus(s) + 1e-6``.
     kl_form : {"true", "upstream"}
         For ``softplus`` only: the Gaussian KL with ``log v``, or upstream's with ``s``.
+    threads : int, optional
+        Threads to spread the row chunks over (default ``PREPARE_THREADS``); a Dask worker
+        passes its own, so that it never runs more threads than it was given.
 
     Returns
     -------
@@ -241,8 +248,9 @@ def prepare(
                     rad_flag[start + rows] = rad_bad
 
     starts = range(0, n, CHUNK_ROWS)
-    if PREPARE_THREADS > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="hepfm-prepare") as pool:
+    n_threads = PREPARE_THREADS if threads is None else max(1, threads)
+    if n_threads > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(n_threads, thread_name_prefix="hepfm-prepare") as pool:
             list(pool.map(chunk, starts))  # list: a chunk's exception is raised here
     else:
         for first in starts:

@@ -1,0 +1,82 @@
+"""hepfm_core.cluster.tasks, run in this process: what a worker keeps between tasks is
+paged out to the cache's spill folder, and equals what one process computes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import numpy as np
+import pytest
+
+from hepfm_core.cluster import tasks
+from hepfm_core.cluster.evaluator import ClusterEvaluator
+from hepfm_core.common import spill as spill_mod
+from hepfm_core.common.spill import MIN_SPILL_BYTES
+from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
+from hepfm_core.engine.guards.policy import apply_policy
+from hepfm_core.engine.metrics.roc import prepare_background
+from hepfm_core.engine.scoring.run import CHUNK_EVENTS
+
+
+@pytest.fixture
+def shard(small_demo, tmp_path, monkeypatch) -> tasks.ShardRef:
+    """The first two scoring chunks of the small demo's background, scored here."""
+    monkeypatch.setattr(spill_mod, "_folders", {})
+    data, model = small_demo
+    ev = ClusterEvaluator.open(
+        data, model, cluster=cast(Any, None), cache=tmp_path, partition_events=2 * CHUNK_EVENTS
+    )
+    return tasks.score_partition(ev.partition_tasks("background")[0])
+
+
+def is_paged(a: np.ndarray) -> bool:
+    return isinstance(a, np.memmap) and getattr(a, "_mmap", None) is not None
+
+
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+def test_a_partition_is_paged_out_and_equal_to_one_process(shard, policy):
+    whole = prepare(tasks.open_shard(shard), "exp", "true")
+    prepared = tasks.prepare_partition(shard, "exp", "true")
+    for name in ("kl", "radius", "s_min", "s_max", "kl_mag", "latent_cause", "recon_cause"):
+        a = getattr(prepared, name)
+        assert is_paged(a) == (a.nbytes >= MIN_SPILL_BYTES), name  # small ones stay
+        np.testing.assert_array_equal(a, getattr(whole, name))
+    assert is_paged(prepared.kl)
+    assert prepared.unguarded_f32 == whole.unguarded_f32
+
+    for settings in (
+        GuardSettings(score="kl", clip=(-3.0, 3.0)),
+        GuardSettings(score="total", beta=0.5),
+    ):
+        part = tasks.guard_partition(prepared, settings, policy, "background", 0)
+        expected = guard(whole, settings)
+        kept = apply_policy(expected, policy)
+        assert is_paged(part.guarded.scores) and is_paged(part.policy.values)
+        np.testing.assert_array_equal(part.guarded.scores, expected.scores)  # NaN where NaN
+        np.testing.assert_array_equal(part.guarded.causes, expected.causes)
+        np.testing.assert_array_equal(part.policy.values, kept.values)
+        np.testing.assert_array_equal(part.policy.kept_mask, kept.kept_mask)
+        assert part.guarded.counts == expected.counts
+        ref = tasks.sorted_background(part)
+        assert is_paged(ref.scores)
+        np.testing.assert_array_equal(ref.scores, prepare_background(kept.values).scores)
+        assert tasks.round_one(part, False).counts.kept == kept.kept
+
+    # one folder of this process under the cache, its files already unlinked
+    root = tasks.spill_root(shard.path)
+    assert root == Path(shard.path).parents[2] / tasks.SPILL_FOLDER
+    (folder,) = root.iterdir()
+    assert list(folder.iterdir()) == []
+
+
+def test_a_pass_not_from_a_shard_stays_in_memory():
+    assert tasks.spill_root(None) is None
+
+
+def test_client_run_gives_the_worker_its_threads():
+    worker = SimpleNamespace(state=SimpleNamespace(nthreads=1))
+    assert tasks._worker_threads(worker) == 1
+    assert tasks._worker_threads() is None  # outside a worker
+    assert tasks.limit_threads(None) == {}
