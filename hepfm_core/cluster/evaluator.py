@@ -306,13 +306,24 @@ class ClusterEvaluator(BaseEvaluator):
                 for n in signals
                 if withheld[n] is None
             }
-            # round two: tallies on the shared bins, and the background's summaries
+            # round two: tallies on the shared bins, and the background's summaries; the
+            # background partitions sorted once, for both (binary searches, not a pass)
+            refs = [submit(tasks.sorted_background, g, pure=False) for g in guarded["background"]]
             tally_futures = {
                 n: [submit(tasks.tally_partition, g, edges, pure=False) for g in parts]
                 for n, parts in guarded.items()
+                if n != "background"
             }
+            tally_futures["background"] = [
+                submit(tasks.tally_sorted_partition, r, edges, one.counts.total, pure=False)
+                for r, one in zip(refs, first["background"], strict=True)
+            ]
             seps = self._separations(
-                guarded["background"], kept_signal, merged["background"][1].kept, bkg_effs
+                guarded["background"],
+                kept_signal,
+                merged["background"][1].kept,
+                bkg_effs,
+                refs=refs,
             )
             tallies = {
                 n: merge_tallies(ts) for n, ts in watch.gather(self.cluster, tally_futures).items()
@@ -337,8 +348,11 @@ class ClusterEvaluator(BaseEvaluator):
         signals: Mapping[str, np.ndarray],
         n_background: int,
         bkg_effs: Sequence[float],
+        *,
+        refs: list[Any] | None = None,
     ) -> dict[str, Separation]:
-        """Per signal, the separation from the background partitions' summaries."""
+        """Per signal, the separation from the background partitions' summaries (``refs``:
+        the partitions already sorted, ``tasks.sorted_background``)."""
         if not signals:
             return {}
         submit = self.client.submit
@@ -359,7 +373,8 @@ class ClusterEvaluator(BaseEvaluator):
             if broadcast
             else {}
         )
-        refs = [submit(tasks.sorted_background, g, pure=False) for g in background]
+        if refs is None:
+            refs = [submit(tasks.sorted_background, g, pure=False) for g in background]
         summaries = gather(
             [submit(tasks.background_summary, r, shipped, k, points, pure=False) for r in refs]
         )

@@ -54,7 +54,7 @@ from ..engine.distributed.partitions import (
 from ..engine.guards.guarded import GuardedScores, GuardSettings, PreparedPass, guard, prepare
 from ..engine.guards.policy import PolicyScores, apply_policy
 from ..engine.investigate.events import Criterion, PartSelection, PassRows, select_in_partition
-from ..engine.metrics.binning import Tally, tally
+from ..engine.metrics.binning import Tally, tally, tally_sorted
 from ..engine.metrics.roc import BackgroundRef, prepare_background
 from ..engine.scoring.passes import ScoringPass
 from ..engine.scoring.run import (
@@ -99,6 +99,7 @@ __all__ = [
     "sorted_background",
     "spill_root",
     "tally_partition",
+    "tally_sorted_partition",
     "warm_up",
     "worker_facts",
 ]
@@ -473,6 +474,23 @@ def tally_partition(part: GuardedPartition, edges: np.ndarray) -> Tally:
     """The partition's guarded scores counted in the shared bins ``edges``."""
     counted = tally(np.asarray(part.guarded.scores), edges)
     _release_part(part)
+    return counted
+
+
+def tally_sorted_partition(ref: BackgroundRef, edges: np.ndarray, total: int) -> Tally:
+    """:func:`tally_partition` of a background partition from its sorted kept scores
+    (``sorted_background``) and its ``total`` events: binary searches, no pass over them.
+
+    The guarded scores are finite exactly where an event is OK and NaN elsewhere; the kept
+    scores are those finite ones (and ``+inf`` for a kept event that is not OK, under
+    ``worst``), so the finite head of the sorted kept scores is every finite guarded score
+    and the rest of the ``total`` are NaN: ``binning.tally_sorted``, what one process
+    tallies its sorted background with.
+    """
+    scores = ref.scores
+    finite = scores[: int(np.searchsorted(scores, np.inf, side="left"))]
+    counted = tally_sorted(finite, total, edges)
+    release(scores)
     return counted
 
 

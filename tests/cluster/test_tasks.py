@@ -16,6 +16,7 @@ from hepfm_core.common import spill as spill_mod
 from hepfm_core.common.spill import MIN_SPILL_BYTES
 from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
 from hepfm_core.engine.guards.policy import apply_policy
+from hepfm_core.engine.metrics.binning import shared_log_edges, tally
 from hepfm_core.engine.metrics.roc import prepare_background
 from hepfm_core.engine.scoring.run import CHUNK_EVENTS
 
@@ -63,6 +64,13 @@ def test_a_partition_is_paged_out_and_equal_to_one_process(shard, policy):
         assert is_paged(ref.scores)
         np.testing.assert_array_equal(ref.scores, prepare_background(kept.values).scores)
         assert tasks.round_one(part, False).counts.kept == kept.kept
+        edges = shared_log_edges({"x": np.asarray(expected.scores)}, n_bins=40)
+        by_pass = tasks.tally_partition(part, edges)
+        by_sort = tasks.tally_sorted_partition(ref, edges, expected.counts.total)
+        for field in ("total", "underflow", "overflow", "nan", "posinf", "neginf"):
+            assert getattr(by_sort, field) == getattr(by_pass, field), field
+        np.testing.assert_array_equal(by_sort.counts, tally(expected.scores, edges).counts)
+        np.testing.assert_array_equal(by_sort.counts, by_pass.counts)
 
     # one folder of this process under the cache, its files already unlinked
     root = tasks.spill_root(shard.path)
