@@ -21,6 +21,7 @@ integer counts, so AUCs agree to the last bit; JSON the same but for the provena
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from ..engine.distributed.partitions import (
     signal_values,
 )
 from ..engine.evaluate import (
+    BACKGROUND_SORTS_KEPT,
     BaseEvaluator,
     BinnedScores,
     EvaluationResult,
@@ -155,6 +157,7 @@ class ClusterEvaluator(BaseEvaluator):
         self.partition_events = check_partition_events(partition_events)
         self._shards: dict[str, list[Any]] = {}
         self._prepared: dict[tuple[str, KLForm], list[Any]] = {}
+        self._sorted: dict[tuple[Any, ...], list[Any]] = {}
 
     @classmethod
     def open(
@@ -254,6 +257,23 @@ class ClusterEvaluator(BaseEvaluator):
             ]
         return self._prepared[key]
 
+    def _sorted_bases(self, settings: EvaluationSettings) -> list[Any]:
+        """Futures of the background partitions' ``tasks.SortedBase`` for ``settings`` less
+        their clip (on the workers, made once; the last ``BACKGROUND_SORTS_KEPT`` kept): a
+        clip change then sorts only the events it changed."""
+        key = replace(settings, clip=None, signals=None).kept_scores_key()
+        parts = self._sorted.pop(key, None)
+        if parts is None:
+            gs = settings.guard_settings(self.parameterisation)
+            parts = [
+                self.client.submit(tasks.sorted_base, p, gs, settings.policy, pure=False)
+                for p in self._prepared_parts("background", settings.kl_form)
+            ]
+        self._sorted[key] = parts  # the latest last
+        while len(self._sorted) > BACKGROUND_SORTS_KEPT:
+            del self._sorted[next(iter(self._sorted))]
+        return parts
+
     # -- evaluation -----------------------------------------------------------------------
     def evaluate(
         self,
@@ -308,7 +328,15 @@ class ClusterEvaluator(BaseEvaluator):
             }
             # round two: tallies on the shared bins, and the background's summaries; the
             # background partitions sorted once, for both (binary searches, not a pass)
-            refs = [submit(tasks.sorted_background, g, pure=False) for g in guarded["background"]]
+            refs = [
+                submit(tasks.sorted_background, g, b, p, pure=False)
+                for g, b, p in zip(
+                    guarded["background"],
+                    self._sorted_bases(settings),
+                    self._prepared_parts("background", settings.kl_form),
+                    strict=True,
+                )
+            ]
             tally_futures = {
                 n: [submit(tasks.tally_partition, g, edges, pure=False) for g in parts]
                 for n, parts in guarded.items()

@@ -51,8 +51,15 @@ from ..engine.distributed.partitions import (
     partition_counts,
     summarize_background,
 )
-from ..engine.guards.guarded import GuardedScores, GuardSettings, PreparedPass, guard, prepare
-from ..engine.guards.policy import PolicyScores, apply_policy
+from ..engine.guards.guarded import (
+    GuardedScores,
+    GuardSettings,
+    PreparedPass,
+    guard,
+    outside_clip,
+    prepare,
+)
+from ..engine.guards.policy import PolicyScores, apply_policy, policy_view
 from ..engine.investigate.events import Criterion, PartSelection, PassRows, select_in_partition
 from ..engine.metrics.binning import Tally, tally, tally_sorted
 from ..engine.metrics.roc import BackgroundRef, prepare_background
@@ -77,6 +84,7 @@ __all__ = [
     "PartitionTask",
     "RoundOne",
     "ShardRef",
+    "SortedBase",
     "background_summary",
     "background_window",
     "code_fingerprint",
@@ -97,6 +105,7 @@ __all__ = [
     "shard_dir",
     "shard_rows",
     "sorted_background",
+    "sorted_base",
     "spill_root",
     "tally_partition",
     "tally_sorted_partition",
@@ -162,6 +171,17 @@ class GuardedPartition:
     guarded: GuardedScores
     policy: PolicyScores
     spill: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class SortedBase:
+    """A background partition's kept scores without a clip, sorted (``scores``), and where
+    each event sits among them (``rank``, -1 where the policy did not keep it): a clip
+    changes the scores of the events outside it only, so the sorted scores under a clip
+    are these with those events' entries taken out and their new scores merged in."""
+
+    scores: np.ndarray
+    rank: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -494,10 +514,58 @@ def tally_sorted_partition(ref: BackgroundRef, edges: np.ndarray, total: int) ->
     return counted
 
 
-def sorted_background(part: GuardedPartition) -> BackgroundRef:
+REMERGE_AT_MOST = 0.25
+"""Above this share of a partition's events outside the clip, ``sorted_background`` sorts
+the partition again instead of merging the changed events into its ``SortedBase``."""
+
+
+def sorted_base(prepared: PreparedPass, settings: GuardSettings, policy: Policy) -> SortedBase:
+    """The partition's :class:`SortedBase` for ``settings`` less their clip (kept on the
+    worker, paged out beside the prepared pass; made once per score, beta and policy)."""
+    guarded = guard(prepared, dataclasses.replace(settings, clip=None))
+    kept = apply_policy(guarded, policy)
+    values = np.asarray(kept.values)
+    order = np.argsort(values, kind="stable")
+    rank = np.full(prepared.n_events, -1, dtype=np.int64)
+    rank[np.flatnonzero(kept.kept_mask)[order]] = np.arange(order.size)
+    base = SortedBase(scores=prepare_background(values).scores, rank=rank)
+    _release_prepared(prepared)
+    return _paged(base, spill_root(prepared.pass_.directory), ("scores", "rank"))
+
+
+def _merged(part: GuardedPartition, base: SortedBase, prepared: PreparedPass) -> np.ndarray | None:
+    """``part``'s kept scores sorted, from ``base``: the entries of the events outside the
+    clip taken out, their scores under it merged in (None when too many changed)."""
+    rows = outside_clip(prepared, part.guarded.settings.clip)
+    if rows.size > REMERGE_AT_MOST * max(prepared.n_events, 1):
+        return None
+    gone = np.asarray(base.rank[rows])
+    keep = np.ones(base.scores.shape[0], dtype=bool)
+    keep[gone[gone >= 0]] = False
+    rest = np.asarray(base.scores)[keep]
+    new = policy_view(part.guarded, part.policy, rows)
+    new = np.sort(new[~np.isnan(new)])
+    merged = np.insert(rest, np.searchsorted(rest, new), new)
+    release(base.scores, base.rank)
+    return merged if merged.size == part.policy.kept else None
+
+
+def sorted_background(
+    part: GuardedPartition,
+    base: SortedBase | None = None,
+    prepared: PreparedPass | None = None,
+) -> BackgroundRef:
     """A background partition's kept scores, sorted once (kept on the worker, paged out
-    beside its guarded scores)."""
-    ref = prepare_background(part.policy.values)
+    beside its guarded scores): merged from its :class:`SortedBase` (the ``prepared``
+    partition it was guarded from says which events the clip changed) where one is given
+    and few events changed, else sorted. The same array either way: the same scores,
+    in order."""
+    merged = None if base is None or prepared is None else _merged(part, base, prepared)
+    if merged is None:
+        ref = prepare_background(part.policy.values)
+    else:  # sorted already, of kept scores only (finite, or +inf): nothing to check
+        merged.setflags(write=False)
+        ref = BackgroundRef(scores=merged, n=int(merged.size))
     _release_part(part)
     root = None if part.spill is None else Path(part.spill)
     return _paged(ref, root, ("scores",))

@@ -88,3 +88,24 @@ def test_client_run_gives_the_worker_its_threads():
     assert tasks._worker_threads(worker) == 1
     assert tasks._worker_threads() is None  # outside a worker
     assert tasks.limit_threads(None) == {}
+
+
+@pytest.mark.parametrize("policy", ["worst", "drop"])
+@pytest.mark.parametrize("score", ["kl", "total", "radius", "reconstruction"])
+def test_a_clip_change_merges_into_the_sorted_base_as_a_sort_would(shard, policy, score):
+    prepared = tasks.prepare_partition(shard, "exp", "true")
+    base = tasks.sorted_base(prepared, GuardSettings(score=score, clip=(-1.0, 1.0)), policy)
+    assert is_paged(base.scores) and is_paged(base.rank)
+    merged = 0
+    for clip in (None, (-20.0, 20.0), (-6.0, 6.0), (-3.0, 2.0), (-0.5, 0.5)):
+        part = tasks.guard_partition(
+            prepared, GuardSettings(score=score, clip=clip, beta=0.5), policy, "background", 0
+        )
+        if score == "total":  # the base of another beta would not do: its own
+            base = tasks.sorted_base(prepared, part.guarded.settings, policy)
+        ref = tasks.sorted_background(part, base, prepared)
+        whole = prepare_background(part.policy.values)
+        np.testing.assert_array_equal(ref.scores, whole.scores)
+        assert ref.n == whole.n == part.policy.kept
+        merged += tasks._merged(part, base, prepared) is not None
+    assert merged >= 3  # the narrow clips change too many events: sorted instead

@@ -43,6 +43,7 @@ __all__ = [
     "GuardedScores",
     "PreparedPass",
     "guard",
+    "outside_clip",
     "prepare",
 ]
 
@@ -95,6 +96,17 @@ def _float32_bounds(lo: float, hi: float) -> tuple[np.float32, np.float32]:
     if float(f) > hi:
         f = np.nextafter(f, np.float32(-np.inf))
     return c, f
+
+
+def outside_clip(prepared: PreparedPass, clip: tuple[float, float] | None) -> np.ndarray:
+    """The events (ascending) whose z_log_var leaves ``clip``: the only ones whose guarded
+    scores (and causes) differ from those without a clip (none without one)."""
+    if clip is None:
+        return np.empty(0, dtype=np.intp)
+    c, f = _float32_bounds(*clip)
+    outside = prepared.s_min < c
+    outside |= prepared.s_max > f
+    return np.flatnonzero(outside)
 
 
 def _patched_at(
@@ -163,15 +175,8 @@ def guard(prepared: PreparedPass, settings: GuardSettings) -> GuardedScores:
     beta = settings.beta
 
     with np.errstate(all="ignore"):
-        if settings.clip is None:
-            lo, hi = -math.inf, math.inf
-            rows = np.empty(0, dtype=np.intp)
-        else:
-            lo, hi = settings.clip
-            c, f = _float32_bounds(lo, hi)
-            outside = prepared.s_min < c
-            outside |= prepared.s_max > f
-            rows = np.flatnonzero(outside)
+        lo, hi = (-math.inf, math.inf) if settings.clip is None else settings.clip
+        rows = outside_clip(prepared, settings.clip)
 
         uses_kl = score == "kl" or (score == "total" and beta != 0)
         sub_kl = sub_radius = np.empty(0)
