@@ -1,68 +1,88 @@
-"""Scaling of the Dask cluster path: 1 and 2 local workers, the seed's size and three times it.
+"""Scaling of the Dask cluster path, end to end: scoring, evaluation, a clip change, the
+top-100 events and a two-model comparison, on 1 and 2 local one-thread workers.
 
-For each background size (2,727,612 events, the seed's, and 8,182,836, three times it; or
-300k / 900k with ``--quick``) and each local cluster (1 and 2 worker processes of one thread,
-TensorFlow limited to that thread), in a fresh cluster and an empty cache:
+For each background size (``--events``, default the seed's 2,727,612 and three times it,
+8,182,836; ``--quick``: 300k and 900k) and each local cluster (``--workers``, default 1
+and 2 worker processes of one thread, TensorFlow and Blosc2 limited to that thread), in a
+fresh cluster and an empty cache:
 
-- scoring: wall time of ``ClusterEvaluator.score_all`` over every sample (background and
-  signals), as events/s, after every worker has loaded and compiled the model
-  (``tasks.warm_up``, reported apart); CPU seconds per event summed over the scoring tasks;
-- recompute after a clip change through the cluster: ``evaluate`` once (which prepares the
-  partitions on the workers), then the median of 5 evaluations at other clips;
-- peak RSS per worker (``tasks.peak_rss_bytes``; it counts touched pages of memory-mapped
-  shards too).
+- **scoring**: wall time of ``ClusterEvaluator.score_all`` over every sample, after every
+  worker has loaded and compiled the model (``tasks.warm_up``, reported apart); the CPU
+  seconds of the worker processes and of this process (client and scheduler) per event;
+- **first evaluation** (it prepares every partition on the workers), then the **clip
+  change**: the median of ``--recomputes`` evaluations at other clips;
+- **top-100**: ``hepfm events --top 100`` through the cluster's events path (the
+  background evaluated, the workers' top 100 merged, the first page of 100 events' details
+  and the selection's summary; the client's decoder warmed first, reported apart);
+- **comparison** of two models (the seed-size model and a second one trained with another
+  seed) through ``ModelSet`` on the cluster: where this checkout has it
+  (``ClusterEvaluator.opener``, issue 21 item 2), else reported as missing;
+- **RSS per worker**: sampled every 50 ms from this process (``psutil``, the worker
+  processes' resident memory, memory-mapped pages they touch included), the peak per
+  phase, and ``ru_maxrss``; the threads per worker.
 
-Ratios: 2 workers against 1 (goal >= 1.7), wall time per event at 3x the size against the
-seed's (goal: within 15 %), recompute at the large size (goal <= 1 s), RSS (goal <= 1.5 GiB,
-flat in events). Then the projection to 10^9 events on 100 workers.
+Every step reports wall and CPU time: CPU time per event is the figure to compare across
+runs, as other load on the machine moves wall times; the load averages at the start and
+the end are in the output. Then the goals (issue 21) and the projection to 10^9 events on
+100 one-thread workers. ``--json OUT`` writes every figure as one flat JSON object.
 
-The data: the seed-size folder of ``bench_engine.py`` (``benchmarks/.data/full``, its model
-trained there), and a 3x background written by ``data.generator.generate_dataset`` (seed 43,
-same generator and signal sizes) under ``benchmarks/.data/scale-3x``; the model is the
-seed-size one for both (speed does not depend on what it learnt). ``--json OUT`` writes the
-figures as one flat JSON object.
+The data: the seed-size folder and model of ``bench_engine.py`` (``benchmarks/.data/full``),
+and for any other size a background written once by ``data.generator.generate_dataset``
+(seed 43, streamed: bounded memory) under ``benchmarks/.data/scale-3x`` (three times the
+seed) or ``benchmarks/.data/scale-<events>``; the seed-size model scores all of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 HERE = Path(__file__).resolve().parent
-DATA_ROOT = HERE / ".data"
+DATA_ROOT = Path(os.environ.get("HEPFM_BENCH_DATA", HERE / ".data"))
+"""Where the benchmarks keep their data (``$HEPFM_BENCH_DATA``, default ``benchmarks/.data``)."""
 SEED_EVENTS = 2_727_612
 QUICK_EVENTS = 300_000
 SIGNAL_EVENTS = 10_000
 GIB = 2**30
+TOP_N = 100
+CLIPS = (5.0, 8.0, 12.0, 30.0, 60.0)
 
-GOAL_SPEEDUP_2_WORKERS = 1.7
-GOAL_RECOMPUTE_S = 1.0
-GOAL_RSS_GIB = 1.5
-GOAL_COST_DRIFT = 0.15
+GOAL_SPEEDUP_2_WORKERS = 1.8
+GOAL_CLIP_CHANGE_S = {8_182_836: 1.0, 27_000_000: 2.0}
+GOAL_TOP_S = 5.0
+GOAL_RSS_GIB = 1.0
+PROJECTED_EVENTS = 1e9
+PROJECTED_WORKERS = 100
+AUTO_PARTITIONS = 16
+"""``--partition-events auto``: at most this many background partitions (none smaller than
+the evaluator's default)."""
 
 
-def ensure_data(folder: Path, n_background: int, seed: int) -> Path:
-    """A hepfm data folder of ``n_background`` events (written once, then reused)."""
-    from hepfm_core.data.generator import GeneratorConfig, generate_dataset
-
-    if (folder / "background.h5").exists():
-        return folder
-    print(f"writing {n_background:,} background events to {folder} (once)", flush=True)
-    tmp = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    generate_dataset(tmp, n_background, SIGNAL_EVENTS, GeneratorConfig(seed=seed), None)
-    tmp.rename(folder)
-    return folder
+# -- data ---------------------------------------------------------------------------------
+def data_folder(n_background: int, quick: bool) -> Path:
+    """Where the data of ``n_background`` background events are kept."""
+    small = QUICK_EVENTS if quick else SEED_EVENTS
+    if n_background == small:
+        return DATA_ROOT / ("quick" if quick else "full")
+    if n_background == 3 * small:
+        return DATA_ROOT / ("scale-3x-quick" if quick else "scale-3x")
+    return DATA_ROOT / f"scale-{n_background}"
 
 
 def ensure_model(folder: Path, n_background: int) -> Path:
@@ -76,161 +96,430 @@ def ensure_model(folder: Path, n_background: int) -> Path:
     return model
 
 
+def ensure_second_model(folder: Path) -> Path:
+    """A second model of the same architecture, trained with another seed (once)."""
+    from hepfm_core.demo import demo_training, train_on_folder
+
+    model = folder / "model-seed43.keras"
+    if not model.exists():
+        print(f"training a second model on {folder} (seed 43, once)", flush=True)
+        train_on_folder(folder, model, settings=replace(demo_training(), seed=43))
+    return model
+
+
+def ensure_data(folder: Path, n_background: int) -> Path:
+    """A data folder of ``n_background`` events (written once, streamed, then reused)."""
+    from hepfm_core.data.generator import GeneratorConfig, generate_dataset
+
+    if (folder / "background.h5").exists():
+        return folder
+    print(f"writing {n_background:,} background events to {folder} (once)", flush=True)
+    tmp = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    generate_dataset(tmp, n_background, SIGNAL_EVENTS, GeneratorConfig(seed=43), None)
+    tmp.rename(folder)
+    return folder
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.h5"))
+
+
+# -- sampling -------------------------------------------------------------------------------
+class Sampler:
+    """The resident memory and threads of some processes, sampled in a thread; the peak per
+    phase (``phase(name)``) and overall."""
+
+    def __init__(self, pids: list[int], every: float = 0.05) -> None:
+        import psutil
+
+        self.procs = [psutil.Process(p) for p in pids]
+        self.every = every
+        self.name = "start"
+        self.peaks: dict[str, int] = {}
+        self.threads = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            time.sleep(self.every)
+
+    def sample(self) -> None:
+        for p in self.procs:
+            with contextlib.suppress(Exception):
+                rss = p.memory_info().rss
+                self.peaks[self.name] = max(self.peaks.get(self.name, 0), rss)
+                self.threads = max(self.threads, p.num_threads())
+
+    def phase(self, name: str) -> None:
+        self.sample()
+        self.name = name
+        self.sample()
+
+    def now(self) -> int:
+        """The largest resident memory of the processes right now."""
+        return max(p.memory_info().rss for p in self.procs)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+
+class Clock:
+    """Wall time, and CPU time of the worker processes and of this process, of a step."""
+
+    def __init__(self, pids: list[int]) -> None:
+        import psutil
+
+        self.procs = [psutil.Process(p) for p in pids]
+
+    def _cpu(self) -> tuple[float, float]:
+        workers = sum(sum(p.cpu_times()[:2]) for p in self.procs)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return workers, me.ru_utime + me.ru_stime
+
+    @contextlib.contextmanager
+    def step(self, into: dict[str, float], key: str) -> Iterator[None]:
+        w0, c0 = self._cpu()
+        t0 = time.perf_counter()
+        yield
+        into[f"{key}_s"] = time.perf_counter() - t0
+        w1, c1 = self._cpu()
+        into[f"{key}_worker_cpu_s"] = w1 - w0
+        into[f"{key}_client_cpu_s"] = c1 - c0
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# -- one cluster ----------------------------------------------------------------------------
+def has_cluster_comparison() -> bool:
+    """Whether this checkout compares models on a cluster (issue 21, item 2)."""
+    from hepfm_core.cluster.evaluator import ClusterEvaluator
+
+    return hasattr(ClusterEvaluator, "opener")
+
+
+def comparison_opener(cluster: Any, cache: Path, partition_events: int) -> Callable | None:
+    """How ``ModelSet.open`` opens a model on the cluster, where this checkout has it (the
+    cluster comparison, issue 21 item 2); None where not."""
+    from hepfm_core.cluster.evaluator import ClusterEvaluator
+
+    opener = getattr(ClusterEvaluator, "opener", None)
+    if opener is None:
+        return None
+    return opener(cluster, cache=cache, partition_events=partition_events)
+
+
 def measure(
-    data: Path, model: Path, workers: int, partition_events: int, recomputes: int = 5
-) -> dict:
-    """One fresh local cluster of ``workers`` one-thread workers on ``data``."""
+    data: Path,
+    model: Path,
+    second_model: Path | None,
+    workers: int,
+    partition_events: int,
+    recomputes: int,
+) -> dict[str, Any]:
+    """Every step on one fresh local cluster of ``workers`` one-thread workers."""
     from hepfm_core.cluster import tasks
     from hepfm_core.cluster.connect import ClusterSpec, open_cluster
     from hepfm_core.cluster.evaluator import ClusterEvaluator
     from hepfm_core.engine.evaluate import EvaluationSettings
+    from hepfm_core.engine.investigate.events import Criterion
+    from hepfm_core.engine.investigate.investigator import Investigator
 
+    r: dict[str, Any] = {
+        "workers": workers,
+        "partition_events": partition_events,
+        "load_start": load(),
+    }
     cache = Path(tempfile.mkdtemp(prefix="hepfm-scale-"))
     try:
         with open_cluster(ClusterSpec(workers=workers, threads_per_worker=1)) as cluster:
+            client = cluster.client
             ev = ClusterEvaluator.open(
                 data, model, cluster=cluster, cache=cache, partition_events=partition_events
             )
-            client = cluster.client
-            t0 = time.perf_counter()
-            client.run(tasks.warm_up, str(ev.model_path), ev.model_info.fingerprint)
-            warm = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            shards = ev.score_all()
-            scoring = time.perf_counter() - t0
+            pids = sorted(client.run(os.getpid).values())
+            sampler = Sampler(pids)
+            clock = Clock(pids)
             n = sum(s.n_events for s in ev.data.samples.values())
-            task_seconds = sum(r.seconds for refs in shards.values() for r in refs)
+            n_bkg = ev.data.background.n_events
+            r |= {"events": n, "background_events": n_bkg}
+
+            sampler.phase("warm_up")
+            with clock.step(r, "warm_up"):
+                client.run(tasks.warm_up, str(ev.model_path), ev.model_info.fingerprint)
+            r["pools"] = json.dumps(client.run(tasks.limit_threads, 1))
+            r["rss_after_warm_up_gib"] = sampler.now() / GIB
+
+            sampler.phase("scoring")
+            with clock.step(r, "scoring"):
+                shards = ev.score_all()
+            r["partitions"] = sum(len(refs) for refs in shards.values())
+            r["scoring_ev_s"] = n / r["scoring_s"]
+            r["scoring_worker_cpu_us_per_event"] = 1e6 * r["scoring_worker_cpu_s"] / n
+            r["scoring_client_cpu_us_per_event"] = 1e6 * r["scoring_client_cpu_s"] / n
+            r["scoring_task_us_per_event"] = (
+                1e6 * sum(s.seconds for refs in shards.values() for s in refs) / n
+            )
+
+            sampler.phase("evaluation")
             settings = EvaluationSettings(score="kl", clip=(-20.0, 20.0))
-            t0 = time.perf_counter()
-            ev.evaluate(settings)
-            first = time.perf_counter() - t0
-            times = []
-            for c in (5.0, 8.0, 12.0, 30.0, 60.0)[:recomputes]:
-                t0 = time.perf_counter()
-                ev.evaluate(EvaluationSettings(score="kl", clip=(-c, c)))
-                times.append(time.perf_counter() - t0)
-            rss = client.run(tasks.peak_rss_bytes)
-            n_partitions = sum(len(refs) for refs in shards.values())
+            with clock.step(r, "first_evaluate"):
+                ev.evaluate(settings)
+            sampler.phase("clip_change")
+            runs: list[dict[str, float]] = []
+            for c in CLIPS[:recomputes]:
+                one: dict[str, float] = {}
+                settings = EvaluationSettings(score="kl", clip=(-c, c))
+                with clock.step(one, "clip_change"):
+                    ev.evaluate(settings)
+                runs.append(one)
+            for key in runs[0]:
+                r[key] = statistics.median(x[key] for x in runs)
+            r["clip_change_worker_cpu_ns_per_event"] = 1e9 * r["clip_change_worker_cpu_s"] / n
+
+            sampler.phase("top")
+            investigator = Investigator(ev)
+            with clock.step(r, "client_decoder_warm_up"):
+                investigator.warm()
+            with clock.step(r, "top100"):
+                with clock.step(r, "top100_select"):
+                    result = investigator.evaluate_sample(settings, "background")
+                    selection = investigator.select(
+                        result.samples["background"], Criterion.top(TOP_N), result.settings
+                    )
+                with clock.step(r, "top100_details"):
+                    details = investigator.details(selection, page=0, limit=TOP_N)
+                    investigator.summary(selection)
+            r["top100_events_shown"] = len(details)
+
+            sampler.phase("comparison")
+            opener = comparison_opener(cluster, cache, partition_events)
+            r["comparison"] = (
+                "HOOK: not measured, this checkout has no cluster comparison "
+                "(ClusterEvaluator.opener, issue 21 item 2)"
+                if opener is None
+                else "skipped (--no-compare)"
+            )
+            if opener is not None and second_model is not None:
+                from hepfm_core.engine.compare.models import ModelSet
+                from hepfm_core.engine.compare.specs import ModelSpec
+
+                specs = [ModelSpec((model,), "a"), ModelSpec((second_model,), "b")]
+                models = ModelSet.open(data, specs, cache=cache, opener=opener)
+                with clock.step(r, "comparison_scoring"):
+                    models.score_all()
+                with clock.step(r, "comparison"):
+                    compared = models.evaluate(EvaluationSettings(score="kl", clip=(-20.0, 20.0)))
+                r["comparison"] = f"{len(compared.comparisons)} comparisons"
+            sampler.stop()
+            maxrss = client.run(tasks.peak_rss_bytes)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
-    return {
-        "workers": workers,
-        "events": n,
-        "background_events": ev.data.background.n_events,
-        "partitions": n_partitions,
-        "warm_up_s": warm,
-        "scoring_s": scoring,
-        "scoring_ev_s": n / scoring,
-        "scoring_task_us_per_event": 1e6 * task_seconds / n,
-        "first_evaluate_s": first,
-        "recompute_s": statistics.median(times),
-        "peak_rss_gib": max(rss.values()) / GIB,
-    }
+    for phase, peak in sampler.peaks.items():
+        r[f"rss_peak_{phase}_gib"] = peak / GIB
+    r["rss_peak_gib"] = max(sampler.peaks.values()) / GIB
+    r["ru_maxrss_gib"] = max(maxrss.values()) / GIB
+    r["threads_per_worker_max"] = sampler.threads
+    r["load_end"] = load()
+    return r
+
+
+def report(r: dict[str, Any]) -> str:
+    return (
+        f"  {r['background_events']:,} background events, {r['partitions']} partitions "
+        f"(load {r['load_start']} -> {r['load_end']})\n"
+        f"  scoring      {r['scoring_s']:7.2f} s  ({r['scoring_ev_s'] / 1e6:.3f} M ev/s; CPU "
+        f"{r['scoring_worker_cpu_us_per_event']:.2f} us/ev in workers, "
+        f"{r['scoring_client_cpu_us_per_event']:.2f} in the client; warm-up "
+        f"{r['warm_up_s']:.1f} s)\n"
+        f"  first eval   {r['first_evaluate_s']:7.2f} s  (worker CPU "
+        f"{r['first_evaluate_worker_cpu_s']:.2f} s)\n"
+        f"  clip change  {r['clip_change_s']:7.3f} s  (worker CPU "
+        f"{r['clip_change_worker_cpu_s']:.2f} s, client CPU {r['clip_change_client_cpu_s']:.2f} s; "
+        "median)\n"
+        f"  top-100      {r['top100_s']:7.3f} s  (worker CPU {r['top100_worker_cpu_s']:.2f} s, "
+        f"client CPU {r['top100_client_cpu_s']:.2f} s; decoder warm-up "
+        f"{r['client_decoder_warm_up_s']:.1f} s; the selection {r['top100_select_s']:.3f} s, "
+        f"the details and summary {r['top100_details_s']:.3f} s)\n"
+        + (
+            f"  comparison   {r['comparison_s']:7.3f} s  (worker CPU "
+            f"{r['comparison_worker_cpu_s']:.2f} s; the second model's scoring "
+            f"{r['comparison_scoring_s']:.1f} s)\n"
+            if "comparison_s" in r
+            else f"  comparison   {r['comparison']}\n"
+        )
+        + f"  RSS per worker: peak {r['rss_peak_gib']:.3f} GiB sampled (after warm-up "
+        f"{r['rss_after_warm_up_gib']:.3f}; per phase "
+        + ", ".join(
+            f"{k[9:-4]} {v:.3f}"
+            for k, v in r.items()
+            if k.startswith("rss_peak_") and k != "rss_peak_gib"
+        )
+        + f"), ru_maxrss {r['ru_maxrss_gib']:.3f} GiB; "
+        f"{r['threads_per_worker_max']} threads; pools {r['pools']}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--events",
+        default=None,
+        help="background sizes, comma-separated (default: the seed's and 3x; 300k and 900k "
+        "with --quick)",
+    )
+    p.add_argument("--workers", default="1,2", help="local workers, comma-separated")
     p.add_argument("--quick", action="store_true", help="300k and 900k background events")
+    p.add_argument("--recomputes", type=int, default=5, help="clip changes timed (median)")
+    p.add_argument("--no-compare", action="store_true", help="skip the two-model comparison")
     p.add_argument("--json", default=None, help="write the figures as flat JSON here")
     p.add_argument(
         "--partition-events",
-        type=int,
-        default=None,
-        help="events per partition (default: the cluster evaluator's; 65,536 with --quick)",
+        default="auto",
+        help="events per partition, or 'auto' (the default): the cluster evaluator's "
+        "262,144 (65,536 with --quick), or a sixteenth of the background where that is more "
+        "(fewer, larger partitions: less scheduling per evaluation)",
     )
     args = p.parse_args(argv)
     from hepfm_core.cluster.evaluator import DEFAULT_PARTITION_EVENTS
+    from hepfm_core.engine.scoring.run import CHUNK_EVENTS
 
-    partition_events = args.partition_events or (
-        8 * 8192 if args.quick else DEFAULT_PARTITION_EVENTS
-    )
+    started = load()
+    print(f"load averages at start: {started} ({os.cpu_count()} cores)", flush=True)
     small_n = QUICK_EVENTS if args.quick else SEED_EVENTS
-    small = DATA_ROOT / ("quick" if args.quick else "full")
+    sizes = [int(x) for x in args.events.split(",")] if args.events else [small_n, 3 * small_n]
+    workers = [int(x) for x in args.workers.split(",")]
+    smallest = 8 * CHUNK_EVENTS if args.quick else DEFAULT_PARTITION_EVENTS
+
+    def partition_events(n_background: int) -> int:
+        if args.partition_events != "auto":
+            return int(args.partition_events)
+        sixteenth = -(-n_background // (AUTO_PARTITIONS * CHUNK_EVENTS)) * CHUNK_EVENTS
+        return max(smallest, sixteenth)
+
+    small = data_folder(small_n, args.quick)
     model = ensure_model(small, small_n)
-    large = ensure_data(
-        DATA_ROOT / ("scale-3x-quick" if args.quick else "scale-3x"), 3 * small_n, 43
-    )
+    second = None
+    if not args.no_compare and has_cluster_comparison():
+        second = ensure_second_model(small)
 
-    rows = {}
-    for size, data in (("seed", small), ("3x", large)):
-        for workers in (1, 2):
-            print(f"measuring {size} size with {workers} worker(s) ...", flush=True)
-            rows[(size, workers)] = measure(data, model, workers, partition_events)
-            r = rows[(size, workers)]
-            print(
-                f"  {r['background_events']:,} background events, {r['partitions']} "
-                f"partitions: scoring {r['scoring_s']:.1f} s ({r['scoring_ev_s'] / 1e6:.3f} M "
-                f"ev/s; warm-up {r['warm_up_s']:.1f} s), task CPU "
-                f"{r['scoring_task_us_per_event']:.2f} us/ev, recompute "
-                f"{r['recompute_s'] * 1e3:.0f} ms (first {r['first_evaluate_s']:.2f} s), peak "
-                f"RSS per worker {r['peak_rss_gib']:.2f} GiB",
-                flush=True,
+    rows: dict[tuple[int, int], dict[str, Any]] = {}
+    flat: dict[str, Any] = {}
+    for size in sizes:
+        t0 = time.perf_counter()
+        folder = ensure_data(data_folder(size, args.quick), size)
+        flat[f"{size}ev_data_gib"] = folder_bytes(folder) / GIB
+        flat[f"{size}ev_data_bytes_per_event"] = folder_bytes(folder) / size
+        flat[f"{size}ev_data_ready_s"] = time.perf_counter() - t0
+        for w in workers:
+            print(f"measuring {size:,} background events with {w} worker(s) ...", flush=True)
+            rows[(size, w)] = r = measure(
+                folder, model, second, w, partition_events(size), args.recomputes
             )
+            print(report(r), flush=True)
+            flat |= {f"{size}ev_{w}w_{k}": v for k, v in r.items()}
 
-    speedup_seed = rows[("seed", 2)]["scoring_ev_s"] / rows[("seed", 1)]["scoring_ev_s"]
-    speedup_3x = rows[("3x", 2)]["scoring_ev_s"] / rows[("3x", 1)]["scoring_ev_s"]
-    drift = rows[("seed", 2)]["scoring_ev_s"] / rows[("3x", 2)]["scoring_ev_s"] - 1.0
-    drift_1 = rows[("seed", 1)]["scoring_ev_s"] / rows[("3x", 1)]["scoring_ev_s"] - 1.0
-    recompute = rows[("3x", 2)]["recompute_s"]
-    rss = max(r["peak_rss_gib"] for r in rows.values())
-    rss_growth = rows[("3x", 2)]["peak_rss_gib"] / rows[("seed", 2)]["peak_rss_gib"]
-    # Projection: 100 workers of one thread each, each scoring at the one-worker rate times
-    # the two-worker efficiency; recompute grows with the events per worker (4.1 M -> 10 M).
-    per_worker = rows[("3x", 1)]["scoring_ev_s"] * min(1.0, speedup_3x / 2)
-    projected_scoring = 1e9 / (100 * per_worker)
-    per_worker_events = rows[("3x", 2)]["background_events"] / 2
-    projected_recompute = recompute * (1e9 / 100) / per_worker_events
-
-    g2, gr, gm, gd = GOAL_SPEEDUP_2_WORKERS, GOAL_RECOMPUTE_S, GOAL_RSS_GIB, GOAL_COST_DRIFT
-    checks = [
+    checks = []
+    for size in sizes:
+        if (size, 1) in rows and (size, 2) in rows:
+            a, b = rows[(size, 1)], rows[(size, 2)]
+            wall = b["scoring_ev_s"] / a["scoring_ev_s"]
+            cpu = a["scoring_worker_cpu_us_per_event"] / b["scoring_worker_cpu_us_per_event"]
+            flat[f"speedup_2w_vs_1w_{size}ev"] = wall
+            flat[f"cpu_per_event_1w_over_2w_{size}ev"] = cpu
+            g = GOAL_SPEEDUP_2_WORKERS
+            checks.append(
+                (f"2 workers vs 1, scoring ({size:,})", f"x{wall:.2f}", f">= x{g}", wall >= g)
+            )
+        for (s, w), r in rows.items():
+            if s != size or w != max(workers):
+                continue
+            goal = GOAL_CLIP_CHANGE_S.get(size)
+            if goal is not None:
+                v = r["clip_change_s"]
+                checks.append(
+                    (f"clip change ({size:,}, {w}w)", f"{v:.3f} s", f"<= {goal} s", v <= goal)
+                )
+            v = r["top100_s"]
+            checks.append(
+                (
+                    f"top-100 events ({size:,}, {w}w)",
+                    f"{v:.3f} s",
+                    f"<= {GOAL_TOP_S} s",
+                    v <= GOAL_TOP_S,
+                )
+            )
+    rss = max(r["rss_peak_gib"] for r in rows.values())
+    checks.append(
         (
-            "2 workers vs 1, scoring (seed size)",
-            f"x{speedup_seed:.2f}",
-            f">= x{g2}",
-            speedup_seed >= g2,
-        ),
-        ("2 workers vs 1, scoring (3x size)", f"x{speedup_3x:.2f}", f">= x{g2}", speedup_3x >= g2),
-        ("recompute at 3x size, 2 workers", f"{recompute:.3f} s", f"<= {gr} s", recompute <= gr),
-        ("peak RSS per worker (max)", f"{rss:.2f} GiB", f"<= {gm} GiB", rss <= gm),
-        (
-            "wall per event, 3x vs seed (2 workers)",
-            f"{drift:+.1%}",
-            f"within {gd:.0%}",
-            abs(drift) <= gd,
-        ),
-        (
-            "wall per event, 3x vs seed (1 worker)",
-            f"{drift_1:+.1%}",
-            f"within {gd:.0%}",
-            abs(drift_1) <= gd,
-        ),
-    ]
-    print()
-    print(f"{'measurement':42s} {'value':>12s} {'goal':>14s}")
-    for name, value, goal, ok in checks:
-        print(f"{name:42s} {value:>12s} {goal:>14s}  {'met' if ok else 'NOT met'}")
-    print(
-        f"\nprojection, 10^9 events on 100 one-thread workers: scoring "
-        f"{projected_scoring / 60:.1f} min ({per_worker / 1e3:.0f} k ev/s per worker), recompute "
-        f"after a clip change about {projected_recompute:.1f} s (10^7 events per worker) plus "
-        f"the merge on the client"
+            "RSS per worker, peak sampled (max)",
+            f"{rss:.3f} GiB",
+            f"<= {GOAL_RSS_GIB} GiB",
+            rss <= GOAL_RSS_GIB,
+        )
     )
+    print()
+    print(f"{'measurement':44s} {'value':>12s} {'goal':>12s}")
+    for name, value, goal, ok in checks:
+        print(f"{name:44s} {value:>12s} {goal:>12s}  {'met' if ok else 'NOT met'}")
+        flat[f"goal_met_{name}"] = ok
+
+    # Projection: 100 one-thread workers, each at the largest run's per-worker rates. A
+    # worker's part scales with its events (10^7 each); the client's with the partitions
+    # (as many per worker as measured).
+    big = max(s for s, _ in rows)
+    w = max(workers)
+    r = rows[(big, w)]
+    per_worker_events = PROJECTED_EVENTS / PROJECTED_WORKERS
+    # as many partitions per worker as each of the measured workers held
+    partitions = r["partitions"] / w * PROJECTED_WORKERS
+
+    def projected(key: str) -> float:
+        """A step's wall time there: its workers' CPU per event (one thread each) times
+        10^7 events, plus the client's CPU per partition times the partitions."""
+        worker = r[f"{key}_worker_cpu_s"] / r["events"] * per_worker_events * w
+        client = r[f"{key}_client_cpu_s"] / r["partitions"] * partitions
+        return worker + client
+
+    proj = {
+        "projected_1e9_on_100_workers_scoring_s": PROJECTED_EVENTS
+        / (PROJECTED_WORKERS * r["scoring_ev_s"] / w),
+        "projected_1e9_on_100_workers_clip_change_s": projected("clip_change"),
+        # the details of 100 events cost the same at any size
+        "projected_1e9_on_100_workers_top100_s": projected("top100_select") + r["top100_details_s"],
+        "projected_1e9_on_100_workers_rss_gib": r["rss_peak_gib"],
+    }
+    flat |= proj
+    print(
+        f"\nprojection, 10^9 events on 100 one-thread workers (from {big:,} events on {w}): "
+        f"scoring {proj['projected_1e9_on_100_workers_scoring_s'] / 60:.1f} min; clip change "
+        f"{proj['projected_1e9_on_100_workers_clip_change_s']:.1f} s and top-100 "
+        f"{proj['projected_1e9_on_100_workers_top100_s']:.1f} s (workers' CPU per event times "
+        f"10^7 events each, plus the client's CPU per partition times "
+        f"{partitions:,.0f} partitions); RSS per worker flat at "
+        f"{proj['projected_1e9_on_100_workers_rss_gib']:.2f} GiB"
+    )
+    ended = load()
+    print(f"load averages at end: {ended}")
+    flat |= {
+        "load_start": started,
+        "load_end": ended,
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "quick": args.quick,
+        "partition_events": args.partition_events,
+        "command": " ".join(
+            [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
+        ),
+    }
     if args.json:
-        flat = {f"{size}_{w}w_{k}": v for (size, w), r in rows.items() for k, v in r.items()} | {
-            "speedup_2_workers_seed": speedup_seed,
-            "speedup_2_workers_3x": speedup_3x,
-            "cost_per_event_drift_2w": drift,
-            "cost_per_event_drift_1w": drift_1,
-            "recompute_3x_2w_s": recompute,
-            "peak_rss_gib_max": rss,
-            "peak_rss_growth_3x_vs_seed_2w": rss_growth,
-            "projected_1e9_on_100_workers_scoring_s": projected_scoring,
-            "projected_1e9_on_100_workers_recompute_s": projected_recompute,
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "quick": args.quick,
-            "partition_events": partition_events,
-        }
         Path(args.json).write_text(json.dumps(flat, indent=1))
     return 0
 

@@ -89,6 +89,7 @@ __all__ = [
     "background_window",
     "code_fingerprint",
     "guard_partition",
+    "held_bytes",
     "kept_scores",
     "limit_threads",
     "open_shard",
@@ -190,6 +191,47 @@ class RoundOne:
 
     counts: PartitionCounts
     values: np.ndarray | None
+
+
+# -- what moving a result costs ---------------------------------------------------------------
+def held_bytes(obj: Any) -> int:
+    """Bytes of the arrays a worker-held result carries (paged out or not, nested results
+    included): what moving it to another worker costs. Registered as its ``dask.sizeof``:
+    Dask's default, ``sys.getsizeof``, sees a few dozen bytes in any dataclass, so its
+    scheduler would run a partition's next task on any worker and its work stealing move
+    tasks freely, and each move copies (and pages in) the whole partition."""
+    if isinstance(obj, ScoringPass) and obj.directory is not None:
+        return 64  # travels as its folder (``_reduce_pass``)
+    total = 64
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, np.ndarray):
+            total += int(value.nbytes)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            total += held_bytes(value)
+    return total
+
+
+def _reopen_pass(directory: str) -> ScoringPass:
+    return open_cached(Path(directory), verify=False)
+
+
+def _reduce_pass(pass_: ScoringPass) -> Any:
+    """A scoring pass opened from a shard travels as its folder (every worker sees the
+    cache) and is opened again there: not its 145 bytes per event."""
+    if pass_.directory is None:
+        return pass_.__reduce_ex__(2)  # the arrays themselves, as without this reducer
+    return _reopen_pass, (str(pass_.directory),)
+
+
+def _register_sizes() -> None:
+    import copyreg
+
+    from dask.sizeof import sizeof
+
+    for cls in (PreparedPass, GuardedPartition, SortedBase, BackgroundRef, ScoringPass):
+        sizeof.register(cls)(held_bytes)
+    copyreg.pickle(ScoringPass, _reduce_pass)
 
 
 # -- worker state ---------------------------------------------------------------------------
@@ -660,3 +702,6 @@ def pairs_windows(
 ) -> tuple[WindowScores, WindowScores]:
     """After sketches: each model's scores of the partition's pairs inside its windows."""
     return paired_windows(_sorted_pairs(pairs), windows_a, windows_b)
+
+
+_register_sizes()

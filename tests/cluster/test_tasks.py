@@ -109,3 +109,20 @@ def test_a_clip_change_merges_into_the_sorted_base_as_a_sort_would(shard, policy
         assert ref.n == whole.n == part.policy.kept
         merged += tasks._merged(part, base, prepared) is not None
     assert merged >= 3  # the narrow clips change too many events: sorted instead
+
+
+def test_dask_sees_what_moving_a_partition_costs_and_a_pass_travels_as_its_folder(shard):
+    import pickle
+
+    from dask.sizeof import sizeof
+
+    prepared = tasks.prepare_partition(shard, "exp", "true")
+    arrays = sum(
+        getattr(prepared, n).nbytes
+        for n in ("kl", "radius", "s_min", "s_max", "kl_mag", "latent_cause", "recon_cause")
+    )
+    assert arrays <= sizeof(prepared) == tasks.held_bytes(prepared) < arrays + 2**16
+    moved = pickle.loads(pickle.dumps(prepared.pass_))
+    assert moved.directory == prepared.pass_.directory
+    assert len(pickle.dumps(prepared.pass_)) < 1024  # the folder, not the arrays
+    np.testing.assert_array_equal(moved.z_log_var, prepared.pass_.z_log_var)
