@@ -45,6 +45,7 @@ from ...common.cache import cache_dir as default_cache_dir
 from ...common.fingerprint import combine
 from ...common.native_log import filtered_native_stderr
 from ...common.progress import Progress
+from ...common.spill import release
 from ...common.tensorflow_import import import_tensorflow
 from ...data.samples import Sample, row_blocks
 from ...sources import ModelInfo, describe_model, load_model
@@ -64,6 +65,7 @@ __all__ = [
     "DECODE_ROWS",
     "FIELDS",
     "FILES",
+    "RELEASE_EVENTS",
     "SCORING_VERSION",
     "CompiledForward",
     "Forward",
@@ -370,6 +372,11 @@ def chunk_bits(
     return finite_bits(x_ok, enc_ok, dec_ok, recon, xhat_max)
 
 
+RELEASE_EVENTS = 32 * CHUNK_EVENTS
+"""A pass written to files lets its written pages go every this many events, so a large
+partition does not stay resident while it is scored."""
+
+
 def run_pass(
     model,
     sample: Sample,
@@ -433,6 +440,9 @@ def run_pass(
         )
         if progress:
             progress(sample.name, stop, n)
+        if out_dir is not None and stop % RELEASE_EVENTS < size:
+            # written pages go to the page cache: the process need not keep them resident
+            release(*arrays.values())
     for arr in arrays.values():
         if isinstance(arr, np.memmap):
             arr.flush()

@@ -538,3 +538,19 @@ def test_a_full_disk_under_the_cache_is_a_cache_error_not_sigbus(fake_pass, smal
     assert [p.name for p in (cache / "passes").iterdir()] == []
     (cache / "filler").unlink()
     assert fake_pass(cache).n_events == RACE_EVENTS  # with room, it works
+
+
+def test_a_pass_written_to_files_lets_its_pages_go_and_keeps_its_values(
+    small_demo, demo_model, tmp_path, monkeypatch
+):
+    from hepfm_core.engine.scoring import run
+    from hepfm_core.sources import open_data
+
+    monkeypatch.setattr(run, "RELEASE_EVENTS", run.CHUNK_EVENTS)  # after every chunk
+    sample = open_data(small_demo[0]).background  # 20,000 events: three chunks
+    written = run.run_pass(demo_model, sample, tmp_path / "pass")
+    in_memory = run.run_pass(demo_model, sample)
+    for name in run.FIELDS:
+        np.testing.assert_array_equal(getattr(written, name), getattr(in_memory, name), name)
+        on_disk = np.load(tmp_path / "pass" / f"{name}.npy")
+        np.testing.assert_array_equal(on_disk, getattr(in_memory, name), name)
