@@ -191,6 +191,11 @@ class Clock:
         w1, c1 = self._cpu()
         into[f"{key}_worker_cpu_s"] = w1 - w0
         into[f"{key}_client_cpu_s"] = c1 - c0
+        print(  # as it happens: a later failure keeps what was measured
+            f"    {key}: {into[f'{key}_s']:.3f} s (workers' CPU {w1 - w0:.2f} s, the "
+            f"client's {c1 - c0:.2f} s; load {load()})",
+            flush=True,
+        )
 
 
 def load() -> str:
@@ -312,12 +317,19 @@ def measure(
                 from hepfm_core.engine.compare.specs import ModelSpec
 
                 specs = [ModelSpec((model,), "a"), ModelSpec((second_model,), "b")]
-                models = ModelSet.open(data, specs, cache=cache, opener=opener)
-                with clock.step(r, "comparison_scoring"):
-                    models.score_all()
-                with clock.step(r, "comparison"):
-                    compared = models.evaluate(EvaluationSettings(score="kl", clip=(-20.0, 20.0)))
-                r["comparison"] = f"{len(compared.comparisons)} comparisons"
+                try:
+                    models = ModelSet.open(data, specs, cache=cache, opener=opener)
+                    with clock.step(r, "comparison_scoring"):
+                        models.score_all()
+                    with clock.step(r, "comparison"):
+                        compared = models.evaluate(
+                            EvaluationSettings(score="kl", clip=(-20.0, 20.0))
+                        )
+                    r["comparison"] = f"{len(compared.comparisons)} comparisons"
+                except Exception as exc:  # reported, and the other figures kept
+                    r.pop("comparison_s", None)
+                    r["comparison"] = f"FAILED: {type(exc).__name__}: {exc}"
+                    print(f"  the comparison failed: {r['comparison']}", flush=True)
             sampler.stop()
             maxrss = client.run(tasks.peak_rss_bytes)
     finally:

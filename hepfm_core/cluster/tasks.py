@@ -77,6 +77,7 @@ from ..sources import describe_model, load_model, open_data
 from ..vocabulary import Fill, KLForm, Parameterisation, Policy, SignalNormalisation
 
 __all__ = [
+    "REMERGE_AT_MOST",
     "SHARD_MARKER",
     "SPILL_FOLDER",
     "DataRef",
