@@ -77,6 +77,7 @@ from ..sources import describe_model, load_model, open_data
 from ..vocabulary import Fill, KLForm, Parameterisation, Policy, SignalNormalisation
 
 __all__ = [
+    "MMAP_THRESHOLD",
     "REMERGE_AT_MOST",
     "SHARD_MARKER",
     "SPILL_FOLDER",
@@ -101,6 +102,7 @@ __all__ = [
     "peak_rss_bytes",
     "prepare_partition",
     "release_pages",
+    "return_large_frees",
     "round_one",
     "score_partition",
     "select_partition",
@@ -279,6 +281,30 @@ def limit_threads(threads: int | None) -> dict[str, int]:
     }
 
 
+MMAP_THRESHOLD = 1 << 20
+"""Bytes from which this worker's allocations are their own maps (glibc ``mallopt``)."""
+
+
+def return_large_frees() -> bool:
+    """glibc's allocator told to map every allocation of ``MMAP_THRESHOLD`` bytes or more
+    on its own, so that freeing it gives the memory back to the system at once. By default
+    the threshold rises to the largest block freed (up to 32 MiB), after which a task's
+    partition-sized temporaries come from the heap, which keeps them resident after the
+    task. False where the C library is not glibc (nothing is changed)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if platform.system() != "Linux" or name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        m_mmap_threshold = -3  # from glibc's malloc.h
+        return bool(libc.mallopt(m_mmap_threshold, MMAP_THRESHOLD))
+    except (OSError, AttributeError):
+        return False
+
+
 def _dataset(ref: DataRef) -> DataSet:
     with _state_lock:
         if ref not in _data:
@@ -300,6 +326,8 @@ def _model(path: str, fingerprint: str, threads: int | None = None):
                     "give the workers the same model file as the client (a shared filesystem)",
                 )
             limit_threads(threads if threads is not None else _worker_threads())
+            if _worker_threads() is not None or threads is not None:  # a worker's process
+                return_large_frees()
             _models[fingerprint] = load_model(path)
         return _models[fingerprint]
 
