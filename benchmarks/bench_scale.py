@@ -70,8 +70,10 @@ GOAL_RSS_GIB = 1.0
 PROJECTED_EVENTS = 1e9
 PROJECTED_WORKERS = 100
 AUTO_PARTITIONS = 16
-"""``--partition-events auto``: at most this many background partitions (none smaller than
-the evaluator's default)."""
+AUTO_MAX_FACTOR = 4
+"""``--partition-events auto``: at most this many background partitions, none smaller than
+the evaluator's default nor larger than ``AUTO_MAX_FACTOR`` times it (a task's temporaries
+grow with its partition: about 130 MB at 1 M events)."""
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -395,9 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--partition-events",
         default="auto",
-        help="events per partition, or 'auto' (the default): the cluster evaluator's "
-        "262,144 (65,536 with --quick), or a sixteenth of the background where that is more "
-        "(fewer, larger partitions: less scheduling per evaluation)",
+        help="events per partition, or 'auto' (the default): a sixteenth of the background, "
+        "at least the cluster evaluator's 262,144 (65,536 with --quick) and at most four "
+        "times it (fewer, larger partitions: less scheduling per evaluation)",
     )
     args = p.parse_args(argv)
     from hepfm_core.cluster.evaluator import DEFAULT_PARTITION_EVENTS
@@ -414,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.partition_events != "auto":
             return int(args.partition_events)
         sixteenth = -(-n_background // (AUTO_PARTITIONS * CHUNK_EVENTS)) * CHUNK_EVENTS
-        return max(smallest, sixteenth)
+        return max(smallest, min(AUTO_MAX_FACTOR * smallest, sixteenth))
 
     small = data_folder(small_n, args.quick)
     model = ensure_model(small, small_n)

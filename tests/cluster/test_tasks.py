@@ -3,6 +3,7 @@ paged out to the cache's spill folder, and equals what one process computes."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -126,3 +127,8 @@ def test_dask_sees_what_moving_a_partition_costs_and_a_pass_travels_as_its_folde
     assert moved.directory == prepared.pass_.directory
     assert len(pickle.dumps(prepared.pass_)) < 1024  # the folder, not the arrays
     np.testing.assert_array_equal(moved.z_log_var, prepared.pass_.z_log_var)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator")
+def test_a_worker_gives_large_freed_blocks_back():
+    assert tasks.return_large_frees() is True
