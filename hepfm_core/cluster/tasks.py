@@ -232,7 +232,16 @@ def _register_sizes() -> None:
 
     from dask.sizeof import sizeof
 
-    for cls in (PreparedPass, GuardedPartition, SortedBase, BackgroundRef, ScoringPass):
+    for cls in (
+        PreparedPass,
+        GuardedPartition,
+        SortedBase,
+        BackgroundRef,
+        ScoringPass,
+        PolicyScores,
+        PartitionPairs,
+        PairedBackground,
+    ):
         sizeof.register(cls)(held_bytes)
     copyreg.pickle(ScoringPass, _reduce_pass)
 
@@ -703,7 +712,47 @@ def pair_partitions(part_a: GuardedPartition, kept_b: PolicyScores, sort: bool) 
             f"partition {part_a.index} of {part_a.sample!r}: model A holds "
             f"{part_a.policy.total} events, model B {kept_b.total}"
         )
-    return pair_partition(part_a.policy, kept_b, sort=sort)
+    pairs = pair_partition(part_a.policy, kept_b, sort=sort)
+    _release_part(part_a)
+    release(kept_b.values, kept_b.kept_mask)
+    return _paged_pairs(pairs, None if part_a.spill is None else Path(part_a.spill))
+
+
+def _paged_pairs(pairs: PartitionPairs, root: Path | None) -> PartitionPairs:
+    """``pairs`` paged out under ``root`` like a guarded partition (an array the sorted
+    pairs share with the pairs is paged out once)."""
+    if root is None:
+        return pairs
+    done: dict[int, np.ndarray] = {}
+
+    def page(a: np.ndarray) -> np.ndarray:
+        if id(a) not in done:
+            try:
+                done[id(a)] = spill(a, root)
+            except OSError as exc:
+                raise cache_error(exc, root) from exc
+        return done[id(a)]
+
+    s = pairs.sorted
+    ordered = (
+        None
+        if s is None
+        else dataclasses.replace(
+            s,
+            a=page(s.a),
+            b=page(s.b),
+            ref_a=dataclasses.replace(s.ref_a, scores=page(s.ref_a.scores)),
+            ref_b=dataclasses.replace(s.ref_b, scores=page(s.ref_b.scores)),
+        )
+    )
+    return dataclasses.replace(pairs, a=page(pairs.a), b=page(pairs.b), sorted=ordered)
+
+
+def _release_pairs(pairs: PartitionPairs) -> None:
+    release(pairs.a, pairs.b)
+    if pairs.sorted is not None:
+        s = pairs.sorted
+        release(s.a, s.b, s.ref_a.scores, s.ref_b.scores)
 
 
 def pair_counts(pairs: PartitionPairs) -> PairCounts:
@@ -723,14 +772,18 @@ def pairs_summary(
     """``compare.partitioned.summarize_pairs`` of a background partition's pairs: each
     model's top scores (or a sketch) and ties against every signal, and the moments of the
     partition's DeLong placements."""
-    return summarize_pairs(_sorted_pairs(pairs), signals, k=k, points=points)
+    summary = summarize_pairs(_sorted_pairs(pairs), signals, k=k, points=points)
+    _release_pairs(pairs)
+    return summary
 
 
 def pairs_windows(
     pairs: PartitionPairs, windows_a: Sequence[Window], windows_b: Sequence[Window]
 ) -> tuple[WindowScores, WindowScores]:
     """After sketches: each model's scores of the partition's pairs inside its windows."""
-    return paired_windows(_sorted_pairs(pairs), windows_a, windows_b)
+    scores = paired_windows(_sorted_pairs(pairs), windows_a, windows_b)
+    _release_pairs(pairs)
+    return scores
 
 
 _register_sizes()

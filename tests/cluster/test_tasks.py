@@ -132,3 +132,25 @@ def test_dask_sees_what_moving_a_partition_costs_and_a_pass_travels_as_its_folde
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator")
 def test_a_worker_gives_large_freed_blocks_back():
     assert tasks.return_large_frees() is True
+
+
+def test_a_comparison_pages_out_its_pairs(shard):
+    from hepfm_core.engine.compare.partitioned import pair_partition
+
+    prepared = tasks.prepare_partition(shard, "exp", "true")
+    part = tasks.guard_partition(prepared, GuardSettings(score="kl"), "worst", "background", 0)
+    other = tasks.guard_partition(
+        prepared, GuardSettings(score="kl", clip=(-3.0, 3.0)), "worst", "background", 0
+    )
+    pairs = tasks.pair_partitions(part, tasks.kept_scores(other), True)
+    whole = pair_partition(part.policy, other.policy, sort=True)
+    assert pairs.sorted is not None and whole.sorted is not None
+    for got, want in (
+        (pairs.a, whole.a),
+        (pairs.b, whole.b),
+        (pairs.sorted.ref_a.scores, whole.sorted.ref_a.scores),
+        (pairs.sorted.ref_b.scores, whole.sorted.ref_b.scores),
+    ):
+        assert is_paged(got)
+        np.testing.assert_array_equal(got, want)
+    assert pairs.counts == whole.counts
