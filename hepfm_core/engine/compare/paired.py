@@ -54,6 +54,7 @@ __all__ = [
     "holm",
     "pair_events",
     "paired_background",
+    "sum_of_squares",
     "withheld_comparison",
 ]
 
@@ -347,11 +348,41 @@ class Moments:
 
     @classmethod
     def of(cls, c: np.ndarray) -> Moments:
-        """``c``: int64 doubled placements (``c <= 2N``, so ``c . c`` stays far below 2^63)."""
-        return cls(int(c.size), int(c.sum()), int(np.dot(c, c)))
+        """``c``: int64 doubled placements (``|c| <= 2N``). The sum of squares is exact at any
+        size: ``c . c`` in int64 wraps once about ``4 N^2 m > 2^63`` (15 M background events
+        against 10 k signal events gave a negative variance), so it is summed in slices
+        that cannot wrap, as Python integers."""
+        return cls(int(c.size), int(c.sum()), sum_of_squares(c))
 
     def __add__(self, other: Moments) -> Moments:
         return Moments(self.n + other.n, self.s1 + other.s1, self.s2 + other.s2)
+
+
+def sum_of_squares(c: np.ndarray) -> int:
+    """``sum(c * c)`` of an integer array, exactly (a Python integer): int64 dot products of
+    slices short enough not to wrap, added as Python integers; values of 2^31 or more are
+    split into high and low halves first.
+
+    >>> import numpy as np
+    >>> c = np.full(20_000, 40_000_000, dtype=np.int64)  # int64's own dot wraps here
+    >>> sum_of_squares(c) == 20_000 * 40_000_000**2, int(np.dot(c, c)) < 0
+    (True, True)
+    """
+    a = np.abs(np.asarray(c, dtype=np.int64)).reshape(-1)
+    if a.size == 0:
+        return 0
+    top = int(a.max())
+    if top >= 2**31:  # a = hi 2^31 + lo: a^2 = hi^2 2^62 + hi lo 2^32 + lo^2
+        hi, lo = a >> 31, a & (2**31 - 1)
+        return (sum_of_squares(hi) << 62) + (_dot(hi, lo) << 32) + sum_of_squares(lo)
+    return _dot(a, a)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> int:
+    """``a . b`` of non-negative int64 arrays below 2^31, exactly, in slices that cannot wrap."""
+    top = max(int(a.max()) * int(b.max()), 1) if a.size else 1
+    step = max(1, (2**63 - 1) // top)
+    return sum(int(np.dot(a[i : i + step], b[i : i + step])) for i in range(0, a.size, step))
 
 
 ZERO_MOMENTS = Moments(0, 0, 0)

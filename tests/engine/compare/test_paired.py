@@ -353,3 +353,24 @@ def test_holm_rejects_out_of_range():
         holm([0.5, 1.5])
     with pytest.raises(ValueError):
         holm([-0.1])
+
+
+def test_placement_moments_are_exact_where_int64_would_wrap():
+    """15 M background events against 40 k signal events: the doubled placements' sum of
+    squares passes 2^63; int64's dot wrapped to a negative variance (a math domain error at
+    27 M on the cluster). Moments.of sums it exactly, at any size and sign."""
+    from hepfm_core.engine.compare.paired import Moments, sum_of_squares
+
+    rng = np.random.default_rng(5)
+    c = rng.integers(0, 2 * 15_000_000, size=40_000, dtype=np.int64)
+    c[:3] = 2 * 15_000_000
+    exact = sum(int(x) * int(x) for x in c)
+    assert exact > 2**63 - 1
+    m = Moments.of(c)
+    assert (m.n, m.s1, m.s2) == (40_000, sum(int(x) for x in c), exact)
+    signed = c - c[::-1]
+    assert Moments.of(signed).s2 == sum(int(x) * int(x) for x in signed)
+    huge = np.array([2**40 + 3, -(2**33) - 1, 7], dtype=np.int64)  # halves split past 2^31
+    assert sum_of_squares(huge) == sum(int(x) * int(x) for x in huge)
+    assert sum_of_squares(np.zeros(0, np.int64)) == 0
+    assert Moments.of(c[:5000]) + Moments.of(c[5000:]) == m  # additive over any split
