@@ -7,7 +7,7 @@ and 2 worker processes of one thread, TensorFlow and Blosc2 limited to that thre
 fresh cluster and an empty cache:
 
 - **scoring**: wall time of ``ClusterEvaluator.score_all`` over every sample, after every
-  worker has loaded and compiled the model (``tasks.warm_up``, reported apart); the CPU
+  worker has loaded and compiled the model (``worker_state.warm_up``, reported apart); the CPU
   seconds of the worker processes and of this process (client and scheduler) per event;
 - **first evaluation** (it prepares every partition on the workers), then the **clip
   change**: the median of ``--recomputes`` evaluations at other clips;
@@ -232,7 +232,7 @@ def measure(
     recomputes: int,
 ) -> dict[str, Any]:
     """Every step on one fresh local cluster of ``workers`` one-thread workers."""
-    from hepfm_core.cluster import tasks
+    from hepfm_core.cluster import worker_state
     from hepfm_core.cluster.connect import ClusterSpec, open_cluster
     from hepfm_core.cluster.evaluator import ClusterEvaluator
     from hepfm_core.engine.evaluate import EvaluationSettings
@@ -260,8 +260,8 @@ def measure(
 
             sampler.phase("warm_up")
             with clock.step(r, "warm_up"):
-                client.run(tasks.warm_up, str(ev.model_path), ev.model_info.fingerprint)
-            r["pools"] = json.dumps(client.run(tasks.limit_threads, 1))
+                client.run(worker_state.warm_up, str(ev.model_path), ev.model_info.fingerprint)
+            r["pools"] = json.dumps(client.run(worker_state.limit_threads, 1))
             r["rss_after_warm_up_gib"] = sampler.now() / GIB
 
             sampler.phase("scoring")
@@ -333,7 +333,7 @@ def measure(
                     r["comparison"] = f"FAILED: {type(exc).__name__}: {exc}"
                     print(f"  the comparison failed: {r['comparison']}", flush=True)
             sampler.stop()
-            maxrss = client.run(tasks.peak_rss_bytes)
+            maxrss = client.run(worker_state.peak_rss_bytes)
     finally:
         shutil.rmtree(cache, ignore_errors=True)
     for phase, peak in sampler.peaks.items():

@@ -4,13 +4,13 @@
 for a pair of models whose scores live on the same cluster (``pairing_with``). Per sample
 and partition, model A's guarded partition stays where it was computed; model B's kept
 scores of the same events (about 9 bytes an event) are sent there, and the pairs are formed
-on that worker (``tasks.pair_partitions``). Then, as for one model
+on that worker (``pair_tasks.pair_partitions``). Then, as for one model
 (``engine.compare.partitioned``):
 
 1. signal partitions ship their pairs (signals are small); background partitions ship
    their pair counts and keep their pairs sorted per model;
 2. every background partition, sent each signal's pairs, ships per model its top scores
-   and ties, and the moments of its DeLong placements (``tasks.pairs_summary``);
+   and ties, and the moments of its DeLong placements (``pair_tasks.pairs_summary``);
 3. only with too many top scores to ship: sketches, then each model's windows.
 
 The client merges them (``partitioned.merge_pairs``) into the very test and efficiency
@@ -35,7 +35,7 @@ from ..engine.compare.partitioned import (
 from ..engine.compare.results import PairCounts
 from ..engine.distributed.order_statistics import merge_windows, plan_windows
 from ..engine.metrics.working_points import check_effs, needed_ranks
-from . import tasks, watch
+from . import pair_tasks, watch
 from .connect import Cluster
 
 __all__ = ["ClusterPairing", "Guarded"]
@@ -94,7 +94,7 @@ class ClusterPairing(Pairing):
                     f"{name!r} is cut into {len(parts_a)} partitions for model A and "
                     f"{len(parts_b)} for model B"
                 )
-            kept_b = [client.submit(tasks.kept_scores, g, pure=False) for g in parts_b]
+            kept_b = [client.submit(pair_tasks.kept_scores, g, pure=False) for g in parts_b]
             with watch.cluster_errors(self.cluster):
                 for f in watch.completed(self.cluster, parts_a):
                     if f.status == "error":
@@ -103,7 +103,7 @@ class ClusterPairing(Pairing):
             sort = name == "background"
             self._pairs[name] = [
                 client.submit(
-                    tasks.pair_partitions,
+                    pair_tasks.pair_partitions,
                     a,
                     b,
                     sort,
@@ -119,7 +119,9 @@ class ClusterPairing(Pairing):
         if name not in self._counts:
             if name == "background":
                 client = self.cluster.client
-                parts = [client.submit(tasks.pair_counts, p, pure=False) for p in self.pairs(name)]
+                parts = [
+                    client.submit(pair_tasks.pair_counts, p, pure=False) for p in self.pairs(name)
+                ]
                 self._counts[name] = merge_pair_counts(self._gather(parts))
             else:
                 self._signal(name)
@@ -156,7 +158,7 @@ class ClusterPairing(Pairing):
             )
         summaries = self._gather(
             [
-                client.submit(tasks.pairs_summary, p, shipped, k, points, pure=False)
+                client.submit(pair_tasks.pairs_summary, p, shipped, k, points, pure=False)
                 for p in background
             ]
         )
@@ -166,7 +168,7 @@ class ClusterPairing(Pairing):
             windows_b = plan_windows([s.top_b for s in summaries], ranks)
             answers = self._gather(
                 [
-                    client.submit(tasks.pairs_windows, p, windows_a, windows_b, pure=False)
+                    client.submit(pair_tasks.pairs_windows, p, windows_a, windows_b, pure=False)
                     for p in background
                 ]
             )

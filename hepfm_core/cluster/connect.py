@@ -5,7 +5,7 @@ stopped by hepfm (``--workers N``), an existing scheduler at ``tcp://host:port``
 (``--scheduler``), or one whose address a file holds (``--scheduler-file``, what ``dask
 scheduler --scheduler-file`` and dask-jobqueue write). :func:`open_cluster` connects within
 ``connect_timeout`` seconds (distributed waits 30 s by default), waits for a worker, and asks
-every worker which hepfm it runs (``tasks.worker_facts``): a worker without hepfm, or with
+every worker which hepfm it runs (``worker_state.worker_facts``): a worker without hepfm, or with
 other code, is named in a :class:`~hepfm_core.errors.ClusterError` before any work is sent.
 """
 
@@ -199,9 +199,9 @@ def open_cluster(spec: ClusterSpec) -> Cluster:
 
 
 def check_workers(client) -> dict[str, dict[str, Any]]:
-    """``tasks.worker_facts`` of every worker; a ``ClusterError`` naming any worker that
+    """``worker_state.worker_facts`` of every worker; a ``ClusterError`` naming any worker that
     cannot import hepfm or runs other hepfm code than this process."""
-    from .tasks import code_fingerprint, worker_facts  # the engine: only once a cluster is used
+    from .worker_state import code_fingerprint, worker_facts  # only once a cluster is used
 
     answers = client.run(worker_facts, on_error="return")
     mine = code_fingerprint()

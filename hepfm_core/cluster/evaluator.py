@@ -65,7 +65,7 @@ from ..engine.scoring.run import CHUNK_EVENTS, pass_key
 from ..errors import SettingsError
 from ..sources import open_data
 from ..vocabulary import Fill, KLForm, SignalNormalisation
-from . import tasks, watch
+from . import tasks, watch, worker_state
 from .compare import ClusterPairing
 from .connect import Cluster
 from .watch import cluster_errors as _cluster_errors
@@ -131,7 +131,7 @@ class ClusterEvaluator(BaseEvaluator):
         A hepfm ``.keras`` file or an upstream experiment folder, at a path the workers see.
     cluster : Cluster
         From ``connect.open_cluster``.
-    data_ref : tasks.DataRef
+    data_ref : worker_state.DataRef
         How the workers open the same data.
     cache : str or Path, optional
         The cache folder, resolved here and passed to every task: it must be on a
@@ -146,7 +146,7 @@ class ClusterEvaluator(BaseEvaluator):
         model_path: str | Path,
         *,
         cluster: Cluster,
-        data_ref: tasks.DataRef,
+        data_ref: worker_state.DataRef,
         cache: str | Path | None = None,
         partition_events: int = DEFAULT_PARTITION_EVENTS,
     ) -> None:
@@ -174,7 +174,7 @@ class ClusterEvaluator(BaseEvaluator):
         """The data folder ``data_dir`` and the model at ``model_path`` on ``cluster``."""
         path = str(Path(data_dir).resolve())
         data = open_data(path, signal_normalisation=signal_normalisation, fill=fill)
-        ref = tasks.DataRef(path, signal_normalisation, fill)
+        ref = worker_state.DataRef(path, signal_normalisation, fill)
         return cls(
             data,
             model_path,
@@ -497,7 +497,9 @@ class ClusterEvaluator(BaseEvaluator):
         here; ``fill`` as it was opened with)."""
 
         def open_model(data: DataSet, model_path: Path) -> ClusterEvaluator:
-            ref = tasks.DataRef(str(Path(data.path).resolve()), data.signal_normalisation, fill)
+            ref = worker_state.DataRef(
+                str(Path(data.path).resolve()), data.signal_normalisation, fill
+            )
             return cls(
                 data,
                 model_path,

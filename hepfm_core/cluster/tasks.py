@@ -19,10 +19,6 @@ match the checksums its ``meta.json`` recorded (a damaged one is discarded and s
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
-import platform
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,17 +29,10 @@ import numpy as np
 
 from ..common.cache import DamagedEntryError, cache_error, discard_entry, publish_dir
 from ..common.spill import release, spill
-from ..data.dataset import DataSet
 from ..engine.compare.paired import PairedBackground
 from ..engine.compare.partitioned import (
-    PairedSignal,
-    PairedSummary,
     PartitionPairs,
-    pair_partition,
-    paired_windows,
-    summarize_pairs,
 )
-from ..engine.compare.results import PairCounts
 from ..engine.distributed.order_statistics import Window, WindowScores, window_scores
 from ..engine.distributed.partitions import (
     BackgroundSummary,
@@ -65,23 +54,19 @@ from ..engine.metrics.binning import Tally, tally, tally_sorted
 from ..engine.metrics.roc import BackgroundRef, prepare_background
 from ..engine.scoring.passes import ScoringPass
 from ..engine.scoring.run import (
-    CHUNK_EVENTS,
     SCORING_VERSION,
-    forward_for,
     open_cached,
     run_pass,
     write_meta,
 )
 from ..errors import HepfmError
-from ..sources import describe_model, load_model, open_data
-from ..vocabulary import Fill, KLForm, Parameterisation, Policy, SignalNormalisation
+from ..vocabulary import KLForm, Parameterisation, Policy
+from .worker_state import DataRef, dataset_of, model_of, worker_name, worker_threads
 
 __all__ = [
-    "MMAP_THRESHOLD",
     "REMERGE_AT_MOST",
     "SHARD_MARKER",
     "SPILL_FOLDER",
-    "DataRef",
     "GuardedPartition",
     "PartitionTask",
     "RoundOne",
@@ -89,20 +74,12 @@ __all__ = [
     "SortedBase",
     "background_summary",
     "background_window",
-    "code_fingerprint",
     "guard_partition",
     "held_bytes",
-    "kept_scores",
-    "limit_threads",
     "open_shard",
-    "pair_counts",
-    "pair_partitions",
-    "pairs_summary",
-    "pairs_windows",
-    "peak_rss_bytes",
     "prepare_partition",
     "release_pages",
-    "return_large_frees",
+    "release_part",
     "round_one",
     "score_partition",
     "select_partition",
@@ -113,22 +90,11 @@ __all__ = [
     "spill_root",
     "tally_partition",
     "tally_sorted_partition",
-    "warm_up",
-    "worker_facts",
 ]
 
 SHARD_MARKER = "meta.json"
 SPILL_FOLDER = "spill"
 """The folder under the cache where each worker pages out what it keeps between tasks."""
-
-
-@dataclass(frozen=True)
-class DataRef:
-    """How a worker opens the client's data folder (``sources.open_data``'s arguments)."""
-
-    path: str
-    signal_normalisation: SignalNormalisation
-    fill: Fill
 
 
 @dataclass(frozen=True)
@@ -246,158 +212,6 @@ def _register_sizes() -> None:
     copyreg.pickle(ScoringPass, _reduce_pass)
 
 
-# -- worker state ---------------------------------------------------------------------------
-_state_lock = threading.Lock()
-_data: dict[DataRef, DataSet] = {}
-_models: dict[str, Any] = {}
-
-
-def _worker_threads(dask_worker: Any = None) -> int | None:
-    """The threads of the Dask worker running this task (or of ``dask_worker``, what
-    ``Client.run`` passes: there ``get_worker`` finds none); None outside a worker."""
-    if dask_worker is not None:
-        return int(dask_worker.state.nthreads)
-    try:
-        from distributed import get_worker
-
-        return int(get_worker().state.nthreads)
-    except (ImportError, ValueError, AttributeError):
-        return None
-
-
-def limit_threads(threads: int | None) -> dict[str, int]:
-    """The thread pools of this worker process sized to its ``threads`` (None: left alone),
-    before TensorFlow starts: two workers of one thread on two cores must not each run
-    pools of two. TensorFlow's intra-op pool (and XLA's CPU pool) gets ``threads``, its
-    inter-op pool one; Blosc2's decoder ``threads``. (BLAS and OpenMP read the one-thread
-    environment the Dask nanny gives its workers.) Returns the sizes in force, 0 for a
-    pool left to its default (TensorFlow started before, in this process)."""
-    if threads is None:
-        return {}
-    import tensorflow as tf
-
-    from ..data.chunk_codec import limit_decoder_threads
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # already started in this process: it keeps its pools
-        pass
-    return {
-        "tensorflow_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-        "tensorflow_inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-        "blosc2": limit_decoder_threads(threads),
-    }
-
-
-MMAP_THRESHOLD = 1 << 20
-"""Bytes from which this worker's allocations are their own maps (glibc ``mallopt``)."""
-
-
-def return_large_frees() -> bool:
-    """glibc's allocator told to map every allocation of ``MMAP_THRESHOLD`` bytes or more
-    on its own, so that freeing it gives the memory back to the system at once. By default
-    the threshold rises to the largest block freed (up to 32 MiB), after which a task's
-    partition-sized temporaries come from the heap, which keeps them resident after the
-    task. False where the C library is not glibc (nothing is changed)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if platform.system() != "Linux" or name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        m_mmap_threshold = -3  # from glibc's malloc.h
-        return bool(libc.mallopt(m_mmap_threshold, MMAP_THRESHOLD))
-    except (OSError, AttributeError):
-        return False
-
-
-def _dataset(ref: DataRef) -> DataSet:
-    with _state_lock:
-        if ref not in _data:
-            _data[ref] = open_data(
-                ref.path, signal_normalisation=ref.signal_normalisation, fill=ref.fill
-            )
-        return _data[ref]
-
-
-def _model(path: str, fingerprint: str, threads: int | None = None):
-    with _state_lock:
-        if fingerprint not in _models:
-            found = describe_model(path).fingerprint
-            if found != fingerprint:
-                raise HepfmError(
-                    f"the worker {_worker_name()} reads another model at {path} "
-                    f"(fingerprint {found}, the client's {fingerprint})",
-                    path,
-                    "give the workers the same model file as the client (a shared filesystem)",
-                )
-            limit_threads(threads if threads is not None else _worker_threads())
-            if _worker_threads() is not None or threads is not None:  # a worker's process
-                return_large_frees()
-            _models[fingerprint] = load_model(path)
-        return _models[fingerprint]
-
-
-def _worker_name() -> str:
-    try:
-        from distributed import get_worker
-
-        return str(get_worker().address)
-    except (ImportError, ValueError):
-        return f"process {os.getpid()} on {platform.node()}"
-
-
-# -- identity -------------------------------------------------------------------------------
-def code_fingerprint() -> str:
-    """A hash of hepfm's own source files: two processes with the same one compute alike."""
-    root = Path(__file__).resolve().parents[1]
-    h = hashlib.blake2b(digest_size=8)
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
-
-
-def worker_facts(dask_worker: Any = None) -> dict[str, Any]:
-    """What the client checks on every worker before it sends work (``Client.run`` passes
-    the worker as ``dask_worker``)."""
-    from .. import __version__
-
-    threads = _worker_threads() if dask_worker is None else int(dask_worker.state.nthreads)
-
-    return {
-        "hepfm": __version__,
-        "code": code_fingerprint(),
-        "scoring_version": SCORING_VERSION,
-        "python": platform.python_version(),
-        "host": platform.node(),
-        "pid": os.getpid(),
-        "threads": threads,
-    }
-
-
-def warm_up(model_path: str, model_fingerprint: str, dask_worker: Any = None) -> float:
-    """Load the model on this worker and compile its forward function (one chunk of zeros):
-    the seconds it took. Run on every worker (``Client.run``, which passes ``dask_worker``:
-    the thread pools are sized to its threads first) before timing a pass."""
-    t0 = time.perf_counter()
-    model = _model(model_path, model_fingerprint, _worker_threads(dask_worker))
-    forward = forward_for(model)
-    size = forward.chunk_events or CHUNK_EVENTS
-    forward(np.zeros((size, model.config.input_dim), dtype=np.float32))
-    return time.perf_counter() - t0
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory (Linux counts ``ru_maxrss`` in KiB)."""
-    import resource
-
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
-
-
 # -- scoring --------------------------------------------------------------------------------
 def shard_dir(cache: str | Path, pass_key: str, start: int, stop: int) -> Path:
     """The folder of the shard of rows ``start:stop`` of the pass ``pass_key``."""
@@ -445,7 +259,7 @@ def _release_prepared(prepared: PreparedPass) -> None:
     release_pages(prepared.pass_)
 
 
-def _release_part(part: GuardedPartition) -> None:
+def release_part(part: GuardedPartition) -> None:
     release(part.guarded.scores, part.guarded.causes, part.policy.values, part.policy.kept_mask)
 
 
@@ -460,25 +274,25 @@ def score_partition(task: PartitionTask) -> ShardRef:
         except DamagedEntryError:
             discard_entry(directory)
     if not (directory / SHARD_MARKER).exists():
-        sample = _dataset(task.data).samples[task.sample]
+        sample = dataset_of(task.data).samples[task.sample]
         if sample.provenance.fingerprint != task.sample_fingerprint:
             raise HepfmError(
-                f"the worker {_worker_name()} reads other events for {task.sample!r} than "
+                f"the worker {worker_name()} reads other events for {task.sample!r} than "
                 "the client",
                 task.data.path,
                 "give the workers the same data folder as the client (a shared filesystem)",
             )
-        model = _model(task.model_path, task.model_fingerprint)
+        model = model_of(task.model_path, task.model_fingerprint)
         meta = {
             "scoring_version": SCORING_VERSION,
             "pass_key": task.pass_key,
             "sample": task.sample,
             "start": task.start,
             "stop": task.stop,
-            "worker": _worker_name(),
+            "worker": worker_name(),
         }
 
-        threads = _worker_threads()
+        threads = worker_threads()
         # a one-thread worker reads between model calls: no thread beside its own
         read_threads = 0 if threads == 1 else None
 
@@ -492,7 +306,7 @@ def score_partition(task: PartitionTask) -> ShardRef:
         sample=task.sample,
         start=task.start,
         stop=task.stop,
-        worker=_worker_name(),
+        worker=worker_name(),
         computed=computed,
         seconds=time.perf_counter() - t0,
     )
@@ -528,7 +342,7 @@ def prepare_partition(
     events it holds; each task pages in what it reads.
     """
     pass_ = open_shard(shard)
-    prepared = prepare(pass_, parameterisation, kl_form, threads=_worker_threads())
+    prepared = prepare(pass_, parameterisation, kl_form, threads=worker_threads())
     release_pages(pass_)
     return _paged(prepared, spill_root(shard.path), _PREPARED_ARRAYS)
 
@@ -566,14 +380,14 @@ def round_one(part: GuardedPartition, ship_values: bool) -> RoundOne:
     """Counts and score range; the kept scores too for a signal (``ship_values``)."""
     values = np.array(part.policy.values, dtype=np.float64) if ship_values else None
     counts = partition_counts(part.guarded, part.policy)
-    _release_part(part)
+    release_part(part)
     return RoundOne(counts, values)
 
 
 def tally_partition(part: GuardedPartition, edges: np.ndarray) -> Tally:
     """The partition's guarded scores counted in the shared bins ``edges``."""
     counted = tally(np.asarray(part.guarded.scores), edges)
-    _release_part(part)
+    release_part(part)
     return counted
 
 
@@ -646,7 +460,7 @@ def sorted_background(
     else:  # sorted already, of kept scores only (finite, or +inf): nothing to check
         merged.setflags(write=False)
         ref = BackgroundRef(scores=merged, n=int(merged.size))
-    _release_part(part)
+    release_part(part)
     root = None if part.spill is None else Path(part.spill)
     return _paged(ref, root, ("scores",))
 
@@ -676,7 +490,7 @@ def select_partition(
     ``criterion`` picks (``investigate.events.select_in_partition``): global indices, scores
     and causes; for ``top`` the partition's own best ``n``."""
     selection = select_in_partition(part.guarded, part.policy, criterion, start, imputed)
-    _release_part(part)
+    release_part(part)
     return selection
 
 
@@ -694,96 +508,6 @@ def shard_rows(shard: ShardRef, events: np.ndarray) -> PassRows:
     )
     release_pages(pass_)
     return rows
-
-
-# -- two models compared --------------------------------------------------------------------
-def kept_scores(part: GuardedPartition) -> PolicyScores:
-    """The partition's kept scores and mask under its policy: what one model's partition
-    sends to the worker where the other model's partition of the same events lives."""
-    return part.policy
-
-
-def pair_partitions(part_a: GuardedPartition, kept_b: PolicyScores, sort: bool) -> PartitionPairs:
-    """Model A's partition paired by event with model B's kept scores of the same events
-    (``compare.partitioned.pair_partition``); ``sort``: a background partition's, sorted
-    per model and kept here for the summaries."""
-    if kept_b.total != part_a.policy.total:
-        raise ValueError(
-            f"partition {part_a.index} of {part_a.sample!r}: model A holds "
-            f"{part_a.policy.total} events, model B {kept_b.total}"
-        )
-    pairs = pair_partition(part_a.policy, kept_b, sort=sort)
-    _release_part(part_a)
-    release(kept_b.values, kept_b.kept_mask)
-    return _paged_pairs(pairs, None if part_a.spill is None else Path(part_a.spill))
-
-
-def _paged_pairs(pairs: PartitionPairs, root: Path | None) -> PartitionPairs:
-    """``pairs`` paged out under ``root`` like a guarded partition (an array the sorted
-    pairs share with the pairs is paged out once)."""
-    if root is None:
-        return pairs
-    done: dict[int, np.ndarray] = {}
-
-    def page(a: np.ndarray) -> np.ndarray:
-        if id(a) not in done:
-            try:
-                done[id(a)] = spill(a, root)
-            except OSError as exc:
-                raise cache_error(exc, root) from exc
-        return done[id(a)]
-
-    s = pairs.sorted
-    ordered = (
-        None
-        if s is None
-        else dataclasses.replace(
-            s,
-            a=page(s.a),
-            b=page(s.b),
-            ref_a=dataclasses.replace(s.ref_a, scores=page(s.ref_a.scores)),
-            ref_b=dataclasses.replace(s.ref_b, scores=page(s.ref_b.scores)),
-        )
-    )
-    return dataclasses.replace(pairs, a=page(pairs.a), b=page(pairs.b), sorted=ordered)
-
-
-def _release_pairs(pairs: PartitionPairs) -> None:
-    release(pairs.a, pairs.b)
-    if pairs.sorted is not None:
-        s = pairs.sorted
-        release(s.a, s.b, s.ref_a.scores, s.ref_b.scores)
-
-
-def pair_counts(pairs: PartitionPairs) -> PairCounts:
-    """What a background partition's pairs ship in the first round: their counts."""
-    return pairs.counts
-
-
-def _sorted_pairs(pairs: PartitionPairs) -> PairedBackground:
-    if pairs.sorted is None:
-        raise ValueError("a background partition's pairs are sorted (pair_partitions, sort)")
-    return pairs.sorted
-
-
-def pairs_summary(
-    pairs: PartitionPairs, signals: Mapping[str, PairedSignal], k: int, points: int | None
-) -> PairedSummary:
-    """``compare.partitioned.summarize_pairs`` of a background partition's pairs: each
-    model's top scores (or a sketch) and ties against every signal, and the moments of the
-    partition's DeLong placements."""
-    summary = summarize_pairs(_sorted_pairs(pairs), signals, k=k, points=points)
-    _release_pairs(pairs)
-    return summary
-
-
-def pairs_windows(
-    pairs: PartitionPairs, windows_a: Sequence[Window], windows_b: Sequence[Window]
-) -> tuple[WindowScores, WindowScores]:
-    """After sketches: each model's scores of the partition's pairs inside its windows."""
-    scores = paired_windows(_sorted_pairs(pairs), windows_a, windows_b)
-    _release_pairs(pairs)
-    return scores
 
 
 _register_sizes()

@@ -102,3 +102,22 @@ def dask_cluster(tmp_path_factory) -> Iterator[str]:
 def local_processes_factory():
     """:func:`local_processes` for a test that needs a cluster of its own."""
     return local_processes
+
+
+@pytest.fixture
+def shard(small_demo, tmp_path, monkeypatch):
+    """The first two scoring chunks of the small demo's background, scored here (a
+    ``tasks.ShardRef``)."""
+    from typing import Any, cast
+
+    from hepfm_core.cluster import tasks
+    from hepfm_core.cluster.evaluator import ClusterEvaluator
+    from hepfm_core.common import spill as spill_mod
+    from hepfm_core.engine.scoring.run import CHUNK_EVENTS
+
+    monkeypatch.setattr(spill_mod, "_folders", {})
+    data, model = small_demo
+    ev = ClusterEvaluator.open(
+        data, model, cluster=cast(Any, None), cache=tmp_path, partition_events=2 * CHUNK_EVENTS
+    )
+    return tasks.score_partition(ev.partition_tasks("background")[0])

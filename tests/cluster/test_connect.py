@@ -12,7 +12,7 @@ import pytest
 
 from hepfm_core.cli import main
 from hepfm_core.cluster.connect import ClusterSpec, open_cluster
-from hepfm_core.cluster.tasks import code_fingerprint
+from hepfm_core.cluster.worker_state import code_fingerprint
 from hepfm_core.errors import ClusterError
 
 

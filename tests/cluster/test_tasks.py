@@ -3,34 +3,17 @@ paged out to the cache's spill folder, and equals what one process computes."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
 
 import numpy as np
 import pytest
 
 from hepfm_core.cluster import tasks
-from hepfm_core.cluster.evaluator import ClusterEvaluator
-from hepfm_core.common import spill as spill_mod
 from hepfm_core.common.spill import MIN_SPILL_BYTES
 from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
 from hepfm_core.engine.guards.policy import apply_policy
 from hepfm_core.engine.metrics.binning import shared_log_edges, tally
 from hepfm_core.engine.metrics.roc import prepare_background
-from hepfm_core.engine.scoring.run import CHUNK_EVENTS
-
-
-@pytest.fixture
-def shard(small_demo, tmp_path, monkeypatch) -> tasks.ShardRef:
-    """The first two scoring chunks of the small demo's background, scored here."""
-    monkeypatch.setattr(spill_mod, "_folders", {})
-    data, model = small_demo
-    ev = ClusterEvaluator.open(
-        data, model, cluster=cast(Any, None), cache=tmp_path, partition_events=2 * CHUNK_EVENTS
-    )
-    return tasks.score_partition(ev.partition_tasks("background")[0])
 
 
 def is_paged(a: np.ndarray) -> bool:
@@ -84,13 +67,6 @@ def test_a_pass_not_from_a_shard_stays_in_memory():
     assert tasks.spill_root(None) is None
 
 
-def test_client_run_gives_the_worker_its_threads():
-    worker = SimpleNamespace(state=SimpleNamespace(nthreads=1))
-    assert tasks._worker_threads(worker) == 1
-    assert tasks._worker_threads() is None  # outside a worker
-    assert tasks.limit_threads(None) == {}
-
-
 @pytest.mark.parametrize("policy", ["worst", "drop"])
 @pytest.mark.parametrize("score", ["kl", "total", "radius", "reconstruction"])
 def test_a_clip_change_merges_into_the_sorted_base_as_a_sort_would(shard, policy, score):
@@ -127,30 +103,3 @@ def test_dask_sees_what_moving_a_partition_costs_and_a_pass_travels_as_its_folde
     assert moved.directory == prepared.pass_.directory
     assert len(pickle.dumps(prepared.pass_)) < 1024  # the folder, not the arrays
     np.testing.assert_array_equal(moved.z_log_var, prepared.pass_.z_log_var)
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="glibc's allocator")
-def test_a_worker_gives_large_freed_blocks_back():
-    assert tasks.return_large_frees() is True
-
-
-def test_a_comparison_pages_out_its_pairs(shard):
-    from hepfm_core.engine.compare.partitioned import pair_partition
-
-    prepared = tasks.prepare_partition(shard, "exp", "true")
-    part = tasks.guard_partition(prepared, GuardSettings(score="kl"), "worst", "background", 0)
-    other = tasks.guard_partition(
-        prepared, GuardSettings(score="kl", clip=(-3.0, 3.0)), "worst", "background", 0
-    )
-    pairs = tasks.pair_partitions(part, tasks.kept_scores(other), True)
-    whole = pair_partition(part.policy, other.policy, sort=True)
-    assert pairs.sorted is not None and whole.sorted is not None
-    for got, want in (
-        (pairs.a, whole.a),
-        (pairs.b, whole.b),
-        (pairs.sorted.ref_a.scores, whole.sorted.ref_a.scores),
-        (pairs.sorted.ref_b.scores, whole.sorted.ref_b.scores),
-    ):
-        assert is_paged(got)
-        np.testing.assert_array_equal(got, want)
-    assert pairs.counts == whole.counts
