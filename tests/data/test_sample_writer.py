@@ -5,41 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sample_files import BRANCHES, N_TRACKS, norm, raw_sample, write  # tests/data/sample_files.py
 
-from hepfm_core.data.normalisation import Normalisation
 from hepfm_core.data.sample_writer import SampleWriter
-
-BRANCHES = ("a", "b")
-N_TRACKS = 3
-
-
-def norm(clip=None) -> Normalisation:
-    return Normalisation.per_branch([1.0, -2.0], [2.0, 0.5], N_TRACKS, fill=[0.5, 7.0], clip=clip)
-
-
-def write(path, blocks, name="bkg", role="background", normalisation=None, compression="lz4"):
-    with SampleWriter(
-        path,
-        name=name,
-        role=role,
-        branch_names=BRANCHES,
-        units=("mm", "GeV"),
-        n_tracks=N_TRACKS,
-        normalisation=normalisation or norm(),
-        compression=compression,
-    ) as w:
-        for b in blocks:
-            w.write(b)
-    return path
-
-
-def raw_sample(n=5000, seed=0):
-    rng = np.random.default_rng(seed)
-    raw = rng.normal(size=(n, 6)).astype(np.float32)
-    raw[10, 1] = np.inf
-    raw[20, 1] = np.nan
-    raw[20, 4] = np.nan
-    return raw
 
 
 def test_failed_write_leaves_no_file(tmp_path):
