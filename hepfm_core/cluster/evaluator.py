@@ -172,17 +172,11 @@ class ClusterEvaluator(BaseEvaluator):
         partition_events: int = DEFAULT_PARTITION_EVENTS,
     ) -> ClusterEvaluator:
         """The data folder ``data_dir`` and the model at ``model_path`` on ``cluster``."""
-        path = str(Path(data_dir).resolve())
-        data = open_data(path, signal_normalisation=signal_normalisation, fill=fill)
-        ref = worker_state.DataRef(path, signal_normalisation, fill)
-        return cls(
-            data,
-            model_path,
-            cluster=cluster,
-            data_ref=ref,
-            cache=cache,
-            partition_events=partition_events,
+        data = open_data(
+            str(Path(data_dir).resolve()), signal_normalisation=signal_normalisation, fill=fill
         )
+        open_model = cls.opener(cluster, fill=fill, cache=cache, partition_events=partition_events)
+        return open_model(data, Path(model_path))
 
     @property
     def client(self):
