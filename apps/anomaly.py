@@ -290,12 +290,8 @@ def _(get_request, investigator, result):
                 mo.md(iv.selection_sentence(looked.selection, looked.summary)),
                 mo.accordion(
                     {
-                        "what sets them apart, per track statistic": mo.ui.table(
-                            _apart,
-                            selection=None,
-                            pagination=False,
-                            format_mapping=iv.table_formats(_apart),
-                            show_column_summaries=False,
+                        "what sets them apart, per track statistic": mo.Html(
+                            static_table(_apart, formats=iv.table_formats(_apart))
                         )
                     }
                 ),
@@ -394,14 +390,11 @@ def _(details, event_rows, investigator, looked):
         [
             mo.md(f"**{iv.event_caption(_event, _layout)}**"),
             mo.md(f"<small>Tracks: {_note}; padding left out.</small>"),
-            mo.ui.table(
-                _tracks,
-                selection=None,
-                pagination=False,
-                freeze_columns_right=[iv.TRACK_RESIDUAL_TITLE] if _layout else None,
-                format_mapping=iv.table_formats(_tracks),
-                show_column_summaries=False,
-                show_data_types=False,
+            # static: nothing to select, and no page for the browser to ask the kernel for
+            mo.Html(
+                static_table(
+                    _tracks, formats=iv.table_formats(_tracks), sticky_last=_layout is not None
+                )
             ),
             mo.hstack(
                 [

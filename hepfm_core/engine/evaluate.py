@@ -44,9 +44,10 @@ from ..vocabulary import (
 )
 from .distributed.partitions import PolicyCounts
 from .guards.guarded import GuardCounts, GuardedScores, GuardSettings, PreparedPass, guard
-from .guards.policy import PolicyScores, apply_policy
+from .guards.policy import OTHER_POLICY, PolicyScores, apply_policy
 from .guards.prepared_cache import cached_prepare
 from .metrics.binning import DEFAULT_BINS, Tally
+from .metrics.roc import resorted
 from .metrics.separation import (
     DEFAULT_BKG_EFFS,
     BackgroundRef,
@@ -511,11 +512,12 @@ class Evaluator(BaseEvaluator):
                     name, sample.role, guarded.counts, kept[name], imputation_of(sample), guarded
                 )
             # The sorted background depends only on what changes its scores: a clip change
-            # leaves the reconstruction score untouched, so its sort is reused.
-            bkg_key = settings.kept_scores_key()
-            ref = self._bkg_refs.pop(bkg_key, None)
-            if ref is None:
-                ref = prepare_background(kept["background"].values)
+            # leaves the reconstruction score untouched, so its sort is reused; the other
+            # policy's sort of the same scores gives it by its +inf tail (the guard sentence)
+            bkg_key, values = settings.kept_scores_key(), kept["background"].values
+            other = self._bkg_refs.get((*bkg_key[:-1], OTHER_POLICY[settings.policy]))
+            ref = self._bkg_refs.pop(bkg_key, None) or (other and resorted(other, values))
+            ref = ref or prepare_background(values)
             # keep the last few (see BACKGROUND_SORTS_KEPT), the latest last
             self._bkg_refs[bkg_key] = ref
             while len(self._bkg_refs) > BACKGROUND_SORTS_KEPT:

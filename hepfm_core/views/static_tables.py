@@ -1,8 +1,10 @@
 """Read-only tables as static HTML.
 
 An interactive marimo table (``mo.ui.table``) costs the browser about 0.1 s per update
-(its component re-mounts and asks the kernel for its page again), a static table almost
-nothing. Tables nobody selects from (metrics, model comparison) are drawn with this.
+(its component re-mounts and asks the kernel for its page again, a round trip queued behind
+whatever the kernel runs next), a static table almost nothing. Tables nobody selects from
+(metrics, model comparison, an event's tracks, what sets a selection apart) are drawn with
+this.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ __all__ = ["GRID_STYLE", "STYLE", "static_grid", "static_table"]
 
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _TABLE = _ENV.from_string(
-    """<table class="hepfm-static">
+    """{% if sticky %}<div class="hepfm-scroll">{% endif %}<table class="hepfm-static\
+{% if sticky %} hepfm-sticky{% endif %}">
 <thead><tr>{% for c in columns %}<th scope="col">{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for row in rows %}
 <tr><th scope="row">{{ row[0] }}</th>{% for v in row[1:] %}<td>{{ v }}</td>{% endfor %}</tr>
 {% endfor %}
 </tbody>
-</table>"""
+</table>{% if sticky %}</div>{% endif %}"""
 )
 STYLE = (
     "<style>table.hepfm-static{border-collapse:collapse;font-size:0.8rem;margin:0}"
@@ -37,7 +40,11 @@ STYLE = (
     "table.hepfm-static tbody th{text-align:left;font-weight:500}"
     # a value with an interval may break before its bracket where the page is narrow
     "table.hepfm-static td{text-align:right;font-variant-numeric:tabular-nums;"
-    "white-space:normal}</style>"
+    "white-space:normal}"
+    # a wide table scrolls sideways inside its own box, its last column pinned at the right
+    "div.hepfm-scroll{overflow-x:auto;max-width:100%}"
+    "table.hepfm-sticky tr>:last-child{position:sticky;right:0;background:#fff;"
+    "box-shadow:-1px 0 0 #e5e7eb}</style>"
 )
 
 
@@ -49,11 +56,20 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def static_table(frame: pl.DataFrame) -> str:
+def static_table(
+    frame: pl.DataFrame,
+    *,
+    formats: Mapping[str, Callable[[Any], str]] | None = None,
+    sticky_last: bool = False,
+) -> str:
     """``frame`` as an HTML table (escaped): its first column as row headers, numbers
-    right-aligned, ``None`` as a dash."""
-    rows = [[_text(v) for v in row] for row in frame.iter_rows()]
-    return STYLE + _TABLE.render(columns=frame.columns, rows=rows)
+    right-aligned, ``None`` as a dash; ``formats[column]`` writes that column's values
+    instead. ``sticky_last``: the table scrolls sideways in its own box with its last column
+    always in view (a wide table of one event's tracks and their residuals)."""
+    formats = formats or {}
+    writers = [formats.get(c, _text) for c in frame.columns]
+    rows = [[w(v) for w, v in zip(writers, row, strict=True)] for row in frame.iter_rows()]
+    return STYLE + _TABLE.render(columns=frame.columns, rows=rows, sticky=sticky_last)
 
 
 _GRID = _ENV.from_string(

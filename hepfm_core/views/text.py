@@ -18,6 +18,7 @@ from ..engine.compare.seeds import (
     VERDICT_WITHIN_SEED_SPREAD,
 )
 from ..engine.evaluate import BaseEvaluator, EvaluationResult
+from ..engine.guards.policy import OTHER_POLICY
 from ..engine.metrics.separation import EFF_INTERVAL, Separation, format_eff
 from ..vocabulary import COLUMNS, DEFAULT_BKG_EFFS, DEFAULT_CLIP, Column, Policy
 
@@ -246,7 +247,7 @@ def _guard_sentences(result: EvaluationResult, evaluator: BaseEvaluator) -> str:
             f"No event's {score} score would overflow even without guards, in float32 or "
             "float16, for these samples."
         )
-    other: Policy = "drop" if s.policy == "worst" else "worst"
+    other: Policy = OTHER_POLICY[s.policy]
     focus = worst[0] if worst and worst[0] in result.signals else next(iter(result.signals), None)
     if focus is None:
         return first

@@ -128,7 +128,9 @@ def test_a_new_evaluator_reads_the_prepared_pass_from_the_cache(evaluator, monke
 
 def test_switching_back_sorts_no_background_again(small_demo, tmp_path, monkeypatch):
     # the dashboard toggles a score (or a KL clip), and its guard sentence evaluates the
-    # other policy after each change: two scores under both policies are four sorts, once
+    # other policy after each change: two scores under both policies are four sorted
+    # backgrounds kept, of which two sorts (each policy's is the other's, its +inf tail cut
+    # or grown)
     from hepfm_core.engine import evaluate as module
 
     ev = Evaluator.open(*small_demo, cache=tmp_path / "cache")
@@ -142,4 +144,33 @@ def test_switching_back_sorts_no_background_again(small_demo, tmp_path, monkeypa
             got = ev.evaluate(s)
             auc = {n: sep.auc for n, sep in got.signals.items()}
             assert first.setdefault((score, policy), auc) == auc
-    assert len(sorts) == module.BACKGROUND_SORTS_KEPT == 4
+    assert len(sorts) == 2
+    assert len(ev._bkg_refs) == module.BACKGROUND_SORTS_KEPT == 4
+
+
+@pytest.mark.parametrize("first", ["worst", "drop"])
+@pytest.mark.parametrize(("score", "clip"), [("kl", None), ("total", (-20.0, 20.0))])
+def test_the_other_policys_background_read_from_this_ones_equals_a_sort(
+    small_demo, tmp_path, first, score, clip
+):
+    """The background under one policy, from the other's sort of the same scores (its +inf
+    tail cut or grown), is the very sorted array of a fresh sort, and every metric follows:
+    the demo's KL without a clip overflows, so worst ranks events at +inf that drop leaves
+    out."""
+    from hepfm_core.engine.metrics.roc import prepare_background
+
+    ev = Evaluator.open(*small_demo, cache=tmp_path / "cache")
+    fresh = Evaluator.open(*small_demo, cache=tmp_path / "cache")
+    second = "drop" if first == "worst" else "worst"
+    before = ev.evaluate(EvaluationSettings(clip=clip, score=score, policy=first))
+    derived = ev.evaluate(EvaluationSettings(clip=clip, score=score, policy=second))
+    alone = fresh.evaluate(EvaluationSettings(clip=clip, score=score, policy=second))
+    sorted_now = prepare_background(alone.samples["background"].policy.values).scores
+    np.testing.assert_array_equal(derived.sorted_background.scores, sorted_now)
+    assert not derived.sorted_background.scores.flags.writeable
+    assert derived.to_json_dict() | {"provenance": None} == alone.to_json_dict() | {
+        "provenance": None
+    }
+    if score == "kl":  # the case that matters: some events at +inf under worst
+        worst = derived if second == "worst" else before
+        assert np.isposinf(worst.sorted_background.scores).any()

@@ -50,6 +50,27 @@ def test_static_table_shows_every_cell_escaped():
     ]
 
 
+def test_static_table_writes_a_column_by_its_format_and_can_pin_its_last_column():
+    """An event's tracks: indices without separators, numbers by the investigation's own
+    writer, NaN spelled; wide, so it scrolls in its own box with the residual in view."""
+    from hepfm_core.views.investigation import number_text
+
+    frame = pl.DataFrame(
+        {"track": [1953910, 2], "pt [GeV]": [2786060.0, float("nan")], "residual": [0.5, None]}
+    )
+    formats = {"track": str, "pt [GeV]": number_text, "residual": number_text}
+    page = static_table(frame, formats=formats, sticky_last=True)
+    cells = _Cells()
+    cells.feed(page)
+    assert cells.rows == [
+        ["track", "pt [GeV]", "residual"],
+        ["1953910", "2.78606e+06", "0.5"],
+        ["2", "NaN", "n/a"],
+    ]
+    assert '<div class="hepfm-scroll"><table class="hepfm-static hepfm-sticky">' in page
+    assert "hepfm-sticky" not in static_table(frame).split("</style>", 1)[1]
+
+
 def test_static_table_of_no_rows_keeps_its_header():
     cells = _Cells()
     cells.feed(static_table(pl.DataFrame(schema={"signal": pl.String, "AUC": pl.String})))

@@ -17,10 +17,15 @@ from ..scoring.passes import read_only
 from .guarded import GuardedScores
 
 __all__ = [
+    "OTHER_POLICY",
     "PolicyScores",
     "apply_policy",
     "policy_view",
 ]
+
+
+OTHER_POLICY: dict[str, Policy] = {"worst": "drop", "drop": "worst"}
+"""Each policy's counterpart: what the guard sentence compares the shown one with."""
 
 
 @dataclass(frozen=True, eq=False)

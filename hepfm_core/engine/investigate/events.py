@@ -279,9 +279,9 @@ class Selection(JsonFields):
     Order: by event index for a cause or the imputed events; by score, highest first (ties
     by event index), for ``top`` and ``range``. ``scores``: the guarded scores (NaN where
     the event has none); ``causes``: their cause codes. ``n_events``: the sample's size.
-    ``settings``: the guards' (clip, score) the scores were computed with. ``kept_span``:
-    the smallest and largest kept finite score of the sample (``(inf, -inf)`` without one)
-    where the selection was merged from partitions (a cluster's), else None.
+    ``settings``: the guards' (clip, score) the scores were computed with. ``kept_span``,
+    for a score range that picked nothing (what its message says): the smallest and largest
+    kept finite score of the sample (``(inf, -inf)`` without one); None otherwise.
     """
 
     sample: str
@@ -312,12 +312,18 @@ class Selection(JsonFields):
         return np.arange(start, min(start + int(limit), self.size))
 
 
-def _top(values: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the ``n`` largest ``values``, largest first, ties by position."""
+def _top(values: np.ndarray, n: int, ranked: np.ndarray | None = None) -> np.ndarray:
+    """Positions of the ``n`` largest ``values``, largest first, ties by position.
+    ``ranked``: the same values sorted ascending, where the caller holds them (the
+    evaluator's sorted background): the ``n``-th largest is read from it, not searched for
+    (a partition of 2.7 M values took 40 ms)."""
     m = values.size
     if n < m:
-        part = np.argpartition(-values, n - 1)[:n]
-        cut = values[part].min()
+        if ranked is not None and ranked.size == m:
+            cut = ranked[m - n]
+        else:
+            part = np.argpartition(-values, n - 1)[:n]
+            cut = values[part].min()
         cand = np.flatnonzero(values >= cut)
     else:
         cand = np.arange(m)
@@ -346,6 +352,7 @@ def select_events(
     criterion: Criterion,
     sample: str = "",
     imputed: np.ndarray | None = None,
+    ranked: np.ndarray | None = None,
 ) -> Selection:
     """The events of one sample that ``criterion`` picks under one setting.
 
@@ -368,6 +375,9 @@ def select_events(
         The sample's name, carried along.
     imputed : np.ndarray, optional
         The sample's events with filled raw values; needed by an ``imputed`` criterion.
+    ranked : np.ndarray, optional
+        ``policy.values`` sorted ascending, where the caller holds them (the evaluator's
+        sorted background): ``top`` reads its cut from them. The same selection either way.
 
     Returns
     -------
@@ -392,7 +402,7 @@ def select_events(
     array([1, 3])
     """
     # the whole sample is one partition: one selection rule for both paths
-    part = select_in_partition(guarded, policy, criterion, start=0, imputed=imputed)
+    part = select_in_partition(guarded, policy, criterion, start=0, imputed=imputed, ranked=ranked)
     return merge_selections(
         [part],
         criterion,
@@ -412,7 +422,8 @@ class PartSelection:
     cause codes. For ``top``: the partition's own ``n`` best (ties by event index), which
     hold the sample's ``n`` best of this partition. ``kept_min`` / ``kept_max``: the
     partition's smallest and largest kept finite policy value (+inf / -inf if none), for the
-    message of an empty range."""
+    message of an empty range; found only for a range that picks nothing here (a scan of
+    every value, of no use when the range meets some)."""
 
     events: np.ndarray
     values: np.ndarray
@@ -428,11 +439,13 @@ def select_in_partition(
     criterion: Criterion,
     start: int = 0,
     imputed: np.ndarray | None = None,
+    ranked: np.ndarray | None = None,
 ) -> PartSelection:
     """:func:`select_events` on one partition (its guarded scores and policy view, its first
     event ``start`` of the sample); :func:`merge_selections` makes the sample's selection of
     the partitions'. ``imputed``: the sample's imputed events that lie in this partition
-    (indices into the sample), for an ``imputed`` criterion.
+    (indices into the sample), for an ``imputed`` criterion; ``ranked``: as for
+    :func:`select_events`.
 
     >>> import numpy as np
     >>> from hepfm_core.engine.guards.guarded import GuardSettings, guard, prepare
@@ -448,10 +461,8 @@ def select_in_partition(
     causes = np.asarray(guarded.causes)
     scores = np.asarray(guarded.scores)
     values = np.asarray(policy.values, dtype=np.float64)
+    kept_min, kept_max = math.inf, -math.inf
     with np.errstate(all="ignore"):
-        finite = values[np.isfinite(values)]  # for the message of an empty range
-        kept_min = float(finite.min()) if finite.size else math.inf
-        kept_max = float(finite.max()) if finite.size else -math.inf
         if criterion.kind == "cause":
             local = np.flatnonzero(causes == CAUSE_LABELS.index(str(criterion.cause)))
             ranked = np.full(local.size, np.nan)
@@ -462,10 +473,14 @@ def select_in_partition(
         else:
             kept = np.flatnonzero(np.asarray(policy.kept_mask))
             if criterion.kind == "top":
-                pos = _top(values, int(criterion.n or 0))
+                pos = _top(values, int(criterion.n or 0), ranked)
             else:
                 lo, hi = float(criterion.lo or 0.0), float(criterion.hi or 0.0)
                 pos = np.flatnonzero((values >= lo) & (values <= hi))
+                if pos.size == 0:  # for the message of an empty range
+                    finite = values[np.isfinite(values)]
+                    kept_min = float(finite.min()) if finite.size else math.inf
+                    kept_max = float(finite.max()) if finite.size else -math.inf
             local = kept[pos]
             ranked = values[pos]
     local = local.astype(np.int64)
@@ -516,8 +531,12 @@ def merge_selections(
         causes=causes[order],
         n_events=int(n_events),
         kept_span=(
-            min((p.kept_min for p in parts), default=math.inf),
-            max((p.kept_max for p in parts), default=-math.inf),
+            (
+                min((p.kept_min for p in parts), default=math.inf),
+                max((p.kept_max for p in parts), default=-math.inf),
+            )
+            if criterion.kind == "range" and events.size == 0
+            else None
         ),
     )
 

@@ -260,10 +260,13 @@ class Investigator:
         result: SampleResult,
         criterion: Criterion,
         settings: EvaluationSettings | None = None,
+        ranked: np.ndarray | None = None,
     ) -> Selection:
         """The events of ``result``'s sample (``EvaluationResult.samples[name]``) that
         ``criterion`` picks. On a cluster (the result holds counts only), the workers pick
-        them under ``settings`` (the result's)."""
+        them under ``settings`` (the result's). ``ranked``: the sample's kept scores sorted,
+        where the caller holds them (``EvaluationResult.sorted_background``): a top-N reads
+        its cut there."""
         if result.guarded is None and isinstance(self.evaluator, RemoteEvents):
             if settings is None:
                 raise SettingsError(
@@ -283,7 +286,14 @@ class Investigator:
             )
         self.sample(result.name)
         imputed = self.imputed(result.name) if criterion.kind == "imputed" else None
-        return select_events(result.guarded, result.policy, criterion, result.name, imputed)  # type: ignore[arg-type]
+        return select_events(
+            result.guarded,
+            result.policy,  # type: ignore[arg-type]
+            criterion,
+            result.name,
+            imputed,
+            ranked,
+        )
 
     def imputed(self, name: str) -> np.ndarray:
         """The events of sample ``name`` whose raw values the reader filled: one scan of its

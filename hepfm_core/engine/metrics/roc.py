@@ -24,6 +24,7 @@ __all__ = [
     "bad_values_message",
     "distinct_scores",
     "prepare_background",
+    "resorted",
     "roc_curve",
     "sorted_signal",
     "thin_roc",
@@ -136,6 +137,37 @@ def prepare_background(scores: np.ndarray) -> BackgroundRef:
         n_nan = int(np.count_nonzero(np.isnan(ordered)))
         n_neg = int(np.count_nonzero(ordered == -np.inf))
         raise ValueError(bad_values_message("background", n_nan, n_neg))
+    ordered.setflags(write=False)
+    return BackgroundRef(scores=ordered, n=int(ordered.size))
+
+
+def resorted(ref: BackgroundRef, scores: np.ndarray) -> BackgroundRef | None:
+    """``scores`` sorted, read from ``ref`` without a sort, where ``scores`` are ``ref``'s
+    finite scores with another number of +inf: the same scores under the other policy
+    (``worst`` ranks the events without a finite score as +inf, ``drop`` leaves them out),
+    which the caller vouches for. Only the +inf tail changes: a slice or one copy instead of
+    a sort (0.25 s at the seed's 2.7 M). None where the counts say otherwise.
+
+    >>> import numpy as np
+    >>> from hepfm_core.engine.metrics.roc import prepare_background, resorted
+    >>> worst = prepare_background(np.array([3.0, np.inf, 1.0, np.inf, 2.0]))
+    >>> resorted(worst, np.array([2.0, 1.0, 3.0])).scores.tolist()  # drop's
+    [1.0, 2.0, 3.0]
+    >>> drop = prepare_background(np.array([2.0, 3.0, 1.0]))
+    >>> resorted(drop, np.array([np.inf, 3.0, 1.0, 2.0])).scores.tolist()  # worst's
+    [1.0, 2.0, 3.0, inf]
+    >>> resorted(drop, np.array([3.0, 1.0])) is None  # not the same finite scores
+    True
+    """
+    x = as_1d(scores, "background")
+    n_finite = int(np.searchsorted(ref.scores, np.inf, side="left"))
+    n_inf = int(np.count_nonzero(np.isposinf(x)))
+    if x.size - n_inf != n_finite:
+        return None
+    if n_inf == ref.n - n_finite:
+        return ref
+    tail = np.full(n_inf, np.inf)
+    ordered = np.concatenate([ref.scores[:n_finite], tail]) if n_inf else ref.scores[:n_finite]
     ordered.setflags(write=False)
     return BackgroundRef(scores=ordered, n=int(ordered.size))
 

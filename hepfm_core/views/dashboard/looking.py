@@ -75,7 +75,9 @@ def select_events(
     events ``hepfm events`` lists for the same settings)."""
     investigator.sample(sample)
     found = sample_result(investigator, result, sample)
-    return investigator.select(found, criterion, result.settings)
+    held = result.sorted_background if sample == "background" else None
+    ranked = None if held is None else held.scores  # a top-N's cut, read, not searched for
+    return investigator.select(found, criterion, result.settings, ranked)
 
 
 def page_count(selection: Selection) -> int:

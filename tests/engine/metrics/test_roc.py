@@ -261,3 +261,19 @@ def test_bad_values_are_counted_in_the_message():
     with pytest.raises(ValueError, match=r"signal scores must be a 1-D array, got shape \(2, 1\)"):
         as_1d(np.ones((2, 1)), "signal")
     assert sorted_signal(np.array([2.0, np.inf, -1.0])).tolist() == [-1.0, 2.0, np.inf]
+
+
+def test_resorted_equals_a_sort_of_the_other_policys_scores():
+    """The same finite scores (ties included) with another number of +inf: a slice or one
+    copy of the sorted array, equal to a fresh sort; other finite scores: None."""
+    from hepfm_core.engine.metrics.roc import prepare_background, resorted
+
+    rng = np.random.default_rng(3)
+    finite = np.round(rng.normal(size=500), 1)  # ties
+    for had, wants in [(7, 0), (0, 7), (3, 9), (4, 4)]:
+        ref = prepare_background(np.concatenate([finite, np.full(had, np.inf)]))
+        scores = rng.permutation(np.concatenate([finite, np.full(wants, np.inf)]))
+        got = resorted(ref, scores)
+        np.testing.assert_array_equal(got.scores, np.sort(scores))
+        assert got.n == scores.size and not got.scores.flags.writeable
+    assert resorted(prepare_background(finite), finite[1:]) is None
