@@ -10,6 +10,10 @@ app = marimo.App(width="full", app_title="hepfm · anomaly detection")
 with app.setup(hide_code=True):
     import marimo as mo
 
+    from hepfm_core.common.import_ahead import import_ahead
+
+    import_ahead()  # what the first evaluation imports, while the first cells read files
+
     from hepfm_core import vocabulary as vocab
     from hepfm_core.demo import demo_ready, demo_total_events, make_demo
     from hepfm_core.sources import detect_kind

@@ -51,6 +51,7 @@ __all__ = [
     "Direction",
     "FeatureComparison",
     "SelectionSummary",
+    "SortedStatistic",
     "compare_statistic",
     "round_cut",
     "summarise_selection",
@@ -223,6 +224,28 @@ def _quantiles(v: np.ndarray) -> np.ndarray:
     return np.quantile(v, LEVELS, method="inverted_cdf")
 
 
+@dataclass(frozen=True, eq=False)
+class SortedStatistic:
+    """One per-event statistic of a reference sample, sorted once (its NaN left out):
+    ``values`` ascending and ``order``, their rows. The rest of any selection is then read
+    off by a mask in that order, not sorted again per look (19 sorts of 20,000 values were
+    half of a selection's summary)."""
+
+    order: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> SortedStatistic:
+        v = np.asarray(values, dtype=np.float64)
+        order = np.argsort(v, kind="stable")
+        order = order[~np.isnan(v[order])]
+        return cls(order, v[order])
+
+    def kept(self, rows: np.ndarray) -> np.ndarray:
+        """The sorted values of the rows ``rows`` (a boolean mask over the reference) keeps."""
+        return self.values[np.asarray(rows, dtype=bool)[self.order]]
+
+
 def compare_statistic(
     name: str,
     selected: np.ndarray,
@@ -231,6 +254,7 @@ def compare_statistic(
     kind: str,
     branch: str | None = None,
     unit: str = "",
+    rest_sorted: bool = False,
 ) -> FeatureComparison:
     """Compare one per-event statistic between the selection and the rest (NaN: no value).
 
@@ -243,12 +267,16 @@ def compare_statistic(
     >>> print(c.sentence())  # doctest: +NORMALIZE_WHITESPACE
     all 2 selected events have a track with pt ≥ 1e5 GeV (of the rest: 0 %;
     median of the rest's largest pt: 2 GeV)
+
+    ``rest_sorted``: ``rest`` is sorted and holds no NaN already (:class:`SortedStatistic`).
     """
     with np.errstate(all="ignore"):
         s = np.sort(np.asarray(selected, dtype=np.float64))
-        r = np.sort(np.asarray(rest, dtype=np.float64))
         s = s[~np.isnan(s)]
-        r = r[~np.isnan(r)]
+        r = np.asarray(rest, dtype=np.float64)
+        if not rest_sorted:
+            r = np.sort(r)
+            r = r[~np.isnan(r)]
         ns, nr = s.size, r.size
         if ns == 0 or nr == 0:
             return FeatureComparison(
@@ -261,7 +289,9 @@ def compare_statistic(
         at_or_below = np.searchsorted(r, qs, side="right")
         positions = (below + at_or_below) / (2.0 * nr)
         worst = int(np.argmax(np.abs(positions - np.asarray(LEVELS))))
-        u = np.unique(np.concatenate([s, r]))
+        # both sorted: a stable sort merges the two runs in one pass
+        both = np.sort(np.concatenate([s, r]), kind="stable")
+        u = both[np.concatenate(([True], both[1:] != both[:-1]))]
         # "higher": value >= c for c in u; "lower": value <= c.
         s_ge = (ns - np.searchsorted(s, u, side="left")) / ns
         r_ge = (nr - np.searchsorted(r, u, side="left")) / nr
@@ -383,9 +413,11 @@ def summarise_statistics(
     rest_note: str = "",
     min_distance: float = MIN_DISTANCE,
     max_sentences: int = MAX_SENTENCES,
+    rest_sorted: bool = False,
 ) -> SelectionSummary:
     """:func:`summarise_selection` from per-event statistics already computed
-    (``investigate.event_statistics`` of the selection and of the rest)."""
+    (``investigate.event_statistics`` of the selection and of the rest; ``rest_sorted``:
+    the rest's sorted, without NaN, as :meth:`SortedStatistic.kept` gives them)."""
     n_sel = int(s_stats["tracks"].size)
     n_rest = int(r_stats["tracks"].size)
     if n_sel == 0 or n_rest == 0:
@@ -396,8 +428,11 @@ def summarise_statistics(
         kind, _, branch = name.partition(" ")
         j = layout.branch(branch) if branch else None
         unit = layout.units[j] if j is not None else ""
+        rest = r_stats[name]
         comps.append(
-            compare_statistic(name, s, r_stats[name], kind=kind, branch=branch or None, unit=unit)
+            compare_statistic(
+                name, s, rest, kind=kind, branch=branch or None, unit=unit, rest_sorted=rest_sorted
+            )
         )
     comps.sort(key=lambda c: -c.distance)
     strong = [c for c in comps if _named(c, min_distance)][:max_sentences]

@@ -56,7 +56,12 @@ from .events import (
     select_events,
     track_layout,
 )
-from .explain import SelectionSummary, summarise_selection, summarise_statistics
+from .explain import (
+    SelectionSummary,
+    SortedStatistic,
+    summarise_selection,
+    summarise_statistics,
+)
 from .latent_tally import LatentTally, latent_from_tally
 from .latent_tally_cache import cached_latent_tally
 from .residuals import ResidualProfile, residual_profile
@@ -108,11 +113,13 @@ _INPUT_NOTE = "model inputs (standardised units): this sample keeps no stored va
 
 @dataclass(frozen=True, eq=False)
 class _Reference:
-    """Per-event track statistics of the rows a whole-sample view reads of one sample."""
+    """Per-event track statistics of the rows a whole-sample view reads of one sample (rows
+    ascending), each also sorted once (``ranked``: a selection's rest is read off it)."""
 
     rows: np.ndarray
     stats: dict[str, np.ndarray]
     note: str
+    ranked: dict[str, SortedStatistic]
 
 
 SHARED_REFERENCES = 64
@@ -385,7 +392,8 @@ class Investigator:
                         got = self._rows(name, rows)
                         stats = event_statistics(self._shown(got), self.layout)
                     note = sampling_note(sample.n_events, rows, self.seed)
-                    ref = _Reference(rows, stats, note)
+                    ranked = {k: SortedStatistic.of(v) for k, v in stats.items()}
+                    ref = _Reference(rows, stats, note, ranked)
                     with _shared_lock:
                         _shared_references[key] = ref
                         while len(_shared_references) > SHARED_REFERENCES:
@@ -405,11 +413,13 @@ class Investigator:
         name = selection.sample
         kind, note = self.values_kind(name)
         ref = self._reference(name)
-        events = selection.events
-        rest = ~np.isin(ref.rows, selection.events)
+        events = np.sort(selection.events)
+        # the reference's rows (ascending) that are not selected: a binary search each
+        found = np.searchsorted(events, ref.rows).clip(max=max(events.size - 1, 0))
+        rest = events[found] != ref.rows if events.size else np.ones(ref.rows.size, bool)
         rest_note = f"the rest of {name}: {ref.note}, less the selected events"
         picked = subsample_in_blocks(
-            np.sort(events),
+            events,
             self.max_events,
             self.seed,
             block=SELECTION_BLOCK_EVENTS,
@@ -428,10 +438,11 @@ class Investigator:
                 values_kind=kind, rest_note=rest_note,
             )  # fmt: skip
         selected = event_statistics(self._shown(self._rows(name, events)), self.layout)
-        rest_stats = {k: v[rest] for k, v in ref.stats.items()}
+        rest_stats = {k: ref.ranked[k].kept(rest) for k in ref.stats}
         return summarise_statistics(
-            selected, rest_stats, self.layout, values_kind=f"{kind}: {note}", rest_note=rest_note
-        )
+            selected, rest_stats, self.layout, values_kind=f"{kind}: {note}",
+            rest_note=rest_note, rest_sorted=True,
+        )  # fmt: skip
 
     # -- whole samples --------------------------------------------------------------------
     def latent_tally(self, name: str, kl_form: str) -> LatentTally:

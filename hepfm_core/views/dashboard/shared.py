@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from ...cluster.connect import Cluster, ClusterSpec, open_cluster
-from ...cluster.evaluator import ClusterEvaluator
 from ...engine.compare.models import ModelSet
 from ...engine.evaluate import (
     BaseEvaluator,
@@ -80,6 +79,10 @@ def shared_evaluator(
                     cache=cache,
                 )
             else:
+                # imported here: a page without a cluster does not import Dask (0.05 s of
+                # its first view)
+                from ...cluster.evaluator import ClusterEvaluator
+
                 ev = ClusterEvaluator.open(
                     data_dir,
                     model_path,

@@ -197,3 +197,26 @@ def test_a_full_distance_is_named_only_beyond_chance():
     assert summary.sentences[0].startswith("the selected event has a track with pt ≥ 100 GeV")
     doc = json.loads(json.dumps(summary.to_json_dict(), allow_nan=False))
     assert doc["n_selected"] == 1 and doc["features"][0]["statistic"] == "max pt"
+
+
+def test_a_rest_sorted_once_compares_as_the_rest_itself():
+    """The reference's statistics sorted once (NaN out) and a selection's rest read off them
+    by a mask give the very summary of the rest's own values: ties, NaN, a 0/1 flag."""
+    from hepfm_core.engine.investigate.explain import SortedStatistic
+
+    rng = np.random.default_rng(11)
+    values = rng.lognormal(1.0, 1.0, (3000, LAYOUT.n_tracks * LAYOUT.n_branches))
+    values[rng.random(values.shape) < 0.05] = np.nan  # no value, and padded tracks
+    values = np.round(values, 1)  # ties
+    stats = event_statistics(values, LAYOUT)
+    rest = rng.random(3000) > 0.1
+    for v in stats.values():
+        got = SortedStatistic.of(v).kept(rest)
+        want = np.sort(v[rest])
+        np.testing.assert_array_equal(got, want[~np.isnan(want)])
+    selected = event_statistics(values[:40] * 3.0, LAYOUT)
+    plain = summarise_statistics(selected, {k: v[rest] for k, v in stats.items()}, LAYOUT)
+    ranked = {k: SortedStatistic.of(v).kept(rest) for k, v in stats.items()}
+    quick = summarise_statistics(selected, ranked, LAYOUT, rest_sorted=True)
+    assert json.dumps(quick.to_json_dict()) == json.dumps(plain.to_json_dict())
+    assert plain.n_rest == int(rest.sum())
