@@ -151,11 +151,7 @@ class ClusterPairing(Pairing):
             points = max(64, int(np.sqrt(2 * k)))
         sent = {n: paired_signal(a, b) for n, (a, b) in signals.items()}
         with watch.cluster_errors(self.cluster):
-            shipped = (
-                client.scatter(sent, broadcast=True, timeout=self.cluster.spec.no_worker_timeout)
-                if sent
-                else {}
-            )
+            shipped = watch.broadcast(self.cluster, sent)
         summaries = self._gather(
             [
                 client.submit(pair_tasks.pairs_summary, p, shipped, k, points, pure=False)

@@ -10,12 +10,10 @@ integer counts, so AUCs agree to the last bit; JSON the same but for the provena
    then prepared there (``guards.prepare``, clip-independent, kept on the worker as a Dask
    result: a lost worker's are recomputed from their lineage, its shards found on disk).
 2. ``evaluate``: per partition, guarded scores under the setting; round one ships counts
-   (and a signal's kept scores); the client merges them, picks the shared histogram bins and
-   the background ranks the working points read; round two ships each partition's tally and
-   a background partition's summary (top scores and Mann-Whitney counts against every
-   signal); with too many top scores to ship, a sketch and a windows' round instead
-   (``engine.distributed.order_statistics``). The merge runs the single-process metric code
-   (``engine.distributed.partitions``).
+   (and a signal's kept scores), merged into the shared histogram bins and the ranks the
+   working points read; round two ships tallies and each background partition's summary
+   (top scores, or a sketch and a windows' round: ``engine.distributed.order_statistics``;
+   Mann-Whitney counts against every signal), merged by the single-process metric code.
 """
 
 from __future__ import annotations
@@ -80,14 +78,14 @@ __all__ = [
 ]
 
 DEFAULT_PARTITION_EVENTS = 32 * CHUNK_EVENTS
-"""Events per partition (262,144): about a second of scoring on one thread and 40 MB of
-shard, so the work spreads evenly over the workers (the seed's 2.7 M background is 11
-partitions) and a lost worker costs little, while the scheduler's overhead per task (about a
-millisecond) stays nothing. The command line's default (``arguments``) is this number."""
+"""Events per partition (262,144; the command line's default): about a second of scoring on
+one thread and 40 MB of shard: the work spreads evenly (the seed's background is 11
+partitions), a lost worker costs little, the scheduler's millisecond per task nothing."""
 
-TOP_SCORES_BUDGET = 64 * 2**20
-"""Bytes of top background scores all partitions may ship in one round; beyond it the
-background is sketched first and the working points' ranks read in a second round."""
+TOP_SCORES_BUDGET = 4 * 2**20
+"""Bytes of top background scores all partitions may ship in one round, else a sketch and a
+second round (kB per partition). Small: each clip change pays it (27 M events in 26
+partitions shipped 56 MB in one round, about a second of the client's and scheduler's CPU)."""
 
 MIN_BKG_PASS = 10  # as metrics.separation's default
 
@@ -387,14 +385,7 @@ class ClusterEvaluator(BaseEvaluator):
         points = None
         if 8 * k * len(background) > TOP_SCORES_BUDGET:
             points = max(64, int(np.sqrt(2 * k)))
-        broadcast = {n: signal_values(v) for n, v in signals.items()}
-        shipped = (
-            self.client.scatter(
-                broadcast, broadcast=True, timeout=self.cluster.spec.no_worker_timeout
-            )
-            if broadcast
-            else {}
-        )
+        shipped = watch.broadcast(self.cluster, {n: signal_values(v) for n, v in signals.items()})
         if refs is None:
             refs = [submit(tasks.sorted_background, g, pure=False) for g in background]
         summaries = gather(

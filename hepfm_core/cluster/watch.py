@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from ..errors import ClusterError
@@ -87,6 +87,21 @@ def gather(cluster: Cluster, obj: Any) -> Any:
     for _ in completed(cluster, _futures(obj)):
         pass
     return cluster.client.gather(obj)
+
+
+def broadcast(cluster: Cluster, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Each of ``values`` on every worker, as a future under a key of its own content (by
+    name here). Why not ``client.scatter(values)``: a dict's own keys become the Dask keys,
+    so the evaluator's and a comparison's scatters of the same signal names shared a key,
+    and a task could read the other's value (seen: a pairing task given a signal's scores
+    for its paired summary)."""
+    if not values:
+        return {}
+    names = list(values)
+    futures = cluster.client.scatter(
+        [values[n] for n in names], broadcast=True, timeout=cluster.spec.no_worker_timeout
+    )
+    return dict(zip(names, futures, strict=True))
 
 
 @contextlib.contextmanager

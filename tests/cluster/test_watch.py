@@ -43,3 +43,19 @@ def test_every_worker_dead_ends_the_wait_with_a_cluster_error(one_worker):
     assert "start workers again" in str(err.value)
     with pytest.raises(ClusterError):
         list(watch.completed(one_worker, [future]))
+
+
+def test_broadcasts_under_the_same_names_keep_their_own_values(one_worker):
+    """Two broadcasts under the same signal names, the first's futures still held: each
+    task reads its own broadcast's value (``client.scatter`` of a dict would have used the
+    names as keys, and the second would have read the first's values)."""
+    import numpy as np
+
+    first = watch.broadcast(one_worker, {"wprime_qq": np.arange(3.0)})
+    second = watch.broadcast(one_worker, {"wprime_qq": ("paired", np.arange(5.0))})
+    assert watch.broadcast(one_worker, {}) == {}
+    client = one_worker.client
+    got_first = client.submit(lambda v: v.sum(), first["wprime_qq"], pure=False)
+    got_second = client.submit(lambda v: (v[0], v[1].size), second["wprime_qq"], pure=False)
+    assert watch.gather(one_worker, [got_first, got_second]) == [3.0, ("paired", 5)]
+    assert first["wprime_qq"].key != second["wprime_qq"].key

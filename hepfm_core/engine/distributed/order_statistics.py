@@ -159,12 +159,18 @@ def merge_top(parts: Sequence[TopScores], ranks: Sequence[int]) -> RankTable:
                 f"partition {i} shipped its top {p.values.size} scores of {p.n}; rank "
                 f"{wanted[-1]} needs the top {wanted[-1]}"
             )
-    merged = np.sort(np.concatenate([p.values for p in parts]))  # ascending
+    # The k-th largest of the shipped scores by selection, not a sort (26 partitions of a
+    # 27 M background ship 7 M scores: 0.5 s sorted on the client per clip change); the
+    # counts by a binary search in each partition's own scores (largest first).
+    merged = np.concatenate([p.values for p in parts])
+    size = merged.size
+    chosen = np.partition(merged, [size - k for k in wanted])
+    ascending = [np.negative(p.values) for p in parts]
     ranked = {}
     for k in wanted:
-        value = merged[merged.size - k]
-        above = merged.size - int(np.searchsorted(merged, value, side="right"))
-        at_or_above = merged.size - int(np.searchsorted(merged, value, side="left"))
+        value = chosen[size - k]
+        above = sum(int(np.searchsorted(a, -value, side="left")) for a in ascending)
+        at_or_above = sum(int(np.searchsorted(a, -value, side="right")) for a in ascending)
         # Ties with a partition's last shipped score may not all have fitted.
         at_or_above += sum(
             p.extra_at_cut for p in parts if p.extra_at_cut and p.values[-1] == value
