@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import ClusterError
 from .connect import Cluster
 
-__all__ = ["POLL_S", "cluster_errors", "completed", "gather", "n_workers"]
+__all__ = ["POLL_S", "broadcast", "cluster_errors", "completed", "gather", "n_workers"]
 
 POLL_S = 1.0
 
