@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ClusterError
+from .connect import WORKER_ENVIRON
 
 __all__ = ["SYSTEMS", "BatchSettings", "batch_cluster"]
 
@@ -62,7 +63,11 @@ class BatchSettings:
             "walltime": self.walltime,
             "python": sys.executable,
             "job_extra_directives": list(self.job_directives),
-            "job_script_prologue": list(self.prologue),
+            # the workers' allocator settings (connect.WORKER_ENVIRON), then the user's lines
+            "job_script_prologue": [
+                *(f"export {k}={v}" for k, v in WORKER_ENVIRON.items()),
+                *self.prologue,
+            ],
         }
         if self.queue:
             kw["queue"] = self.queue
