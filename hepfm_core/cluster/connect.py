@@ -22,19 +22,12 @@ from ..errors import ClusterError
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "DEFAULT_NO_WORKER_TIMEOUT",
-    "WORKER_ENVIRON",
     "Cluster",
     "ClusterSpec",
     "check_workers",
     "open_cluster",
 ]
 
-WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": "65536"}
-"""Set in every worker process hepfm starts (a local cluster's, a batch job's) before it
-starts: the C allocator hands an array above 64 kB back to the system when it is freed.
-By default its threshold climbs to 32 MB after the first large free, so a partition's
-temporaries (8 MB arrays) stayed in the heap between tasks: one worker at 8.2 M events
-peaked at 0.94 GiB over its life (``ru_maxrss``), 0.80 GiB with this, at the same speed."""
 DEFAULT_CONNECT_TIMEOUT = 10.0
 """Seconds to reach a scheduler, and again to see its first worker."""
 DEFAULT_NO_WORKER_TIMEOUT = 60.0
@@ -137,20 +130,16 @@ class Cluster:
 
 
 def _start_local(spec: ClusterSpec):
-    import dask
     from distributed import LocalCluster
 
-    # read by each nanny as it is made, and set before it spawns its worker
-    environ = {f"distributed.nanny.pre-spawn-environ.{k}": v for k, v in WORKER_ENVIRON.items()}
-    with dask.config.set(environ):
-        return LocalCluster(
-            n_workers=spec.workers,
-            threads_per_worker=spec.threads_per_worker,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+    return LocalCluster(
+        n_workers=spec.workers,
+        threads_per_worker=spec.threads_per_worker,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
 
 
 def _connect(spec: ClusterSpec):

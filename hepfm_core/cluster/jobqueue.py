@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ClusterError
-from .connect import WORKER_ENVIRON
 
 __all__ = ["SYSTEMS", "BatchSettings", "batch_cluster"]
 
@@ -63,11 +62,7 @@ class BatchSettings:
             "walltime": self.walltime,
             "python": sys.executable,
             "job_extra_directives": list(self.job_directives),
-            # the workers' allocator settings (connect.WORKER_ENVIRON), then the user's lines
-            "job_script_prologue": [
-                *(f"export {k}={v}" for k, v in WORKER_ENVIRON.items()),
-                *self.prologue,
-            ],
+            "job_script_prologue": list(self.prologue),
         }
         if self.queue:
             kw["queue"] = self.queue

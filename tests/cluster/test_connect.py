@@ -214,15 +214,3 @@ def test_every_worker_dead_ends_evaluate_with_exit_2(
     assert "has had no worker for 3 s while work was pending" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr
     assert elapsed < 60, elapsed
-
-
-def test_a_local_clusters_workers_start_with_the_allocator_setting():
-    """Each worker process of a local cluster has ``WORKER_ENVIRON`` from its start (set by
-    its nanny before spawning it; the nanny sets it in this process's ``os.environ`` too, as
-    Dask does with its own ``MALLOC_TRIM_THRESHOLD_``: read by the C library only when a
-    process starts, so this one's allocator is unchanged)."""
-    from hepfm_core.cluster.connect import WORKER_ENVIRON
-
-    with open_cluster(ClusterSpec(workers=1, threads_per_worker=1)) as cluster:
-        seen = cluster.client.run(lambda: {k: os.environ.get(k) for k in WORKER_ENVIRON})
-    assert list(seen.values()) == [WORKER_ENVIRON]

@@ -38,8 +38,6 @@ def test_slurm_job_script_runs_a_worker_of_this_environment():
         assert directive in lines, script
     assert any(line.startswith("#SBATCH --mem=") for line in lines)
     assert "module load cuda" in lines
-    # the workers' allocator setting, exported before the user's lines
-    assert lines.index("export MALLOC_MMAP_THRESHOLD_=65536") < lines.index("module load cuda")
     worker = next(line for line in lines if "distributed.cli.dask_worker" in line)
     assert worker.startswith(f"{sys.executable} -m distributed.cli.dask_worker tcp://")
     assert "--nthreads 4" in worker and "--nanny" in worker
