@@ -455,6 +455,8 @@ def sorted_background(
     and few events changed, else sorted. The same array either way: the same scores,
     in order."""
     merged = None if base is None or prepared is None else _merged(part, base, prepared)
+    if prepared is not None:  # the merge read which events leave the clip: let them go
+        _release_prepared(prepared)
     if merged is None:
         ref = prepare_background(part.policy.values)
     else:  # sorted already, of kept scores only (finite, or +inf): nothing to check

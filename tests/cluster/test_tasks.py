@@ -88,6 +88,22 @@ def test_a_clip_change_merges_into_the_sorted_base_as_a_sort_would(shard, policy
     assert merged >= 3  # the narrow clips change too many events: sorted instead
 
 
+def test_a_sorted_background_lets_go_of_the_prepared_pages_its_merge_read(shard, monkeypatch):
+    """The merge from the sorted base reads which events leave the clip from the prepared
+    pass; those pages are let go after (they stayed resident before: a worker holding 27 M
+    events kept about 230 MB of them after an evaluation, 0.93 against 0.72 GiB)."""
+    prepared = tasks.prepare_partition(shard, "exp", "true")
+    settings = GuardSettings(score="kl", clip=(-20.0, 20.0))
+    base = tasks.sorted_base(prepared, settings, "worst")
+    part = tasks.guard_partition(prepared, settings, "worst", "background", 0)
+    let_go = []
+    real = tasks._release_prepared
+    monkeypatch.setattr(tasks, "_release_prepared", lambda p: let_go.append(p) or real(p))
+    assert tasks._merged(part, base, prepared) is not None  # the merge's path
+    tasks.sorted_background(part, base, prepared)
+    assert let_go == [prepared]
+
+
 def test_dask_sees_what_moving_a_partition_costs_and_a_pass_travels_as_its_folder(shard):
     import pickle
 
