@@ -438,7 +438,7 @@ class Investigator:
                 values_kind=kind, rest_note=rest_note,
             )  # fmt: skip
         selected = event_statistics(self._shown(self._rows(name, events)), self.layout)
-        rest_stats = {k: ref.ranked[k].kept(rest) for k in ref.stats}
+        rest_stats = {k: ranked.kept(rest) for k, ranked in ref.ranked.items()}
         return summarise_statistics(
             selected, rest_stats, self.layout, values_kind=f"{kind}: {note}",
             rest_note=rest_note, rest_sorted=True,
