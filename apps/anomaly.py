@@ -5,27 +5,11 @@ app = marimo.App(width="full", app_title="hepfm · anomaly detection")
 
 # The cells that show the dashboard come first, so it reads before the code; the controls and
 # the plumbing (paths, file browsers, widgets) follow. marimo runs cells by their data flow,
-# not by their place in the file.
+# not by their place in the file (among cells ready at once, the first in the file first).
 
 with app.setup(hide_code=True):
+    # marimo only: the sidebar's head shows before hepfm's own imports (the next cells)
     import marimo as mo
-
-    from hepfm_core.common.import_ahead import import_ahead
-
-    import_ahead()  # what the first evaluation imports, while the first cells read files
-
-    from hepfm_core import vocabulary as vocab
-    from hepfm_core.demo import demo_ready, demo_total_events, make_demo
-    from hepfm_core.sources import detect_kind
-    from hepfm_core.views import charts, meeting_reports, page_state, tables, text
-    from hepfm_core.views import dashboard as db
-    from hepfm_core.views import investigation as iv
-    from hepfm_core.views.static_tables import static_grid, static_table
-    from hepfm_core.views.widget_values import within
-
-    # charts carry their rows in their spec: no fetch per chart while the kernel is busy (a
-    # page only: a script's process keeps Altair's own transformer)
-    _ = mo.app_meta().mode in ("edit", "run") and db.inline_chart_data()
 
 
 @app.function(hide_code=True)
@@ -36,7 +20,107 @@ def stop_on(error, title):
 
 
 @app.cell(hide_code=True)
-def _(arg_data, arg_model, data_browser, demo_dir, model_browser, root):
+def _():
+    # The sidebar's head, first of all and needing nothing but marimo: a page's layout is
+    # rebuilt when a sidebar first appears, and marimo keeps the rebuilt page hidden a
+    # moment (30 ms a cell); shown this early, that moment passes while the cells below run.
+    from hepfm_core.views.layout import SIDEBAR_WIDTH as _width
+
+    mo.sidebar(mo.md("## hepfm"), width=_width)
+    return
+
+
+@app.cell(hide_code=True)
+def _():
+    # hepfm's modules, for the cells below (after the sidebar's head: see above)
+    from hepfm_core.common.import_ahead import import_ahead
+
+    import_ahead()  # what the first evaluation imports, while the first cells read files
+
+    from hepfm_core import vocabulary as vocab
+    from hepfm_core.demo import demo_ready, demo_total_events, make_demo
+    from hepfm_core.sources import detect_kind
+    from hepfm_core.views import charts, layout, meeting_reports, page_state, tables, text
+    from hepfm_core.views import dashboard as db
+    from hepfm_core.views import investigation as iv
+    from hepfm_core.views.static_tables import static_grid, static_table
+    from hepfm_core.views.widget_values import within
+
+    # charts carry their rows in their spec: no fetch per chart while the kernel is busy (a
+    # page only: a script's process keeps Altair's own transformer)
+    _ = mo.app_meta().mode in ("edit", "run") and db.inline_chart_data()
+    return (
+        charts,
+        db,
+        demo_ready,
+        demo_total_events,
+        detect_kind,
+        iv,
+        layout,
+        make_demo,
+        meeting_reports,
+        page_state,
+        static_grid,
+        static_table,
+        tables,
+        text,
+        vocab,
+        within,
+    )
+
+
+@app.cell(hide_code=True)
+def _(
+    beta,
+    bins,
+    clip_slider,
+    data_browser,
+    data_kind,
+    density,
+    fill,
+    layout,
+    log_y,
+    model_browser,
+    model_choice,
+    no_clip,
+    normalisation,
+    policy,
+    preset,
+    report_button,
+    score,
+    shown_model,
+    signals,
+):
+    mo.sidebar(
+        mo.vstack(
+            [
+                mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
+                model_choice,
+                shown_model if len(model_choice.value) > 1 else mo.md(""),
+                normalisation if data_kind == "upstream" else mo.md(""),
+                fill,
+                preset,
+                no_clip,
+                clip_slider,
+                score,
+                beta,
+                policy,
+                signals,
+                mo.md("**histograms**"),
+                bins,
+                log_y,
+                density,
+                report_button,
+            ],
+            gap=0.75,
+        ),
+        width=layout.SIDEBAR_WIDTH,
+    )
+    return
+
+
+@app.cell(hide_code=True)
+def _(arg_data, arg_model, data_browser, db, demo_dir, model_browser, root):
     # The chosen data and model: the file browsers win, then the command line, then the demo.
     chosen_data = data_browser.path() or arg_data
     chosen_model = model_browser.path() or arg_model or demo_dir / "model.keras"
@@ -58,7 +142,15 @@ def _(arg_data, arg_model, data_browser, demo_dir, model_browser, root):
 
 
 @app.cell(hide_code=True)
-def _(data_dir, demo_dir, model_path):
+def _(
+    data_dir,
+    db,
+    demo_dir,
+    demo_ready,
+    demo_total_events,
+    make_demo,
+    model_path,
+):
     # The demo creates itself (data and model, about a minute) when it is missing.
 
     def _make_demo():
@@ -95,7 +187,15 @@ def _(data_dir, demo_dir, model_path):
 
 @app.cell(hide_code=True)
 def _(
-    arg_scheduler, data_dir, data_kind, fill, kind_error, model_choice, model_paths, normalisation
+    arg_scheduler,
+    data_dir,
+    data_kind,
+    db,
+    fill,
+    kind_error,
+    model_choice,
+    model_paths,
+    normalisation,
 ):
     # The chosen models on the data shown, each scored once (then cached); the first is shown.
     stop_on(kind_error, "Cannot open the data.")
@@ -131,16 +231,30 @@ def _(
 
 
 @app.cell(hide_code=True)
-def _(models, shown_model):
+def _(db, models, shown_model):
     # the model whose counts, distributions and events are shown (several: the dropdown's);
     # a cell of its own, so that a clip or score change leaves the events view's controls be
     shown_label = shown_model.value if shown_model.value in models.labels else models.labels[0]
     evaluator = models.evaluator(shown_label)
-    return evaluator, shown_label
+    # one investigator per evaluator: the model loaded once
+    investigator = db.shared_investigator(evaluator)
+    return evaluator, investigator, shown_label
 
 
 @app.cell(hide_code=True)
-def _(beta, bins, clip_now, models, policy, score, signals):
+def _(
+    beta,
+    bins,
+    clip_now,
+    db,
+    models,
+    policy,
+    score,
+    signals,
+    tables,
+    vocab,
+    within,
+):
     mo.stop(not signals.value, mo.callout("Select at least one signal sample.", kind="warn"))
 
     def _evaluate():
@@ -168,7 +282,7 @@ def _(compared, shown_label):
 
 
 @app.cell(hide_code=True)
-def _(compared, evaluator, result, root):
+def _(compared, evaluator, result, root, text, vocab):
     _several = len(compared.labels) > 1
     # a shared dashboard names the data relative to its data root, not the server's paths
     _root = root if mo.app_meta().mode == "run" else None
@@ -188,7 +302,7 @@ def _(compared, evaluator, result, root):
 
 
 @app.cell(hide_code=True)
-def _(url_state):
+def _(text, url_state):
     # a link's values that could not be used, named; their defaults are shown instead
     _problems = " · ".join(text.literal(_p) for _p in url_state.problems)
     _link = mo.callout(mo.md(f"**Link.** {_problems}; the defaults are used."), kind="warn")
@@ -197,7 +311,7 @@ def _(url_state):
 
 
 @app.cell(hide_code=True)
-def _(result, set_request):
+def _(db, result, set_request, static_grid, tables, text):
     # a count of a cause is a button: it asks for the events behind it (the section below
     # follows). One row per count, one column per sample: it fits a page 1,280 px wide
     _grid, _empty = tables.without_empty_causes(tables.counts_grid(result))
@@ -241,11 +355,23 @@ def _(result, set_request):
         else None,
     ]
     mo.vstack([_p for _p in _parts if _p is not None])
-    return (count_buttons,)
+    return
 
 
 @app.cell(hide_code=True)
-def _(bins, colours, density, log_y, result, set_request):
+def _(
+    bins,
+    charts,
+    colours,
+    db,
+    density,
+    iv,
+    log_y,
+    result,
+    set_request,
+    tables,
+    within,
+):
     # a brush along the score axis asks for the events in that range
     _hist, _over = tables.histogram_tables(
         result, n_bins=int(within(bins, tables.DEFAULT_BINS)), density=density.value
@@ -264,7 +390,7 @@ def _(bins, colours, density, log_y, result, set_request):
         on_change=db.on_brush(set_request, lambda: loss_chart.selections),
     )
     loss_chart
-    return (loss_chart,)
+    return
 
 
 @app.cell(hide_code=True)
@@ -281,7 +407,7 @@ def _(look_sample, top_button, top_n):
 
 
 @app.cell(hide_code=True)
-def _(get_request, investigator, result):
+def _(db, get_request, investigator, iv, result, static_table):
     # The events behind a count, a score range or the N most anomalous, and what sets
     # them apart from the rest of their sample
     looked = db.look(investigator, result, get_request())
@@ -306,7 +432,7 @@ def _(get_request, investigator, result):
 
 
 @app.cell(hide_code=True)
-def _(investigator):
+def _(db, investigator):
     # the model loads in the background once the dashboard shows, so that the first click
     # answers at once; this line says when it is done (no setting reruns it)
     mo.stop(investigator is None)
@@ -325,7 +451,7 @@ def _(investigator):
 
 
 @app.cell(hide_code=True)
-def _(looked, url_state):
+def _(db, looked, page_state, url_state):
     # no selection yet: nothing to page (no mo.stop, whose descendants would each say so)
     event_page = None
     if looked.selection is not None:
@@ -340,7 +466,7 @@ def _(looked, url_state):
 
 
 @app.cell(hide_code=True)
-def _(event_page, investigator, looked):
+def _(db, event_page, investigator, iv, looked, within):
     # One page of the selection: the model runs on these events only
     details, _error, event_rows = (), None, None
     if event_page is not None:
@@ -374,7 +500,7 @@ def _(event_page, investigator, looked):
 
 
 @app.cell(hide_code=True)
-def _(details, event_rows, investigator, looked):
+def _(db, details, event_rows, investigator, iv, looked, static_table):
     _event = None if event_rows is None else db.chosen_event(details, event_rows.value)
     mo.stop(_event is None)
     _layout = investigator.layout
@@ -415,7 +541,7 @@ def _(details, event_rows, investigator, looked):
 
 
 @app.cell(hide_code=True)
-def _(colours, compared, result):
+def _(charts, colours, compared, db, result, text):
     # one model: its curves; several: overlaid (colour = signal, dash = model)
     _curves = db.curves(compared)
     mo.hstack(
@@ -445,7 +571,7 @@ def _(colours, compared, result):
 
 
 @app.cell(hide_code=True)
-def _(compared, result):
+def _(compared, result, static_table, tables, text):
     _results = compared.first_results()
     _several = len(_results) > 1
     mo.vstack(
@@ -491,7 +617,16 @@ def _(diagnostics, investigator, latent_sample):
 
 
 @app.cell(hide_code=True)
-def _(colours, diagnostics, investigator, latent_sample, result):
+def _(
+    charts,
+    colours,
+    db,
+    diagnostics,
+    investigator,
+    iv,
+    latent_sample,
+    result,
+):
     # The whole-sample diagnostics shown, one section each, in one cell (a control reruns
     # it once); each is computed only while it is shown.
     mo.stop(investigator is None or not diagnostics.value)
@@ -563,7 +698,16 @@ def _(colours, diagnostics, investigator, latent_sample, result):
 
 
 @app.cell(hide_code=True)
-def _(models, report_button, reports_written, result, root, set_reports_written):
+def _(
+    db,
+    meeting_reports,
+    models,
+    report_button,
+    reports_written,
+    result,
+    root,
+    set_reports_written,
+):
     # The meeting report: one offline HTML file for the current settings and models.
     mo.stop(not report_button.value)
 
@@ -588,57 +732,7 @@ def _(models, report_button, reports_written, result, root, set_reports_written)
 
 
 @app.cell(hide_code=True)
-def _(
-    beta,
-    bins,
-    clip_slider,
-    data_browser,
-    data_kind,
-    density,
-    fill,
-    log_y,
-    model_browser,
-    model_choice,
-    no_clip,
-    normalisation,
-    policy,
-    preset,
-    report_button,
-    score,
-    shown_model,
-    signals,
-):
-    mo.sidebar(
-        mo.vstack(
-            [
-                mo.md("## hepfm"),
-                mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
-                model_choice,
-                shown_model if len(model_choice.value) > 1 else mo.md(""),
-                normalisation if data_kind == "upstream" else mo.md(""),
-                fill,
-                preset,
-                no_clip,
-                clip_slider,
-                score,
-                beta,
-                policy,
-                signals,
-                mo.md("**histograms**"),
-                bins,
-                log_y,
-                density,
-                report_button,
-            ],
-            gap=0.75,
-        ),
-        width="340px",
-    )
-    return
-
-
-@app.cell(hide_code=True)
-def _():
+def _(db):
     # Where data may come from: the data root (no search leads outside it), and the paths
     # given on the command line.
     cli = mo.cli_args()
@@ -650,11 +744,7 @@ def _():
     arg_model = arg_models[0] if arg_models else None
     # a Dask cluster for samples too large for this server: -- --scheduler tcp://host:port
     arg_scheduler = cli.get("scheduler") or cli.get("scheduler-file")
-    return arg_data, arg_model, arg_models, arg_scheduler, demo_dir, root
-
-
-@app.cell(hide_code=True)
-def _(root):
+    # the file browsers: confined to the root
     data_browser = mo.ui.file_browser(
         initial_path=root,
         selection_mode="directory",
@@ -669,11 +759,20 @@ def _(root):
         restrict_navigation=True,
         label="model (.keras file or upstream experiment folder)",
     )
-    return data_browser, model_browser
+    return (
+        arg_data,
+        arg_model,
+        arg_models,
+        arg_scheduler,
+        data_browser,
+        demo_dir,
+        model_browser,
+        root,
+    )
 
 
 @app.cell(hide_code=True)
-def _(arg_models, model_path, root):
+def _(arg_models, db, model_path, root):
     # The models to compare: the one shown, those of the command line, those under the root.
     _offered, _error = db.attempt(lambda: db.model_choices(model_path, arg_models[1:], root))
     stop_on(_error, "Path refused.")
@@ -697,7 +796,7 @@ def _(model_choice):
 
 
 @app.cell(hide_code=True)
-def _(data_dir, data_ready):
+def _(data_dir, data_ready, db, detect_kind, vocab):
     mo.stop(not data_ready)
     # a folder that cannot be opened: the models' cell says why (the controls still show)
     data_kind, kind_error = db.attempt(lambda: detect_kind(data_dir))
@@ -715,15 +814,17 @@ def _(data_dir, data_ready):
 
 
 @app.cell(hide_code=True)
-def _(url_state):
+def _(page_state, url_state):
     # Where the slider starts and whether no clip is on: set by a preset or the switch (the
     # slider's own moves do not rebuild it; self loops: the switch's cell shows its change).
     get_clip, set_clip = mo.state(page_state.initial_clip(url_state), allow_self_loops=True)
-    return get_clip, set_clip
+    # the events looked at: the link's at first, then the last click, brush or request
+    get_request, set_request = mo.state(url_state.request)
+    return get_clip, get_request, set_clip, set_request
 
 
 @app.cell(hide_code=True)
-def _(get_clip, set_clip):
+def _(get_clip, page_state, set_clip):
     _start = get_clip()
     clip_slider = mo.ui.range_slider(
         start=page_state.CLIP_RANGE[0],
@@ -748,7 +849,7 @@ def _(get_clip, set_clip):
 
 
 @app.cell(hide_code=True)
-def _(clip_slider, get_clip, set_clip):
+def _(clip_slider, get_clip, page_state, set_clip, vocab):
     # the preset shows the clip in force ("custom" once the slider moves off a preset), and
     # choosing one moves the slider
     _now = page_state.ClipControl(tuple(clip_slider.value), get_clip().off)
@@ -763,7 +864,7 @@ def _(clip_slider, get_clip, set_clip):
 
 
 @app.cell(hide_code=True)
-def _(signal_names, url_state):
+def _(page_state, signal_names, tables, url_state, vocab):
     # the controls start where the link says (else at the defaults)
     score = mo.ui.dropdown(
         {label: key for key, label in vocab.SCORE_LABELS.items()},
@@ -796,15 +897,7 @@ def _(signal_names, url_state):
 
 
 @app.cell(hide_code=True)
-def _():
-    # the link's query parameters, read once as the page opens (a copy: the URL follows
-    # the controls afterwards)
-    url_params = dict(mo.query_params().to_dict())
-    return (url_params,)
-
-
-@app.cell(hide_code=True)
-def _(data_dir, data_ready):
+def _(data_dir, data_ready, db):
     # the samples' names from the folder, not from the evaluator: changing the fill or the
     # normalisation then leaves every control where the user put it
     mo.stop(not data_ready)
@@ -815,20 +908,24 @@ def _(data_dir, data_ready):
 
 
 @app.cell(hide_code=True)
-def _(sample_names, signal_names, url_params):
+def _():
+    # the link's query parameters, read once as the page opens (a copy: the URL follows
+    # the controls afterwards)
+    url_params = dict(mo.query_params().to_dict())
+    return (url_params,)
+
+
+@app.cell(hide_code=True)
+def _(page_state, sample_names, signal_names, url_params):
     url_state = page_state.read_page_state(url_params, list(sample_names), signal_names)
     return (url_state,)
 
 
 @app.cell(hide_code=True)
-def _(get_request, result):
-    # the settings and the events looked at, written into the URL: a link reproduces the page
+def _(event_page, get_request, page_state, result, within):
+    # the settings, the events looked at and their page, written into the URL: a link
+    # reproduces the page
     page_state.write_page_state(mo.query_params(), result.settings, get_request())
-    return
-
-
-@app.cell(hide_code=True)
-def _(event_page):
     if event_page is not None:
         page_state.write_page(mo.query_params(), int(within(event_page, 1)))
     return
@@ -842,21 +939,7 @@ def _():
 
 
 @app.cell(hide_code=True)
-def _(url_state):
-    # the events looked at: the link's at first, then the last click, brush or request
-    get_request, set_request = mo.state(url_state.request)
-    return get_request, set_request
-
-
-@app.cell(hide_code=True)
-def _(evaluator):
-    # one investigator per evaluator: the model loaded once
-    investigator = db.shared_investigator(evaluator)
-    return (investigator,)
-
-
-@app.cell(hide_code=True)
-def _(get_request, sample_names, set_request):
+def _(db, get_request, page_state, sample_names, set_request, within):
     _names = list(sample_names)
     look_sample = mo.ui.dropdown(
         _names,
@@ -877,7 +960,7 @@ def _(get_request, sample_names, set_request):
 
 
 @app.cell(hide_code=True)
-def _(sample_names):
+def _(db, sample_names):
     # none at first: a diagnostic is computed only while it is shown (and stays shown when
     # the model or the fill changes)
     diagnostics = mo.ui.multiselect(db.DIAGNOSTICS, value=[], label="show")
@@ -886,7 +969,7 @@ def _(sample_names):
 
 
 @app.cell(hide_code=True)
-def _(investigator):
+def _(db, investigator):
     # Last in the file on purpose: marimo runs ready cells in file order, so this one runs
     # when every other cell of the first view has; the model's background load then starts
     # without competing with the page's own cells.

@@ -4,11 +4,14 @@ compared on the same events, as a summary, strict JSON, ROC CSV and per-sample P
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .options import add_model_argument, add_settings_arguments
 from .outputs import atomic_folder, warn
 from .scored_run import scored_evaluator
+
+if TYPE_CHECKING:
+    from ..engine.evaluate import EvaluationResult
 
 __all__ = ["add_evaluate_parser", "cmd_evaluate"]
 
@@ -54,10 +57,20 @@ def _write_roc_csv(rows: list[dict[str, Any]], path: str, *, with_model: bool) -
     atomic_write(path, pl.DataFrame(rows, schema=schema).write_csv(), "the ROC CSV")
 
 
+def _roc_rows(result: EvaluationResult) -> list[dict[str, Any]]:
+    """The exact ROC of every signal as rows (signal, threshold, fpr, tpr) for CSV."""
+    rows = []
+    for name, sep in result.signals.items():
+        if sep.roc is None:
+            continue
+        for t, f, p in zip(sep.roc.thresholds, sep.roc.fpr, sep.roc.tpr, strict=True):
+            rows.append({"signal": name, "threshold": float(t), "fpr": float(f), "tpr": float(p)})
+    return rows
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run ``hepfm evaluate``: the summary on stdout, the files the flags ask for; 0."""
     from ..engine.compare.models import ModelSet
-    from ..engine.evaluate import roc_rows
     from ..views.text import comparison_summary, summary_table
 
     with scored_evaluator(args) as (settings, evaluator):
@@ -67,7 +80,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             _write_json(compared.to_json_dict(), args.json, comparison_summary(compared))
             members = compared.members()
             if args.roc_csv:
-                rows = [{"model": name} | row for name, r in members for row in roc_rows(r)]
+                rows = [{"model": name} | row for name, r in members for row in _roc_rows(r)]
                 _write_roc_csv(rows, args.roc_csv, with_model=True)
             if args.scores_out:
                 with atomic_folder(args.scores_out) as tmp:
@@ -77,7 +90,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluator.evaluate(settings)
         _write_json(result.to_json_dict(), args.json, summary_table(result))
         if args.roc_csv:
-            _write_roc_csv(roc_rows(result), args.roc_csv, with_model=False)
+            _write_roc_csv(_roc_rows(result), args.roc_csv, with_model=False)
         if args.scores_out:
             with atomic_folder(args.scores_out) as tmp:
                 evaluator.write_scores(result, tmp)

@@ -9,7 +9,11 @@ identity, this is for damage.
 
 from __future__ import annotations
 
+import mmap
+import os
 import zlib
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +23,13 @@ __all__ = [
     "RowChunkChecksums",
     "array_crc32",
     "file_crc32",
+    "files_crc32",
 ]
 
 ALGORITHM = "crc32"
-_BLOCK = 1 << 20
+_BLOCK = 16 << 20
+"""Bytes per ``zlib.crc32`` call: long enough to run outside the GIL, short enough that a
+slice of a mapped file is not held at once."""
 
 
 def array_crc32(a: np.ndarray) -> int:
@@ -37,14 +44,40 @@ def _bytes(a: np.ndarray) -> memoryview:
 
 
 def file_crc32(path: str | Path) -> int:
-    """CRC-32 of a whole file, read in 1 MiB blocks."""
-    crc = 0
+    """CRC-32 of a whole file (0 for an empty one), read through a memory map: no copy, and
+    zlib runs outside the GIL, so several files are checked at once on several cores
+    (:func:`files_crc32`)."""
     with open(path, "rb", buffering=0) as fh:
-        buf = bytearray(_BLOCK)
-        view = memoryview(buf)
-        while n := fh.readinto(buf):
-            crc = zlib.crc32(view[:n], crc)
+        if os.fstat(fh.fileno()).st_size == 0:  # an empty file cannot be mapped
+            return 0
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                crc = 0
+                for start in range(0, len(view), _BLOCK):
+                    crc = zlib.crc32(view[start : start + _BLOCK], crc)
+            finally:
+                view.release()  # before the map closes: a map with views cannot
     return crc & 0xFFFFFFFF
+
+
+def files_crc32(paths: Iterable[str | Path]) -> list[int | OSError]:
+    """CRC-32 of each file, in order, computed in threads (one per core, at most one per
+    file): a cached pass's files (hundreds of MB) are checked in half the time on two
+    cores. A file that cannot be read gives its ``OSError`` in its place."""
+    paths = list(paths)
+
+    def one(path: str | Path) -> int | OSError:
+        try:
+            return file_crc32(path)
+        except OSError as exc:
+            return exc
+
+    workers = min(len(paths), os.cpu_count() or 1)
+    if workers <= 1:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(workers, thread_name_prefix="hepfm-crc") as pool:
+        return list(pool.map(one, paths))
 
 
 class RowChunkChecksums:

@@ -2,9 +2,9 @@
 
 The dashboard's first view imports SciPy's special functions (the efficiencies' exact
 intervals) only when its first evaluation asks for them: 0.3 s of the first view on two
-cores. Started at the app's set-up, their import overlaps the cells that read the scoring
-passes and sort the background (NumPy and HDF5 outside the interpreter's lock much of the
-time): the first view measured 0.4-0.6 s sooner (three paired runs at the seed's scale).
+cores. Started first in the app's imports cell, their import overlaps the cells that read
+the scoring passes (NumPy and HDF5 outside the interpreter's lock much of the time): the
+first view measured 0.4-0.6 s sooner (three paired runs at the seed's scale).
 """
 
 from __future__ import annotations

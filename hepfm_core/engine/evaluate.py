@@ -56,6 +56,7 @@ from .metrics.separation import (
     separation,
     withheld_separation,
 )
+from .metrics.sorted_cache import SortedBackgrounds
 from .scoring.passes import ScoringPass
 from .scoring.run import cached_pass
 
@@ -67,7 +68,6 @@ __all__ = [
     "EvaluationSettings",
     "Evaluator",
     "SampleResult",
-    "roc_rows",
     "scores_frame",
     "write_scores",
 ]
@@ -390,6 +390,7 @@ class Evaluator(BaseEvaluator):
         self._passes: dict[str, ScoringPass] = {}
         self._prepared: dict[tuple[str, str, str], PreparedPass] = {}
         self._bkg_refs: dict[tuple, BackgroundRef] = {}
+        self._sorted: SortedBackgrounds | None = None
         self._last_guarded: dict[str, tuple[GuardSettings, GuardedScores]] = {}
 
     @classmethod
@@ -454,6 +455,13 @@ class Evaluator(BaseEvaluator):
             )
         return self._prepared[key]
 
+    def _sorted_backgrounds(self) -> SortedBackgrounds:
+        """The background's sorted scores by setting, kept beside its cached pass."""
+        if self._sorted is None:
+            where = self.score_all()["background"].directory
+            self._sorted = SortedBackgrounds(where, self.parameterisation)
+        return self._sorted
+
     def _guarded(self, name: str, kl_form: KLForm, gs: GuardSettings) -> GuardedScores:
         """Guarded scores of one sample; the last setting is kept, so asking again with only
         the policy changed (the dashboard's worst-vs-drop sentence) costs no guard pass."""
@@ -517,7 +525,10 @@ class Evaluator(BaseEvaluator):
             bkg_key, values = settings.kept_scores_key(), kept["background"].values
             other = self._bkg_refs.get((*bkg_key[:-1], OTHER_POLICY[settings.policy]))
             ref = self._bkg_refs.pop(bkg_key, None) or (other and resorted(other, values))
-            ref = ref or prepare_background(values)
+            ref = ref or self._sorted_backgrounds().read(bkg_key, values.size)
+            if ref is None:  # sorted once per pass and setting, then read from the cache
+                ref = prepare_background(values)
+                self._sorted_backgrounds().write_later(bkg_key, ref)
             # keep the last few (see BACKGROUND_SORTS_KEPT), the latest last
             self._bkg_refs[bkg_key] = ref
             while len(self._bkg_refs) > BACKGROUND_SORTS_KEPT:
@@ -530,17 +541,6 @@ class Evaluator(BaseEvaluator):
         return EvaluationResult(
             settings, self.parameterisation, samples, seps, self.provenance(), sorted_background=ref
         )
-
-
-def roc_rows(result: EvaluationResult) -> list[dict[str, Any]]:
-    """The exact ROC of every signal as rows (signal, threshold, fpr, tpr) for CSV."""
-    rows = []
-    for name, sep in result.signals.items():
-        if sep.roc is None:
-            continue
-        for t, f, p in zip(sep.roc.thresholds, sep.roc.fpr, sep.roc.tpr, strict=True):
-            rows.append({"signal": name, "threshold": float(t), "fpr": float(f), "tpr": float(p)})
-    return rows
 
 
 def scores_frame(

@@ -10,7 +10,13 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hepfm_core.common.checksum import RowChunkChecksums, array_crc32, file_crc32
+from hepfm_core.common import checksum
+from hepfm_core.common.checksum import (
+    RowChunkChecksums,
+    array_crc32,
+    file_crc32,
+    files_crc32,
+)
 
 
 def test_array_crc32_is_the_crc_of_the_c_order_bytes():
@@ -26,7 +32,8 @@ def test_array_crc32_is_the_crc_of_the_c_order_bytes():
     assert array_crc32(a2) != array_crc32(a)
 
 
-def test_file_crc32_reads_in_blocks_the_crc_of_the_whole(tmp_path):
+def test_file_crc32_reads_in_blocks_the_crc_of_the_whole(tmp_path, monkeypatch):
+    monkeypatch.setattr(checksum, "_BLOCK", 1 << 20)  # the real blocks are 16 MiB
     data = np.random.default_rng(0).integers(0, 256, (5 << 20) // 2 + 7, dtype=np.uint8).tobytes()
     path = tmp_path / "f.bin"
     path.write_bytes(data)  # 2.5 MiB and 7 bytes: two whole blocks and a part
@@ -34,6 +41,24 @@ def test_file_crc32_reads_in_blocks_the_crc_of_the_whole(tmp_path):
     assert file_crc32(str(path)) == zlib.crc32(data)
     (tmp_path / "empty").write_bytes(b"")
     assert file_crc32(tmp_path / "empty") == 0
+
+
+def test_files_crc32_gives_each_file_its_own_crc_in_order_and_an_unreadable_one_its_error(
+    tmp_path,
+):
+    rng = np.random.default_rng(1)
+    blobs = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in (0, 1, 70_000, 3 << 20)]
+    paths = []
+    for i, blob in enumerate(blobs):
+        paths.append(tmp_path / f"f{i}.bin")
+        paths[-1].write_bytes(blob)
+    missing = tmp_path / "missing.bin"
+    found = files_crc32([*paths, missing, paths[1]])
+    assert found[:4] == [zlib.crc32(b) for b in blobs]
+    assert isinstance(found[4], FileNotFoundError)
+    assert found[5] == zlib.crc32(blobs[1])
+    assert files_crc32([]) == []
+    assert files_crc32([paths[2]]) == [zlib.crc32(blobs[2])]
 
 
 def _direct(x: np.ndarray, chunk_rows: int) -> list[int]:
