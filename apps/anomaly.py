@@ -3,12 +3,12 @@ import marimo
 __generated_with = "0.25.2"
 app = marimo.App(width="full", app_title="hepfm · anomaly detection")
 
-# The cells that show the dashboard come first, so it reads before the code; the controls and
-# the plumbing (paths, file browsers, widgets) follow. marimo runs cells by their data flow,
-# not by their place in the file (among cells ready at once, the first in the file first).
-
 with app.setup(hide_code=True):
-    # marimo only: the sidebar's head shows before hepfm's own imports (the next cells)
+    # The cells that show the dashboard come first, so it reads before the code; the controls
+    # and the plumbing (paths, file browsers, widgets) follow. marimo runs cells by their data
+    # flow, not by their place in the file (among cells ready at once, the first in the file
+    # first). The set-up imports marimo only: the sidebar's head shows before hepfm's own
+    # imports (the next cells).
     import marimo as mo
 
 
@@ -71,46 +71,27 @@ def _():
 
 @app.cell(hide_code=True)
 def _(
-    beta,
-    bins,
-    clip_slider,
-    data_browser,
-    data_kind,
-    density,
-    fill,
     layout,
-    log_y,
-    model_browser,
-    model_choice,
-    no_clip,
-    normalisation,
-    policy,
     preset,
-    report_button,
-    score,
-    shown_model,
-    signals,
+    sidebar_browsers,
+    sidebar_clip,
+    sidebar_data,
+    sidebar_models,
+    sidebar_view,
 ):
+    # The controls. The widgets come in tuples (sidebar_*), not by their names: marimo runs
+    # again every cell that names a widget whose value changed, and the whole sidebar would
+    # be sent and drawn again on every move of every control; a tuple is not watched. Only
+    # the preset, made again on each slider move (it names the clip in force), is named.
     mo.sidebar(
         mo.vstack(
             [
-                mo.accordion({"data and model": mo.vstack([data_browser, model_browser])}),
-                model_choice,
-                shown_model if len(model_choice.value) > 1 else mo.md(""),
-                normalisation if data_kind == "upstream" else mo.md(""),
-                fill,
+                sidebar_browsers,
+                *sidebar_models,
+                *sidebar_data,
                 preset,
-                no_clip,
-                clip_slider,
-                score,
-                beta,
-                policy,
-                signals,
-                mo.md("**histograms**"),
-                bins,
-                log_y,
-                density,
-                report_button,
+                *sidebar_clip,
+                *sidebar_view,
             ],
             gap=0.75,
         ),
@@ -759,6 +740,7 @@ def _(db):
         restrict_navigation=True,
         label="model (.keras file or upstream experiment folder)",
     )
+    sidebar_browsers = mo.accordion({"data and model": mo.vstack([data_browser, model_browser])})
     return (
         arg_data,
         arg_model,
@@ -768,6 +750,7 @@ def _(db):
         demo_dir,
         model_browser,
         root,
+        sidebar_browsers,
     )
 
 
@@ -792,7 +775,9 @@ def _(model_choice):
     shown_model = mo.ui.dropdown(
         _labels, value=_labels[0], label="model of the counts and loss distributions"
     )
-    return (shown_model,)
+    # several models: which one the counts and distributions show
+    sidebar_models = (model_choice, shown_model if len(model_choice.value) > 1 else mo.md(""))
+    return shown_model, sidebar_models
 
 
 @app.cell(hide_code=True)
@@ -810,7 +795,9 @@ def _(data_dir, data_ready, db, detect_kind, vocab):
         value=vocab.FILL_LABELS["median"],
         label="non-finite raw inputs",
     )
-    return data_kind, fill, kind_error, normalisation
+    # the normalisation of the signals is upstream's choice, only for its datasets
+    sidebar_data = (normalisation if data_kind == "upstream" else mo.md(""), fill)
+    return data_kind, fill, kind_error, normalisation, sidebar_data
 
 
 @app.cell(hide_code=True)
@@ -845,7 +832,8 @@ def _(get_clip, page_state, set_clip):
             page_state.ClipControl(tuple(clip_slider.value), bool(_off))
         ),
     )
-    return clip_slider, no_clip
+    sidebar_clip = (no_clip, clip_slider)
+    return clip_slider, sidebar_clip
 
 
 @app.cell(hide_code=True)
@@ -893,7 +881,22 @@ def _(page_state, signal_names, tables, url_state, vocab):
     log_y = mo.ui.switch(value=True, label="log y")
     density = mo.ui.switch(value=False, label="density")
     report_button = mo.ui.run_button(label="write meeting report", kind="success")
-    return beta, bins, density, log_y, policy, report_button, score, signals
+    sidebar_view = (
+        *(score, beta, policy, signals),
+        *(mo.md("**histograms**"), bins, log_y, density),
+        report_button,
+    )
+    return (
+        beta,
+        bins,
+        density,
+        log_y,
+        policy,
+        report_button,
+        score,
+        sidebar_view,
+        signals,
+    )
 
 
 @app.cell(hide_code=True)
