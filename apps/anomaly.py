@@ -447,9 +447,18 @@ def _(db, looked, page_state, url_state):
 
 
 @app.cell(hide_code=True)
-def _(db, event_page, investigator, iv, looked, within):
+def _(
+    db,
+    event_page,
+    investigator,
+    iv,
+    looked,
+    set_picked,
+    static_grid,
+    within,
+):
     # One page of the selection: the model runs on these events only
-    details, _error, event_rows = (), None, None
+    details, _error = (), None
     if event_page is not None:
         details, _error = db.attempt(
             lambda: investigator.details(
@@ -460,29 +469,44 @@ def _(db, event_page, investigator, iv, looked, within):
     _shown = None
     if event_page is not None:
         _rows = iv.event_table(details, investigator.layout)
-        event_rows = mo.ui.table(
+        # an event's number is a button that shows it below; a static table (marimo's own
+        # drew 760 elements and asked the kernel for its rows after every new selection)
+        event_buttons = mo.ui.array(
+            [
+                mo.ui.button(
+                    value=0,
+                    on_click=lambda clicks: clicks + 1,  # each click a new value: on_change runs
+                    label=str(_d.event),
+                    on_change=db.on_event_button(set_picked, _d.event),
+                )
+                for _d in details
+            ]
+        )
+        _table = static_grid(
             _rows,
-            selection="single",
-            initial_selection=[0],
-            pagination=False,
-            format_mapping=iv.table_formats(_rows),
-            show_column_summaries=False,
-            show_data_types=False,
-            label="Pick an event to see its tracks, residuals and latent values.",
+            inside={(_i, _rows.columns[0]): _b.text for _i, _b in enumerate(event_buttons)},
+            formats=iv.table_formats(_rows),
         )
         _where = iv.page_sentence(
             looked.selection, int(within(event_page, 1)), db.PAGE_EVENTS, db.MAX_SHOWN_EVENTS
         )
         _shown = mo.vstack(
-            [mo.hstack([event_page, mo.md(_where)], justify="start", align="center"), event_rows]
+            [
+                mo.hstack([event_page, mo.md(_where)], justify="start", align="center"),
+                mo.md(
+                    "<small>Click an event's number to see its tracks, residuals and latent"
+                    " values below.</small>"
+                ),
+                mo.Html(_table),
+            ]
         )
     _shown
-    return details, event_rows
+    return (details,)
 
 
 @app.cell(hide_code=True)
-def _(db, details, event_rows, investigator, iv, looked, static_table):
-    _event = None if event_rows is None else db.chosen_event(details, event_rows.value)
+def _(db, details, get_picked, investigator, iv, looked, static_table):
+    _event = db.chosen_event(details, get_picked())
     mo.stop(_event is None)
     _layout = investigator.layout
     _, _note = investigator.values_kind(looked.selection.sample)
@@ -807,7 +831,10 @@ def _(page_state, url_state):
     get_clip, set_clip = mo.state(page_state.initial_clip(url_state), allow_self_loops=True)
     # the events looked at: the link's at first, then the last click, brush or request
     get_request, set_request = mo.state(url_state.request)
-    return get_clip, get_request, set_clip, set_request
+    # the event whose tracks are shown: the one picked last while its page lists it, else
+    # the page's first
+    get_picked, set_picked = mo.state(None)
+    return get_clip, get_picked, get_request, set_clip, set_picked, set_request
 
 
 @app.cell(hide_code=True)

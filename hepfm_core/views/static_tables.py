@@ -77,7 +77,7 @@ _GRID = _ENV.from_string(
 <thead><tr>{% for c in columns %}<th scope="col">{{ c }}</th>{% endfor %}</tr></thead>
 <tbody>
 {% for row in rows %}
-<tr><th scope="row">{{ row[0] }}</th>
+<tr><th scope="row">{{ row[0][1]|safe if row[0][0] else row[0][1] }}</th>
 {%- for cls, raw, v in row[1:] -%}
 <td{% if cls %} class="{{ cls }}"{% endif %}>{{ v|safe if raw else v }}</td>
 {%- endfor -%}
@@ -97,22 +97,27 @@ def static_grid(
     *,
     inside: Mapping[tuple[int, str], str] | None = None,
     highlight: Callable[[str, Any], bool] | None = None,
+    formats: Mapping[str, Callable[[Any], str]] | None = None,
     colour: str = HIGHLIGHT_COLOUR,
 ) -> str:
     """``frame`` as :func:`static_table` does, its first column naming the rows, with cells
     of one's own: ``inside[(row, column)]`` is HTML put in that cell as it is (a marimo
-    button, say; not escaped), and ``highlight(row name, value)`` says which cells stand
-    out (bold, on ``colour``). Compact, and its headers wrap: a grid of counts fits a page
-    1,280 px wide."""
+    button, say; not escaped; the first column's too), ``highlight(row name, value)`` says
+    which cells stand out (bold, on ``colour``) and ``formats[column]`` writes that column's
+    values. Compact, and its headers wrap: a grid of counts fits a page 1,280 px wide."""
     inside = inside or {}
+    formats = formats or {}
+    writers = [formats.get(c, _text) for c in frame.columns]
+    first = frame.columns[0] if frame.columns else ""
     rows = []
     for i, row in enumerate(frame.iter_rows()):
         name = row[0]
         cells = []
-        for column, value in zip(frame.columns[1:], row[1:], strict=True):
+        for column, write, value in zip(frame.columns[1:], writers[1:], row[1:], strict=True):
             on = highlight is not None and highlight(str(name), value)
             html = inside.get((i, column))
             raw = html is not None
-            cells.append(("hepfm-on" if on else "", raw, html if raw else _text(value)))
-        rows.append([_text(name), *cells])
+            cells.append(("hepfm-on" if on else "", raw, html if raw else write(value)))
+        head = inside.get((i, first))
+        rows.append([(head is not None, head if head is not None else writers[0](name)), *cells])
     return STYLE + GRID_STYLE % colour + _GRID.render(columns=frame.columns, rows=rows)

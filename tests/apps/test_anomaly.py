@@ -63,26 +63,19 @@ def texts(outputs) -> str:
     return html.unescape("\n".join(getattr(o, "text", "") or "" for o in outputs if o is not None))
 
 
-ROW_ID = "_marimo_row_id"
-"""The row id marimo adds to the data of a table whose rows or cells can be selected."""
-
-
-def shown_tables(outputs) -> list[list[dict]]:
-    """The rows of every table the page shows (marimo puts them, JSON-encoded, in data-data),
-    without marimo's row ids."""
-    found = [json.loads(json.loads(m)) for m in re.findall(r"data-data='([^']*)'", texts(outputs))]
-    return [[{k: v for k, v in row.items() if k != ROW_ID} for row in rows] for rows in found]
-
-
 GRID_TABLE = re.compile(r'<table class="hepfm-static hepfm-grid">.*?</table>', re.S)
 BUTTON = re.compile(r"<marimo-ui-element[^>]*>.*?data-label='([^']*)'.*?</marimo-ui-element>", re.S)
 
 
-def shown_grid(outputs) -> list[list[str]]:
-    """The counts grid the page shows, cell texts row by row (a count's button: its label)."""
+def shown_grid(outputs, header: str | None = None) -> list[list[str]]:
+    """A grid the page shows (the first, else the one with a column ``header``: the counts
+    grid, the events table), cell texts row by row (a button: its label)."""
     raw = "\n".join(getattr(o, "text", "") or "" for o in outputs if o is not None)
-    found = GRID_TABLE.search(raw)
-    assert found is not None, "no counts grid on the page"
+    found = next(
+        (g for g in GRID_TABLE.finditer(raw) if header is None or f">{header}</th>" in g[0]),
+        None,
+    )
+    assert found is not None, f"no grid with {header!r} on the page"
     table = BUTTON.sub(
         lambda m: re.sub("<[^>]+>", "", json.loads(html.unescape(m[1]))), found.group(0)
     )
@@ -176,8 +169,9 @@ def test_a_link_sets_the_controls_and_the_events_shown(monkeypatch, data_root, t
     shown = texts(outputs)
     assert selection_sentence(expected, inv.summary(expected)) in shown
     assert "track with pt" in shown  # the summary names the degenerate pt
-    events_table = next(t for t in shown_tables(outputs) if t and "largest residual" in t[0])
-    assert [int(r["event"]) for r in events_table] == [d.event for d in defs["details"]]
+    events_table = shown_grid(outputs, "largest residual")
+    assert events_table[0][0] == "event"  # an event's number: the button that shows it
+    assert [int(r[0]) for r in events_table[1:]] == [d.event for d in defs["details"]]
     assert "Link." not in shown
     assert re.search(rf'"name":\s*"{BRUSH}"', shown)  # the loss distributions can be brushed
 

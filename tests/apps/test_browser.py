@@ -372,17 +372,19 @@ def table_with(page, header: str):
 
 
 def table_rows(table) -> list[dict[str, str]]:
-    """A table's rows as column -> text (a selection table's checkbox column left out)."""
+    """A table's rows as column -> text (a selection table's checkbox column left out; a
+    static table's row headers in)."""
     heads = [t.split("\n")[0].strip() for t in table.locator("thead th").all_inner_texts()]
     rows = []
     for tr in table.locator("tbody tr").all():
-        cells = [t.strip() for t in tr.locator("td").all_inner_texts()]
+        cells = [t.strip() for t in tr.locator("th, td").all_inner_texts()]
         rows.append(dict(zip(heads[-len(cells) :], cells, strict=True)) if cells else {})
     return rows
 
 
 def listed_events(table) -> list[int]:
-    return [int(r["event"]) for r in table_rows(table) if r.get("event")]
+    """The events a page of events lists: each row's button (an event's number shows it)."""
+    return [int(t.strip()) for t in table.locator("tbody th button").all_inner_texts()]
 
 
 def test_a_click_on_a_count_shows_its_events(served, chromium_launch, tmp_path):
@@ -457,6 +459,12 @@ def test_a_click_on_a_count_shows_its_events(served, chromium_launch, tmp_path):
         events = table_with(page, "largest residual")
         assert listed_events(events) == expected
         assert table_with(page, "pt [GeV]").count() == 1
+        if len(expected) > 1:  # an event's number shows that event in its place
+            events.locator("tbody th button").nth(1).click()
+            page.get_by_text(re.compile(rf"^{sample} event {expected[1]}\b")).first.wait_for(
+                timeout=60_000
+            )
+            assert not page.get_by_text(caption).count()
         page.screenshot(path=str(shots / "dashboard_events.png"), full_page=True)
 
         # the link: the settings and the selection, opened again

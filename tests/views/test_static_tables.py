@@ -100,3 +100,19 @@ def test_static_grid_puts_given_html_in_its_cells_and_escapes_the_rest():
     # the cell that stands out, only that one
     assert page.count('class="hepfm-on"') == 1
     assert '<td class="hepfm-on"><button id="b">3</button></td>' in page
+
+
+def test_static_grid_writes_columns_by_their_formats_and_takes_html_in_row_headers():
+    from hepfm_core.views.static_tables import static_grid
+
+    frame = pl.DataFrame({"event": [1275754, 7], "score": [0.123456, None]})
+    page = static_grid(
+        frame,
+        inside={(0, "event"): '<button id="e">1275754</button>'},
+        formats={"event": str, "score": lambda v: "—" if v is None else f"{v:.2f}"},
+    )
+    assert '<th scope="row"><button id="e">1275754</button></th>' in page  # as given
+    cells = _Cells()
+    cells.feed(page.split("</style>")[-1])
+    assert cells.rows == [["event", "score"], ["1275754", "0.12"], ["7", "—"]]
+    assert "1,275,754" not in page and '<th scope="row">7</th>' in page  # the event's format

@@ -98,6 +98,8 @@ class SortedBackgrounds:
                     "sorted background", f"it holds {scores.dtype} {scores.shape}", target
                 )
         except (DamagedEntryError, OSError, ValueError) as exc:
+            if not (target / _MARKER).exists():
+                return None  # pruned by a writer while this read it: nothing was damaged
             what = exc.what if isinstance(exc, DamagedEntryError) else str(exc)
             warnings.warn(
                 f"the cached sorted background was damaged and is sorted again ({what})",

@@ -7,8 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import polars as pl
-
 from ...engine.evaluate import (
     EvaluationResult,
     SampleResult,
@@ -35,6 +33,7 @@ __all__ = [
     "look",
     "on_brush",
     "on_count_button",
+    "on_event_button",
     "page_count",
     "sample_result",
     "select_events",
@@ -85,14 +84,22 @@ def page_count(selection: Selection) -> int:
     return -(-min(selection.size, MAX_SHOWN_EVENTS) // PAGE_EVENTS)
 
 
-def chosen_event(details: Sequence[EventDetail], rows: object) -> EventDetail | None:
-    """The event of a page that the events table's selected row names (its ``event``
-    column), else the page's first; None for an empty page."""
+def chosen_event(details: Sequence[EventDetail], picked: int | None) -> EventDetail | None:
+    """The event of a page that was picked (its event number, from the events table's
+    buttons) when the page lists it, else the page's first; None for an empty page."""
     if not details:
         return None
-    events = rows.get_column("event").to_list() if isinstance(rows, pl.DataFrame) else []
-    wanted = events[0] if events else None
-    return next((d for d in details if d.event == wanted), details[0])
+    return next((d for d in details if d.event == picked), details[0])
+
+
+def on_event_button(set_picked: Callable[[Any], None], event: int) -> Callable[[object], None]:
+    """An event's button in the events table (``on_change``): shows that event's tracks,
+    residuals and latent values below."""
+
+    def clicked(_value: object) -> None:
+        set_picked(event)
+
+    return clicked
 
 
 def on_count_button(

@@ -3,8 +3,6 @@ what the investigation selects for a click, a brush or a request."""
 
 from __future__ import annotations
 
-import polars as pl
-
 from hepfm_core.engine.evaluate import EvaluationSettings
 from hepfm_core.engine.investigate.events import Criterion
 from hepfm_core.views import dashboard as db
@@ -28,9 +26,13 @@ def test_look_at_a_cause_gives_the_engines_selection(evaluator):
     assert "track with pt" in looked.summary.text  # the demo's degenerate tracks
     assert db.page_count(looked.selection) == 1
     details = inv.details(looked.selection, page=0, limit=db.PAGE_EVENTS)
-    picked = pl.DataFrame({"event": [details[-1].event]})
-    assert db.chosen_event(details, picked) is details[-1]
-    assert db.chosen_event(details, []) is details[0] and db.chosen_event((), []) is None
+    assert db.chosen_event(details, details[-1].event) is details[-1]
+    # nothing picked, or an event this page does not list: the page's first
+    assert db.chosen_event(details, None) is details[0]
+    assert db.chosen_event(details, -1) is details[0] and db.chosen_event((), None) is None
+    picked = []
+    db.on_event_button(picked.append, details[-1].event)(1)  # its button clicked
+    assert picked == [details[-1].event]
 
 
 def test_look_at_a_signal_not_ticked(evaluator):
