@@ -548,29 +548,12 @@ def _(db, details, get_picked, investigator, iv, looked, static_table):
 @app.cell(hide_code=True)
 def _(charts, colours, compared, db, result, text):
     # one model: its curves; several: overlaid (colour = signal, dash = model)
-    _curves = db.curves(compared)
-    mo.hstack(
-        [
-            mo.ui.altair_chart(
-                charts.roc_chart(_curves, colours),
-                chart_selection=False,
-                legend_selection=False,
-            ),
-            # the working points' region (eff_B 1e-5 to 1e-2) on a log axis
-            mo.ui.altair_chart(
-                charts.roc_log_chart(_curves, colours),
-                chart_selection=False,
-                legend_selection=False,
-            ),
-            mo.ui.altair_chart(
-                charts.rejection_chart(_curves, colours, text.normalisation_note(result)),
-                chart_selection=False,
-                legend_selection=False,
-            ),
-        ],
-        justify="start",
-        gap=2,
-        wrap=True,  # three charts: the third below the others on a narrow page
+    # the ROC, the log-eff_B ROC (the working points' region, eff_B 1e-5 to 1e-2) and the
+    # background rejection: one spec, their rows stored once
+    mo.ui.altair_chart(
+        charts.roc_views(db.curves(compared), colours, text.normalisation_note(result)),
+        chart_selection=False,
+        legend_selection=False,
     )
     return
 

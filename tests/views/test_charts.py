@@ -67,6 +67,28 @@ def test_roc_and_rejection_specs():
     np.testing.assert_allclose([r["rejection"] for r in ref_data], [1e2, 1e3, 1e4, 1e5])
 
 
+def test_the_roc_views_store_their_curves_once_in_one_column():
+    rng = np.random.default_rng(0)
+    ref = prepare_background(rng.normal(size=20000))
+    seps = {n: separation(ref, rng.normal(m, size=3000)) for n, m in (("a", 1.0), ("b", 2.0))}
+    colours = sample_colours(["a", "b"])
+    spec = charts.roc_views(seps, colours, "a note").to_dict()  # validated against the schema
+    rows = charts.curve_frame(seps)
+    curves = [k for k, v in spec["datasets"].items() if len(v) == rows.height]
+    assert len(curves) == 1 and spec["data"] == {"name": curves[0]}  # once, at the top
+    assert spec["columns"] == 1 and len(spec["concat"]) == 3
+    titles = [str(v["title"]) for v in spec["concat"]]
+    assert ["ROC" in titles[0], "log" in titles[1], "rejection" in titles[2]] == [True] * 3
+    assert "a note" in titles[2] and "a note" not in titles[0]
+    for view in spec["concat"]:
+        with_data = [layer for layer in view["layer"] if "data" in layer]
+        # the guess and the reference lines keep their own rows; the curves read the top's
+        assert all(layer["data"]["name"] != curves[0] for layer in with_data)
+        assert len(with_data) == len(view["layer"]) - 1
+    # the same rows the three charts drew one by one
+    assert pl.DataFrame(spec["datasets"][curves[0]]).equals(rows)
+
+
 def test_png_rendering():
     rng = np.random.default_rng(1)
     seps = {"sig": separation(prepare_background(rng.normal(size=500)), rng.normal(2, size=200))}
