@@ -21,9 +21,9 @@ Chromium through Playwright and reports:
 All of that with one model (the data's ``model.keras``), as a physicist opens the dashboard.
 Then, given a second model (made once beside the seed's data: latent dimension 4), a new
 server with both, each model shown once until its model has loaded in the background (a
-one-off per model and server): the shown-model control, and a clip step with both models evaluated and
-compared (a paired DeLong test per signal over every background event: the heaviest
-recompute there is). Both count in ``control_p50_s`` and ``control_p90_s``.
+one-off per model and server): the shown-model control, and a clip step with both models
+evaluated and compared (a paired DeLong test per signal over every background event: the
+heaviest recompute there is). Both count in ``control_p50_s`` and ``control_p90_s``.
 
 **What "final" means.** An init script in the page records, on one clock
 (``performance.now()``): the time of the input event (the first pointer, key, input or
