@@ -40,7 +40,15 @@ def _():
     from hepfm_core import vocabulary as vocab
     from hepfm_core.demo import demo_ready, demo_total_events, make_demo
     from hepfm_core.sources import detect_kind
-    from hepfm_core.views import charts, layout, meeting_reports, page_state, tables, text
+    from hepfm_core.views import (
+        chart_specs,
+        charts,
+        layout,
+        meeting_reports,
+        page_state,
+        tables,
+        text,
+    )
     from hepfm_core.views import dashboard as db
     from hepfm_core.views import investigation as iv
     from hepfm_core.views.static_tables import static_grid, static_table
@@ -50,6 +58,7 @@ def _():
     # page only: a script's process keeps Altair's own transformer)
     _ = mo.app_meta().mode in ("edit", "run") and db.inline_chart_data()
     return (
+        chart_specs,
         charts,
         db,
         demo_ready,
@@ -546,15 +555,11 @@ def _(db, details, get_picked, investigator, iv, looked, static_table):
 
 
 @app.cell(hide_code=True)
-def _(charts, colours, compared, db, result, text):
+def _(chart_specs, colours, compared, db, result, text):
     # one model: its curves; several: overlaid (colour = signal, dash = model)
     # the ROC, the log-eff_B ROC (the working points' region, eff_B 1e-5 to 1e-2) and the
     # background rejection: one spec, their rows stored once
-    mo.ui.altair_chart(
-        charts.roc_views(db.curves(compared), colours, text.normalisation_note(result)),
-        chart_selection=False,
-        legend_selection=False,
-    )
+    chart_specs.roc_views_spec(db.curves(compared), colours, text.normalisation_note(result))
     return
 
 

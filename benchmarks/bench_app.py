@@ -418,12 +418,15 @@ def controls(page: Any, two_models: bool) -> dict[str, Control]:
     def top_n(rep: int) -> None:
         page.get_by_role("button", name="the N most anomalous").first.click()
 
+    # the loss distributions: the first chart that takes a selection (a marimo widget)
+    histogram = page.locator("marimo-vega .vega-embed").nth(0)
+
     def show_chart(rep: int) -> None:
-        # the mouse works in the viewport: the loss distributions (the first chart) in view
-        page.locator(".vega-embed").nth(0).scroll_into_view_if_needed()
+        # the mouse works in the viewport: the loss distributions in view
+        histogram.scroll_into_view_if_needed()
 
     def brush(rep: int) -> None:
-        box = page.locator(".vega-embed").nth(0).bounding_box()
+        box = histogram.bounding_box()
         y = box["y"] + box["height"] * 0.5
         x0 = box["x"] + box["width"] * (0.35 + 0.02 * (rep % 3))
         page.mouse.move(x0, y)

@@ -58,9 +58,17 @@ def run_app(monkeypatch, root: Path, cache: Path, *args: str, link: dict | None 
     return load_app().run(defs=None if link is None else {"url_params": link})
 
 
+def output_text(output) -> str:
+    """What marimo sends the page for one cell's output: its HTML, or the data of an object
+    shown through the ``_mime_`` protocol (a chart spec's JSON)."""
+    if hasattr(output, "_mime_"):
+        return output._mime_()[1]
+    return getattr(output, "text", "") or ""
+
+
 def texts(outputs) -> str:
-    """The HTML of every cell output, entities undone."""
-    return html.unescape("\n".join(getattr(o, "text", "") or "" for o in outputs if o is not None))
+    """The HTML (or other data) of every cell output, entities undone."""
+    return html.unescape("\n".join(output_text(o) for o in outputs if o is not None))
 
 
 GRID_TABLE = re.compile(r'<table class="hepfm-static hepfm-grid">.*?</table>', re.S)
@@ -70,7 +78,7 @@ BUTTON = re.compile(r"<marimo-ui-element[^>]*>.*?data-label='([^']*)'.*?</marimo
 def shown_grid(outputs, header: str | None = None) -> list[list[str]]:
     """A grid the page shows (the first, else the one with a column ``header``: the counts
     grid, the events table), cell texts row by row (a button: its label)."""
-    raw = "\n".join(getattr(o, "text", "") or "" for o in outputs if o is not None)
+    raw = "\n".join(output_text(o) for o in outputs if o is not None)
     found = next(
         (g for g in GRID_TABLE.finditer(raw) if header is None or f">{header}</th>" in g[0]),
         None,
@@ -93,7 +101,7 @@ def grid_texts(grid) -> list[list[str]]:
 def shows_static(outputs, frame) -> bool:
     """Whether the page shows ``frame`` as a static table (read-only tables are not marimo
     tables: see hepfm_core.views.static_tables)."""
-    raw = "\n".join(getattr(o, "text", "") or "" for o in outputs if o is not None)
+    raw = "\n".join(output_text(o) for o in outputs if o is not None)
     return static_table(frame) in raw
 
 

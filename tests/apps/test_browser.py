@@ -684,7 +684,8 @@ def test_the_editor_opens_on_the_dashboard(small_demo, tmp_path, marimo_env, chr
             assert 0 <= top(title) < 200
             assert page.get_by_role("heading", name="hepfm").first.is_visible()  # the sidebar
             assert top(page.locator("table.hepfm-grid")) < 1000
-            assert top(page.locator(".vega-embed")) < 1000 - 100  # its title and axis top
+            # the loss distributions (a widget: it takes a brush): its title and axis top
+            assert top(page.locator("marimo-vega .vega-embed")) < 1000 - 100
             # no code before the dashboard: no editor shows, and no cell draws an empty box
             assert page.locator(".cm-editor:visible").count() == 0
             assert errors == []
