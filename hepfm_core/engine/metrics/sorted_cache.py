@@ -8,10 +8,12 @@ run. The sort depends only on the pass and on what decides the kept scores (the 
 once into the pass's own cache entry (``<pass>/sorted-<parameterisation>-v<version>/<key>``)
 and read back memory-mapped (20 ms, its CRC-32 checked like every cache entry).
 
-The write happens in a background thread, after the result is returned: a control that
-sorts anew (a clip change of a KL score) is not slowed by the disk. Only the last
-:data:`ENTRIES_KEPT` settings are kept per pass (the entry read or written last is kept
-longest), so the cache grows by a few sorts per pass, not one per slider position. A
+An evaluator writes the sort of its first evaluation only: what a new dashboard server
+opens on (its defaults or a link's settings) and a batch run's one evaluation; the sorts a
+control makes afterwards (each clip position of a KL score) stay in memory, so that moving
+a slider writes nothing. The write happens in a background thread, after the result is
+returned. Only the last :data:`ENTRIES_KEPT` settings are kept per pass (the entry read or
+written last is kept longest), so the cache grows by a few sorts per pass. A
 damaged entry is discarded with a ``CacheRepairWarning`` and the scores sorted again; a cache
 that cannot be written is left alone: the numbers are the same either way.
 """

@@ -120,8 +120,8 @@ def test_the_meta_names_its_key_and_checksum(tmp_path):
 
 
 def test_a_new_evaluator_on_the_same_cache_sorts_no_background(small_demo, tmp_path, monkeypatch):
-    """A new dashboard server's first view: the sort the last process wrote is read back,
-    and every number is the same as with a fresh sort."""
+    """A new dashboard server's first view: the sort the last process opened on is read
+    back, and every number is the same as with a fresh sort."""
     from hepfm_core.engine import evaluate as module
     from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
 
@@ -129,9 +129,11 @@ def test_a_new_evaluator_on_the_same_cache_sorts_no_background(small_demo, tmp_p
         EvaluationSettings(score="reconstruction", policy="worst"),
         EvaluationSettings(score="kl", clip=(-20.0, 20.0), policy="drop"),
     ]
-    first = Evaluator.open(*small_demo, cache=tmp_path / "cache")
-    expected = [first.evaluate(s) for s in settings]
-    first._sorted_backgrounds().wait()
+    expected = []
+    for s in settings:  # each the first evaluation of a process (a server's defaults, a link)
+        first = Evaluator.open(*small_demo, cache=tmp_path / "cache")
+        expected.append(first.evaluate(s))
+        first._sorted_backgrounds().wait()
 
     def refuse(*_a, **_k):
         raise AssertionError("sorted again")
@@ -144,3 +146,21 @@ def test_a_new_evaluator_on_the_same_cache_sorts_no_background(small_demo, tmp_p
         assert got.to_json_dict() | {"provenance": None} == want.to_json_dict() | {
             "provenance": None
         }
+
+
+def test_only_the_first_evaluations_sort_is_written(small_demo, tmp_path):
+    """A control's later sorts (each clip position of a KL score) stay in memory: moving a
+    slider writes nothing to the cache."""
+    from hepfm_core.engine.evaluate import EvaluationSettings, Evaluator
+
+    ev = Evaluator.open(*small_demo, cache=tmp_path / "cache")
+    opened = EvaluationSettings(score="kl", clip=(-20.0, 20.0))
+    ev.evaluate(opened)
+    for upper in (5.0, 10.0, 15.0):  # three slider positions, each sorted anew
+        ev.evaluate(EvaluationSettings(score="kl", clip=(-20.0, upper)))
+    store = ev._sorted_backgrounds()
+    store.wait()
+    assert store.root is not None
+    assert [p for p in store.root.iterdir() if (p / "meta.json").exists()] == [
+        store._entry(opened.kept_scores_key())[0]
+    ]
