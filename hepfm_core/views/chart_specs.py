@@ -28,7 +28,7 @@ import polars as pl
 from ..engine.metrics.separation import Separation
 from . import charts
 
-__all__ = ["SPECS_KEPT", "VegaLiteSpec", "roc_views_spec"]
+__all__ = ["SPECS_KEPT", "VEGA_LITE_MIMETYPE", "VegaLiteSpec", "roc_views_spec"]
 
 SPECS_KEPT = 32
 """Shapes whose spec is kept (a few kilobytes each): signals chosen, models, subtitles."""
