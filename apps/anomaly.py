@@ -558,7 +558,8 @@ def _(db, details, get_picked, investigator, iv, looked, static_table):
 def _(chart_specs, colours, compared, db, result, text):
     # one model: its curves; several: overlaid (colour = signal, dash = model)
     # the ROC, the log-eff_B ROC (the working points' region, eff_B 1e-5 to 1e-2) and the
-    # background rejection: one spec, their rows stored once
+    # background rejection: one spec, kept per shape with these curves' rows in it, and
+    # shown as a Vega-Lite view (nothing to select: no widget)
     chart_specs.roc_views_spec(db.curves(compared), colours, text.normalisation_note(result))
     return
 

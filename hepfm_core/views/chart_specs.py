@@ -88,7 +88,9 @@ def roc_views_spec(
     *,
     size: charts.ChartSize = charts.APP,
 ) -> VegaLiteSpec:
-    """:func:`charts.roc_views` as a spec: the shape's spec kept, these curves' rows in it."""
+    """:func:`charts.roc_views` as a spec: the shape's spec kept, these curves' rows in it.
+    Its top level is new; everything under it is the kept shape's, shared: read, never
+    change it."""
     frame = curves if isinstance(curves, pl.DataFrame) else charts.curve_frame(curves)
     stand_in = _stand_in(frame)
     kept = _roc_views_shape(
