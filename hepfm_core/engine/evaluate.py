@@ -391,7 +391,6 @@ class Evaluator(BaseEvaluator):
         self._prepared: dict[tuple[str, str, str], PreparedPass] = {}
         self._bkg_refs: dict[tuple, BackgroundRef] = {}
         self._sorted: SortedBackgrounds | None = None
-        self._evaluated = False  # the first evaluation's sort is the one kept on disk
         self._last_guarded: dict[str, tuple[GuardSettings, GuardedScores]] = {}
 
     @classmethod
@@ -524,6 +523,7 @@ class Evaluator(BaseEvaluator):
             # leaves the reconstruction score untouched, so its sort is reused; the other
             # policy's sort of the same scores gives it by its +inf tail (the guard sentence)
             bkg_key, values = settings.kept_scores_key(), kept["background"].values
+            opening = not self._bkg_refs  # this evaluator's first evaluation
             other = self._bkg_refs.get((*bkg_key[:-1], OTHER_POLICY[settings.policy]))
             ref = self._bkg_refs.pop(bkg_key, None) or (other and resorted(other, values))
             ref = ref or self._sorted_backgrounds().read(bkg_key, values.size)
@@ -532,9 +532,8 @@ class Evaluator(BaseEvaluator):
                 # kept on disk for the next process: the sort of the first evaluation only,
                 # what a new server opens on (its defaults or a link's) and a batch run's
                 # one; a slider's positions would each write 8 bytes an event
-                if not self._evaluated:
+                if opening:
                     self._sorted_backgrounds().write_later(bkg_key, ref)
-            self._evaluated = True
             # keep the last few (see BACKGROUND_SORTS_KEPT), the latest last
             self._bkg_refs[bkg_key] = ref
             while len(self._bkg_refs) > BACKGROUND_SORTS_KEPT:

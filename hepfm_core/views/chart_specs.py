@@ -91,7 +91,7 @@ def roc_views_spec(
     """:func:`charts.roc_views` as a spec: the shape's spec kept, these curves' rows in it.
     Its top level is new; everything under it is the kept shape's, shared: read, never
     change it."""
-    frame = curves if isinstance(curves, pl.DataFrame) else charts.curve_frame(curves)
+    frame = charts.curve_rows(curves)
     stand_in = _stand_in(frame)
     kept = _roc_views_shape(
         tuple(stand_in.iter_rows()),

@@ -305,7 +305,8 @@ def curve_frame(separations: Mapping[str, Separation]) -> pl.DataFrame:
     return pl.concat(frames).with_columns(pl.col("fpr", "tpr").round_sig_figs(DIGITS))
 
 
-def _curves(curves: Mapping[str, Separation] | pl.DataFrame) -> pl.DataFrame:
+def curve_rows(curves: Mapping[str, Separation] | pl.DataFrame) -> pl.DataFrame:
+    """``curves`` as :func:`curve_frame`'s rows (rows given are kept as they are)."""
     return curves if isinstance(curves, pl.DataFrame) else curve_frame(curves)
 
 
@@ -362,7 +363,7 @@ def roc_chart(
     those of every grid point, tagged in ``GRID``); rows of several models, tagged in
     ``MODEL`` (``model_curve_frame``), are overlaid: colour = signal, dash = model.
     """
-    df = _curves(curves)
+    df = curve_rows(curves)
     x = alt.X("fpr:Q", title=COLUMNS["eff_bkg"].title, scale=alt.Scale(domain=[0, 1]))
     lines = _roc_lines(_chart(df, widgets), df, x, colours, widgets, size)
     return _with_guess(lines, [0.0, 1.0], None, _title("ROC", subtitle), widgets, size)
@@ -390,7 +391,7 @@ def roc_log_chart(
     linear ROC's left edge, where curves of AUC 0.999 all look alike. Points at eff_B = 0 are
     not on a log axis and are left out. ``curves`` as for :func:`roc_chart`.
     """
-    df = _curves(curves)  # the linear ROC's rows, so that a page stores them once
+    df = curve_rows(curves)  # the linear ROC's rows, so that a page stores them once
     x_scale = alt.Scale(type="log", domain=[LOG_ROC_MIN, 1.0], clamp=True)
     x = alt.X(
         "fpr:Q",
@@ -417,7 +418,7 @@ def rejection_chart(
     ``curves`` as for ``roc_chart`` (the same rows: the rejection is computed in the chart;
     several models overlaid the same way).
     """
-    df = _curves(curves)
+    df = curve_rows(curves)
     present = df["sample"].unique().to_list()
     refs = pl.DataFrame(
         {
@@ -473,7 +474,7 @@ def roc_views(
     sooner in the browser. One column: a concatenation keeps its width on a narrow page
     (:func:`concat_parts`), and one 420 px column fits a page 1,280 px wide.
     """
-    df = _curves(curves)
+    df = curve_rows(curves)
     views = [
         roc_chart(df, colours, size=size),
         roc_log_chart(df, colours, size=size),
