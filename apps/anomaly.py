@@ -520,16 +520,6 @@ def _(db, details, get_picked, investigator, iv, looked, static_table):
     _layout = investigator.layout
     _, _note = investigator.values_kind(looked.selection.sample)
     _tracks = iv.track_table(_event, _layout)
-    # the tracks in η-φ first, under the table (a page 1,280 px wide has no room beside it)
-    _charts = [
-        _c
-        for _c in (
-            iv.eta_phi_chart(_event, _layout),
-            iv.residual_heatmap(_event, _layout) if _layout is not None else None,
-            iv.latent_event_chart(_event),
-        )
-        if _c is not None
-    ]
     mo.vstack(
         [
             mo.md(f"**{iv.event_caption(_event, _layout)}**"),
@@ -540,15 +530,9 @@ def _(db, details, get_picked, investigator, iv, looked, static_table):
                     _tracks, formats=iv.table_formats(_tracks), sticky_last=_layout is not None
                 )
             ),
-            mo.hstack(
-                [
-                    mo.ui.altair_chart(_c, chart_selection=False, legend_selection=False)
-                    for _c in _charts
-                ],
-                justify="start",
-                gap=2,
-                wrap=True,
-            ),
+            # the tracks in η-φ first, under the table (a page 1,280 px wide has no room
+            # beside it); specs kept per shape, this event's rows in them (nothing to select)
+            mo.hstack(iv.event_view_specs(_event, _layout), justify="start", gap=2, wrap=True),
         ]
     )
     return

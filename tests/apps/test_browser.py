@@ -523,12 +523,15 @@ def test_a_click_on_the_imputed_count_shows_the_filled_events(served, chromium_l
         tracks = table_with(page, FILLED_TITLE)
         filled = [r[FILLED_TITLE] for r in table_rows(tracks) if r.get(FILLED_TITLE)]
         assert filled and all(f for f in filled)
-        eventually(  # the η-φ display (a chart: its title is drawn, not text)
-            lambda: page.locator("marimo-vega").evaluate_all(
-                "els => els.some(e => (e.dataset.spec || '').includes('tracks in η-φ'))"
+        eventually(  # the η-φ display (a chart shown as its spec: its title is drawn)
+            lambda: page.locator("marimo-mime-renderer").evaluate_all(
+                "els => els.some(e => (e.dataset.data || '').includes('tracks in η-φ'))"
             ),
             60.0,
         )
+        # and drawn, with the event's residuals and latent values beside it
+        drawn = page.locator("marimo-mime-renderer .vega-embed canvas")
+        eventually(lambda: drawn.count() >= 3, 60.0)
         page.screenshot(path=str(shots / "dashboard_imputed.png"), full_page=True)
         assert "cause=imputed" in page.url.split("?", 1)[1].split("&")
         assert not errors, errors

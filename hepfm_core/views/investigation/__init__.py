@@ -9,14 +9,16 @@ from :class:`~hepfm_core.views.charts.ChartSize`, one colour per sample
 ``charts.DIGITS`` significant digits.
 
 Split by kind like the main view: ``titles`` (every title, unit and colour once),
-``values`` (numbers), ``tables``, ``text`` and ``charts``; the package re-exports their public
+``values`` (numbers), ``tables``, ``text``, ``charts`` and ``event_specs`` (one event's
+charts kept per shape); the package re-exports their public
 names, so a cell reads ``iv.track_table`` and ``iv.eta_phi_chart`` alike.
 """
 
 from __future__ import annotations
 
-from . import charts, tables, text, titles, values
+from . import charts, event_specs, tables, text, titles, values
 from .charts import *  # noqa: F403 (re-exported: its __all__)
+from .event_specs import *  # noqa: F403 (re-exported: its __all__)
 from .tables import *  # noqa: F403 (re-exported: its __all__)
 from .text import *  # noqa: F403 (re-exported: its __all__)
 from .titles import *  # noqa: F403 (re-exported: its __all__)
@@ -24,6 +26,7 @@ from .values import *  # noqa: F403 (re-exported: its __all__)
 
 __all__ = [
     *charts.__all__,
+    *event_specs.__all__,
     *tables.__all__,
     *text.__all__,
     *titles.__all__,

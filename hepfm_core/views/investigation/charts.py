@@ -5,7 +5,8 @@ sculpting check). Conventions of ``views.charts``."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
@@ -58,7 +59,7 @@ __all__ = [
 ]
 
 
-def _heat_rows(detail: EventDetail, layout: TrackLayout) -> pl.DataFrame:
+def heat_rows(detail: EventDetail, layout: TrackLayout) -> pl.DataFrame:
     t, b = layout.n_tracks, layout.n_branches
     slots = np.repeat(np.arange(t), b)
     real = np.zeros(t, dtype=bool)
@@ -85,14 +86,26 @@ def residual_heatmap(
 ) -> alt.Chart:
     """Squared residual per track slot (rows) and feature (columns), log colour scale;
     padding slots faded, non-finite residuals blank."""
-    rows = _heat_rows(detail, layout)
+    return heatmap_of(heat_rows(detail, layout), layout.branches, heatmap_title(detail), size)
+
+
+def heatmap_title(detail: EventDetail) -> str:
+    """The residual heat map's title: whose event it is."""
+    return f"{detail.sample} event {detail.event}: where the residuals are"
+
+
+def heatmap_of(
+    rows: pl.DataFrame, branches: Sequence[str], title: str, size: ChartSize = APP
+) -> alt.Chart:
+    """:func:`residual_heatmap` of its rows (``heat_rows``), the layout's branches and its
+    title: the event enters through these only (``event_specs`` keeps the rest per shape)."""
     return (
         alt.Chart(rows)
         .mark_rect()
         .encode(
             x=alt.X(
                 f"{FEATURE_TITLE}:N",
-                sort=list(layout.branches),
+                sort=list(branches),
                 title=FEATURE_TITLE,
                 axis=alt.Axis(labelAngle=-35),
             ),
@@ -111,11 +124,7 @@ def residual_heatmap(
                 "residual:Q",
             ),
         )
-        .properties(
-            width=size.width * 0.75,
-            height=size.height,
-            title=f"{detail.sample} event {detail.event}: where the residuals are",
-        )
+        .properties(width=size.width * 0.75, height=size.height, title=title)
     )
 
 
@@ -158,13 +167,20 @@ def _span(values: pl.Series, floor: float) -> list[float]:
     return [min([-floor, *finite]), max([floor, *finite])]
 
 
-def eta_phi_chart(
-    detail: EventDetail, layout: TrackLayout | None, *, size: ChartSize = APP
-) -> alt.LayerChart | None:
-    """The event's real tracks in the η-φ plane, coloured by pt (log scale); padding left
-    out. A track whose pt is not finite (or not positive) is a red cross; one whose η or φ is
-    not finite has no place in the plane and is named under the title. None without the
-    ``eta``, ``phi`` and ``pt`` branches (or without tracks)."""
+@dataclass(frozen=True)
+class EtaPhiParts:
+    """What :func:`eta_phi_chart` draws of one event: its placed tracks' rows, the axes'
+    domains, the title and the notes under it (none: no subtitle)."""
+
+    rows: pl.DataFrame
+    eta_domain: list[float]
+    phi_domain: list[float]
+    title: str
+    notes: list[str]
+
+
+def eta_phi_parts(detail: EventDetail, layout: TrackLayout | None) -> EtaPhiParts | None:
+    """The parts of :func:`eta_phi_chart` for ``detail``; None where it draws nothing."""
     if (
         layout is None
         or detail.tracks is None
@@ -173,15 +189,55 @@ def eta_phi_chart(
     ):
         return None
     rows, unplaced = _eta_phi_rows(detail, layout)
+    notes = []
+    if not rows["pt usable"].all():
+        notes.append("red cross: pt not finite or ≤ 0")
+    if unplaced:
+        more = f" and {len(unplaced) - 3} more" if len(unplaced) > 3 else ""
+        notes.append(f"not placed: {', '.join(unplaced[:3])}{more}")
+    return EtaPhiParts(
+        rows=rows,
+        eta_domain=_span(rows["eta"], ETA_RANGE),
+        phi_domain=_span(rows["phi"], math.pi),
+        title=f"{detail.sample} event {detail.event}: tracks in η-φ",
+        notes=[f"{n[:70]}…" if len(n) > 71 else n for n in notes],
+    )
+
+
+def eta_phi_chart(
+    detail: EventDetail, layout: TrackLayout | None, *, size: ChartSize = APP
+) -> alt.LayerChart | None:
+    """The event's real tracks in the η-φ plane, coloured by pt (log scale); padding left
+    out. A track whose pt is not finite (or not positive) is a red cross; one whose η or φ is
+    not finite has no place in the plane and is named under the title. None without the
+    ``eta``, ``phi`` and ``pt`` branches (or without tracks)."""
+    parts = eta_phi_parts(detail, layout)
+    if parts is None:
+        return None
+    return eta_phi_of(
+        parts.rows, parts.eta_domain, parts.phi_domain, parts.title, parts.notes or None, size
+    )
+
+
+def eta_phi_of(
+    rows: pl.DataFrame,
+    eta_domain: Any,
+    phi_domain: Any,
+    title: str,
+    notes: Any = None,
+    size: ChartSize = APP,
+) -> alt.LayerChart:
+    """:func:`eta_phi_chart` of its parts (:class:`EtaPhiParts`; ``notes`` None: no
+    subtitle): the event enters through these only (``event_specs`` keeps the rest)."""
     x = alt.X(
         "eta:Q",
         title=ETA_TITLE,
-        scale=alt.Scale(domain=_span(rows["eta"], ETA_RANGE), nice=True, zero=False),
+        scale=alt.Scale(domain=eta_domain, nice=True, zero=False),
     )
     y = alt.Y(
         "phi:Q",
         title=PHI_TITLE,
-        scale=alt.Scale(domain=_span(rows["phi"], math.pi), nice=False, zero=False),
+        scale=alt.Scale(domain=phi_domain, nice=False, zero=False),
     )
     tips = tooltips(
         f"{TRACK_TITLE}:O",
@@ -211,34 +267,34 @@ def eta_phi_chart(
         .mark_point(shape="cross", filled=True, size=120, color=CLIP_COLOUR)
         .encode(x=x, y=y, tooltip=tips)
     )
-    title: dict[str, Any] = {"text": f"{detail.sample} event {detail.event}: tracks in η-φ"}
-    notes = []
-    if not rows["pt usable"].all():
-        notes.append("red cross: pt not finite or ≤ 0")
-    if unplaced:
-        more = f" and {len(unplaced) - 3} more" if len(unplaced) > 3 else ""
-        notes.append(f"not placed: {', '.join(unplaced[:3])}{more}")
-    if notes:
-        title["subtitle"] = [f"{n[:70]}…" if len(n) > 71 else n for n in notes]
+    heading: dict[str, Any] = {"text": title}
+    if notes is not None:
+        heading["subtitle"] = notes
     return alt.LayerChart(
         layer=[usable, unusable],
         width=size.width * 0.75,
         height=size.height,
-        title=alt.TitleParams(**title),
+        title=alt.TitleParams(**heading),
     )
 
 
-def _clip_rules(
-    clip: tuple[float, float] | None, axis: str, within: tuple[float, float] | None = None
-) -> list[alt.Chart]:
-    """Dashed rules at the finite clip bounds (those inside ``within``, if given)."""
+def _clip_frame(
+    clip: tuple[float, float] | None, within: tuple[float, float] | None = None
+) -> pl.DataFrame | None:
+    """The finite clip bounds (those inside ``within``, if given) as rows; None if none."""
     if clip is None:
-        return []
+        return None
     lo, hi = within or (-math.inf, math.inf)
     bounds = [b for b in clip if math.isfinite(b) and lo <= b <= hi]
     if not bounds:
+        return None
+    return pl.DataFrame({"clip": bounds, "bound": ["clip"] * len(bounds)})
+
+
+def _rules_of(frame: pl.DataFrame | None, axis: str) -> list[alt.Chart]:
+    """Dashed rules at the bounds of ``frame`` (:func:`_clip_frame`); none without one."""
+    if frame is None:
         return []
-    frame = pl.DataFrame({"clip": bounds, "bound": ["clip"] * len(bounds)})
     enc = {axis: alt.X("clip:Q") if axis == "x" else alt.Y("clip:Q")}
     return [
         alt.Chart(frame)
@@ -247,13 +303,20 @@ def _clip_rules(
     ]
 
 
+def _clip_rules(
+    clip: tuple[float, float] | None, axis: str, within: tuple[float, float] | None = None
+) -> list[alt.Chart]:
+    """Dashed rules at the finite clip bounds (those inside ``within``, if given)."""
+    return _rules_of(_clip_frame(clip, within), axis)
+
+
 _OUTSIDE = COLUMNS["outside_clip"].title
 """Whether a latent dimension's z_log_var lies outside the clip (the counts' column's words)."""
 
 
-def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HConcatChart:
-    """The event's z_mean (bars) and z_log_var (points, symlog axis) per latent dimension,
-    the clip bounds as dashed rules; points outside the clip stand out."""
+def latent_event_rows(detail: EventDetail) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """What :func:`latent_event_chart` draws of one event: its latent values per dimension,
+    and its clip's finite bounds (None: no rules)."""
     k = detail.z_mean.size
     frame = pl.DataFrame(
         {
@@ -264,6 +327,20 @@ def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HCo
         },
         schema_overrides={"z_mean": pl.Float64, "z_log_var": pl.Float64},
     )
+    return frame, _clip_frame(detail.clip)
+
+
+def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HConcatChart:
+    """The event's z_mean (bars) and z_log_var (points, symlog axis) per latent dimension,
+    the clip bounds as dashed rules; points outside the clip stand out."""
+    return latent_event_of(*latent_event_rows(detail), size)
+
+
+def latent_event_of(
+    frame: pl.DataFrame, rules: pl.DataFrame | None, size: ChartSize = APP
+) -> alt.HConcatChart:
+    """:func:`latent_event_chart` of its rows (:func:`latent_event_rows`): the event enters
+    through these only (``event_specs`` keeps the rest per shape)."""
     x = alt.X(f"{LATENT_DIM_TITLE}:O", title=LATENT_DIM_TITLE)
     mean = (
         alt.Chart(frame)
@@ -286,7 +363,7 @@ def latent_event_chart(detail: EventDetail, *, size: ChartSize = APP) -> alt.HCo
             tooltip=tooltips(x, "z_log_var:Q", f"{_OUTSIDE}:N"),
         )
     )
-    logvar = alt.layer(points, *_clip_rules(detail.clip, "y")).properties(
+    logvar = alt.layer(points, *_rules_of(rules, "y")).properties(
         width=size.width * 0.7,
         height=size.height * 0.7,
         title=f"{Z_LOG_VAR_TITLE} against the clip bounds",
