@@ -279,11 +279,13 @@ def read_identity(
             return None
         sels = [slice(None)] if rows is None else [rows] if isinstance(rows, slice) else rows
         try:
+            # each column looked up once (not once per slice: 0.2 ms a lookup)
+            columns = {name: h5[IDENTITY][name] for name in names}
             return {
-                name: np.concatenate([np.asarray(h5[IDENTITY][name][s]) for s in sels])
+                name: np.concatenate([np.asarray(column[s]) for s in sels])
                 if sels
-                else np.asarray(h5[IDENTITY][name][0:0])
-                for name in names
+                else np.asarray(column[0:0])
+                for name, column in columns.items()
             }
         except (OSError, KeyError) as exc:
             raise TruncatedFileError(
