@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Literal
@@ -220,8 +221,11 @@ def _pct(f: float) -> str:
     return f"{p:.0f} %" if p >= 10 else f"{p:.2g} %"
 
 
-def _quantiles(v: np.ndarray) -> np.ndarray:
-    return np.quantile(v, LEVELS, method="inverted_cdf")
+def _sorted_quantiles(v: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """``np.quantile(v, levels, method="inverted_cdf")`` of a sorted ``v`` (no NaN), read
+    off by index: the smallest value whose share of ``v`` at or below it reaches the level."""
+    at = np.ceil(np.asarray(levels, dtype=np.float64) * v.size).astype(np.int64) - 1
+    return v[np.clip(at, 0, v.size - 1)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -284,35 +288,42 @@ def compare_statistic(
                 0.0, "higher", None, 0, 0.0,
                 float(np.median(r)) if nr else None,
             )  # fmt: skip
-        qs, qr = _quantiles(s), _quantiles(r)
+        qs, qr = _sorted_quantiles(s, LEVELS), _sorted_quantiles(r, LEVELS)
         below = np.searchsorted(r, qs, side="left")
         at_or_below = np.searchsorted(r, qs, side="right")
         positions = (below + at_or_below) / (2.0 * nr)
         worst = int(np.argmax(np.abs(positions - np.asarray(LEVELS))))
-        # both sorted: a stable sort merges the two runs in one pass
-        both = np.sort(np.concatenate([s, r]), kind="stable")
-        u = both[np.concatenate(([True], both[1:] != both[:-1]))]
-        # "higher": value >= c for c in u; "lower": value <= c.
-        s_ge = (ns - np.searchsorted(s, u, side="left")) / ns
-        r_ge = (nr - np.searchsorted(r, u, side="left")) / nr
-        s_le = np.searchsorted(s, u, side="right") / ns
-        r_le = np.searchsorted(r, u, side="right") / nr
-        up, down = s_ge - r_ge, s_le - r_le
+        # The cuts tried: the selection's distinct values. Both differences of the two
+        # distributions (selected minus rest passing "value >= c", and "value <= c") take
+        # their maximum at one of them, first as on the union of both samples' values: past
+        # a value of the rest alone, "value >= c" passes fewer of the rest and as many
+        # selected, and "value <= c" more of the rest. So the rest (thousands of values) is
+        # only searched, never merged: 19 statistics in 1 ms, not 22.
+        u = s[np.concatenate(([True], s[1:] != s[:-1]))]
+        s_left, s_right = np.searchsorted(s, u, side="left"), np.searchsorted(s, u, side="right")
+        r_left, r_right = np.searchsorted(r, u, side="left"), np.searchsorted(r, u, side="right")
+        up = (ns - s_left) / ns - (nr - r_left) / nr
+        down = s_right / ns - r_right / nr
         i_up, i_down = int(np.argmax(up)), int(np.argmax(down))
         if kind == "nonfinite":  # a 0/1 flag: only "has a non-finite value" is interesting
-            i_up = int(np.searchsorted(u, 1.0)) if u[-1] == 1.0 else u.size - 1
+            top = 1.0 if max(s[-1], r[-1]) == 1.0 else float(max(s[-1], r[-1]))
+            gain = (ns - np.searchsorted(s, top)) / ns - (nr - np.searchsorted(r, top)) / nr
             direction: Direction = "higher"
-            distance = float(max(up[i_up], 0.0))
+            distance = float(max(gain, 0.0))
             cut, passing, rest_pass = 1.0, int(np.sum(s == 1.0)), float(np.mean(r == 1.0))
         elif up[i_up] >= down[i_down]:
             direction, distance = "higher", float(up[i_up])
-            beyond = float(u[i_up - 1]) if i_up > 0 else -math.inf
-            cut = round_cut(float(u[i_up]), beyond, "higher")
+            # the largest value of either sample below the cut
+            below_cut = [float(v[i - 1]) for v, i in ((s, s_left[i_up]), (r, r_left[i_up])) if i]
+            cut = round_cut(float(u[i_up]), max(below_cut, default=-math.inf), "higher")
             passing, rest_pass = int(np.sum(s >= cut)), float(np.mean(r >= cut))
         else:
             direction, distance = "lower", float(down[i_down])
-            beyond = float(u[i_down + 1]) if i_down + 1 < u.size else math.inf
-            cut = round_cut(float(u[i_down]), beyond, "lower")
+            # the smallest value of either sample above the cut
+            above = [
+                float(v[i]) for v, i in ((s, s_right[i_down]), (r, r_right[i_down])) if i < v.size
+            ]
+            cut = round_cut(float(u[i_down]), min(above, default=math.inf), "lower")
             passing, rest_pass = int(np.sum(s <= cut)), float(np.mean(r <= cut))
         return FeatureComparison(
             name=name,
@@ -330,7 +341,7 @@ def compare_statistic(
             cut=cut,
             selected_passing=passing,
             rest_passing=rest_pass,
-            rest_median=float(np.quantile(r, 0.5, method="inverted_cdf")),
+            rest_median=float(_sorted_quantiles(r, (0.5,))[0]),
         )
 
 

@@ -45,6 +45,62 @@ def test_compare_statistic_distance_is_the_ks_distance():
         np.testing.assert_array_equal(c.selected_quantiles, q)
 
 
+def _reference_comparison(s: np.ndarray, r: np.ndarray, kind: str) -> tuple:
+    """The distance, direction, cut and passing of a comparison, every cut on the union of
+    both samples' values tried (the plain definition: what ``compare_statistic`` did before it
+    tried the selection's values only)."""
+    s, r = np.sort(s[~np.isnan(s)]), np.sort(r[~np.isnan(r)])
+    u = np.unique(np.r_[s, r])
+    up = np.array([np.mean(s >= c) - np.mean(r >= c) for c in u])
+    down = np.array([np.mean(s <= c) - np.mean(r <= c) for c in u])
+    i_up, i_down = int(np.argmax(up)), int(np.argmax(down))
+    if kind == "nonfinite":
+        i = int(np.searchsorted(u, 1.0)) if u[-1] == 1.0 else u.size - 1
+        return (max(float(up[i]), 0.0), "higher", 1.0, int(np.sum(s == 1.0)), np.mean(r == 1.0))
+    if up[i_up] >= down[i_down]:
+        beyond = u[i_up - 1] if i_up > 0 else -np.inf
+        cut = round_cut(float(u[i_up]), float(beyond), "higher")
+        return (float(up[i_up]), "higher", cut, int(np.sum(s >= cut)), np.mean(r >= cut))
+    beyond = u[i_down + 1] if i_down + 1 < u.size else np.inf
+    cut = round_cut(float(u[i_down]), float(beyond), "lower")
+    return (float(down[i_down]), "lower", cut, int(np.sum(s <= cut)), np.mean(r <= cut))
+
+
+@pytest.mark.parametrize("kind", ["max", "tracks", "nonfinite"])
+def test_compare_statistic_finds_the_cut_the_union_of_values_gives(kind):
+    """Trying the selection's values only gives what trying every value of both gives:
+    continuous and tied values, one event, a selection inside, above or below the rest."""
+    rng = np.random.default_rng(11)
+    for i in range(150):
+        n_s, n_r = int(rng.integers(1, 40)), int(rng.integers(1, 400))
+        if kind == "nonfinite":
+            s, r = rng.integers(0, 2, n_s) * 1.0, rng.integers(0, 2, n_r) * 1.0
+            if i % 5 == 0:
+                s, r = np.zeros(n_s), np.zeros(n_r)
+        elif kind == "tracks" or i % 3 == 0:
+            s, r = rng.integers(0, 6, n_s) * 1.0, rng.integers(0, 6, n_r) * 1.0
+        else:
+            s, r = rng.normal(rng.normal(0, 2), 1.0, n_s), rng.normal(0, 1.0, n_r)
+            s[: n_s // 3] = np.nan
+        if i % 7 == 0:
+            s = s + 10.0  # above every value of the rest
+        if i % 11 == 0:
+            s = s - 10.0  # below
+        c = compare_statistic("x", s, r, kind=kind)
+        want = _reference_comparison(s, r, kind)
+        assert (c.distance, c.direction, c.cut, c.selected_passing) == pytest.approx(want[:4])
+        assert c.rest_passing == pytest.approx(want[4])
+        # the quantiles and the rest's median as numpy computes them
+        kept = np.sort(s[~np.isnan(s)])
+        np.testing.assert_array_equal(
+            c.selected_quantiles, np.quantile(kept, LEVELS, method="inverted_cdf")
+        )
+        assert c.rest_median == np.quantile(r, 0.5, method="inverted_cdf")
+        # the rest given sorted (a reference's SortedStatistic): the same comparison
+        same = compare_statistic("x", s, np.sort(r), kind=kind, rest_sorted=True)
+        assert (same.distance, same.cut, same.direction) == (c.distance, c.cut, c.direction)
+
+
 def test_summary_names_the_outlying_feature():
     rng = np.random.default_rng(4)
     rest = np.zeros((500, 6))
