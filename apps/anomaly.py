@@ -520,6 +520,11 @@ def _(db, details, get_picked, investigator, iv, looked, static_table):
     _layout = investigator.layout
     _, _note = investigator.values_kind(looked.selection.sample)
     _tracks = iv.track_table(_event, _layout)
+
+    def _charts(event=_event, layout=_layout):
+        # specs kept per shape, this event's rows in them (nothing to select: no widget)
+        return mo.hstack(iv.event_view_specs(event, layout), justify="start", gap=2, wrap=True)
+
     mo.vstack(
         [
             mo.md(f"**{iv.event_caption(_event, _layout)}**"),
@@ -531,8 +536,10 @@ def _(db, details, get_picked, investigator, iv, looked, static_table):
                 )
             ),
             # the tracks in η-φ first, under the table (a page 1,280 px wide has no room
-            # beside it); specs kept per shape, this event's rows in them (nothing to select)
-            mo.hstack(iv.event_view_specs(_event, _layout), justify="start", gap=2, wrap=True),
+            # beside it); drawn once scrolled to: every brush, count click and top-N shows an
+            # event, and its three charts cost the page 160 ms (a timeline probe at the
+            # seed's scale) far below the controls that asked for it
+            mo.lazy(_charts, show_loading_indicator=True),
         ]
     )
     return

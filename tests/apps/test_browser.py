@@ -481,6 +481,33 @@ def test_a_click_on_a_count_shows_its_events(served, chromium_launch, tmp_path):
         browser.close()
 
 
+def test_an_events_charts_are_drawn_once_scrolled_to(served, chromium_launch):
+    """The event shown (a link's selection, here) has its caption and tracks at once; its
+    three charts (η-φ, residuals, latent values), far below the controls that choose the
+    events, are drawn only once scrolled into view: a brush, count click or top-N does not
+    pay for them (160 ms of the page's time each, at the seed's scale)."""
+    from playwright.sync_api import sync_playwright
+
+    url, _, _, _ = served
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(**chromium_launch)
+        page = browser.new_page(viewport={"width": 1500, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{url}?sample=background&cause=imputed")
+        caption = re.compile(r"^background event \d+\b.*filled by the reader")
+        page.get_by_text(caption).first.wait_for(timeout=180_000)
+        eta_phi = "els => els.filter(e => (e.dataset.data || '').includes('tracks in η-φ')).length"
+        page.wait_for_timeout(2_000)  # time enough to draw them, were they asked for
+        assert page.locator("marimo-mime-renderer").evaluate_all(eta_phi) == 0
+        page.locator("marimo-lazy").last.scroll_into_view_if_needed()
+        eventually(lambda: page.locator("marimo-mime-renderer").evaluate_all(eta_phi) == 1, 60.0)
+        drawn = page.locator("marimo-mime-renderer .vega-embed canvas")
+        eventually(lambda: drawn.count() >= 3, 60.0)
+        assert not errors, errors
+        browser.close()
+
+
 def test_a_click_on_the_imputed_count_shows_the_filled_events(served, chromium_launch):
     """The "imputed (kept)" count of the background is a button too: it lists the events whose
     stored raw values the reader filled (the file's rows with NaN or inf), and the chosen
