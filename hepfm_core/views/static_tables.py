@@ -10,6 +10,7 @@ this.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from html import escape
 from typing import Any
 
 import jinja2
@@ -17,7 +18,7 @@ import polars as pl
 
 from ..vocabulary import HIGHLIGHT_COLOUR
 
-__all__ = ["GRID_STYLE", "STYLE", "static_grid", "static_table"]
+__all__ = ["GRID_STYLE", "STYLE", "static_grid", "static_table", "titled"]
 
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
 _TABLE = _ENV.from_string(
@@ -121,3 +122,13 @@ def static_grid(
         head = inside.get((i, first))
         rows.append([(head is not None, head if head is not None else writers[0](name)), *cells])
     return STYLE + GRID_STYLE % colour + _GRID.render(columns=frame.columns, rows=rows)
+
+
+def titled(inner: str, title: str) -> str:
+    """``inner`` (HTML) with ``title`` said by the browser on hover: a tooltip that costs
+    the page nothing until shown (a marimo button's own tooltip is a component per button).
+
+    >>> titled("<b>3</b>", 'events of "a" & b')
+    '<span title="events of &quot;a&quot; &amp; b"><b>3</b></span>'
+    """
+    return f'<span title="{escape(title, quote=True)}">{inner}</span>'

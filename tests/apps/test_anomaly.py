@@ -24,6 +24,8 @@ from hepfm_core.views import dashboard as db
 from hepfm_core.views.investigation import BRUSH, selection_sentence
 from hepfm_core.views.static_tables import static_table
 from hepfm_core.views.tables import (
+    clickable_counts,
+    count_tooltip,
     counts_grid,
     counts_table,
     metrics_table,
@@ -88,7 +90,10 @@ def shown_grid(outputs, header: str | None = None) -> list[list[str]]:
         lambda m: re.sub("<[^>]+>", "", json.loads(html.unescape(m[1]))), found.group(0)
     )
     return [
-        [html.unescape(c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+        [
+            html.unescape(re.sub("<[^>]+>", "", c)).strip()  # a count's title left out
+            for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+        ]
         for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)
     ]
 
@@ -141,6 +146,13 @@ def test_headless_run_shows_what_hepfm_core_computes(monkeypatch, data_root, tmp
     # what the page shows: the two tables, row for row, and the guard sentence
     grid, empty = without_empty_causes(counts_grid(expected))
     assert shown_grid(outputs) == grid_texts(grid)
+    # each count's button says what it shows on hover (a title, not a tooltip per button)
+    page = "\n".join(output_text(o) for o in outputs if o is not None)
+    spots = clickable_counts(grid)
+    assert spots and all(
+        f'title="{html.escape(count_tooltip(sample, cause, n), quote=True)}"' in page
+        for _, sample, cause, n in spots
+    )
     # the causes no sample has an event of: named in a line, not lost
     assert not empty or f"No event of any sample: {', '.join(empty)}." in texts(outputs)
     assert shows_static(outputs, metrics_table(expected))
