@@ -118,12 +118,12 @@ def wait_shown(page, result, timeout_s: float = 60.0) -> float:
         time.sleep(0.05)
 
 
-def open_dashboard(pw, chromium_launch, url: str):
-    """(browser, page, errors): the dashboard opened at 1500 x 2400 px, its charts drawn
-    (vega draws into canvas or svg). ``errors`` collects the page's errors and its console's
-    (a clean console is part of the page)."""
+def open_dashboard(pw, chromium_launch, url: str, height: int = 2400):
+    """(browser, page, errors): the dashboard opened at 1500 x ``height`` px, its charts
+    drawn (vega draws into canvas or svg). ``errors`` collects the page's errors and its
+    console's (a clean console is part of the page)."""
     browser = pw.chromium.launch(**chromium_launch)
-    page = browser.new_page(viewport={"width": 1500, "height": 2400})
+    page = browser.new_page(viewport={"width": 1500, "height": height})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -490,11 +490,8 @@ def test_an_events_charts_are_drawn_once_scrolled_to(served, chromium_launch):
 
     url, _, _, _ = served
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(**chromium_launch)
-        page = browser.new_page(viewport={"width": 1500, "height": 900})
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(f"{url}?sample=background&cause=imputed")
+        link = f"{url}?sample=background&cause=imputed"
+        browser, page, errors = open_dashboard(pw, chromium_launch, link, height=900)
         caption = re.compile(r"^background event \d+\b.*filled by the reader")
         page.get_by_text(caption).first.wait_for(timeout=180_000)
         eta_phi = "els => els.filter(e => (e.dataset.data || '').includes('tracks in η-φ')).length"
