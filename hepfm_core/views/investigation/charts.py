@@ -49,9 +49,17 @@ from .titles import (
 from .values import _lines, _r, number_text
 
 __all__ = [
+    "EtaPhiParts",
     "eta_phi_chart",
+    "eta_phi_of",
+    "eta_phi_parts",
+    "heat_rows",
+    "heatmap_of",
+    "heatmap_title",
     "latent_chart",
     "latent_event_chart",
+    "latent_event_of",
+    "latent_event_rows",
     "residual_heatmap",
     "residual_profile_chart",
     "sculpting_chart",
@@ -60,6 +68,9 @@ __all__ = [
 
 
 def heat_rows(detail: EventDetail, layout: TrackLayout) -> pl.DataFrame:
+    """:func:`residual_heatmap`'s rows: one per track slot and feature, its value, squared
+    residual and colour shade (non-positive residuals at the smallest positive one), and
+    whether the slot holds a track or padding."""
     t, b = layout.n_tracks, layout.n_branches
     slots = np.repeat(np.arange(t), b)
     real = np.zeros(t, dtype=bool)
