@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import pytest
 
@@ -25,12 +26,22 @@ def test_warm_once_in_the_background(evaluator):
     assert inv._forward is not None
 
 
-def test_warm_after_the_page_waits_for_its_last_cell(evaluator):
+def test_warm_after_the_page_waits_for_its_last_cell(evaluator, monkeypatch):
     # the model's load must not compete with the first view: it starts when the page's
-    # last cell says the page is drawn
+    # last cell says the page is drawn, and the browser has had PAGE_DRAW_S to draw it
     from hepfm_core.engine.investigate.investigator import Investigator
+    from hepfm_core.sources import load_model
+    from hepfm_core.views.dashboard import warm_up
 
-    inv = Investigator(evaluator)
+    monkeypatch.setattr(warm_up, "PAGE_DRAW_S", 0.5)
+    warm_up.prime_native_logs()  # TensorFlow imported: the thread's own priming is instant
+    loads: list[float] = []
+
+    def load():
+        loads.append(time.monotonic())
+        return load_model(evaluator.model_path)
+
+    inv = Investigator(evaluator, model_loader=load)
     done = []
     thread = db.warm_in_background(
         inv, on_done=lambda: done.append(True), prime_in_thread=True, after_page=True
@@ -39,9 +50,11 @@ def test_warm_after_the_page_waits_for_its_last_cell(evaluator):
     thread.join(timeout=0.5)
     assert thread.is_alive() and done == []
     assert db.warm_status(inv).startswith("Loading the model in the background")
+    drawn_at = time.monotonic()
     db.page_drawn(inv)
     thread.join(timeout=120)
     assert done == [True]
+    assert len(loads) == 1 and loads[0] - drawn_at >= 0.5
     # a page drawn before the warm-up started does not hold it
     later = Investigator(evaluator)
     db.page_drawn(later)
