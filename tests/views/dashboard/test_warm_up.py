@@ -34,6 +34,7 @@ def test_warm_after_the_page_waits_for_its_last_cell(evaluator, monkeypatch):
     from hepfm_core.views.dashboard import warm_up
 
     monkeypatch.setattr(warm_up, "PAGE_DRAW_S", 0.5)
+    monkeypatch.setattr(warm_up, "_first_view_waited", False)  # this process's first page
     warm_up.prime_native_logs()  # TensorFlow imported: the thread's own priming is instant
     loads: list[float] = []
 
@@ -55,6 +56,14 @@ def test_warm_after_the_page_waits_for_its_last_cell(evaluator, monkeypatch):
     thread.join(timeout=120)
     assert done == [True]
     assert len(loads) == 1 and loads[0] - drawn_at >= 0.5
+    # a later warm-up (a fill's new investigator) starts once its page is drawn, without
+    # the first view's wait (made long here: the warm-up ends well before it)
+    monkeypatch.setattr(warm_up, "PAGE_DRAW_S", 600.0)
+    again = Investigator(evaluator, model_loader=load)
+    thread = db.warm_in_background(again, prime_in_thread=True, after_page=True)
+    db.page_drawn(again)
+    thread.join(timeout=120)
+    assert not thread.is_alive() and len(loads) == 2
     # a page drawn before the warm-up started does not hold it
     later = Investigator(evaluator)
     db.page_drawn(later)
