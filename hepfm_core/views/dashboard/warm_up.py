@@ -22,6 +22,7 @@ from ...engine.scoring.run import prime_native_logs
 from ...vocabulary import KLForm
 
 __all__ = [
+    "PAGE_DRAW_S",
     "PAGE_WAIT_S",
     "STOP_WAIT_S",
     "WARM_NICENESS",
