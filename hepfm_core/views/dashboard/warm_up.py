@@ -93,10 +93,10 @@ def warm_in_background(
 
     ``after_page``: the thread waits (at most :data:`PAGE_WAIT_S`) until the page's last
     cell calls :func:`page_drawn` (the process's first, then :data:`PAGE_DRAW_S` more while
-    the browser draws the first view), so that
-    the import and the reads do not compete with the first view for the interpreter and the
-    cores (warm first views at the seed's scale, 12 paired runs each: median 4.42 s with the
-    wait, 4.80 s without); :func:`page_drawn` then primes where the caller would.
+    the browser draws the first view), so that the import and the reads do not compete with
+    the first view for the interpreter and the cores (warm first views at the seed's scale,
+    12 paired runs each: median 4.42 s with the wait, 4.80 s without); :func:`page_drawn`
+    then primes where the caller would.
 
     ``freeze_after``: once warm, the process's objects are collected and frozen
     (:func:`~hepfm_core.common.collector.freeze_long_lived`), so that the collector's full
