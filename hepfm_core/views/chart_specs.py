@@ -120,7 +120,6 @@ def roc_views_spec(
 # -- templates: a spec with slots for what changes between uses ---------------------------
 _MARK = "\u27e6rows\u27e7"
 """The column that marks a template's stand-in rows with the name of their slot."""
-_DROP = object()
 
 
 def slot(name: str) -> str:
@@ -154,16 +153,11 @@ def _slot_paths(node: Any, names: dict[str, str], path: tuple[Any, ...] = ()) ->
 
 
 def _put(node: Any, path: tuple[Any, ...], value: Any) -> Any:
-    """``node`` with ``value`` at ``path`` (:data:`_DROP`: the key removed), copying only
-    the containers along the path: the template's own stay as they are."""
+    """``node`` with ``value`` at ``path``, copying only the containers along the path: the
+    template's own stay as they are."""
     key, rest = path[0], path[1:]
     copy: Any = dict(node) if isinstance(node, dict) else list(node)
-    if rest:
-        copy[key] = _put(node[key], rest, value)
-    elif value is _DROP:
-        del copy[key]
-    else:
-        copy[key] = value
+    copy[key] = _put(node[key], rest, value) if rest else value
     return copy
 
 
@@ -216,12 +210,12 @@ class SpecTemplate:
         return cls(spec, {n: tuple(p) for n, p in found.items()}, marked)
 
     def fill(self, values: Mapping[str, Any], rows: Mapping[str, pl.DataFrame]) -> VegaLiteSpec:
-        """The spec with these values and rows in their slots (a value None: its key left
-        out, as a builder leaves out an optional part)."""
+        """The spec with these values and rows in their slots (an optional part a shape
+        lacks is no slot: its template is another shape's)."""
         spec = self.spec
         for name, paths in self.values.items():
             for path in paths:
-                spec = _put(spec, path, _DROP if values[name] is None else values[name])
+                spec = _put(spec, path, values[name])
         for name, path in self.rows.items():
             spec = _put(spec, path, _records(rows[name]))
         return VegaLiteSpec(spec)
