@@ -5,6 +5,7 @@ profiles, each made once under a lock, so that a cached scoring pass is memory-m
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,10 @@ _evaluators_lock = threading.RLock()
 _investigators: dict[int, tuple[BaseEvaluator, Investigator]] = {}
 _models: dict[tuple[str, str], Any] = {}
 _models_lock = threading.Lock()
-_profiles: dict[tuple[int, tuple[str, ...]], dict[str, ResidualProfile]] = {}
+# keyed by the investigator itself, held weakly: an ``id`` is reused once its object dies
+_profiles: weakref.WeakKeyDictionary[
+    Investigator, dict[tuple[str, ...], dict[str, ResidualProfile]]
+] = weakref.WeakKeyDictionary()
 
 
 def shared_cluster(scheduler: str) -> Cluster:
@@ -145,11 +149,11 @@ def residual_profiles(
 ) -> dict[str, ResidualProfile]:
     """:meth:`Investigator.residuals` of ``names``, computed once per investigator (they
     depend on the model and the data only, not on the settings)."""
-    key = (id(investigator), tuple(names))
+    key = tuple(names)
     with _evaluators_lock:
-        held = _profiles.get(key)
+        held = _profiles.get(investigator, {}).get(key)
     if held is None:
         held = investigator.residuals(names)
         with _evaluators_lock:
-            _profiles[key] = held
+            _profiles.setdefault(investigator, {})[key] = held
     return held

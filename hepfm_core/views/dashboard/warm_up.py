@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -39,8 +40,12 @@ _stopping = threading.Event()
 _threads: list[threading.Thread] = []
 STOP_WAIT_S = 60.0
 """How long the interpreter's exit waits for the warm-ups to stop at most."""
-_warming: dict[int, tuple[float | None, str]] = {}
-_page_drawn: dict[int, threading.Event] = {}
+# keyed by the investigator itself, held weakly: an ``id`` outlives its object and is
+# reused by a later one, which then read as warmed before (a test's flake, in CI)
+_warming: weakref.WeakKeyDictionary[Investigator, tuple[float | None, str]] = (
+    weakref.WeakKeyDictionary()
+)
+_page_drawn: weakref.WeakKeyDictionary[Investigator, threading.Event] = weakref.WeakKeyDictionary()
 PAGE_WAIT_S = 60.0
 """How long a warm-up started with ``after_page`` waits for :func:`page_drawn` at most."""
 PAGE_DRAW_S = 1.5
@@ -103,12 +108,11 @@ def warm_in_background(
     passes no longer walk TensorFlow's and the model's millions of objects during a
     control's response. For a server; a test process keeps its collector as it is.
     """
-    key = id(investigator)
     with _lock:
-        if key in _warming:
+        if investigator in _warming:
             return None
-        _warming[key] = (None, "")
-        drawn = _page_drawn.setdefault(key, threading.Event()) if after_page else None
+        _warming[investigator] = (None, "")
+        drawn = _page_drawn.setdefault(investigator, threading.Event()) if after_page else None
     if not prime_in_thread and drawn is None:
         # here, in the caller's thread: the compilation in the thread then prints nothing
         # that a notebook cell would catch (see scoring.prime_native_logs)
@@ -157,7 +161,7 @@ def warm_in_background(
         if freeze_after:
             freeze_long_lived()
         with _lock:
-            _warming[key] = (time.perf_counter() - t0, error)
+            _warming[investigator] = (time.perf_counter() - t0, error)
         if on_done is not None:
             on_done()
 
@@ -223,14 +227,14 @@ def page_drawn(investigator: Investigator, *, prime: bool = False) -> None:
     if prime:
         prime_native_logs()
     with _lock:
-        drawn = _page_drawn.setdefault(id(investigator), threading.Event())
+        drawn = _page_drawn.setdefault(investigator, threading.Event())
     drawn.set()
 
 
 def warm_status(investigator: Investigator) -> str:
     """Where loading the model for the investigation stands, in words."""
     with _lock:
-        held = _warming.get(id(investigator))
+        held = _warming.get(investigator)
     if held is None or held[0] is None:
         return "Loading the model in the background for the events view…"
     seconds, error = held

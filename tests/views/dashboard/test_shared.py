@@ -26,3 +26,39 @@ def test_investigators_of_one_model_share_its_load(small_demo, tmp_path, monkeyp
     assert forwards[0] is forwards[1]
     assert loads == [median.model_path]
     assert db.shared_model(none) is db.shared_model(median)
+
+
+def test_residual_profiles_are_computed_once_per_investigator(evaluator):
+    """Kept per investigator and names; a new investigator (even at a dead one's address,
+    so with its ``id``) computes its own."""
+    import gc
+    import weakref
+
+    from hepfm_core.engine.investigate.investigator import Investigator
+
+    calls: list[tuple[Investigator, list[str]]] = []
+
+    def counted(inv):
+        def residuals(names):
+            calls.append((inv, list(names)))
+            return {name: f"profile of {name}" for name in names}
+
+        return residuals
+
+    inv = Investigator(evaluator)
+    inv.residuals = counted(inv)  # type: ignore[method-assign]
+    first = db.residual_profiles(inv, ["background"])
+    assert first == {"background": "profile of background"}
+    assert db.residual_profiles(inv, ["background"]) is first
+    db.residual_profiles(inv, ["background", "signal"])
+    assert [names for _, names in calls] == [["background"], ["background", "signal"]]
+    gone = weakref.ref(inv)
+    held = len(db.shared._profiles)
+    del inv
+    calls.clear()
+    gc.collect()
+    assert gone() is None and len(db.shared._profiles) == held - 1
+    fresh = Investigator(evaluator)
+    fresh.residuals = counted(fresh)  # type: ignore[method-assign]
+    db.residual_profiles(fresh, ["background"])
+    assert len(calls) == 1 and calls[0][0] is fresh

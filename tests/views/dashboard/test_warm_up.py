@@ -73,6 +73,36 @@ def test_warm_after_the_page_waits_for_its_last_cell(evaluator, monkeypatch):
     assert not started.is_alive()
 
 
+def test_a_warm_up_is_known_by_its_investigator_not_its_id(evaluator):
+    """An investigator's warm-up state dies with it: a later one (possibly at the same
+    address, so with the same ``id``) is never taken for warmed before (CI's flake: a new
+    investigator's warm-up refused, its ``id`` that of one collected before)."""
+    import gc
+    import threading
+    import weakref
+
+    from hepfm_core.engine.investigate.investigator import Investigator
+    from hepfm_core.views.dashboard import warm_up
+
+    def idle_thread(**kwargs):  # the warm-up's state is made, its work never runs
+        return threading.Thread(target=lambda: None, daemon=True)
+
+    before = len(warm_up._warming)
+    inv = Investigator(evaluator)
+    started = db.warm_in_background(inv, thread=idle_thread, prime_in_thread=True)
+    assert started is not None
+    started.join(timeout=10)
+    assert db.warm_in_background(inv, thread=idle_thread, prime_in_thread=True) is None
+    assert len(warm_up._warming) == before + 1
+    gone = weakref.ref(inv)
+    del inv, started
+    gc.collect()
+    assert gone() is None and len(warm_up._warming) == before
+    fresh = Investigator(evaluator)
+    assert db.warm_status(fresh).startswith("Loading the model in the background")
+    assert db.warm_in_background(fresh, thread=idle_thread, prime_in_thread=True) is not None
+
+
 def test_a_server_freezes_what_the_warm_up_built(evaluator):
     import gc
 
