@@ -14,7 +14,6 @@ import vl_convert as vlc
 from hepfm_core.engine.investigate.detail import event_details
 from hepfm_core.engine.investigate.events import TrackLayout
 from hepfm_core.views import investigation as iv
-from hepfm_core.views.investigation import event_specs
 
 from .test_tables import LAYOUT, _event_with, _tracks, degenerate_event
 
@@ -113,14 +112,14 @@ def test_without_a_layout_or_eta_phi_only_the_latent_values():
 def test_a_shape_is_kept_and_never_changed_by_an_event():
     first, second = EVENTS["clean, one bound"](), EVENTS["clean, another event"]()
     a = iv.event_view_specs(first, LAYOUT)
-    kept = event_specs._heatmap(
-        tuple(iv.charts.heat_rows(first, LAYOUT).columns), tuple(LAYOUT.branches), iv.charts.APP
-    )
-    before = copy.deepcopy(kept.spec)
+    before = copy.deepcopy([spec.spec for spec in a])
     b = iv.event_view_specs(second, LAYOUT)
-    assert kept.spec == before  # filling copies only the containers along its paths
+    # filling copies only the containers along its paths: the first event's specs, which
+    # share the rest with the kept shape and with the second's, are as they were
+    assert [spec.spec for spec in a] == before
     # the same shape: everything but the filled places shared, not rebuilt
-    assert a[1].spec["encoding"] is b[1].spec["encoding"] is kept.spec["encoding"]
+    assert a[1].spec["encoding"] is b[1].spec["encoding"]
+    assert a[0].spec["layer"][1]["mark"] is b[0].spec["layer"][1]["mark"]
     assert a[1].spec["title"] != b[1].spec["title"]
     assert "99" in b[1].spec["title"] and "99" in b[0].spec["title"]["text"]
     # the η-φ domains follow each event's tracks
