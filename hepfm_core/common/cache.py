@@ -42,7 +42,6 @@ __all__ = [
     "discard_entry",
     "entry_checksums",
     "open_or_build",
-    "preallocate",
     "publish_dir",
     "read_meta",
 ]
@@ -165,21 +164,6 @@ def discard_entry(target: Path) -> None:
         _move_aside(target)
     except OSError as exc:
         raise cache_error(exc, target) from exc
-
-
-def preallocate(path: Path) -> None:
-    """Reserve the disk blocks of the file ``path`` at its current size.
-
-    Why: a file memory-mapped for writing is sparse; on a full disk, writing its pages
-    kills the process with SIGBUS. Reserved first, a full disk is an ``ENOSPC`` here.
-    """
-    fd = os.open(path, os.O_RDWR)
-    try:
-        size = os.fstat(fd).st_size
-        if size:
-            os.posix_fallocate(fd, 0, size)
-    finally:
-        os.close(fd)
 
 
 def entry_checksums(folder: Path, names: Iterable[str]) -> dict[str, object]:

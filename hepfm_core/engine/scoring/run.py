@@ -26,7 +26,8 @@ import json
 import threading
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,14 +39,13 @@ from ...common.cache import (
     check_entry,
     discard_entry,
     entry_checksums,
-    preallocate,
     publish_dir,
 )
 from ...common.cache import cache_dir as default_cache_dir
 from ...common.fingerprint import combine
 from ...common.native_log import filtered_native_stderr
+from ...common.npy_stream import NpyStream
 from ...common.progress import Progress
-from ...common.spill import release
 from ...common.tensorflow_import import import_tensorflow
 from ...data.samples import Sample, row_blocks
 from ...sources import ModelInfo, describe_model, load_model
@@ -65,7 +65,6 @@ __all__ = [
     "DECODE_ROWS",
     "FIELDS",
     "FILES",
-    "RELEASE_EVENTS",
     "SCORING_VERSION",
     "CompiledForward",
     "Forward",
@@ -372,11 +371,6 @@ def chunk_bits(
     return finite_bits(x_ok, enc_ok, dec_ok, recon, xhat_max)
 
 
-RELEASE_EVENTS = 32 * CHUNK_EVENTS
-"""A pass written to files lets its written pages go every this many events, so a large
-partition does not stay resident while it is scored."""
-
-
 def run_pass(
     model,
     sample: Sample,
@@ -412,41 +406,63 @@ def run_pass(
         "recon": ((n,), np.float64),
         "finite": ((n,), np.uint8),
     }
-    arrays: dict[str, Any]
-    if out_dir is None:
-        arrays = {name: np.empty(shape, dtype) for name, (shape, dtype) in shapes.items()}
-    else:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        arrays = {}
-        for name, (shape, dtype) in shapes.items():
-            path = out_dir / f"{name}.npy"
-            arrays[name] = np.lib.format.open_memmap(path, "w+", dtype, shape)
-            preallocate(path)  # a full disk: ENOSPC now, not SIGBUS on a page later
     norm = sample.normalisation
     x_bound = None if norm is None or norm.clip is None else float(norm.clip)
     pad = forward.chunk_events is not None
     blocks = row_blocks(sample.x, size, pad=pad, start=first, stop=end, threads=read_threads)
+    if out_dir is None:
+        arrays: dict[str, Any] = {name: np.empty(sh, dt) for name, (sh, dt) in shapes.items()}
+        for start, stop, chunk in _scored_chunks(forward, blocks, first, n, size, x_bound):
+            for name, values in chunk.items():
+                arrays[name][start:stop] = values
+            if progress:
+                progress(sample.name, stop, n)
+        return ScoringPass(**arrays)
+    # written through the files in row order (``common.npy_stream``: no page of a writable
+    # memory map to fault in, a full disk an OSError), then mapped read-only
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / f"{name}.npy" for name in shapes}
+    with ExitStack() as files:
+        streams = {
+            name: files.enter_context(NpyStream(paths[name], shape, dtype))
+            for name, (shape, dtype) in shapes.items()
+        }
+        for _, stop, chunk in _scored_chunks(forward, blocks, first, n, size, x_bound):
+            for name, values in chunk.items():
+                streams[name].append(values)
+            if progress:
+                progress(sample.name, stop, n)
+    mapped: dict[str, Any] = {name: np.load(path, mmap_mode="r") for name, path in paths.items()}
+    return ScoringPass(**mapped)
+
+
+def _scored_chunks(
+    forward: Forward,
+    blocks: Iterable[tuple[int, np.ndarray]],
+    first: int,
+    n: int,
+    size: int,
+    x_bound: float | None,
+) -> Iterator[tuple[int, int, dict[str, np.ndarray]]]:
+    """``(start, stop, outputs)`` of each chunk of ``blocks`` (rows ``first`` on, ``n`` in
+    all), in row order: the model's outputs and the finiteness bits of its real rows."""
     for row, x in blocks:
         start = row - first
         stop = min(start + size, n)
         m = stop - start
         z_mean, z_log_var, recon, sum_mu2 = (a[:m] for a in forward(x))
-        arrays["z_mean"][start:stop] = z_mean
-        arrays["z_log_var"][start:stop] = z_log_var
-        arrays["recon"][start:stop] = recon
-        arrays["sum_mu2"][start:stop] = sum_mu2
-        arrays["finite"][start:stop] = chunk_bits(
-            forward, x[:m], z_mean, z_log_var, recon, sum_mu2, x_bound
+        bits = chunk_bits(forward, x[:m], z_mean, z_log_var, recon, sum_mu2, x_bound)
+        yield (
+            start,
+            stop,
+            {
+                "z_mean": z_mean,
+                "z_log_var": z_log_var,
+                "recon": recon,
+                "sum_mu2": sum_mu2,
+                "finite": bits,
+            },
         )
-        if progress:
-            progress(sample.name, stop, n)
-        if out_dir is not None and stop % RELEASE_EVENTS < size:
-            # written pages go to the page cache: the process need not keep them resident
-            release(*arrays.values())
-    for arr in arrays.values():
-        if isinstance(arr, np.memmap):
-            arr.flush()
-    return ScoringPass(**arrays)
 
 
 def cached_pass(

@@ -540,17 +540,26 @@ def test_a_full_disk_under_the_cache_is_a_cache_error_not_sigbus(fake_pass, smal
     assert fake_pass(cache).n_events == RACE_EVENTS  # with room, it works
 
 
-def test_a_pass_written_to_files_lets_its_pages_go_and_keeps_its_values(
-    small_demo, demo_model, tmp_path, monkeypatch
+def test_a_pass_written_to_files_keeps_its_values_and_maps_them_read_only(
+    small_demo, demo_model, tmp_path
 ):
     from hepfm_core.engine.scoring import run
     from hepfm_core.sources import open_data
 
-    monkeypatch.setattr(run, "RELEASE_EVENTS", run.CHUNK_EVENTS)  # after every chunk
     sample = open_data(small_demo[0]).background  # 20,000 events: three chunks
     written = run.run_pass(demo_model, sample, tmp_path / "pass")
     in_memory = run.run_pass(demo_model, sample)
     for name in run.FIELDS:
-        np.testing.assert_array_equal(getattr(written, name), getattr(in_memory, name), name)
+        got = getattr(written, name)
+        np.testing.assert_array_equal(got, getattr(in_memory, name), name)
+        # the files themselves, mapped (not held in the process) and never written again
+        assert isinstance(got, np.memmap) and not got.flags.writeable, name
         on_disk = np.load(tmp_path / "pass" / f"{name}.npy")
+        assert on_disk.dtype == got.dtype and on_disk.shape == got.shape, name
         np.testing.assert_array_equal(on_disk, getattr(in_memory, name), name)
+    # a partition's files hold its rows only, as the whole pass scored them
+    part = run.run_pass(demo_model, sample, tmp_path / "part", rows=(8192, 12000))
+    for name in run.FIELDS:
+        np.testing.assert_array_equal(
+            getattr(part, name), getattr(in_memory, name)[8192:12000], name
+        )
