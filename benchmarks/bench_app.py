@@ -706,11 +706,16 @@ def summary(out: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def add_data_arguments(p: argparse.ArgumentParser, model_help: str) -> None:
+    """``--quick``, ``--data`` and ``--model``: what :func:`ensure_data` reads."""
     p.add_argument("--quick", action="store_true", help="the 200k demo instead of the seed")
     p.add_argument("--data", help="a data folder (default: made under benchmarks/.data/)")
-    p.add_argument("--model", action="append", help="its model(s); twice: the shown-model control")
+    p.add_argument("--model", action="append", help=model_help)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_data_arguments(p, "its model(s); twice: the shown-model control")
     p.add_argument("--edit", action="store_true", help="marimo edit --headless instead of run")
     p.add_argument("--reps", type=int, default=5, help="measured moves per control (>= 5)")
     p.add_argument("--viewers", type=int, default=10, help="concurrent viewers for the RSS")
@@ -727,13 +732,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def report(out: dict[str, Any], text: str, json_path: str | None) -> int:
+    """Print a run's summary ``text`` and write its figures ``out`` to ``json_path``."""
+    print(text)
+    if json_path:
+        Path(json_path).write_text(json.dumps(out, indent=2))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = run(args)
-    print(summary(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2))
-    return 0
+    return report(out, summary(out), args.json)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ Run on an idle machine (other work moves these figures by 10-30 %)::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -42,7 +41,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_app import ensure_data  # noqa: E402  (the same data folder as bench_app)
+from bench_app import add_data_arguments, ensure_data, report  # noqa: E402  (its data)
 
 OVERLAP_REPS = 2
 _OVERLAP = """
@@ -209,9 +208,7 @@ def summary(out: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="the 200k demo instead of the seed")
-    p.add_argument("--data", help="a data folder (default: bench_app's, under benchmarks/.data/)")
-    p.add_argument("--model", action="append", help="its model (the first one given is timed)")
+    add_data_arguments(p, "its model (the first one given is timed)")
     p.add_argument("--no-overlap", action="store_true", help="skip the imports' overlap test")
     p.add_argument("--json", metavar="OUT", help="also write the figures as JSON to OUT")
     return p.parse_args(argv)
@@ -231,10 +228,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_overlap:
         out |= overlap(OVERLAP_REPS)
     out["loadavg_end"] = os.getloadavg()
-    print(summary(out))
-    if args.json:
-        Path(args.json).write_text(json.dumps(out, indent=2))
-    return 0
+    return report(out, summary(out), args.json)
 
 
 if __name__ == "__main__":
