@@ -15,8 +15,10 @@ from hepfm_core.model.training import (
     TrainingSettings,
     ValidationMonitor,
     background_inputs,
+    batch_losses,
     train_on_data,
     train_vae,
+    weighted_kl,
 )
 from hepfm_core.model.vae import VAEConfig
 from hepfm_core.sources import load_model, open_data
@@ -119,6 +121,66 @@ def test_quality_cut_leaves_out_extreme_events():
     cfg = VAEConfig(input_dim=4, encoder_layers=(4,), decoder_layers=(4,), latent_dim=2)
     _, _, history = train_vae(x, cfg, TrainingSettings(epochs=1, batch_size=128))
     assert history.events_left_out == 5 and history.events_used == 595
+
+
+def _encoder_with_log_variance(cfg, s):
+    """The encoder of ``cfg`` whose z_log_var is ``s`` for every event."""
+    from hepfm_core.model.vae import build_encoder
+
+    encoder = build_encoder(cfg)
+    layer = encoder.get_layer("z_log_var")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([np.zeros_like(kernel), np.full_like(bias, s)])
+    return encoder
+
+
+@pytest.mark.parametrize("parameterisation", ["exp", "softplus"])
+def test_the_kl_of_a_batch_is_float64_beyond_float32s_exp(parameterisation):
+    # s = 100: exp(s) = 2.7e43 overflows float32 (the KL was inf, the validation loss
+    # 0 * inf = NaN at a warm-up's beta 0); in float64 it is the KL numpy gives
+    import tensorflow as tf
+
+    from hepfm_core.model.vae import build_decoder
+
+    cfg = VAEConfig(
+        input_dim=6, encoder_layers=(8,), decoder_layers=(8,), latent_dim=3,
+        parameterisation=parameterisation,
+    )  # fmt: skip
+    encoder, decoder = _encoder_with_log_variance(cfg, 100.0), build_decoder(cfg)
+    x = np.random.default_rng(3).normal(size=(50, 6)).astype(np.float32)
+    recon, kl = batch_losses(encoder, decoder, tf.constant(x), parameterisation,
+                             training=False, sample=False)  # fmt: skip
+    assert recon.dtype == kl.dtype == tf.float64
+    mu, s = (np.asarray(a, dtype=np.float64) for a in encoder(x, training=False))
+    v = np.exp(s) if parameterisation == "exp" else np.logaddexp(0.0, s) + 1e-6
+    want = np.mean(-0.5 * np.sum(1.0 + np.log(v) - mu**2 - v, axis=1))
+    assert np.isfinite(float(kl))
+    if parameterisation == "exp":
+        assert float(kl) > 3.5e38  # beyond float32's largest number
+    assert float(kl) == pytest.approx(want, rel=1e-12)
+    x_hat = np.asarray(decoder(mu.astype(np.float32), training=False), dtype=np.float64)
+    assert float(recon) == pytest.approx(np.mean(np.sum((x - x_hat) ** 2, axis=1)), rel=1e-6)
+
+
+def test_beta_zero_leaves_even_an_infinite_kl_out_of_the_loss_and_its_gradients():
+    # s = 800: exp(s) overflows float64 too; at beta 0 the loss is the reconstruction
+    import tensorflow as tf
+
+    from hepfm_core.model.vae import build_decoder
+
+    cfg = VAEConfig(input_dim=6, encoder_layers=(8,), decoder_layers=(8,), latent_dim=3)
+    encoder, decoder = _encoder_with_log_variance(cfg, 800.0), build_decoder(cfg)
+    x = tf.constant(np.random.default_rng(4).normal(size=(50, 6)).astype(np.float32))
+    weights = encoder.trainable_variables + decoder.trainable_variables
+    with tf.GradientTape() as tape:
+        recon, kl = batch_losses(encoder, decoder, x, "exp", training=True, sample=False)
+        loss = recon + weighted_kl(tf.constant(0.0), kl)
+    assert math.isinf(float(kl)) and float(loss) == float(recon)
+    grads = tape.gradient(loss, weights)
+    assert all(g is None or np.isfinite(np.asarray(g)).all() for g in grads)
+    assert any(g is not None and np.abs(np.asarray(g)).sum() > 0 for g in grads)
+    assert float(weighted_kl(0.1, tf.constant(5.0, tf.float64))) == pytest.approx(0.5)
+    assert math.isinf(float(weighted_kl(0.1, kl)))  # a weighted infinite KL stays infinite
 
 
 def test_nan_inputs_refused_before_training():
