@@ -162,10 +162,10 @@ def batch_losses(encoder, decoder, batch, parameterisation, *, training: bool, s
     """The mean reconstruction error and the mean KL of ``batch`` (TensorFlow float64
     scalars; ``sample``: z drawn from the latent Gaussian, else z = z_mean).
 
-    The KL in float64: while beta is 0 (the warm-up) nothing holds the variances back, and
-    exp(z_log_var) overflowed float32 (above 88.7) on a few validation events: their KL
-    inf, the validation loss 0 * inf = NaN, the training stopped (the 200k demo, latent
-    dimension 4, at epoch 1)."""
+    The KL in float64 (:func:`~.vae.kl_per_event`): while beta is 0 (the warm-up) nothing
+    holds the variances back, and exp(z_log_var) overflowed float32 on a few validation
+    events: their KL inf, the validation loss 0 * inf = NaN, the training stopped (the 200k
+    demo, latent dimension 4, at epoch 1)."""
     import tensorflow as tf
 
     z_mean, z_log_var = encoder(batch, training=training)
@@ -176,7 +176,7 @@ def batch_losses(encoder, decoder, batch, parameterisation, *, training: bool, s
         z = z_mean
     x_hat = decoder(z, training=training)
     recon = tf.reduce_sum(tf.square(batch - x_hat), axis=1)
-    kl = kl_per_event(tf.cast(z_mean, tf.float64), tf.cast(z_log_var, tf.float64), parameterisation)
+    kl = kl_per_event(z_mean, z_log_var, parameterisation)  # float64
     return tf.cast(tf.reduce_mean(recon), tf.float64), tf.reduce_mean(kl)
 
 

@@ -117,9 +117,12 @@ def variance(z_log_var, parameterisation: Parameterisation):
 
 
 def kl_per_event(z_mean, z_log_var, parameterisation: Parameterisation):
-    """True Gaussian KL to N(0, 1) per event (for softplus: with log v, not s)."""
+    """True Gaussian KL to N(0, 1) per event (for softplus: with log v, not s), in float64
+    whatever the model's dtype: exp(z_log_var) overflows float32 above 88.7, which an
+    unconstrained variance reaches (a beta-0 warm-up: the KL inf, 0 * inf a NaN loss)."""
     import tensorflow as tf
 
+    z_mean, z_log_var = tf.cast(z_mean, tf.float64), tf.cast(z_log_var, tf.float64)
     v = variance(z_log_var, parameterisation)
     log_v = z_log_var if parameterisation == "exp" else tf.math.log(v)
     return -0.5 * tf.reduce_sum(1.0 + log_v - tf.square(z_mean) - v, axis=1)
