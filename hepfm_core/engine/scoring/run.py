@@ -539,6 +539,7 @@ def cached_pass(
                     progress(sample.name, sample.n_events, sample.n_events)
                 _open_passes[memo] = result
                 return result
+        wrote = False
         if not (directory / "meta.json").exists():
             model = model_loader() if model_loader else load_model(model_path)
             meta = {
@@ -556,9 +557,10 @@ def cached_pass(
                 write_meta(tmp, meta)
 
             # another process may publish the same pass meanwhile: then its copy is opened
-            publish_dir(directory, write, marker="meta.json")
+            wrote = publish_dir(directory, write, marker="meta.json")
         elif progress:
             progress(sample.name, sample.n_events, sample.n_events)
-        result = open_cached(directory)
+        # files this process just wrote and summed need no second read against their sums
+        result = open_cached(directory, verify=not wrote)
         _open_passes[memo] = result
         return result

@@ -563,3 +563,22 @@ def test_a_pass_written_to_files_keeps_its_values_and_maps_them_read_only(
         np.testing.assert_array_equal(
             getattr(part, name), getattr(in_memory, name)[8192:12000], name
         )
+
+
+def test_a_pass_is_checked_against_its_sums_when_opened_not_right_after_its_writing(
+    fake_pass, tmp_path, monkeypatch
+):
+    from hepfm_core.engine.scoring import run as scoring
+
+    checked = []
+    real = scoring.check_entry
+    monkeypatch.setattr(
+        scoring, "check_entry", lambda folder, *a: checked.append(folder) or real(folder, *a)
+    )
+    cache = tmp_path / "cache"
+    written = fake_pass(cache)  # computed and summed here: no second read of its files
+    assert fake_pass.loads == [1] and checked == []
+    opened = fake_pass(cache)  # a later process's first opening reads them against the sums
+    assert fake_pass.loads == [1] and len(checked) == 1
+    for name in scoring.FIELDS:
+        np.testing.assert_array_equal(getattr(opened, name), getattr(written, name), name)
